@@ -1,0 +1,362 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jetwebhooks/jetwebhooks/server/store"
+)
+
+// PublishEvents implements store.Store.
+func (s *Store) PublishEvents(ctx context.Context, events []*store.Event, now time.Time) ([]store.PublishResult, error) {
+	results := make([]store.PublishResult, len(events))
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
+		insEvent, err := tx.PrepareContext(ctx, `INSERT INTO events
+			(id, account_id, type, service, user_name, domain, source_uid, source_action, data, body, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (account_id, id) DO NOTHING RETURNING seq`)
+		if err != nil {
+			return interpret(err)
+		}
+		defer insEvent.Close()
+		insDelivery, err := tx.PrepareContext(ctx, `INSERT INTO deliveries
+			(event_seq, account_id, webhook_uuid, webhook_url, status, next_attempt_at, created_at, updated_at)
+			VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)`)
+		if err != nil {
+			return interpret(err)
+		}
+		defer insDelivery.Close()
+		hooks := map[string][]*store.Webhook{}
+		nowMS := ms(now)
+		for i, e := range events {
+			ws, ok := hooks[e.AccountID]
+			if !ok {
+				if ws, err = s.listWebhooks(ctx, tx, e.AccountID, true); err != nil {
+					return err
+				}
+				hooks[e.AccountID] = ws
+			}
+			var seq int64
+			err := insEvent.QueryRowContext(ctx, e.ID, e.AccountID, e.Type, e.Service, e.User, e.Domain,
+				e.SourceUID, e.SourceAction, e.Data, e.Body, ms(e.CreatedAt)).Scan(&seq)
+			if err == sql.ErrNoRows {
+				results[i] = store.PublishResult{EventID: e.ID, Duplicate: true}
+				continue
+			}
+			if err != nil {
+				if strings.Contains(err.Error(), "FOREIGN KEY") {
+					return fmt.Errorf("event %d: account %q: %w", i, e.AccountID, store.ErrNotFound)
+				}
+				return interpret(err)
+			}
+			n := 0
+			for _, w := range ws {
+				if !store.Matches(w, e) {
+					continue
+				}
+				if _, err := insDelivery.ExecContext(ctx, seq, e.AccountID, w.UUID, w.URL, nowMS, nowMS, nowMS); err != nil {
+					return interpret(err)
+				}
+				n++
+			}
+			results[i] = store.PublishResult{EventID: e.ID, Deliveries: n}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("publish events: %w", err)
+	}
+	return results, nil
+}
+
+// ClaimDeliveries implements store.Store. With one writer connection the select
+// and the update cannot interleave with another claim.
+func (s *Store) ClaimDeliveries(ctx context.Context, p *store.ClaimParams) ([]*store.Claim, error) {
+	var claims []*store.Claim
+	nowMS := ms(p.Now)
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT d.id, d.claim_seq, d.lease_owner IS NOT NULL, d.round_attempts,
+				d.webhook_uuid, e.id, e.account_id, e.body,
+				coalesce(w.url, ''), coalesce(w.secret, ''), coalesce(w.enabled, 0)
+			FROM deliveries d
+			JOIN events e ON e.seq = d.event_seq
+			LEFT JOIN webhooks w ON w.uuid = d.webhook_uuid
+			WHERE d.status IN ('pending', 'retry') AND d.next_attempt_at <= ?
+			ORDER BY d.next_attempt_at
+			LIMIT ?`, nowMS, p.Limit)
+		if err != nil {
+			return interpret(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			c := &store.Claim{}
+			var round int
+			if err := rows.Scan(&c.DeliveryID, &c.ClaimSeq, &c.TakenOver, &round, &c.WebhookUUID, &c.EventID,
+				&c.AccountID, &c.Body, &c.URL, &c.Secret, &c.Enabled); err != nil {
+				return interpret(err)
+			}
+			c.ClaimSeq++
+			c.Attempt = round + 1
+			claims = append(claims, c)
+		}
+		if err := rows.Err(); err != nil {
+			return interpret(err)
+		}
+		rows.Close()
+		if len(claims) == 0 {
+			return nil
+		}
+		ids := make([]any, 0, len(claims)+3)
+		ids = append(ids, nowMS+p.Lease.Milliseconds(), p.Owner, nowMS)
+		for _, c := range claims {
+			ids = append(ids, c.DeliveryID)
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE deliveries SET claim_seq = claim_seq + 1, next_attempt_at = ?,
+			lease_owner = ?, updated_at = ? WHERE id IN (`+placeholders(len(claims))+`)`, ids...)
+		return interpret(err)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	return claims, nil
+}
+
+func placeholders(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return strings.Repeat("?,", n-1) + "?"
+}
+
+// CompleteDeliveries implements store.Store.
+func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []*store.Outcome) (int, error) {
+	applied := 0
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
+		applied = 0
+		upd, err := tx.PrepareContext(ctx, `UPDATE deliveries SET status = ?, next_attempt_at = ?,
+				attempts = attempts + ?, round_attempts = round_attempts + ?, lease_owner = NULL,
+				last_response_code = CASE WHEN ? THEN ? ELSE last_response_code END,
+				webhook_url = CASE WHEN ? <> '' THEN ? ELSE webhook_url END, updated_at = ?
+			WHERE id = ? AND claim_seq = ?`)
+		if err != nil {
+			return interpret(err)
+		}
+		defer upd.Close()
+		ins, err := tx.PrepareContext(ctx, `INSERT INTO attempts (delivery_id, at, duration_ms, status_code, error, response_body)
+			VALUES (?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return interpret(err)
+		}
+		defer ins.Close()
+		for _, o := range outcomes {
+			inc := 0
+			if o.Attempted {
+				inc = 1
+			}
+			var code sql.NullInt64
+			if o.StatusCode > 0 {
+				code = sql.NullInt64{Int64: int64(o.StatusCode), Valid: true}
+			}
+			next := ms(o.NextAttemptAt)
+			if o.Status != store.StatusRetry {
+				next = ms(o.At)
+			}
+			res, err := upd.ExecContext(ctx, o.Status, next, inc, inc, o.Attempted, code, o.URL, o.URL, ms(o.At), o.DeliveryID, o.ClaimSeq)
+			if err != nil {
+				return interpret(err)
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				continue // the claim was taken over or voided; its new owner decides
+			}
+			applied++
+			if o.Attempted {
+				if _, err := ins.ExecContext(ctx, o.DeliveryID, ms(o.At), o.Duration.Milliseconds(), code, o.Error, o.ResponseBody); err != nil {
+					return interpret(err)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("complete deliveries: %w", err)
+	}
+	return applied, nil
+}
+
+// NextDueAt implements store.Store.
+func (s *Store) NextDueAt(ctx context.Context) (time.Time, bool, error) {
+	var v sql.NullInt64
+	if err := s.r.QueryRowContext(ctx, `SELECT min(next_attempt_at) FROM deliveries WHERE status IN ('pending', 'retry')`).Scan(&v); err != nil {
+		return time.Time{}, false, fmt.Errorf("next due: %w", interpret(err))
+	}
+	if !v.Valid {
+		return time.Time{}, false, nil
+	}
+	return fromMS(v.Int64), true, nil
+}
+
+// QueryDeliveries implements store.Store.
+func (s *Store) QueryDeliveries(ctx context.Context, p *store.QueryParams) ([]*store.DeliveryRecord, int, error) {
+	where := []string{"d.account_id = ?"}
+	args := []any{p.AccountID}
+	if p.WebhookUUID != "" {
+		where, args = append(where, "d.webhook_uuid = ?"), append(args, p.WebhookUUID)
+	}
+	if p.EventID != "" {
+		where, args = append(where, "e.id = ?"), append(args, p.EventID)
+	}
+	if p.EventType != "" {
+		where, args = append(where, "e.type = ?"), append(args, p.EventType)
+	}
+	if p.SourceUID != "" {
+		where, args = append(where, "e.source_uid = ?"), append(args, p.SourceUID)
+	}
+	if p.Status != "" {
+		where, args = append(where, "d.status = ?"), append(args, p.Status)
+	}
+	if p.From != nil {
+		where, args = append(where, "e.created_at >= ?"), append(args, ms(*p.From))
+	}
+	if p.To != nil {
+		where, args = append(where, "e.created_at <= ?"), append(args, ms(*p.To))
+	}
+	from := ` FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE ` + strings.Join(where, " AND ")
+	var total int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*)`+from, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("query deliveries: count: %w", interpret(err))
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT d.id, e.id, d.webhook_uuid, e.service, e.type, e.source_uid, e.source_action,
+			e.data, d.webhook_url, e.created_at, d.status, d.attempts, d.last_response_code`+from+
+		` ORDER BY e.created_at DESC, d.id DESC LIMIT ? OFFSET ?`, append(args, p.Limit, p.Offset)...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("query deliveries: %w", interpret(err))
+	}
+	defer rows.Close()
+	out := []*store.DeliveryRecord{}
+	for rows.Next() {
+		var r store.DeliveryRecord
+		var created int64
+		var code sql.NullInt64
+		if err := rows.Scan(&r.DeliveryID, &r.EventID, &r.WebhookUUID, &r.Service, &r.EventType, &r.SourceUID,
+			&r.SourceAction, &r.Data, &r.WebhookURL, &created, &r.Status, &r.Attempts, &code); err != nil {
+			return nil, 0, fmt.Errorf("query deliveries: %w", interpret(err))
+		}
+		r.CreatedAt = fromMS(created)
+		if code.Valid {
+			c := int(code.Int64)
+			r.LastResponseCode = &c
+		}
+		out = append(out, &r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("query deliveries: %w", interpret(err))
+	}
+	return out, total, nil
+}
+
+// ListAttempts implements store.Store.
+func (s *Store) ListAttempts(ctx context.Context, accountID string, deliveryID int64) ([]*store.Attempt, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT a.delivery_id, a.at, a.duration_ms, coalesce(a.status_code, 0), a.error, a.response_body
+		FROM attempts a JOIN deliveries d ON d.id = a.delivery_id
+		WHERE a.delivery_id = ? AND d.account_id = ? ORDER BY a.id`, deliveryID, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("list attempts: %w", interpret(err))
+	}
+	defer rows.Close()
+	out := []*store.Attempt{}
+	for rows.Next() {
+		var a store.Attempt
+		var at, dur int64
+		if err := rows.Scan(&a.DeliveryID, &at, &dur, &a.StatusCode, &a.Error, &a.ResponseBody); err != nil {
+			return nil, fmt.Errorf("list attempts: %w", interpret(err))
+		}
+		a.At, a.Duration = fromMS(at), time.Duration(dur)*time.Millisecond
+		out = append(out, &a)
+	}
+	return out, interpret(rows.Err())
+}
+
+// ReplayDeliveries implements store.Store.
+func (s *Store) ReplayDeliveries(ctx context.Context, p *store.ReplayParams) (*store.ReplayResult, error) {
+	where := []string{"d.account_id = ?"}
+	args := []any{p.AccountID}
+	if p.EventID != "" {
+		where, args = append(where, "e.id = ?"), append(args, p.EventID)
+	} else {
+		where, args = append(where, "e.source_uid = ?"), append(args, p.SourceUID)
+	}
+	if p.WebhookUUID != "" {
+		where, args = append(where, "d.webhook_uuid = ?"), append(args, p.WebhookUUID)
+	}
+	var res store.ReplayResult
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT d.id, e.id FROM deliveries d
+			JOIN events e ON e.seq = d.event_seq
+			JOIN webhooks w ON w.uuid = d.webhook_uuid AND w.account_id = d.account_id
+			WHERE `+strings.Join(where, " AND ")+` ORDER BY e.created_at DESC, e.seq DESC`, args...)
+		if err != nil {
+			return interpret(err)
+		}
+		var ids []any
+		for rows.Next() {
+			var id int64
+			var eventID string
+			if err := rows.Scan(&id, &eventID); err != nil {
+				rows.Close()
+				return interpret(err)
+			}
+			if res.EventID == "" {
+				res.EventID = eventID
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return interpret(err)
+		}
+		if len(ids) == 0 {
+			return store.ErrNotFound
+		}
+		nowMS := ms(p.Now)
+		for start := 0; start < len(ids); start += 500 {
+			chunk := ids[start:min(start+500, len(ids))]
+			_, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', round_attempts = 0, next_attempt_at = ?,
+				lease_owner = NULL, claim_seq = claim_seq + 1, updated_at = ? WHERE id IN (`+placeholders(len(chunk))+`)`,
+				append([]any{nowMS, nowMS}, chunk...)...)
+			if err != nil {
+				return interpret(err)
+			}
+		}
+		res.Deliveries = len(ids)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("replay deliveries: %w", err)
+	}
+	return &res, nil
+}
+
+// QueueStats implements store.Store.
+func (s *Store) QueueStats(ctx context.Context, now time.Time) (*store.QueueStats, error) {
+	var st store.QueueStats
+	var oldest sql.NullInt64
+	nowMS := ms(now)
+	err := s.r.QueryRowContext(ctx, `SELECT
+			coalesce(sum(CASE WHEN next_attempt_at <= ? THEN 1 ELSE 0 END), 0),
+			coalesce(sum(CASE WHEN next_attempt_at > ? THEN 1 ELSE 0 END), 0),
+			min(CASE WHEN next_attempt_at <= ? THEN next_attempt_at END)
+		FROM deliveries WHERE status IN ('pending', 'retry')`, nowMS, nowMS, nowMS).Scan(&st.Due, &st.Scheduled, &oldest)
+	if err != nil {
+		return nil, fmt.Errorf("queue stats: %w", interpret(err))
+	}
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM deliveries WHERE status = 'failed'`).Scan(&st.Dead); err != nil {
+		return nil, fmt.Errorf("queue stats: %w", interpret(err))
+	}
+	if oldest.Valid {
+		st.OldestDue = fromMS(oldest.Int64)
+	}
+	return &st, nil
+}

@@ -1,0 +1,208 @@
+// Package sqlitestore implements store.Store on SQLite through modernc.org/sqlite
+// (pure Go, no cgo): the zero-dependency default backend for one machine.
+//
+// SQLite allows one writer at a time, so the store keeps two pools: a single
+// writer connection, through which every write transaction is serialised (no
+// SQLITE_BUSY storms, and claims cannot race because there is only one
+// claimer at a time), and a pool of read-only connections that WAL lets run
+// beside the writer.
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/jetwebhooks/jetwebhooks/server/store"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Options tune the store. The zero value is the durable default.
+type Options struct {
+	// Synchronous is SQLite's synchronous pragma: "FULL" (default) makes every
+	// commit survive power loss; "NORMAL" survives process crashes only.
+	Synchronous string
+	// ReadConns is the size of the read pool (default: number of CPUs, at least 2).
+	ReadConns int
+}
+
+// Store is the SQLite backend. Create it with Open.
+type Store struct {
+	w    *sql.DB // single writer connection
+	r    *sql.DB // read-only pool
+	path string
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the database at path, applies the embedded
+// migrations and returns the store.
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: empty database path")
+	}
+	path = strings.TrimPrefix(path, "sqlite://")
+	path = strings.TrimPrefix(path, "file:")
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("sqlite: create directory: %w", err)
+		}
+	}
+	sync := strings.ToUpper(opts.Synchronous)
+	if sync == "" {
+		sync = "FULL"
+	}
+	if sync != "FULL" && sync != "NORMAL" && sync != "EXTRA" && sync != "OFF" {
+		return nil, fmt.Errorf("sqlite: synchronous must be FULL, NORMAL, EXTRA or OFF, not %q", opts.Synchronous)
+	}
+	base := "file:" + (&url.URL{Path: path}).EscapedPath()
+	pragmas := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(" + sync + ")"
+	w, err := sql.Open("sqlite", base+"?"+pragmas+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open writer: %w", err)
+	}
+	// One writer: SQLite serialises writers anyway, and doing it in the pool
+	// turns lock contention into queueing instead of SQLITE_BUSY errors.
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	if err := migrate(ctx, w); err != nil {
+		w.Close()
+		return nil, err
+	}
+	if err := os.Chmod(path, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: restrict permissions: %w", err)
+	}
+	r, err := sql.Open("sqlite", base+"?"+pragmas+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open readers: %w", err)
+	}
+	n := opts.ReadConns
+	if n <= 0 {
+		n = max(runtime.NumCPU(), 2)
+	}
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	return &Store{w: w, r: r, path: path}, nil
+}
+
+func migrate(ctx context.Context, db *sql.DB) error {
+	fsys, err := fsSub(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys)
+	if err != nil {
+		return fmt.Errorf("sqlite: migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	return nil
+}
+
+// Path returns the database file's path.
+func (s *Store) Path() string { return s.path }
+
+// Close closes both pools.
+func (s *Store) Close() error {
+	return errors.Join(s.r.Close(), s.w.Close())
+}
+
+// Ping checks both pools.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.w.PingContext(ctx); err != nil {
+		return interpret(err)
+	}
+	return interpret(s.r.PingContext(ctx))
+}
+
+// interpret maps driver errors to the store's sentinels.
+func interpret(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrNoRows):
+		return store.ErrNotFound
+	case errors.Is(err, sql.ErrConnDone) || strings.Contains(err.Error(), "database is closed"):
+		return fmt.Errorf("%w: %v", store.ErrClosed, err)
+	case strings.Contains(err.Error(), "UNIQUE constraint failed"):
+		return fmt.Errorf("%w: %v", store.ErrConflict, err)
+	}
+	return err
+}
+
+func ms(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMS(v int64) time.Time { return time.UnixMilli(v).UTC() }
+
+func encodeList(v []string) string {
+	if v == nil {
+		v = []string{}
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// encodeNullableList keeps nil (all) apart from an empty list.
+func encodeNullableList(v []string) sql.NullString {
+	if v == nil {
+		return sql.NullString{}
+	}
+	return sql.NullString{String: encodeList(v), Valid: true}
+}
+
+func decodeList(s string) ([]string, error) {
+	var v []string
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		return nil, fmt.Errorf("decode list: %w", err)
+	}
+	if v == nil {
+		v = []string{}
+	}
+	return v, nil
+}
+
+func decodeNullableList(s sql.NullString) ([]string, error) {
+	if !s.Valid {
+		return nil, nil
+	}
+	return decodeList(s.String)
+}
+
+// withTx runs fn in a write transaction, committing if fn succeeds.
+func (s *Store) withTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", interpret(err))
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if err = fn(tx); err != nil {
+		return err
+	}
+	if err = tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", interpret(err))
+	}
+	return nil
+}

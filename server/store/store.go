@@ -1,0 +1,350 @@
+// Package store is the storage contract of jetwebhooks: the one interface every
+// backend (SQLite, PostgreSQL) implements, its row and parameter types, and its
+// sentinel errors. It imports nothing but the standard library so that backends,
+// the API and the delivery engine can all depend on it without cycles.
+//
+// Contract notes that every backend must honour (storetest checks them):
+//   - Every method is scoped by account where the caller is a tenant: an account
+//     never reads or changes another account's rows, and a foreign row is
+//     reported as ErrNotFound, exactly like a missing one.
+//   - Times are stored at millisecond precision and returned in UTC.
+//   - PublishEvents writes events and their deliveries in one transaction.
+//   - A delivery is claimed with a lease: ClaimDeliveries pushes its next attempt
+//     time forward by the lease and bumps its claim sequence. CompleteDeliveries
+//     applies an outcome only if the claim sequence still matches, so a worker
+//     whose lease expired and was taken over cannot overwrite the new owner.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Backends translate their driver errors into these; callers
+// test them with errors.Is.
+var (
+	// ErrNotFound reports a missing row, or a row of another account.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict reports a uniqueness violation the caller can act on.
+	ErrConflict = errors.New("conflict")
+	// ErrClosed reports use of a store after Close.
+	ErrClosed = errors.New("store closed")
+)
+
+// Delivery statuses, as the API reports them.
+const (
+	// StatusPending: queued, no attempt made yet in the current schedule.
+	StatusPending = "pending"
+	// StatusRetry: at least one attempt failed and another is scheduled.
+	StatusRetry = "retry"
+	// StatusSuccess: a receiver answered 2xx.
+	StatusSuccess = "success"
+	// StatusFailed: failed permanently or dead-lettered after the last attempt.
+	StatusFailed = "failed"
+)
+
+// Account is a tenant: it owns API keys, webhooks and events.
+type Account struct {
+	ID   string
+	Name string
+	// Users are the sending usernames (transactional keys, smarthosts) the account
+	// owns; filter_users may only name these.
+	Users []string
+	// Domains are the inbound domains the account owns; filter_domains may only
+	// name these.
+	Domains   []string
+	CreatedAt time.Time
+}
+
+// CreateAccountParams creates an account with its first API key.
+type CreateAccountParams struct {
+	ID      string
+	Name    string
+	Users   []string
+	Domains []string
+	// KeyHash is the SHA-256 of the API key; the key itself is never stored.
+	KeyHash []byte
+	Now     time.Time
+}
+
+// Webhook is a subscription of an account to event types.
+type Webhook struct {
+	UUID      string
+	AccountID string
+	Name      string
+	URL       string
+	Secret    string
+	Events    []string
+	Enabled   bool
+	// FilterUsers and FilterDomains are nil for "all".
+	FilterUsers   []string
+	FilterDomains []string
+	CreatedAt     time.Time
+	LastModified  time.Time
+}
+
+// UpdateWebhookParams changes the given fields of one webhook. Nil pointers and
+// nil Events leave a field unchanged; the Set* flags distinguish "leave the
+// filter alone" from "set it to nil (all)".
+type UpdateWebhookParams struct {
+	AccountID        string
+	UUID             string
+	Name             *string
+	URL              *string
+	Events           []string
+	Enabled          *bool
+	SetFilterUsers   bool
+	FilterUsers      []string
+	SetFilterDomains bool
+	FilterDomains    []string
+	Now              time.Time
+}
+
+// Event is one occurrence published for delivery.
+type Event struct {
+	ID           string
+	AccountID    string
+	Type         string
+	Service      string
+	User         string
+	Domain       string
+	SourceUID    string
+	SourceAction string
+	// Data is the event's data object as JSON.
+	Data []byte
+	// Body is the exact envelope delivered and signed.
+	Body      []byte
+	CreatedAt time.Time
+}
+
+// PublishResult tells what publishing one event did.
+type PublishResult struct {
+	EventID    string
+	Deliveries int
+	// Duplicate is true when the account already had an event with this id;
+	// nothing was written for it.
+	Duplicate bool
+}
+
+// ClaimParams asks for up to Limit due deliveries.
+type ClaimParams struct {
+	// Owner names the claiming worker (node id), for diagnostics.
+	Owner string
+	Limit int
+	Now   time.Time
+	// Lease is how long the claim holds before another worker may take the
+	// delivery over.
+	Lease time.Duration
+}
+
+// Claim is a delivery handed to a worker, with everything needed to attempt it.
+type Claim struct {
+	DeliveryID  int64
+	ClaimSeq    int64
+	EventID     string
+	AccountID   string
+	WebhookUUID string
+	// URL and Secret are the webhook's current ones; Enabled false (or a deleted
+	// webhook, reported with an empty URL) means the attempt must not be made.
+	URL     string
+	Secret  string
+	Enabled bool
+	Body    []byte
+	// Attempt is the number of this attempt within the current schedule (1-based).
+	Attempt int
+	// TakenOver is true when the delivery's previous lease had expired unfinished.
+	TakenOver bool
+}
+
+// Outcome is the result of one attempt, applied by CompleteDeliveries.
+type Outcome struct {
+	DeliveryID int64
+	ClaimSeq   int64
+	// Status is the delivery's new status: StatusSuccess, StatusRetry or StatusFailed.
+	Status string
+	// NextAttemptAt is when to try again (StatusRetry only).
+	NextAttemptAt time.Time
+	// Attempted is false when no request was sent (webhook disabled or deleted):
+	// the status changes but no attempt is recorded.
+	Attempted    bool
+	URL          string
+	At           time.Time
+	Duration     time.Duration
+	StatusCode   int
+	Error        string
+	ResponseBody string
+}
+
+// QueryParams filters the delivery history of one account. Empty strings and nil
+// pointers do not filter.
+type QueryParams struct {
+	AccountID   string
+	WebhookUUID string
+	EventID     string
+	EventType   string
+	SourceUID   string
+	Status      string
+	// From and To bound the event's creation time, inclusive.
+	From, To *time.Time
+	Limit    int
+	Offset   int
+}
+
+// DeliveryRecord is one event × webhook of the history.
+type DeliveryRecord struct {
+	DeliveryID       int64
+	EventID          string
+	WebhookUUID      string
+	Service          string
+	EventType        string
+	SourceUID        string
+	SourceAction     string
+	Data             []byte
+	WebhookURL       string
+	CreatedAt        time.Time
+	Status           string
+	Attempts         int
+	LastResponseCode *int
+}
+
+// Attempt is one recorded HTTP attempt of a delivery.
+type Attempt struct {
+	DeliveryID   int64
+	At           time.Time
+	Duration     time.Duration
+	StatusCode   int
+	Error        string
+	ResponseBody string
+}
+
+// ReplayParams re-queues past deliveries. Exactly one of EventID and SourceUID
+// is set; WebhookUUID optionally narrows it to one webhook.
+type ReplayParams struct {
+	AccountID   string
+	EventID     string
+	SourceUID   string
+	WebhookUUID string
+	Now         time.Time
+}
+
+// ReplayResult tells what a replay re-queued.
+type ReplayResult struct {
+	// EventID is the replayed event (the newest, for a source_uid replay).
+	EventID    string
+	Deliveries int
+}
+
+// QueueStats summarises the delivery queue for metrics and benchmarks.
+type QueueStats struct {
+	Due       int64
+	Scheduled int64
+	Dead      int64
+	// OldestDue is the next-attempt time of the oldest due delivery (zero if none).
+	OldestDue time.Time
+}
+
+// Store is the storage contract. Implementations are safe for concurrent use.
+type Store interface {
+	// CreateAccount stores a new account and its first key hash.
+	CreateAccount(ctx context.Context, p *CreateAccountParams) (*Account, error)
+	// ListAccounts returns every account, oldest first.
+	ListAccounts(ctx context.Context) ([]*Account, error)
+	// GetAccount returns one account by id.
+	GetAccount(ctx context.Context, id string) (*Account, error)
+	// AccountByKeyHash resolves an API key's SHA-256 to its account.
+	AccountByKeyHash(ctx context.Context, keyHash []byte) (*Account, error)
+
+	// CreateWebhook stores w (UUID, account and times set by the caller).
+	CreateWebhook(ctx context.Context, w *Webhook) error
+	// GetWebhook returns one webhook of the account.
+	GetWebhook(ctx context.Context, accountID, uuid string) (*Webhook, error)
+	// ListWebhooks returns the account's webhooks, oldest first.
+	ListWebhooks(ctx context.Context, accountID string) ([]*Webhook, error)
+	// UpdateWebhook applies p and returns the updated webhook.
+	UpdateWebhook(ctx context.Context, p *UpdateWebhookParams) (*Webhook, error)
+	// DeleteWebhook removes a webhook and cancels its undelivered deliveries
+	// (they become failed); its history stays queryable.
+	DeleteWebhook(ctx context.Context, accountID, uuid string, now time.Time) error
+
+	// PublishEvents stores the events and one pending delivery per matching
+	// webhook (see Matches), all in one transaction, due at now.
+	PublishEvents(ctx context.Context, events []*Event, now time.Time) ([]PublishResult, error)
+	// ClaimDeliveries leases up to p.Limit due deliveries, oldest due first.
+	ClaimDeliveries(ctx context.Context, p *ClaimParams) ([]*Claim, error)
+	// CompleteDeliveries applies outcomes whose claim is still current and
+	// returns how many were applied.
+	CompleteDeliveries(ctx context.Context, outcomes []*Outcome) (int, error)
+	// NextDueAt returns the earliest next-attempt time of any undelivered
+	// delivery; ok is false when there is none.
+	NextDueAt(ctx context.Context) (t time.Time, ok bool, err error)
+
+	// QueryDeliveries searches an account's history, newest first, and returns
+	// the page and the total number of matches.
+	QueryDeliveries(ctx context.Context, p *QueryParams) ([]*DeliveryRecord, int, error)
+	// ListAttempts returns a delivery's attempts, oldest first.
+	ListAttempts(ctx context.Context, accountID string, deliveryID int64) ([]*Attempt, error)
+	// ReplayDeliveries re-queues the matching deliveries whose webhook still
+	// exists with a fresh schedule; ErrNotFound when nothing matches.
+	ReplayDeliveries(ctx context.Context, p *ReplayParams) (*ReplayResult, error)
+
+	// QueueStats summarises the queue at now.
+	QueueStats(ctx context.Context, now time.Time) (*QueueStats, error)
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+	// Close releases the store's resources.
+	Close() error
+}
+
+// Matches reports whether an event is to be delivered to a webhook: the webhook
+// is enabled, subscribes to the type, and its filter for the event's direction
+// (users for outbound, domains for inbound) is nil or names the event's user or
+// domain. Backends call it during PublishEvents so fan-out is decided in one
+// place.
+func Matches(w *Webhook, e *Event) bool {
+	if !w.Enabled || !contains(w.Events, e.Type) {
+		return false
+	}
+	switch e.Service {
+	case "outbound":
+		return w.FilterUsers == nil || contains(w.FilterUsers, e.User)
+	case "inbound":
+		return w.FilterDomains == nil || containsFold(w.FilterDomains, e.Domain)
+	}
+	return true
+}
+
+func contains(list []string, v string) bool {
+	for _, s := range list {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// containsFold compares domains case-insensitively: DNS names are.
+func containsFold(list []string, v string) bool {
+	for _, s := range list {
+		if len(s) == len(v) && equalFoldASCII(s, v) {
+			return true
+		}
+	}
+	return false
+}
+
+func equalFoldASCII(a, b string) bool {
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}

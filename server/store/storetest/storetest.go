@@ -1,0 +1,641 @@
+// Package storetest is the conformance suite of the storage contract: one set
+// of tests, written against store.Store only, that every backend runs unchanged
+// from its own _test.go (the driver/driver-test split River and Go CDK use).
+package storetest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jetwebhooks/jetwebhooks/server/store"
+)
+
+// Opener returns a fresh, empty, migrated store for one test; the suite closes it.
+type Opener func(t *testing.T) store.Store
+
+// Run runs the whole suite against the backend that open creates.
+func Run(t *testing.T, open Opener) {
+	t.Helper()
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s store.Store)
+	}{
+		{"Accounts", testAccounts},
+		{"WebhookCRUD", testWebhookCRUD},
+		{"WebhookTenantIsolation", testWebhookTenantIsolation},
+		{"PublishFanOut", testPublishFanOut},
+		{"PublishDuplicateAndAtomic", testPublishDuplicateAndAtomic},
+		{"ClaimComplete", testClaimComplete},
+		{"LeaseTakeover", testLeaseTakeover},
+		{"ConcurrentClaimsExclusive", testConcurrentClaims},
+		{"DisabledAndDeletedWebhookClaims", testDisabledAndDeleted},
+		{"Query", testQuery},
+		{"Replay", testReplay},
+		{"QueueStats", testQueueStats},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := open(t)
+			t.Cleanup(func() { s.Close() })
+			tc.fn(t, s)
+		})
+	}
+}
+
+// t0 is a fixed clock origin: the suite passes times explicitly, never reads the wall clock.
+var t0 = time.Date(2026, 1, 10, 12, 0, 0, 0, time.UTC)
+
+var seq atomic.Int64
+
+func uniq(prefix string) string { return fmt.Sprintf("%s%d", prefix, seq.Add(1)) }
+
+func uuidLike() string {
+	n := seq.Add(1)
+	return fmt.Sprintf("00000000-0000-4000-8000-%012d", n)
+}
+
+func ctx(t *testing.T) context.Context { return t.Context() }
+
+// must unwraps a (value, error) pair; an error panics, which fails the test
+// with the stack of the failing call (Go cannot pass t alongside a multi-value call).
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(fmt.Sprintf("unexpected error: %v", err))
+	}
+	return v
+}
+
+func mustNil(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+}
+
+func wantErr(t *testing.T, err, target error) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Fatalf("error = %v, want %v", err, target)
+	}
+}
+
+func newAccount(t *testing.T, s store.Store, users, domains []string) *store.Account {
+	t.Helper()
+	id := uniq("acc_")
+	h := sha256.Sum256([]byte("key-" + id))
+	return must(s.CreateAccount(ctx(t), &store.CreateAccountParams{ID: id, Name: "n " + id, Users: users, Domains: domains, KeyHash: h[:], Now: t0}))
+}
+
+type hookOpts struct {
+	events        []string
+	disabled      bool
+	filterUsers   []string
+	filterDomains []string
+	createdAt     time.Time
+}
+
+func newHook(t *testing.T, s store.Store, acc *store.Account, o hookOpts) *store.Webhook {
+	t.Helper()
+	if o.events == nil {
+		o.events = []string{"outbound.delivered", "inbound.received"}
+	}
+	if o.createdAt.IsZero() {
+		o.createdAt = t0
+	}
+	w := &store.Webhook{UUID: uuidLike(), AccountID: acc.ID, Name: "hook", URL: "https://example.com/" + uniq("h"),
+		Secret: "whsec_" + uniq("s"), Events: o.events, Enabled: !o.disabled, FilterUsers: o.filterUsers,
+		FilterDomains: o.filterDomains, CreatedAt: o.createdAt, LastModified: o.createdAt}
+	mustNil(t, s.CreateWebhook(ctx(t), w))
+	return w
+}
+
+func newEvent(acc *store.Account, typ string, mod func(*store.Event)) *store.Event {
+	e := &store.Event{ID: uniq("evt_"), AccountID: acc.ID, Type: typ, Service: serviceOf(typ), Data: []byte(`{"k":1}`), CreatedAt: t0}
+	if mod != nil {
+		mod(e)
+	}
+	e.Body, _ = json.Marshal(map[string]any{"id": e.ID, "type": e.Type})
+	return e
+}
+
+func serviceOf(typ string) string {
+	if len(typ) > 7 && typ[:7] == "inbound" {
+		return "inbound"
+	}
+	return "outbound"
+}
+
+func publish(t *testing.T, s store.Store, now time.Time, evs ...*store.Event) []store.PublishResult {
+	t.Helper()
+	return must(s.PublishEvents(ctx(t), evs, now))
+}
+
+func claimAll(t *testing.T, s store.Store, now time.Time) []*store.Claim {
+	t.Helper()
+	return must(s.ClaimDeliveries(ctx(t), &store.ClaimParams{Owner: "test", Limit: 1000, Now: now, Lease: time.Minute}))
+}
+
+func testAccounts(t *testing.T, s store.Store) {
+	a := newAccount(t, s, []string{"api-user"}, []string{"example.com"})
+	got := must(s.GetAccount(ctx(t), a.ID))
+	if got.Name != a.Name || len(got.Users) != 1 || got.Users[0] != "api-user" || got.Domains[0] != "example.com" || !got.CreatedAt.Equal(t0) {
+		t.Fatalf("GetAccount = %+v", got)
+	}
+	h := sha256.Sum256([]byte("key-" + a.ID))
+	byKey := must(s.AccountByKeyHash(ctx(t), h[:]))
+	if byKey.ID != a.ID {
+		t.Fatalf("AccountByKeyHash = %s, want %s", byKey.ID, a.ID)
+	}
+	other := sha256.Sum256([]byte("nope"))
+	_, err := s.AccountByKeyHash(ctx(t), other[:])
+	wantErr(t, err, store.ErrNotFound)
+	_, err = s.GetAccount(ctx(t), "acc_missing")
+	wantErr(t, err, store.ErrNotFound)
+	_, err = s.CreateAccount(ctx(t), &store.CreateAccountParams{ID: a.ID, Name: "dup", KeyHash: other[:], Now: t0})
+	wantErr(t, err, store.ErrConflict)
+	b := newAccount(t, s, nil, nil)
+	if len(b.Users) != 0 || b.Users == nil {
+		t.Fatalf("accounts without users must report an empty, non-nil list: %#v", b.Users)
+	}
+	list := must(s.ListAccounts(ctx(t)))
+	ids := map[string]bool{}
+	for _, x := range list {
+		ids[x.ID] = true
+	}
+	if !ids[a.ID] || !ids[b.ID] {
+		t.Fatalf("ListAccounts misses accounts: %v", ids)
+	}
+}
+
+func testWebhookCRUD(t *testing.T, s store.Store) {
+	acc := newAccount(t, s, []string{"u1"}, []string{"d.com"})
+	w := newHook(t, s, acc, hookOpts{filterUsers: []string{"u1"}})
+	got := must(s.GetWebhook(ctx(t), acc.ID, w.UUID))
+	if got.URL != w.URL || got.Secret != w.Secret || !got.Enabled || got.FilterDomains != nil ||
+		len(got.FilterUsers) != 1 || len(got.Events) != 2 || !got.CreatedAt.Equal(t0) {
+		t.Fatalf("GetWebhook = %+v", got)
+	}
+	// An empty filter is not the same as no filter.
+	empty := newHook(t, s, acc, hookOpts{filterDomains: []string{}, createdAt: t0.Add(time.Second)})
+	if g := must(s.GetWebhook(ctx(t), acc.ID, empty.UUID)); g.FilterDomains == nil || len(g.FilterDomains) != 0 {
+		t.Fatalf("empty filter round-trip = %#v", g.FilterDomains)
+	}
+	list := must(s.ListWebhooks(ctx(t), acc.ID))
+	if len(list) != 2 || list[0].UUID != w.UUID || list[1].UUID != empty.UUID {
+		t.Fatalf("ListWebhooks order wrong: %v", list)
+	}
+	name, off := "renamed", false
+	later := t0.Add(time.Hour)
+	upd := must(s.UpdateWebhook(ctx(t), &store.UpdateWebhookParams{AccountID: acc.ID, UUID: w.UUID, Name: &name,
+		Enabled: &off, SetFilterUsers: true, FilterUsers: nil, Now: later}))
+	if upd.Name != "renamed" || upd.Enabled || upd.FilterUsers != nil || upd.URL != w.URL || len(upd.Events) != 2 ||
+		!upd.LastModified.Equal(later) || !upd.CreatedAt.Equal(t0) {
+		t.Fatalf("UpdateWebhook = %+v", upd)
+	}
+	upd = must(s.UpdateWebhook(ctx(t), &store.UpdateWebhookParams{AccountID: acc.ID, UUID: w.UUID,
+		Events: []string{"inbound.spam"}, SetFilterDomains: true, FilterDomains: []string{"d.com"}, Now: later}))
+	if upd.Name != "renamed" || len(upd.Events) != 1 || upd.Events[0] != "inbound.spam" || len(upd.FilterDomains) != 1 {
+		t.Fatalf("second UpdateWebhook = %+v", upd)
+	}
+	_, err := s.UpdateWebhook(ctx(t), &store.UpdateWebhookParams{AccountID: acc.ID, UUID: uuidLike(), Name: &name, Now: later})
+	wantErr(t, err, store.ErrNotFound)
+	mustNil(t, s.DeleteWebhook(ctx(t), acc.ID, w.UUID, later))
+	_, err = s.GetWebhook(ctx(t), acc.ID, w.UUID)
+	wantErr(t, err, store.ErrNotFound)
+	wantErr(t, s.DeleteWebhook(ctx(t), acc.ID, w.UUID, later), store.ErrNotFound)
+	if n := len(must(s.ListWebhooks(ctx(t), acc.ID))); n != 1 {
+		t.Fatalf("after delete, %d webhooks listed, want 1", n)
+	}
+	none := newAccount(t, s, nil, nil)
+	if l := must(s.ListWebhooks(ctx(t), none.ID)); l == nil || len(l) != 0 {
+		t.Fatalf("ListWebhooks of an empty account = %#v, want empty non-nil", l)
+	}
+}
+
+func testWebhookTenantIsolation(t *testing.T, s store.Store) {
+	a, b := newAccount(t, s, nil, nil), newAccount(t, s, nil, nil)
+	w := newHook(t, s, a, hookOpts{})
+	_, err := s.GetWebhook(ctx(t), b.ID, w.UUID)
+	wantErr(t, err, store.ErrNotFound)
+	name := "stolen"
+	_, err = s.UpdateWebhook(ctx(t), &store.UpdateWebhookParams{AccountID: b.ID, UUID: w.UUID, Name: &name, Now: t0})
+	wantErr(t, err, store.ErrNotFound)
+	wantErr(t, s.DeleteWebhook(ctx(t), b.ID, w.UUID, t0), store.ErrNotFound)
+	if l := must(s.ListWebhooks(ctx(t), b.ID)); len(l) != 0 {
+		t.Fatalf("account B lists A's webhooks: %v", l)
+	}
+	if g := must(s.GetWebhook(ctx(t), a.ID, w.UUID)); g.Name != "hook" {
+		t.Fatalf("A's webhook changed by B: %+v", g)
+	}
+}
+
+func testPublishFanOut(t *testing.T, s store.Store) {
+	acc := newAccount(t, s, []string{"alice", "bob"}, []string{"a.com", "b.com"})
+	all := newHook(t, s, acc, hookOpts{events: []string{"outbound.delivered", "inbound.received"}})
+	alice := newHook(t, s, acc, hookOpts{events: []string{"outbound.delivered"}, filterUsers: []string{"alice"}})
+	bdom := newHook(t, s, acc, hookOpts{events: []string{"inbound.received"}, filterDomains: []string{"b.com"}})
+	newHook(t, s, acc, hookOpts{events: []string{"outbound.delivered"}, disabled: true})
+	newHook(t, s, acc, hookOpts{events: []string{"outbound.bounced"}})
+	other := newAccount(t, s, nil, nil)
+	newHook(t, s, other, hookOpts{})
+
+	cases := []struct {
+		ev   *store.Event
+		want []string
+	}{
+		{newEvent(acc, "outbound.delivered", func(e *store.Event) { e.User = "alice" }), []string{all.UUID, alice.UUID}},
+		{newEvent(acc, "outbound.delivered", func(e *store.Event) { e.User = "bob" }), []string{all.UUID}},
+		{newEvent(acc, "inbound.received", func(e *store.Event) { e.Domain = "B.com" }), []string{all.UUID, bdom.UUID}},
+		{newEvent(acc, "inbound.received", func(e *store.Event) { e.Domain = "a.com" }), []string{all.UUID}},
+		{newEvent(acc, "outbound.queued", nil), nil},
+	}
+	for _, c := range cases {
+		res := publish(t, s, t0, c.ev)
+		if res[0].Deliveries != len(c.want) || res[0].Duplicate || res[0].EventID != c.ev.ID {
+			t.Fatalf("%s user=%q domain=%q: result %+v, want %d deliveries", c.ev.Type, c.ev.User, c.ev.Domain, res[0], len(c.want))
+		}
+		recs, total := mustQuery(t, s, &store.QueryParams{AccountID: acc.ID, EventID: c.ev.ID, Limit: 100})
+		got := []string{}
+		for _, r := range recs {
+			got = append(got, r.WebhookUUID)
+			if r.Status != store.StatusPending || r.Attempts != 0 || r.LastResponseCode != nil {
+				t.Fatalf("fresh delivery record = %+v", r)
+			}
+		}
+		sort.Strings(got)
+		want := append([]string{}, c.want...)
+		sort.Strings(want)
+		if total != len(want) || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("%s: deliveries to %v, want %v", c.ev.Type, got, want)
+		}
+	}
+}
+
+func mustQuery(t *testing.T, s store.Store, p *store.QueryParams) ([]*store.DeliveryRecord, int) {
+	t.Helper()
+	recs, total, err := s.QueryDeliveries(ctx(t), p)
+	mustNil(t, err)
+	return recs, total
+}
+
+func testPublishDuplicateAndAtomic(t *testing.T, s store.Store) {
+	acc := newAccount(t, s, nil, nil)
+	newHook(t, s, acc, hookOpts{})
+	e := newEvent(acc, "outbound.delivered", nil)
+	first := publish(t, s, t0, e)
+	again := publish(t, s, t0, e)
+	if first[0].Deliveries != 1 || !again[0].Duplicate || again[0].Deliveries != 0 {
+		t.Fatalf("duplicate publish: first %+v, again %+v", first[0], again[0])
+	}
+	// The same id in another account is a different event.
+	other := newAccount(t, s, nil, nil)
+	newHook(t, s, other, hookOpts{})
+	e2 := newEvent(other, "outbound.delivered", func(x *store.Event) { x.ID = e.ID })
+	if r := publish(t, s, t0, e2); r[0].Duplicate || r[0].Deliveries != 1 {
+		t.Fatalf("same id in another account: %+v", r[0])
+	}
+	// A batch with an unknown account writes nothing at all.
+	good := newEvent(acc, "outbound.delivered", nil)
+	bad := newEvent(&store.Account{ID: "acc_unknown"}, "outbound.delivered", nil)
+	_, err := s.PublishEvents(ctx(t), []*store.Event{good, bad}, t0)
+	if err == nil {
+		t.Fatal("publishing for an unknown account succeeded")
+	}
+	if _, total := mustQuery(t, s, &store.QueryParams{AccountID: acc.ID, EventID: good.ID, Limit: 10}); total != 0 {
+		t.Fatalf("failed batch left %d deliveries behind", total)
+	}
+	// A batch with a duplicate inside itself delivers once.
+	d := newEvent(acc, "outbound.delivered", nil)
+	res := publish(t, s, t0, d, d)
+	if res[0].Deliveries != 1 || !res[1].Duplicate {
+		t.Fatalf("in-batch duplicate: %+v", res)
+	}
+}
+
+func testClaimComplete(t *testing.T, s store.Store) {
+	acc := newAccount(t, s, nil, nil)
+	w := newHook(t, s, acc, hookOpts{})
+	e := newEvent(acc, "outbound.delivered", nil)
+	publish(t, s, t0, e)
+	if next, ok, err := s.NextDueAt(ctx(t)); err != nil || !ok || next.After(t0) {
+		t.Fatalf("NextDueAt = %v %v %v, want <= t0", next, ok, err)
+	}
+	if got := claimAll(t, s, t0.Add(-time.Second)); len(got) != 0 {
+		t.Fatalf("claimed %d deliveries before they were due", len(got))
+	}
+	cs := claimAll(t, s, t0)
+	c := findClaim(t, cs, e.ID)
+	if c.URL != w.URL || c.Secret != w.Secret || !c.Enabled || c.Attempt != 1 || c.TakenOver || string(c.Body) != string(e.Body) || c.AccountID != acc.ID {
+		t.Fatalf("claim = %+v", c)
+	}
+	// Leased: not claimable again before the lease ends.
+	if again := claimAll(t, s, t0.Add(30*time.Second)); hasClaim(again, e.ID) {
+		t.Fatal("a leased delivery was claimed twice")
+	}
+	next := t0.Add(30 * time.Second)
+	n := must(s.CompleteDeliveries(ctx(t), []*store.Outcome{{DeliveryID: c.DeliveryID, ClaimSeq: c.ClaimSeq,
+		Status: store.StatusRetry, NextAttemptAt: next, Attempted: true, URL: c.URL, At: t0, Duration: 15 * time.Millisecond,
+		StatusCode: 500, Error: "HTTP 500", ResponseBody: "oops"}}))
+	if n != 1 {
+		t.Fatalf("applied %d outcomes, want 1", n)
+	}
+	recs, _ := mustQuery(t, s, &store.QueryParams{AccountID: acc.ID, EventID: e.ID, Limit: 10})
+	if r := recs[0]; r.Status != store.StatusRetry || r.Attempts != 1 || r.LastResponseCode == nil || *r.LastResponseCode != 500 {
+		t.Fatalf("after a 500: %+v", r)
+	}
+	if cs := claimAll(t, s, next.Add(-time.Millisecond)); hasClaim(cs, e.ID) {
+		t.Fatal("retry claimed before its time")
+	}
+	c2 := findClaim(t, claimAll(t, s, next), e.ID)
+	if c2.Attempt != 2 || c2.TakenOver {
+		t.Fatalf("second claim = %+v", c2)
+	}
+	// A network error: attempted, no status code.
+	must(s.CompleteDeliveries(ctx(t), []*store.Outcome{{DeliveryID: c2.DeliveryID, ClaimSeq: c2.ClaimSeq,
+		Status: store.StatusRetry, NextAttemptAt: next.Add(time.Minute), Attempted: true, At: next, Error: "connection refused"}}))
+	c3 := findClaim(t, claimAll(t, s, next.Add(time.Minute)), e.ID)
+	must(s.CompleteDeliveries(ctx(t), []*store.Outcome{{DeliveryID: c3.DeliveryID, ClaimSeq: c3.ClaimSeq,
+		Status: store.StatusSuccess, Attempted: true, At: next.Add(time.Minute), StatusCode: 204}}))
+	recs, _ = mustQuery(t, s, &store.QueryParams{AccountID: acc.ID, EventID: e.ID, Limit: 10})
+	if r := recs[0]; r.Status != store.StatusSuccess || r.Attempts != 3 || *r.LastResponseCode != 204 {
+		t.Fatalf("after success: %+v", r)
+	}
+	atts := must(s.ListAttempts(ctx(t), acc.ID, c.DeliveryID))
+	if len(atts) != 3 || atts[0].StatusCode != 500 || atts[0].ResponseBody != "oops" || atts[0].Duration != 15*time.Millisecond ||
+		atts[1].StatusCode != 0 || atts[1].Error != "connection refused" || atts[2].StatusCode != 204 {
+		t.Fatalf("attempts = %+v", atts)
+	}
+	if other := newAccount(t, s, nil, nil); len(must(s.ListAttempts(ctx(t), other.ID, c.DeliveryID))) != 0 {
+		t.Fatal("another account can read the attempts")
+	}
+	if cs := claimAll(t, s, next.Add(time.Hour)); hasClaim(cs, e.ID) {
+		t.Fatal("a delivered delivery was claimed again")
+	}
+	if _, ok, _ := s.NextDueAt(ctx(t)); ok {
+		t.Fatal("NextDueAt reports work when nothing is undelivered")
+	}
+}
+
+func findClaim(t *testing.T, cs []*store.Claim, eventID string) *store.Claim {
+	t.Helper()
+	for _, c := range cs {
+		if c.EventID == eventID {
+			return c
+		}
+	}
+	t.Fatalf("no claim for %s among %d", eventID, len(cs))
+	return nil
+}
+
+func hasClaim(cs []*store.Claim, eventID string) bool {
+	for _, c := range cs {
+		if c.EventID == eventID {
+			return true
+		}
+	}
+	return false
+}
+
+func testLeaseTakeover(t *testing.T, s store.Store) {
+	acc := newAccount(t, s, nil, nil)
+	newHook(t, s, acc, hookOpts{})
+	e := newEvent(acc, "outbound.delivered", nil)
+	publish(t, s, t0, e)
+	dead := findClaim(t, must(s.ClaimDeliveries(ctx(t), &store.ClaimParams{Owner: "node-a", Limit: 10, Now: t0, Lease: time.Minute})), e.ID)
+	// node-a dies; after the lease node-b takes over.
+	taken := findClaim(t, must(s.ClaimDeliveries(ctx(t), &store.ClaimParams{Owner: "node-b", Limit: 10, Now: t0.Add(time.Minute), Lease: time.Minute})), e.ID)
+	if !taken.TakenOver || taken.ClaimSeq == dead.ClaimSeq {
+		t.Fatalf("takeover claim = %+v (dead %+v)", taken, dead)
+	}
+	// The dead owner's late completion is ignored; the new owner's applies.
+	if n := must(s.CompleteDeliveries(ctx(t), []*store.Outcome{{DeliveryID: dead.DeliveryID, ClaimSeq: dead.ClaimSeq,
+		Status: store.StatusFailed, Attempted: true, At: t0.Add(time.Minute), StatusCode: 400}})); n != 0 {
+		t.Fatalf("stale completion applied (%d)", n)
+	}
+	if n := must(s.CompleteDeliveries(ctx(t), []*store.Outcome{{DeliveryID: taken.DeliveryID, ClaimSeq: taken.ClaimSeq,
+		Status: store.StatusSuccess, Attempted: true, At: t0.Add(time.Minute), StatusCode: 200}})); n != 1 {
+		t.Fatalf("current completion not applied (%d)", n)
+	}
+	recs, _ := mustQuery(t, s, &store.QueryParams{AccountID: acc.ID, EventID: e.ID, Limit: 10})
+	if recs[0].Status != store.StatusSuccess || recs[0].Attempts != 1 {
+		t.Fatalf("after takeover: %+v", recs[0])
+	}
+}
+
+func testConcurrentClaims(t *testing.T, s store.Store) {
+	acc := newAccount(t, s, nil, nil)
+	newHook(t, s, acc, hookOpts{})
+	const events = 200
+	evs := make([]*store.Event, events)
+	for i := range evs {
+		evs[i] = newEvent(acc, "outbound.delivered", nil)
+	}
+	publish(t, s, t0, evs...)
+	var mu sync.Mutex
+	seen := map[int64]int{}
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			<-start
+			for {
+				cs, err := s.ClaimDeliveries(context.Background(), &store.ClaimParams{Owner: fmt.Sprint("w", w), Limit: 7, Now: t0, Lease: time.Hour})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if len(cs) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, c := range cs {
+					seen[c.DeliveryID]++
+				}
+				mu.Unlock()
+			}
+		}(w)
+	}
+	close(start)
+	wg.Wait()
+	if len(seen) < events {
+		t.Fatalf("claimed %d distinct deliveries, want at least %d", len(seen), events)
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Fatalf("delivery %d claimed %d times", id, n)
+		}
+	}
+}
+
+func testDisabledAndDeleted(t *testing.T, s store.Store) {
+	acc := newAccount(t, s, nil, nil)
+	w := newHook(t, s, acc, hookOpts{})
+	gone := newHook(t, s, acc, hookOpts{})
+	e := newEvent(acc, "outbound.delivered", nil)
+	publish(t, s, t0, e)
+	off := false
+	must(s.UpdateWebhook(ctx(t), &store.UpdateWebhookParams{AccountID: acc.ID, UUID: w.UUID, Enabled: &off, Now: t0}))
+	mustNil(t, s.DeleteWebhook(ctx(t), acc.ID, gone.UUID, t0))
+	cs := claimAll(t, s, t0)
+	if len(cs) != 1 || cs[0].WebhookUUID != w.UUID || cs[0].Enabled {
+		t.Fatalf("claims after disable/delete = %+v", cs)
+	}
+	recs, total := mustQuery(t, s, &store.QueryParams{AccountID: acc.ID, WebhookUUID: gone.UUID, Limit: 10})
+	if total != 1 || recs[0].Status != store.StatusFailed {
+		t.Fatalf("deleted webhook's delivery = %+v (total %d), want failed and still in history", recs, total)
+	}
+}
+
+func testQuery(t *testing.T, s store.Store) {
+	acc := newAccount(t, s, nil, nil)
+	w1 := newHook(t, s, acc, hookOpts{events: []string{"outbound.delivered", "outbound.bounced"}})
+	w2 := newHook(t, s, acc, hookOpts{events: []string{"outbound.bounced"}})
+	var evs []*store.Event
+	for i := 0; i < 10; i++ {
+		typ := "outbound.delivered"
+		if i%2 == 1 {
+			typ = "outbound.bounced"
+		}
+		evs = append(evs, newEvent(acc, typ, func(e *store.Event) {
+			e.CreatedAt = t0.Add(time.Duration(i) * time.Second)
+			e.SourceUID = fmt.Sprint("msg-", i%3)
+			e.SourceAction = "ACCEPTED"
+		}))
+	}
+	publish(t, s, t0, evs...)
+	// 5 delivered x w1 + 5 bounced x (w1, w2) = 15 records.
+	all, total := mustQuery(t, s, &store.QueryParams{AccountID: acc.ID, Limit: 100})
+	if total != 15 || len(all) != 15 {
+		t.Fatalf("total %d len %d, want 15", total, len(all))
+	}
+	for i := 1; i < len(all); i++ {
+		if all[i].CreatedAt.After(all[i-1].CreatedAt) {
+			t.Fatal("query results are not newest first")
+		}
+	}
+	if r := all[0]; r.EventID != evs[9].ID || r.SourceAction != "ACCEPTED" || string(r.Data) != `{"k":1}` || r.Service != "outbound" {
+		t.Fatalf("newest record = %+v", r)
+	}
+	check := func(name string, p store.QueryParams, want int) {
+		t.Helper()
+		p.AccountID, p.Limit = acc.ID, 100
+		if _, n := mustQuery(t, s, &p); n != want {
+			t.Fatalf("%s: total %d, want %d", name, n, want)
+		}
+	}
+	check("uuid", store.QueryParams{WebhookUUID: w2.UUID}, 5)
+	check("event type", store.QueryParams{EventType: "outbound.delivered"}, 5)
+	check("event id", store.QueryParams{EventID: evs[1].ID}, 2)
+	check("source uid", store.QueryParams{SourceUID: "msg-0"}, 6) // events 0,3,6,9 -> 1+2+1+2
+	check("status", store.QueryParams{Status: store.StatusPending}, 15)
+	check("status none", store.QueryParams{Status: store.StatusSuccess}, 0)
+	from, to := t0.Add(2*time.Second), t0.Add(4*time.Second)
+	check("dates inclusive", store.QueryParams{From: &from, To: &to}, 4) // events 2,3,4 -> 1+2+1
+	check("combined", store.QueryParams{WebhookUUID: w1.UUID, EventType: "outbound.bounced", From: &from}, 4)
+	// Paging walks every record exactly once.
+	seen := map[int64]bool{}
+	for off := 0; off < 15; off += 4 {
+		page, n := mustQuery(t, s, &store.QueryParams{AccountID: acc.ID, Limit: 4, Offset: off})
+		if n != 15 {
+			t.Fatalf("page total %d", n)
+		}
+		for _, r := range page {
+			if seen[r.DeliveryID] {
+				t.Fatalf("record %d on two pages", r.DeliveryID)
+			}
+			seen[r.DeliveryID] = true
+		}
+	}
+	if len(seen) != 15 {
+		t.Fatalf("paging saw %d records, want 15", len(seen))
+	}
+	if page, _ := mustQuery(t, s, &store.QueryParams{AccountID: acc.ID, Limit: 10, Offset: 100}); len(page) != 0 {
+		t.Fatalf("offset past the end returned %d records", len(page))
+	}
+	other := newAccount(t, s, nil, nil)
+	if _, n := mustQuery(t, s, &store.QueryParams{AccountID: other.ID, Limit: 10}); n != 0 {
+		t.Fatalf("another account sees %d records", n)
+	}
+}
+
+func testReplay(t *testing.T, s store.Store) {
+	acc := newAccount(t, s, nil, nil)
+	w1 := newHook(t, s, acc, hookOpts{})
+	w2 := newHook(t, s, acc, hookOpts{})
+	e := newEvent(acc, "outbound.delivered", func(e *store.Event) { e.SourceUID = "msg-r" })
+	e2 := newEvent(acc, "outbound.delivered", func(e *store.Event) { e.SourceUID = "msg-r"; e.CreatedAt = t0.Add(time.Second) })
+	publish(t, s, t0, e, e2)
+	// Deliver everything, then fail one permanently.
+	cs := claimAll(t, s, t0)
+	var outs []*store.Outcome
+	for _, c := range cs {
+		outs = append(outs, &store.Outcome{DeliveryID: c.DeliveryID, ClaimSeq: c.ClaimSeq, Status: store.StatusFailed, Attempted: true, At: t0, StatusCode: 400})
+	}
+	must(s.CompleteDeliveries(ctx(t), outs))
+
+	later := t0.Add(time.Hour)
+	res := must(s.ReplayDeliveries(ctx(t), &store.ReplayParams{AccountID: acc.ID, EventID: e.ID, Now: later}))
+	if res.EventID != e.ID || res.Deliveries != 2 {
+		t.Fatalf("replay by event = %+v", res)
+	}
+	cs = claimAll(t, s, later)
+	if len(cs) != 2 || cs[0].Attempt != 1 || cs[0].EventID != e.ID {
+		t.Fatalf("replayed claims = %+v", cs)
+	}
+	recs, _ := mustQuery(t, s, &store.QueryParams{AccountID: acc.ID, EventID: e.ID, Limit: 10})
+	for _, r := range recs {
+		if r.Attempts != 1 || r.Status != store.StatusPending {
+			t.Fatalf("replayed record keeps its history count and is pending again: %+v", r)
+		}
+	}
+	res = must(s.ReplayDeliveries(ctx(t), &store.ReplayParams{AccountID: acc.ID, SourceUID: "msg-r", WebhookUUID: w2.UUID, Now: later}))
+	if res.EventID != e2.ID || res.Deliveries != 2 {
+		t.Fatalf("replay by source uid to one webhook = %+v", res)
+	}
+	mustNil(t, s.DeleteWebhook(ctx(t), acc.ID, w1.UUID, later))
+	res = must(s.ReplayDeliveries(ctx(t), &store.ReplayParams{AccountID: acc.ID, EventID: e2.ID, Now: later}))
+	if res.Deliveries != 1 {
+		t.Fatalf("replay after deleting a webhook re-queued %d, want 1", res.Deliveries)
+	}
+	_, err := s.ReplayDeliveries(ctx(t), &store.ReplayParams{AccountID: acc.ID, EventID: "evt_missing", Now: later})
+	wantErr(t, err, store.ErrNotFound)
+	_, err = s.ReplayDeliveries(ctx(t), &store.ReplayParams{AccountID: acc.ID, EventID: e.ID, WebhookUUID: w1.UUID, Now: later})
+	wantErr(t, err, store.ErrNotFound)
+	other := newAccount(t, s, nil, nil)
+	_, err = s.ReplayDeliveries(ctx(t), &store.ReplayParams{AccountID: other.ID, EventID: e.ID, Now: later})
+	wantErr(t, err, store.ErrNotFound)
+}
+
+func testQueueStats(t *testing.T, s store.Store) {
+	acc := newAccount(t, s, nil, nil)
+	newHook(t, s, acc, hookOpts{})
+	evs := []*store.Event{newEvent(acc, "outbound.delivered", nil), newEvent(acc, "outbound.delivered", nil), newEvent(acc, "outbound.delivered", nil)}
+	publish(t, s, t0, evs...)
+	st := must(s.QueueStats(ctx(t), t0.Add(time.Second)))
+	if st.Due < 3 || st.OldestDue.After(t0) {
+		t.Fatalf("stats = %+v", st)
+	}
+	cs := claimAll(t, s, t0)
+	outs := []*store.Outcome{
+		{DeliveryID: cs[0].DeliveryID, ClaimSeq: cs[0].ClaimSeq, Status: store.StatusFailed, Attempted: true, At: t0, StatusCode: 400},
+		{DeliveryID: cs[1].DeliveryID, ClaimSeq: cs[1].ClaimSeq, Status: store.StatusRetry, NextAttemptAt: t0.Add(time.Hour), Attempted: true, At: t0, StatusCode: 500},
+	}
+	must(s.CompleteDeliveries(ctx(t), outs))
+	st = must(s.QueueStats(ctx(t), t0.Add(2*time.Minute)))
+	// cs[2] is leased until t0+1m, so due again at t0+2m.
+	if st.Dead != 1 || st.Scheduled != 1 || st.Due != 1 {
+		t.Fatalf("stats after outcomes = %+v", st)
+	}
+	mustNil(t, s.Ping(ctx(t)))
+}
