@@ -348,3 +348,14 @@ func equalFoldASCII(a, b string) bool {
 	}
 	return true
 }
+
+// Waker is implemented by backends that can tell every node at once that
+// deliveries became due (PostgreSQL's LISTEN/NOTIFY), so an event published on
+// one node is picked up at once by whichever node is free. The delivery engine
+// uses it when present and falls back to polling otherwise.
+type Waker interface {
+	// Wakeups returns a channel that receives a value (coalesced; never
+	// blocking the sender) whenever some node publishes or replays deliveries.
+	// The channel is closed when ctx ends.
+	Wakeups(ctx context.Context) (<-chan struct{}, error)
+}
