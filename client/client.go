@@ -1,0 +1,424 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/jetwebhooks/jetwebhooks/gen/apiclient"
+	"github.com/jetwebhooks/jetwebhooks/gen/models"
+)
+
+// Version is the version of this client library. It appears in the default
+// User-Agent, "jetwebhooks-go/<Version>".
+const Version = "0.1.0"
+
+// defaultTimeout bounds a request made with the default HTTP client. A
+// context deadline, or an HTTP client given with WithHTTPClient, takes over.
+const defaultTimeout = 30 * time.Second
+
+// maxErrorBody caps how much of an error answer is read.
+const maxErrorBody = 1 << 20
+
+// Request and response types, re-exported from the generated models so that
+// users need only this package.
+type (
+	// Webhook is a webhook subscription. Its Secret is set by GetWebhook and
+	// CreateWebhook, and nil in ListWebhooks results.
+	Webhook = models.Webhook
+	// CreateWebhookRequest is the body of CreateWebhook. Name, Url and Events
+	// are required; Status defaults to enabled and the filters to null (all).
+	CreateWebhookRequest = models.CreateWebhookRequest
+	// UpdateWebhookRequest is the body of UpdateWebhook. Uuid is required;
+	// fields left unset are not changed (see Filter and ClearFilter).
+	UpdateWebhookRequest = models.UpdateWebhookRequest
+	// QueryRequest filters QueryEvents; every field is optional.
+	QueryRequest = models.QueryRequest
+	// QueryResponse is one page of delivery records from QueryEvents.
+	QueryResponse = models.QueryResponse
+	// EventRecord is one event delivered to one webhook, as QueryEvents
+	// returns it.
+	EventRecord = models.EventRecord
+	// ReplayRequest names what ReplayEvent re-queues: exactly one of
+	// EventId or SourceUid, optionally restricted to one webhook by Uuid.
+	ReplayRequest = models.ReplayRequest
+	// ReplayResponse is the answer to ReplayEvent.
+	ReplayResponse = models.ReplayResponse
+	// Event is an event published with PublishEvent or PublishEvents.
+	// AccountId and Type are required.
+	Event = models.IngestEvent
+	// PublishResult is the server's answer for one published event: its id,
+	// how many deliveries were queued, and whether it was a duplicate.
+	PublishResult = models.IngestResponse
+	// EventType is any event type that can occur, including
+	// "outbound.queued", which no webhook can subscribe to.
+	EventType = models.EventType
+	// SubscribableEventType is an event type a webhook can subscribe to.
+	SubscribableEventType = models.SubscribableEventType
+	// ErrorDetail names one offending field of a rejected request; see
+	// Error.Details.
+	ErrorDetail = models.ErrorDetail
+	// StatusInput is a webhook status in a request: 0 disabled, 1 enabled.
+	// See Status.
+	StatusInput = models.StatusInput
+	// WebhookStatus is a webhook status in a response: "enabled" or
+	// "disabled".
+	WebhookStatus = models.WebhookStatus
+	// QueryStatus is the delivery status QueryRequest.Status filters on.
+	QueryStatus = models.QueryStatus
+	// DeliveryStatus is the latest delivery status of an EventRecord.
+	DeliveryStatus = models.DeliveryStatus
+)
+
+// Client calls a jetwebhooks server. Create one with New; it is safe for
+// concurrent use by multiple goroutines.
+type Client struct {
+	api         *apiclient.ClientWithResponses
+	apiKey      string
+	ingestToken string
+	userAgent   string
+}
+
+// config collects what the Options set.
+type config struct {
+	httpClient  *http.Client
+	userAgent   string
+	ingestToken string
+}
+
+// Option configures a Client; pass Options to New.
+type Option func(*config)
+
+// WithHTTPClient makes the Client send its requests with hc instead of a
+// default http.Client with a 30-second timeout. A nil hc is ignored.
+func WithHTTPClient(hc *http.Client) Option {
+	return func(c *config) {
+		if hc != nil {
+			c.httpClient = hc
+		}
+	}
+}
+
+// WithUserAgent sets the User-Agent header of every request. The default is
+// "jetwebhooks-go/" + Version; an empty ua keeps the default.
+func WithUserAgent(ua string) Option {
+	return func(c *config) {
+		if ua != "" {
+			c.userAgent = ua
+		}
+	}
+}
+
+// WithIngestToken sets the bearer token PublishEvent and PublishEvents send:
+// the server's ingest token, which is server configuration, not an account
+// key. No other method sends it, and Publish* never send the account key.
+// Without this option Publish* send no Authorization header.
+func WithIngestToken(token string) Option {
+	return func(c *config) {
+		c.ingestToken = token
+	}
+}
+
+// New returns a Client for the server at baseURL, an absolute http or https
+// URL, optionally with a path prefix ("https://example.com/jetwebhooks").
+// apiKey is the account's API key, sent as "Authorization: Bearer <apiKey>"
+// by every method except PublishEvent and PublishEvents; when it is empty no
+// Authorization header is sent. New fails if baseURL is empty, relative, not
+// http(s), has no host, or has a query or fragment.
+func New(baseURL, apiKey string, opts ...Option) (*Client, error) {
+	server, err := checkBaseURL(baseURL)
+	if err != nil {
+		return nil, err
+	}
+	cfg := config{userAgent: "jetwebhooks-go/" + Version}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&cfg)
+		}
+	}
+	if cfg.httpClient == nil {
+		cfg.httpClient = &http.Client{Timeout: defaultTimeout}
+	}
+	api, err := apiclient.NewClientWithResponses(server, apiclient.WithHTTPClient(cfg.httpClient))
+	if err != nil {
+		return nil, fmt.Errorf("jetwebhooks: %w", err)
+	}
+	return &Client{
+		api:         api,
+		apiKey:      apiKey,
+		ingestToken: cfg.ingestToken,
+		userAgent:   cfg.userAgent,
+	}, nil
+}
+
+// checkBaseURL validates baseURL and returns it normalised.
+func checkBaseURL(baseURL string) (string, error) {
+	if strings.TrimSpace(baseURL) == "" {
+		return "", errors.New("jetwebhooks: base URL is empty")
+	}
+	u, err := url.Parse(baseURL)
+	if err != nil {
+		return "", fmt.Errorf("jetwebhooks: invalid base URL: %w", err)
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return "", fmt.Errorf("jetwebhooks: invalid base URL %q: must be an absolute http or https URL", u.Redacted())
+	case u.Host == "":
+		return "", fmt.Errorf("jetwebhooks: invalid base URL %q: no host", u.Redacted())
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return "", fmt.Errorf("jetwebhooks: invalid base URL %q: must not have a query or fragment", u.Redacted())
+	}
+	return u.String(), nil
+}
+
+// editor returns the request editor that authenticates a request with token
+// and sets the User-Agent.
+func (c *Client) editor(token string) apiclient.RequestEditorFn {
+	return func(_ context.Context, req *http.Request) error {
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		req.Header.Set("User-Agent", c.userAgent)
+		req.Header.Set("Accept", "application/json")
+		return nil
+	}
+}
+
+// send runs one generated call, wrapping a transport error with op and
+// turning an answer outside 2xx into an *Error. On success the caller owns
+// the returned response (and its body).
+func send(op string, call func() (*http.Response, error)) (*http.Response, error) {
+	rsp, err := call()
+	if err != nil {
+		return nil, fmt.Errorf("jetwebhooks: %s: %w", op, err)
+	}
+	if rsp.StatusCode < 200 || rsp.StatusCode > 299 {
+		defer rsp.Body.Close()
+		body, _ := io.ReadAll(io.LimitReader(rsp.Body, maxErrorBody))
+		return nil, newError(rsp, body)
+	}
+	return rsp, nil
+}
+
+// discard drains and closes the body of a response whose content is not
+// needed, so the connection can be reused.
+func discard(rsp *http.Response) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(rsp.Body, maxErrorBody))
+	_ = rsp.Body.Close()
+}
+
+// decoded returns typed when the generated parser decoded the body (it does
+// so only for the status code the contract names, with a JSON content type);
+// otherwise, for any other 2xx, it decodes raw itself.
+func decoded[T any](op string, typed *T, raw []byte) (*T, error) {
+	if typed != nil {
+		return typed, nil
+	}
+	var v T
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, fmt.Errorf("jetwebhooks: %s: decode response: %w", op, err)
+	}
+	return &v, nil
+}
+
+// checkUUID refuses the values that cannot name a webhook in a URL path:
+// "." and ".." are dot segments, which the URL resolver would remove.
+func checkUUID(op, uuid string) error {
+	switch uuid {
+	case "":
+		return fmt.Errorf("jetwebhooks: %s: empty uuid", op)
+	case ".", "..":
+		return fmt.Errorf("jetwebhooks: %s: invalid uuid %q", op, uuid)
+	}
+	return nil
+}
+
+// ListWebhooks returns every webhook of the account, oldest first. Secrets are
+// not included; use GetWebhook for a webhook's secret.
+func (c *Client) ListWebhooks(ctx context.Context) ([]Webhook, error) {
+	const op = "list webhooks"
+	rsp, err := send(op, func() (*http.Response, error) {
+		return c.api.ListWebhooks(ctx, c.editor(c.apiKey))
+	})
+	if err != nil {
+		return nil, err
+	}
+	parsed, err := apiclient.ParseListWebhooksResponse(rsp)
+	if err != nil {
+		return nil, fmt.Errorf("jetwebhooks: %s: %w", op, err)
+	}
+	body, err := decoded(op, parsed.JSON200, parsed.Body)
+	if err != nil {
+		return nil, err
+	}
+	return body.Webhooks, nil
+}
+
+// GetWebhook returns the webhook named by uuid, including its signing secret.
+// The uuid is path-escaped, so any string is safe; an unknown one yields an
+// *Error with StatusCode 404 (see IsNotFound). An empty uuid, "." or ".." is
+// refused without a request.
+func (c *Client) GetWebhook(ctx context.Context, uuid string) (*Webhook, error) {
+	const op = "get webhook"
+	if err := checkUUID(op, uuid); err != nil {
+		return nil, err
+	}
+	rsp, err := send(op, func() (*http.Response, error) {
+		return c.api.GetWebhook(ctx, uuid, c.editor(c.apiKey))
+	})
+	if err != nil {
+		return nil, err
+	}
+	parsed, err := apiclient.ParseGetWebhookResponse(rsp)
+	if err != nil {
+		return nil, fmt.Errorf("jetwebhooks: %s: %w", op, err)
+	}
+	body, err := decoded(op, parsed.JSON200, parsed.Body)
+	if err != nil {
+		return nil, err
+	}
+	return &body.Webhook, nil
+}
+
+// CreateWebhook creates a webhook and returns it, with the signing secret the
+// server generated for it.
+func (c *Client) CreateWebhook(ctx context.Context, req CreateWebhookRequest) (*Webhook, error) {
+	const op = "create webhook"
+	rsp, err := send(op, func() (*http.Response, error) {
+		return c.api.CreateWebhook(ctx, req, c.editor(c.apiKey))
+	})
+	if err != nil {
+		return nil, err
+	}
+	parsed, err := apiclient.ParseCreateWebhookResponse(rsp)
+	if err != nil {
+		return nil, fmt.Errorf("jetwebhooks: %s: %w", op, err)
+	}
+	body, err := decoded(op, parsed.JSON200, parsed.Body)
+	if err != nil {
+		return nil, err
+	}
+	return &body.Webhook, nil
+}
+
+// UpdateWebhook changes the fields set in req of the webhook named by
+// req.Uuid; unset fields are left as they are. Filter sets a filter and
+// ClearFilter removes it.
+func (c *Client) UpdateWebhook(ctx context.Context, req UpdateWebhookRequest) error {
+	rsp, err := send("update webhook", func() (*http.Response, error) {
+		return c.api.UpdateWebhook(ctx, req, c.editor(c.apiKey))
+	})
+	if err != nil {
+		return err
+	}
+	discard(rsp)
+	return nil
+}
+
+// DeleteWebhook deletes the webhook named by uuid and cancels its pending
+// deliveries; its delivery history stays queryable. The uuid is path-escaped
+// as in GetWebhook.
+func (c *Client) DeleteWebhook(ctx context.Context, uuid string) error {
+	const op = "delete webhook"
+	if err := checkUUID(op, uuid); err != nil {
+		return err
+	}
+	rsp, err := send(op, func() (*http.Response, error) {
+		return c.api.DeleteWebhook(ctx, uuid, c.editor(c.apiKey))
+	})
+	if err != nil {
+		return err
+	}
+	discard(rsp)
+	return nil
+}
+
+// QueryEvents searches the account's delivery history, newest first. Use
+// req.Limit and req.Offset to page through QueryResponse.Total records.
+func (c *Client) QueryEvents(ctx context.Context, req QueryRequest) (*QueryResponse, error) {
+	const op = "query events"
+	rsp, err := send(op, func() (*http.Response, error) {
+		return c.api.QueryWebhookEvents(ctx, req, c.editor(c.apiKey))
+	})
+	if err != nil {
+		return nil, err
+	}
+	parsed, err := apiclient.ParseQueryWebhookEventsResponse(rsp)
+	if err != nil {
+		return nil, fmt.Errorf("jetwebhooks: %s: %w", op, err)
+	}
+	return decoded(op, parsed.JSON200, parsed.Body)
+}
+
+// ReplayEvent re-queues a past event (req.EventId), or every event of a
+// message (req.SourceUid), for a fresh delivery to the webhooks it originally
+// went to, or only to req.Uuid when set.
+func (c *Client) ReplayEvent(ctx context.Context, req ReplayRequest) (*ReplayResponse, error) {
+	const op = "replay event"
+	rsp, err := send(op, func() (*http.Response, error) {
+		return c.api.ReplayWebhookEvent(ctx, req, c.editor(c.apiKey))
+	})
+	if err != nil {
+		return nil, err
+	}
+	parsed, err := apiclient.ParseReplayWebhookEventResponse(rsp)
+	if err != nil {
+		return nil, fmt.Errorf("jetwebhooks: %s: %w", op, err)
+	}
+	return decoded(op, parsed.JSON200, parsed.Body)
+}
+
+// PublishEvent publishes one event for delivery to every matching webhook of
+// ev.AccountId. It authenticates with the ingest token (WithIngestToken), not
+// the account key. Once it returns without error the event is stored; an
+// event whose Id was published before is accepted again with
+// PublishResult.Duplicate set and queues nothing.
+func (c *Client) PublishEvent(ctx context.Context, ev Event) (*PublishResult, error) {
+	const op = "publish event"
+	rsp, err := send(op, func() (*http.Response, error) {
+		return c.api.IngestEvent(ctx, ev, c.editor(c.ingestToken))
+	})
+	if err != nil {
+		return nil, err
+	}
+	parsed, err := apiclient.ParseIngestEventResponse(rsp)
+	if err != nil {
+		return nil, fmt.Errorf("jetwebhooks: %s: %w", op, err)
+	}
+	return decoded(op, parsed.JSON202, parsed.Body)
+}
+
+// PublishEvents publishes a batch of events in one transaction: all are
+// accepted or none is. The results are in the order of evs. Like PublishEvent
+// it authenticates with the ingest token. An empty batch is a no-op that
+// sends no request; the server refuses batches larger than it allows (1000).
+func (c *Client) PublishEvents(ctx context.Context, evs []Event) ([]PublishResult, error) {
+	const op = "publish events"
+	if len(evs) == 0 {
+		return []PublishResult{}, nil
+	}
+	rsp, err := send(op, func() (*http.Response, error) {
+		return c.api.IngestEventBatch(ctx, models.IngestBatchRequest{Events: evs}, c.editor(c.ingestToken))
+	})
+	if err != nil {
+		return nil, err
+	}
+	parsed, err := apiclient.ParseIngestEventBatchResponse(rsp)
+	if err != nil {
+		return nil, fmt.Errorf("jetwebhooks: %s: %w", op, err)
+	}
+	body, err := decoded(op, parsed.JSON202, parsed.Body)
+	if err != nil {
+		return nil, err
+	}
+	if len(body.Results) != len(evs) {
+		return body.Results, fmt.Errorf("jetwebhooks: %s: server returned %d results for %d events", op, len(body.Results), len(evs))
+	}
+	return body.Results, nil
+}

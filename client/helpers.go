@@ -1,0 +1,40 @@
+package client
+
+import (
+	"github.com/oapi-codegen/nullable"
+
+	"github.com/jetwebhooks/jetwebhooks/gen/models"
+)
+
+// Ptr returns a pointer to a copy of v, for the optional fields of requests:
+//
+//	client.QueryRequest{Limit: client.Ptr(100), EventType: client.Ptr[client.EventType]("outbound.bounced")}
+func Ptr[T any](v T) *T {
+	return &v
+}
+
+// Status returns the request value for a webhook status: 1 (enabled) when
+// enabled is true, 0 (disabled) otherwise.
+func Status(enabled bool) *models.StatusInput {
+	s := models.StatusInputDisabled
+	if enabled {
+		s = models.StatusInputEnabled
+	}
+	return &s
+}
+
+// Filter returns a filter_users or filter_domains value that restricts a
+// webhook to the given usernames or domains. Filter() with no values sends an
+// empty list, which is not the same as ClearFilter. The values are copied.
+func Filter(values ...string) nullable.Nullable[[]string] {
+	list := make([]string, len(values))
+	copy(list, values)
+	return nullable.NewNullableWithValue(list)
+}
+
+// ClearFilter returns an explicit null for filter_users or filter_domains:
+// in UpdateWebhook it removes the filter (all users or domains match again).
+// A field left at its zero value is omitted and leaves the filter unchanged.
+func ClearFilter() nullable.Nullable[[]string] {
+	return nullable.NewNullNullable[[]string]()
+}

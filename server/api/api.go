@@ -1,0 +1,128 @@
+// Package api serves jetwebhooks' HTTP API on Echo: the generated strict
+// server interface implemented over the store, every request validated against
+// the embedded OpenAPI document before a handler sees it, and one error
+// handler that turns every failure into the same JSON error shape.
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/jetwebhooks/jetwebhooks/gen/apiserver"
+	"github.com/jetwebhooks/jetwebhooks/server/egress"
+	"github.com/jetwebhooks/jetwebhooks/server/ingest"
+	"github.com/jetwebhooks/jetwebhooks/server/store"
+)
+
+// Config configures the API.
+type Config struct {
+	// IngestToken authorises POST /events; empty disables ingest over HTTP.
+	IngestToken string
+	// Egress decides which webhook URLs are acceptable. Required.
+	Egress *egress.Policy
+	// BodyLimit caps request bodies (Echo size syntax; default "1M"). Batches
+	// of events get ten times as much.
+	BodyLimit string
+	// Logger receives request failures (default slog.Default()).
+	Logger *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// API is the HTTP API. It is an http.Handler; Echo exposes the router for
+// callers that mount more routes.
+type API struct {
+	cfg        Config
+	store      store.Store
+	publisher  *ingest.Publisher
+	log        *slog.Logger
+	ingestHash []byte
+	echo       *echo.Echo
+}
+
+// New builds the API over st, publishing ingested events through pub. It
+// validates the embedded spec and fails if it is invalid.
+func New(ctx context.Context, cfg Config, st store.Store, pub *ingest.Publisher) (*API, error) {
+	if cfg.Egress == nil {
+		return nil, errors.New("api: Config.Egress is required")
+	}
+	if cfg.BodyLimit == "" {
+		cfg.BodyLimit = "1M"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	a := &API{cfg: cfg, store: st, publisher: pub, log: cfg.Logger}
+	if cfg.IngestToken != "" {
+		h := sha256.Sum256([]byte(cfg.IngestToken))
+		a.ingestHash = h[:]
+	}
+	spec, err := apiserver.GetSpec()
+	if err != nil {
+		return nil, fmt.Errorf("api: load embedded spec: %w", err)
+	}
+	ops, err := loadOperations(ctx, spec)
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = ErrorHandler(cfg.Logger)
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
+		DisablePrintStack: true,
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			cfg.Logger.Error("panic in handler", "path", c.Path(), "err", err, "stack", string(stack))
+			return err
+		},
+	}))
+	e.GET("/healthz", func(c echo.Context) error {
+		return c.JSON(http.StatusOK, map[string]any{"status": "ok"})
+	})
+
+	perOp := map[string][]echo.MiddlewareFunc{}
+	for id, op := range ops {
+		limit := cfg.BodyLimit
+		if strings.EqualFold(id, "ingestEventBatch") {
+			limit = batchLimit(cfg.BodyLimit)
+		}
+		// The body limit goes before the validator, which reads the whole body.
+		mws := []echo.MiddlewareFunc{middleware.BodyLimit(limit), a.validator(op)}
+		// The embedded spec may carry normalised ids; registration uses the raw
+		// (lower-camel) ones. Key both so no operation runs unvalidated.
+		perOp[id] = mws
+		perOp[strings.ToLower(id[:1])+id[1:]] = mws
+	}
+	apiserver.RegisterHandlersWithOptions(e, apiserver.NewStrictHandler(handlers{a}, nil),
+		apiserver.RegisterHandlersOptions{OperationMiddlewares: perOp})
+	a.echo = e
+	return a, nil
+}
+
+// batchLimit gives batches ten times the single-request limit.
+func batchLimit(single string) string {
+	var n int
+	var unit string
+	if _, err := fmt.Sscanf(single, "%d%s", &n, &unit); err != nil || n <= 0 {
+		return "10M"
+	}
+	return fmt.Sprintf("%d%s", n*10, unit)
+}
+
+// Echo returns the router, for mounting further routes (metrics, docs).
+func (a *API) Echo() *echo.Echo { return a.echo }
+
+// ServeHTTP implements http.Handler.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.echo.ServeHTTP(w, r) }

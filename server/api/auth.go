@@ -1,0 +1,82 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/jetwebhooks/jetwebhooks/server/accounts"
+	"github.com/jetwebhooks/jetwebhooks/server/store"
+)
+
+type accountKey struct{}
+
+// accountFrom returns the authenticated account of a request.
+func accountFrom(ctx context.Context) *store.Account {
+	a, _ := ctx.Value(accountKey{}).(*store.Account)
+	return a
+}
+
+var errUnauthorized = &Error{Status: http.StatusUnauthorized, Message: "Missing or invalid API key.",
+	Header: http.Header{"Www-Authenticate": {`Bearer realm="jetwebhooks"`}}}
+
+var errBadIngestToken = &Error{Status: http.StatusUnauthorized, Message: "Missing or invalid ingest token.",
+	Header: http.Header{"Www-Authenticate": {`Bearer realm="jetwebhooks-ingest"`}}}
+
+// bearer extracts the token of the one Authorization header; two headers are
+// refused rather than guessed between.
+func bearer(r *http.Request) (string, bool) {
+	vals := r.Header.Values("Authorization")
+	if len(vals) != 1 {
+		return "", false
+	}
+	scheme, tok, ok := strings.Cut(vals[0], " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	tok = strings.TrimSpace(tok)
+	if tok == "" || len(tok) > 512 {
+		return "", false
+	}
+	return tok, true
+}
+
+// authenticate enforces the operation's security scheme and, for account
+// keys, puts the account in the request context.
+func (a *API) authenticate(c echo.Context, op *operation) error {
+	req := c.Request()
+	switch op.security {
+	case "":
+		return nil
+	case "ingestTokenAuth":
+		tok, ok := bearer(req)
+		if !ok || a.ingestHash == nil {
+			return errBadIngestToken
+		}
+		h := sha256.Sum256([]byte(tok))
+		if subtle.ConstantTimeCompare(h[:], a.ingestHash) != 1 {
+			return errBadIngestToken
+		}
+		return nil
+	case "apiKeyAuth":
+		tok, ok := bearer(req)
+		if !ok {
+			return errUnauthorized
+		}
+		acc, err := a.store.AccountByKeyHash(req.Context(), accounts.HashKey(tok))
+		if errors.Is(err, store.ErrNotFound) {
+			return errUnauthorized
+		}
+		if err != nil {
+			return err
+		}
+		c.SetRequest(req.WithContext(context.WithValue(req.Context(), accountKey{}, acc)))
+		return nil
+	}
+	return errUnauthorized
+}

@@ -1,0 +1,435 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/oapi-codegen/nullable"
+
+	"github.com/jetwebhooks/jetwebhooks/gen/apiserver"
+	"github.com/jetwebhooks/jetwebhooks/gen/models"
+	"github.com/jetwebhooks/jetwebhooks/server/ingest"
+	"github.com/jetwebhooks/jetwebhooks/server/store"
+	"github.com/jetwebhooks/jetwebhooks/signature"
+)
+
+var _ apiserver.StrictServerInterface = (*handlers)(nil)
+
+// handlers implements the generated strict interface over the store. Expected
+// failures are returned as *Error; ErrorHandler renders every error.
+type handlers struct{ *API }
+
+func (h handlers) now() time.Time { return h.cfg.Now() }
+
+// ListWebhooks implements GET /webhooks.
+func (h handlers) ListWebhooks(ctx context.Context, _ apiserver.ListWebhooksRequestObject) (apiserver.ListWebhooksResponseObject, error) {
+	acc := accountFrom(ctx)
+	ws, err := h.store.ListWebhooks(ctx, acc.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]models.Webhook, len(ws))
+	for i, w := range ws {
+		out[i] = toModel(w, false)
+	}
+	return apiserver.ListWebhooks200JSONResponse{Success: true, Webhooks: out}, nil
+}
+
+// GetWebhook implements GET /webhooks/{uuid}.
+func (h handlers) GetWebhook(ctx context.Context, req apiserver.GetWebhookRequestObject) (apiserver.GetWebhookResponseObject, error) {
+	w, err := h.lookup(ctx, req.Uuid)
+	if err != nil {
+		return nil, err
+	}
+	return apiserver.GetWebhook200JSONResponse{Success: true, Webhook: toModel(w, true)}, nil
+}
+
+// lookup fetches a webhook of the caller; anything that is not a uuid of
+// theirs is the same 404, so existence never leaks across accounts.
+func (h handlers) lookup(ctx context.Context, id string) (*store.Webhook, error) {
+	id, ok := canonicalUUID(id)
+	if !ok {
+		return nil, errWebhookNotFound
+	}
+	w, err := h.store.GetWebhook(ctx, accountFrom(ctx).ID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errWebhookNotFound
+	}
+	return w, err
+}
+
+func canonicalUUID(s string) (string, bool) {
+	if !uuidRe.MatchString(s) {
+		return "", false
+	}
+	return strings.ToLower(s), true
+}
+
+// CreateWebhook implements POST /webhooks.
+func (h handlers) CreateWebhook(ctx context.Context, req apiserver.CreateWebhookRequestObject) (apiserver.CreateWebhookResponseObject, error) {
+	acc := accountFrom(ctx)
+	b := req.Body
+	if err := h.checkName(b.Name); err != nil {
+		return nil, err
+	}
+	if err := h.checkURL(b.Url); err != nil {
+		return nil, err
+	}
+	users, err := ownedFilter(b.FilterUsers, "filter_users", acc.Users, false)
+	if err != nil {
+		return nil, err
+	}
+	domains, err := ownedFilter(b.FilterDomains, "filter_domains", acc.Domains, true)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := signature.NewSecret()
+	if err != nil {
+		return nil, fmt.Errorf("create webhook: %w", err)
+	}
+	id, err := uuid.NewRandom()
+	if err != nil {
+		return nil, fmt.Errorf("create webhook: %w", err)
+	}
+	now := h.now().Truncate(time.Second)
+	w := &store.Webhook{
+		UUID: id.String(), AccountID: acc.ID, Name: b.Name, URL: b.Url, Secret: secret,
+		Events: eventStrings(b.Events), Enabled: b.Status == nil || *b.Status == models.StatusInputEnabled,
+		FilterUsers: users, FilterDomains: domains, CreatedAt: now, LastModified: now,
+	}
+	if err := h.store.CreateWebhook(ctx, w); err != nil {
+		return nil, err
+	}
+	h.log.Info("webhook created", "account", acc.ID, "webhook", w.UUID)
+	msg := "Webhook created successfully"
+	return apiserver.CreateWebhook200JSONResponse{Success: true, Message: &msg, Webhook: toModel(w, true)}, nil
+}
+
+// UpdateWebhook implements PATCH /webhooks.
+func (h handlers) UpdateWebhook(ctx context.Context, req apiserver.UpdateWebhookRequestObject) (apiserver.UpdateWebhookResponseObject, error) {
+	acc := accountFrom(ctx)
+	b := req.Body
+	id, ok := canonicalUUID(b.Uuid.String())
+	if !ok {
+		return nil, errWebhookNotFound
+	}
+	p := &store.UpdateWebhookParams{AccountID: acc.ID, UUID: id, Now: h.now().Truncate(time.Second)}
+	if b.Name != nil {
+		if err := h.checkName(*b.Name); err != nil {
+			return nil, err
+		}
+		p.Name = b.Name
+	}
+	if b.Url != nil {
+		if err := h.checkURL(*b.Url); err != nil {
+			return nil, err
+		}
+		p.URL = b.Url
+	}
+	if b.Events != nil {
+		p.Events = eventStrings(*b.Events)
+	}
+	if b.Status != nil {
+		on := *b.Status == models.StatusInputEnabled
+		p.Enabled = &on
+	}
+	var err error
+	if b.FilterUsers.IsSpecified() {
+		p.SetFilterUsers = true
+		if p.FilterUsers, err = ownedFilter(b.FilterUsers, "filter_users", acc.Users, false); err != nil {
+			return nil, err
+		}
+	}
+	if b.FilterDomains.IsSpecified() {
+		p.SetFilterDomains = true
+		if p.FilterDomains, err = ownedFilter(b.FilterDomains, "filter_domains", acc.Domains, true); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := h.store.UpdateWebhook(ctx, p); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, errWebhookNotFound
+		}
+		return nil, err
+	}
+	return apiserver.UpdateWebhook200JSONResponse{Success: true, Message: "Webhook updated successfully"}, nil
+}
+
+// DeleteWebhook implements DELETE /webhooks/{uuid}.
+func (h handlers) DeleteWebhook(ctx context.Context, req apiserver.DeleteWebhookRequestObject) (apiserver.DeleteWebhookResponseObject, error) {
+	id, ok := canonicalUUID(req.Uuid)
+	if !ok {
+		return nil, errWebhookNotFound
+	}
+	acc := accountFrom(ctx)
+	if err := h.store.DeleteWebhook(ctx, acc.ID, id, h.now()); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, errWebhookNotFound
+		}
+		return nil, err
+	}
+	h.log.Info("webhook deleted", "account", acc.ID, "webhook", id)
+	return apiserver.DeleteWebhook200JSONResponse{Success: true, Message: "Webhook deleted successfully"}, nil
+}
+
+// QueryWebhookEvents implements POST /webhooks/query.
+func (h handlers) QueryWebhookEvents(ctx context.Context, req apiserver.QueryWebhookEventsRequestObject) (apiserver.QueryWebhookEventsResponseObject, error) {
+	b := req.Body
+	p := &store.QueryParams{AccountID: accountFrom(ctx).ID, Limit: 50}
+	if b.Limit != nil {
+		p.Limit = *b.Limit
+	}
+	if b.Offset != nil {
+		p.Offset = *b.Offset
+	}
+	if b.Uuid != nil {
+		p.WebhookUUID = strings.ToLower(b.Uuid.String())
+	}
+	if b.EventId != nil {
+		p.EventID = *b.EventId
+	}
+	if b.EventType != nil {
+		p.EventType = string(*b.EventType)
+	}
+	if b.SourceUid != nil {
+		p.SourceUID = *b.SourceUid
+	}
+	if b.Status != nil {
+		p.Status = string(*b.Status)
+		if *b.Status == models.QueryStatusDelivered {
+			p.Status = store.StatusSuccess
+		}
+	}
+	if b.DateFrom != nil {
+		t := time.Unix(*b.DateFrom, 0)
+		p.From = &t
+	}
+	if b.DateTo != nil {
+		// Inclusive to the end of that second.
+		t := time.Unix(*b.DateTo, 0).Add(time.Second - time.Millisecond)
+		p.To = &t
+	}
+	if b.DateFrom != nil && b.DateTo != nil && *b.DateFrom > *b.DateTo {
+		return nil, badRequest("date_from must not be after date_to.", models.ErrorDetail{Field: "/date_from", Reason: "is after date_to"})
+	}
+	recs, total, err := h.store.QueryDeliveries(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]models.EventRecord, len(recs))
+	for i, r := range recs {
+		var payload map[string]any
+		if err := json.Unmarshal(r.Data, &payload); err != nil || payload == nil {
+			payload = map[string]any{}
+		}
+		code := nullable.NewNullNullable[int]()
+		if r.LastResponseCode != nil {
+			code = nullable.NewNullableWithValue(*r.LastResponseCode)
+		}
+		u, _ := uuid.Parse(r.WebhookUUID)
+		out[i] = models.EventRecord{
+			Id: r.EventID, Uuid: u, Service: models.Service(r.Service), EventType: models.EventType(r.EventType),
+			SourceUid: r.SourceUID, SourceAction: r.SourceAction, Payload: payload, WebhookUrl: r.WebhookURL,
+			CreatedAt: r.CreatedAt.Unix(), LatestStatus: models.DeliveryStatus(r.Status), TotalAttempts: r.Attempts,
+			LastResponseCode: code,
+		}
+	}
+	return apiserver.QueryWebhookEvents200JSONResponse{Events: out, Total: total, Limit: p.Limit, Offset: p.Offset}, nil
+}
+
+// ReplayWebhookEvent implements POST /webhooks/replay.
+func (h handlers) ReplayWebhookEvent(ctx context.Context, req apiserver.ReplayWebhookEventRequestObject) (apiserver.ReplayWebhookEventResponseObject, error) {
+	b := req.Body
+	hasID, hasSource := b.EventId != nil, b.SourceUid != nil
+	if hasID == hasSource {
+		return nil, badRequest("Give exactly one of event_id or source_uid.",
+			models.ErrorDetail{Field: "/event_id", Reason: "exactly one of event_id or source_uid is required"})
+	}
+	p := &store.ReplayParams{AccountID: accountFrom(ctx).ID, Now: h.now()}
+	if hasID {
+		p.EventID = *b.EventId
+	} else {
+		p.SourceUID = *b.SourceUid
+	}
+	if b.Uuid != nil {
+		p.WebhookUUID = strings.ToLower(b.Uuid.String())
+	}
+	res, err := h.store.ReplayDeliveries(ctx, p)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, newError(http.StatusNotFound, "No delivered event matches; nothing to replay.")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if h.publisher.Published != nil {
+		h.publisher.Published()
+	}
+	n := res.Deliveries
+	return apiserver.ReplayWebhookEvent200JSONResponse{Success: true, EventId: res.EventID,
+		Status: models.ReplayResponseStatusEnqueued, Message: "Event re-queued for delivery", Deliveries: &n}, nil
+}
+
+// IngestEvent implements POST /events.
+func (h handlers) IngestEvent(ctx context.Context, req apiserver.IngestEventRequestObject) (apiserver.IngestEventResponseObject, error) {
+	res, err := h.publisher.Publish(ctx, []ingest.Event{fromIngestModel(req.Body)})
+	if err != nil {
+		return nil, singleEventError(err)
+	}
+	return apiserver.IngestEvent202JSONResponse(toIngestResponse(res[0])), nil
+}
+
+// singleEventError drops the batch index from errors about POST /events.
+func singleEventError(err error) error {
+	var inErr *ingest.InputError
+	if errors.As(err, &inErr) {
+		return badRequest(fmt.Sprintf("Event is invalid: %s %s.", inErr.Field, inErr.Reason),
+			models.ErrorDetail{Field: "/" + inErr.Field, Reason: inErr.Reason})
+	}
+	return err
+}
+
+// IngestEventBatch implements POST /events/batch.
+func (h handlers) IngestEventBatch(ctx context.Context, req apiserver.IngestEventBatchRequestObject) (apiserver.IngestEventBatchResponseObject, error) {
+	evs := make([]ingest.Event, len(req.Body.Events))
+	for i := range req.Body.Events {
+		evs[i] = fromIngestModel(&req.Body.Events[i])
+	}
+	res, err := h.publisher.Publish(ctx, evs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]models.IngestResponse, len(res))
+	for i, r := range res {
+		out[i] = toIngestResponse(r)
+	}
+	return apiserver.IngestEventBatch202JSONResponse{Success: true, Results: out}, nil
+}
+
+func fromIngestModel(m *models.IngestEvent) ingest.Event {
+	e := ingest.Event{AccountID: m.AccountId, Type: string(m.Type), Data: m.Data}
+	e.ID = deref(m.Id)
+	e.User = deref(m.User)
+	e.Domain = strings.ToLower(deref(m.Domain))
+	e.SourceUID = deref(m.SourceUid)
+	e.SourceAction = deref(m.SourceAction)
+	if m.CreatedAt != nil {
+		e.CreatedAt = time.Unix(*m.CreatedAt, 0)
+	}
+	return e
+}
+
+func toIngestResponse(r store.PublishResult) models.IngestResponse {
+	out := models.IngestResponse{Success: true, EventId: r.EventID, Deliveries: r.Deliveries}
+	if r.Duplicate {
+		d := true
+		out.Duplicate = &d
+	}
+	return out
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func (h handlers) checkName(name string) error {
+	if strings.TrimSpace(name) == "" {
+		return badRequest("Invalid name: must not be only whitespace.", models.ErrorDetail{Field: "/name", Reason: "must not be only whitespace"})
+	}
+	return nil
+}
+
+func (h handlers) checkURL(raw string) error {
+	if err := h.cfg.Egress.CheckURL(raw); err != nil {
+		msg := err.Error()
+		return badRequest("Invalid url: "+strings.TrimSuffix(msg, ".")+".", models.ErrorDetail{Field: "/url", Reason: msg})
+	}
+	return nil
+}
+
+// ownedFilter resolves a filter from the request: absent or null means all
+// (nil); every named value must be one the account owns.
+func ownedFilter(v nullable.Nullable[models.FilterList], field string, owned []string, fold bool) ([]string, error) {
+	if !v.IsSpecified() || v.IsNull() {
+		return nil, nil
+	}
+	list, _ := v.Get()
+	out := make([]string, 0, len(list))
+	seen := map[string]bool{}
+	for i, s := range list {
+		if fold {
+			s = strings.ToLower(s)
+		}
+		if !containsString(owned, s) {
+			what := "a username of this account"
+			if fold {
+				what = "an inbound domain of this account"
+			}
+			shown := s
+			if len(shown) > 64 {
+				shown = shown[:64] + "…"
+			}
+			return nil, badRequest(fmt.Sprintf("Invalid %s: %q is not %s.", field, shown, what),
+				models.ErrorDetail{Field: fmt.Sprintf("/%s/%d", field, i), Reason: "is not " + what})
+		}
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+func containsString(list []string, v string) bool {
+	for _, s := range list {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+func eventStrings(evs []models.SubscribableEventType) []string {
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		out[i] = string(e)
+	}
+	return out
+}
+
+func toModel(w *store.Webhook, withSecret bool) models.Webhook {
+	evs := make([]models.SubscribableEventType, len(w.Events))
+	for i, e := range w.Events {
+		evs[i] = models.SubscribableEventType(e)
+	}
+	status := models.WebhookStatusDisabled
+	if w.Enabled {
+		status = models.WebhookStatusEnabled
+	}
+	u, _ := uuid.Parse(w.UUID)
+	m := models.Webhook{
+		Uuid: u, Name: w.Name, Url: w.URL, Events: evs, Status: status,
+		FilterUsers: nullList(w.FilterUsers), FilterDomains: nullList(w.FilterDomains),
+		CreatedAt: w.CreatedAt.Unix(), LastModified: w.LastModified.Unix(),
+	}
+	if withSecret {
+		s := w.Secret
+		m.Secret = &s
+	}
+	return m
+}
+
+func nullList(v []string) nullable.Nullable[[]string] {
+	if v == nil {
+		return nullable.NewNullNullable[[]string]()
+	}
+	return nullable.NewNullableWithValue(v)
+}

@@ -1,0 +1,238 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/labstack/echo/v4"
+
+	"github.com/jetwebhooks/jetwebhooks/gen/models"
+)
+
+// operation is one spec operation, prepared once at start-up so a request
+// needs no second routing pass: Echo has already matched it.
+type operation struct {
+	id       string
+	route    *routers.Route
+	security string // the security scheme that applies ("" = none)
+	hasBody  bool
+}
+
+var uuidRe = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// validationOptions returns the openapi3 schema options that give the formats
+// we rely on real checks: kin-openapi leaves uri and uuid unchecked by default.
+// They are per validation, not global, so embedding programs keep theirs.
+func validationOptions() []openapi3.SchemaValidationOption {
+	return []openapi3.SchemaValidationOption{
+		openapi3.WithStringFormatValidator("uuid", openapi3.NewRegexpFormatValidator(uuidRe.String())),
+		openapi3.WithStringFormatValidator("uri", openapi3.NewCallbackValidator(func(s string) error {
+			u, err := url.Parse(s)
+			if err != nil || !u.IsAbs() || u.Host == "" {
+				return errors.New("must be an absolute URL")
+			}
+			return nil
+		})),
+	}
+}
+
+// loadOperations validates the spec and indexes its operations by id.
+func loadOperations(ctx context.Context, spec *openapi3.T) (map[string]*operation, error) {
+	if err := spec.Validate(ctx, openapi3.EnableSchemaFormatValidation()); err != nil {
+		return nil, fmt.Errorf("embedded spec is invalid: %w", err)
+	}
+	ops := map[string]*operation{}
+	for path, item := range spec.Paths.Map() {
+		for method, op := range item.Operations() {
+			sec := spec.Security
+			if op.Security != nil {
+				sec = *op.Security
+			}
+			scheme := ""
+			if len(sec) > 0 {
+				names := make([]string, 0, len(sec[0]))
+				for n := range sec[0] {
+					names = append(names, n)
+				}
+				sort.Strings(names)
+				scheme = names[0]
+			}
+			ops[op.OperationID] = &operation{
+				id:       op.OperationID,
+				route:    &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op},
+				security: scheme,
+				hasBody:  op.RequestBody != nil,
+			}
+		}
+	}
+	return ops, nil
+}
+
+// validator checks one request against its operation: authentication first
+// (so an anonymous caller learns nothing about validation), then the media
+// type, then parameters and body against the schema. The validated body value
+// is kept on the request (KeepValidatedValue) so the strict handler binds
+// exactly what was validated instead of decoding the bytes a second time.
+func (a *API) validator(op *operation) echo.MiddlewareFunc {
+	opts := &openapi3filter.Options{
+		KeepValidatedValue:      true,
+		MultiError:              true,
+		AuthenticationFunc:      openapi3filter.NoopAuthenticationFunc, // done below, before validation
+		SchemaValidationOptions: validationOptions(),
+	}
+	opts.WithCustomSchemaErrorFunc(func(e *openapi3.SchemaError) string { return e.Reason })
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if err := a.authenticate(c, op); err != nil {
+				return err
+			}
+			// authenticate may have replaced the request (account in context);
+			// the validated body must be left on the one the handler reads.
+			req := c.Request()
+			if op.hasBody {
+				if err := checkJSONBody(req); err != nil {
+					return err
+				}
+			}
+			params := make(map[string]string, len(c.ParamNames()))
+			for i, name := range c.ParamNames() {
+				v := c.ParamValues()[i]
+				if u, err := url.PathUnescape(v); err == nil {
+					v = u
+				}
+				params[name] = v
+			}
+			in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: op.route, Options: opts}
+			if err := openapi3filter.ValidateRequest(req.Context(), in); err != nil {
+				return validationError(err)
+			}
+			return next(c)
+		}
+	}
+}
+
+// checkJSONBody answers 415 for anything but JSON, before the validator reads
+// the body.
+func checkJSONBody(req *http.Request) error {
+	ct := req.Header.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if ct == "" || err != nil || mt != "application/json" {
+		return newError(http.StatusUnsupportedMediaType, "Content-Type must be application/json.")
+	}
+	return nil
+}
+
+// validationError turns kin-openapi's errors into one sentence and per-field
+// details. Only schema reasons and field paths are used: they never contain the
+// submitted values.
+func validationError(err error) error {
+	var details []models.ErrorDetail
+	var first string
+	var visit func(error)
+	visit = func(err error) {
+		var me openapi3.MultiError
+		if errors.As(err, &me) {
+			for _, e := range me {
+				visit(e)
+			}
+			return
+		}
+		var reqErr *openapi3filter.RequestError
+		if errors.As(err, &reqErr) {
+			field := "body"
+			if reqErr.Parameter != nil {
+				field = reqErr.Parameter.Name
+			}
+			if reqErr.Err == nil {
+				add(&details, &first, field, reqErr.Reason)
+				return
+			}
+			var pe *openapi3filter.ParseError
+			if errors.As(reqErr.Err, &pe) {
+				add(&details, &first, field, "is not valid JSON")
+				return
+			}
+			if errors.Is(reqErr.Err, openapi3filter.ErrInvalidRequired) {
+				add(&details, &first, field, "is required")
+				return
+			}
+			if inner := reqErr.Err; inner != nil {
+				if _, ok := inner.(openapi3.MultiError); ok || isSchemaError(inner) {
+					visitSchema(inner, field, &details, &first)
+					return
+				}
+			}
+			add(&details, &first, field, "is invalid")
+			return
+		}
+		if isSchemaError(err) {
+			visitSchema(err, "body", &details, &first)
+			return
+		}
+		add(&details, &first, "request", "is invalid")
+	}
+	visit(err)
+	if first == "" {
+		first = "Request is invalid."
+	}
+	return badRequest(first, details...)
+}
+
+func isSchemaError(err error) bool {
+	var se *openapi3.SchemaError
+	return errors.As(err, &se)
+}
+
+func visitSchema(err error, base string, details *[]models.ErrorDetail, first *string) {
+	var me openapi3.MultiError
+	if errors.As(err, &me) {
+		for _, e := range me {
+			visitSchema(e, base, details, first)
+		}
+		return
+	}
+	var se *openapi3.SchemaError
+	if !errors.As(err, &se) {
+		add(details, first, base, "is invalid")
+		return
+	}
+	field := base
+	if ptr := se.JSONPointer(); len(ptr) > 0 {
+		field = "/" + strings.Join(ptr, "/")
+	}
+	add(details, first, field, se.Reason)
+}
+
+func add(details *[]models.ErrorDetail, first *string, field, reason string) {
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		reason = "is invalid"
+	}
+	if len(*details) >= 20 {
+		return
+	}
+	*details = append(*details, models.ErrorDetail{Field: field, Reason: reason})
+	if *first == "" {
+		// The headline stays one short sentence; long enumerations of allowed
+		// values remain in the details.
+		if i := strings.Index(reason, " ["); i > 0 {
+			reason = reason[:i]
+		}
+		switch field {
+		case "body":
+			*first = "Request body " + reason + "."
+		default:
+			*first = fmt.Sprintf("Invalid %s: %s.", strings.TrimPrefix(field, "/"), reason)
+		}
+	}
+}
