@@ -25,8 +25,11 @@ import (
 
 // Config configures the API.
 type Config struct {
-	// IngestToken authorises POST /events; empty disables ingest over HTTP.
-	IngestToken string
+	// IngestToken authorises POST /events. IngestTokenHash (its SHA-256) may
+	// be given instead, so the token itself need not be kept anywhere. With
+	// neither, ingest over HTTP is refused.
+	IngestToken     string
+	IngestTokenHash []byte
 	// Egress decides which webhook URLs are acceptable. Required.
 	Egress *egress.Policy
 	// BodyLimit caps request bodies (Echo size syntax; default "1M"). Batches
@@ -68,6 +71,8 @@ func New(ctx context.Context, cfg Config, st store.Store, pub *ingest.Publisher)
 	if cfg.IngestToken != "" {
 		h := sha256.Sum256([]byte(cfg.IngestToken))
 		a.ingestHash = h[:]
+	} else if len(cfg.IngestTokenHash) == sha256.Size {
+		a.ingestHash = cfg.IngestTokenHash
 	}
 	spec, err := apiserver.GetSpec()
 	if err != nil {

@@ -288,6 +288,11 @@ type Store interface {
 	// exists with a fresh schedule; ErrNotFound when nothing matches.
 	ReplayDeliveries(ctx context.Context, p *ReplayParams) (*ReplayResult, error)
 
+	// PutSettingIfAbsent stores value under key unless the key exists, and
+	// returns what is stored afterwards and whether this call stored it. Nodes
+	// starting at once agree on one value (first start's generated secrets).
+	PutSettingIfAbsent(ctx context.Context, key string, value []byte) (stored []byte, created bool, err error)
+
 	// QueueStats summarises the queue at now.
 	QueueStats(ctx context.Context, now time.Time) (*QueueStats, error)
 	// Ping checks that the database answers.

@@ -267,3 +267,22 @@ func (s *Store) DeleteWebhook(ctx context.Context, accountID, uuid string, now t
 	}
 	return nil
 }
+
+// PutSettingIfAbsent implements store.Store.
+func (s *Store) PutSettingIfAbsent(ctx context.Context, key string, value []byte) ([]byte, bool, error) {
+	var stored []byte
+	var created bool
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`, key, value)
+		if err != nil {
+			return interpret(err)
+		}
+		n, _ := res.RowsAffected()
+		created = n == 1
+		return interpret(tx.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&stored))
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("put setting: %w", err)
+	}
+	return stored, created, nil
+}

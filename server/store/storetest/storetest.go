@@ -40,6 +40,7 @@ func Run(t *testing.T, open Opener) {
 		{"Query", testQuery},
 		{"Replay", testReplay},
 		{"QueueStats", testQueueStats},
+		{"Settings", testSettings},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -638,4 +639,17 @@ func testQueueStats(t *testing.T, s store.Store) {
 		t.Fatalf("stats after outcomes = %+v", st)
 	}
 	mustNil(t, s.Ping(ctx(t)))
+}
+
+func testSettings(t *testing.T, s store.Store) {
+	v, created, err := s.PutSettingIfAbsent(ctx(t), "k", []byte("first"))
+	mustNil(t, err)
+	if !created || string(v) != "first" {
+		t.Fatalf("first put = %q %v", v, created)
+	}
+	v, created, err = s.PutSettingIfAbsent(ctx(t), "k", []byte("second"))
+	mustNil(t, err)
+	if created || string(v) != "first" {
+		t.Fatalf("second put = %q %v, want the first value kept", v, created)
+	}
 }

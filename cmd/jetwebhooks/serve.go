@@ -1,0 +1,162 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/jetwebhooks/jetwebhooks/server"
+	"github.com/jetwebhooks/jetwebhooks/server/egress"
+)
+
+func newServeCmd() *cobra.Command {
+	var (
+		addr, db, ingestToken, egressAllow, schedule, logLevel, logFormat, sqliteSync string
+		timeout                                                                       time.Duration
+		concurrency                                                                   int
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the API and the delivery engine",
+		Long: `Run the JetEmail-compatible webhooks API and deliver events.
+
+With no flags it serves on 127.0.0.1:8080 and keeps its data in SQLite at
+./data/jetwebhooks.db. On the first start it creates an account and an ingest
+token and prints them once.`,
+		Example: `  jetwebhooks serve
+  jetwebhooks serve --addr 0.0.0.0:8080 --db postgres://user@db/jetwebhooks
+  JETWEBHOOKS_EGRESS_ALLOW=127.0.0.0/8 jetwebhooks serve   # local receivers (development only)`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := newLogger(cmd.ErrOrStderr(), logLevel, logFormat)
+			if err != nil {
+				return err
+			}
+			allow, err := egress.ParsePrefixes(egressAllow)
+			if err != nil {
+				return usagef("--egress-allow: %v", err)
+			}
+			sched, err := parseSchedule(schedule)
+			if err != nil {
+				return usagef("--retry-schedule: %v", err)
+			}
+			if timeout <= 0 {
+				return usagef("--delivery-timeout must be positive")
+			}
+			cfg := server.Config{
+				Addr: addr, DB: db, IngestToken: ingestToken, EgressAllow: allow,
+				RetrySchedule: sched, DeliveryTimeout: timeout, Concurrency: concurrency,
+				SQLiteSynchronous: sqliteSync, Logger: log,
+			}
+			srv, err := server.Open(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			defer srv.Close()
+			if b := srv.Bootstrap; b != nil {
+				printBootstrap(cmd.OutOrStdout(), b, addr)
+			}
+			if len(allow) > 0 {
+				log.Warn("egress policy opened for these ranges; do not use in production", "allow", egressAllow)
+			}
+			return srv.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&addr, "addr", envOr("JETWEBHOOKS_ADDR", "127.0.0.1:8080"), "listen address (env JETWEBHOOKS_ADDR)")
+	f.StringVar(&db, "db", envOr("JETWEBHOOKS_DB", "./data/jetwebhooks.db"), "SQLite file path or postgres:// URL (env JETWEBHOOKS_DB)")
+	f.StringVar(&ingestToken, "ingest-token", envOr("JETWEBHOOKS_INGEST_TOKEN", ""), "token that authorises POST /events; default: generated at first start (env JETWEBHOOKS_INGEST_TOKEN)")
+	f.StringVar(&egressAllow, "egress-allow", envOr("JETWEBHOOKS_EGRESS_ALLOW", ""), "comma-separated CIDRs webhooks may reach despite the egress policy, e.g. 127.0.0.0/8,::1/128 (env JETWEBHOOKS_EGRESS_ALLOW)")
+	f.StringVar(&schedule, "retry-schedule", envOr("JETWEBHOOKS_RETRY_SCHEDULE", "0s,30s,2m,10m,1h,4h"), "delay before each attempt; its length is the number of attempts (env JETWEBHOOKS_RETRY_SCHEDULE)")
+	f.DurationVar(&timeout, "delivery-timeout", envDuration("JETWEBHOOKS_DELIVERY_TIMEOUT", 10*time.Second), "timeout of one delivery attempt (env JETWEBHOOKS_DELIVERY_TIMEOUT)")
+	f.IntVar(&concurrency, "concurrency", envInt("JETWEBHOOKS_CONCURRENCY", 64), "delivery attempts in flight at once (env JETWEBHOOKS_CONCURRENCY)")
+	f.StringVar(&sqliteSync, "sqlite-synchronous", envOr("JETWEBHOOKS_SQLITE_SYNCHRONOUS", "FULL"), "SQLite synchronous mode: FULL survives power loss, NORMAL only process crashes (env JETWEBHOOKS_SQLITE_SYNCHRONOUS)")
+	f.StringVar(&logLevel, "log-level", envOr("JETWEBHOOKS_LOG_LEVEL", "info"), "debug, info, warn or error (env JETWEBHOOKS_LOG_LEVEL)")
+	f.StringVar(&logFormat, "log-format", envOr("JETWEBHOOKS_LOG_FORMAT", "text"), "text or json (env JETWEBHOOKS_LOG_FORMAT)")
+	return cmd
+}
+
+func printBootstrap(w io.Writer, b *server.Bootstrap, addr string) {
+	fmt.Fprintln(w, "First start: created what you need to try the API. These secrets are shown only now.")
+	if b.APIKey != "" {
+		fmt.Fprintf(w, "  account id:   %s (owns user api-user and inbound domain example.com)\n", b.AccountID)
+		fmt.Fprintf(w, "  API key:      %s\n", b.APIKey)
+	}
+	if b.IngestToken != "" {
+		fmt.Fprintf(w, "  ingest token: %s   (for POST /events)\n", b.IngestToken)
+	}
+	if b.APIKey != "" {
+		fmt.Fprintf(w, `
+Create a webhook:
+  curl -s http://%s/webhooks \
+    -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \
+    -d '{"name": "My Webhook", "url": "https://example.com/webhook", "events": ["outbound.delivered", "outbound.bounced"]}'
+
+`, addr, b.APIKey)
+	}
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, usagef("--log-level: %q is not debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, usagef("--log-format: %q is not text or json", format)
+}
+
+// parseSchedule reads "0s,30s,2m": the delay before each attempt.
+func parseSchedule(s string) ([]time.Duration, error) {
+	var out []time.Duration
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		d, err := time.ParseDuration(part)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a duration like 30s or 2m", part)
+		}
+		if d < 0 {
+			return nil, fmt.Errorf("%q is negative", part)
+		}
+		out = append(out, d)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("needs at least one entry")
+	}
+	if len(out) > 50 {
+		return nil, fmt.Errorf("at most 50 attempts")
+	}
+	return out, nil
+}
+
+func envDuration(name string, def time.Duration) time.Duration {
+	if v, ok := os.LookupEnv(name); ok {
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
+		}
+	}
+	return def
+}
+
+func envInt(name string, def int) int {
+	if v, ok := os.LookupEnv(name); ok {
+		if n, err := strconv.Atoi(v); err == nil {
+			return n
+		}
+	}
+	return def
+}

@@ -1,0 +1,343 @@
+// Package delivery is the engine that sends events to webhooks: it claims due
+// deliveries from the store in batches under a lease, POSTs them signed with
+// both signature schemes through a bounded pool of HTTP workers, classifies
+// each answer, and writes the outcomes back in batches, scheduling retries on
+// JetEmail's schedule and dead-lettering after the last attempt.
+//
+// Durability comes from the store, not from memory: a delivery lives in the
+// database from the moment it is published until its outcome is written, so a
+// crash at any point loses nothing; a claim whose worker died is taken over by
+// another worker when its lease expires (at-least-once). Memory is bounded by
+// the number of claims in flight, never by the backlog.
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/jetwebhooks/jetwebhooks/server/store"
+)
+
+// DefaultSchedule is JetEmail's: attempt 1 at once, then after 30 s, 2 min,
+// 10 min, 1 h and 4 h; after the 6th failure the delivery is dead-lettered.
+var DefaultSchedule = []time.Duration{0, 30 * time.Second, 2 * time.Minute, 10 * time.Minute, time.Hour, 4 * time.Hour}
+
+// Config tunes the engine. Zero values take the documented defaults.
+type Config struct {
+	// Owner identifies this node in leases (default "node").
+	Owner string
+	// Schedule holds the delay before each attempt; its length is the number
+	// of attempts. Defaults to DefaultSchedule.
+	Schedule []time.Duration
+	// Timeout bounds one attempt, connection to last byte (default 10 s).
+	Timeout time.Duration
+	// Concurrency is the number of attempts in flight at once (default 64).
+	Concurrency int
+	// BatchSize caps one claim or one completion write (default 128).
+	BatchSize int
+	// Lease is how long a claim is held before another worker may take it
+	// over. It must exceed Timeout plus the time to write the outcome
+	// (default 2×Timeout + 30 s).
+	Lease time.Duration
+	// PollInterval is the longest the engine sleeps without checking for due
+	// work; wake-ups (local publishes, Waker notifications) cut it short.
+	// Default 1 s.
+	PollInterval time.Duration
+	// Jitter is the largest extra fraction added to each retry delay, so a
+	// burst of failures does not retry in lockstep (default 0.1; negative
+	// disables).
+	Jitter float64
+	// MaxResponseBody is how much of a receiver's answer is kept in the
+	// history (default 1024 bytes).
+	MaxResponseBody int
+	// Client sends the requests. It must not follow redirects; use
+	// egress.Policy.NewClient. Required.
+	Client *http.Client
+	// UserAgent is sent with every delivery (default "jetwebhooks").
+	UserAgent string
+	// Now is the clock (default time.Now); Rand draws jitter (default a
+	// per-engine random source).
+	Now  func() time.Time
+	Rand func() float64
+	// Logger receives engine failures (default slog.Default()).
+	Logger *slog.Logger
+	// Observer, if set, is told about claims and outcomes (metrics).
+	Observer Observer
+}
+
+// Observer receives the engine's events; implementations must be fast and
+// safe for concurrent use.
+type Observer interface {
+	Claimed(n int, takenOver int)
+	Attempted(status string, code int, d time.Duration)
+}
+
+// Engine delivers. Create it with New, run it with Run.
+type Engine struct {
+	cfg     Config
+	st      store.Store
+	wake    chan struct{}
+	slots   chan struct{}
+	signers signerCache
+	log     *slog.Logger
+}
+
+// New validates cfg and returns an engine over st.
+func New(st store.Store, cfg Config) (*Engine, error) {
+	if cfg.Client == nil {
+		return nil, errors.New("delivery: Config.Client is required")
+	}
+	if cfg.Owner == "" {
+		cfg.Owner = "node"
+	}
+	if len(cfg.Schedule) == 0 {
+		cfg.Schedule = DefaultSchedule
+	}
+	for i, d := range cfg.Schedule {
+		if d < 0 {
+			return nil, fmt.Errorf("delivery: retry schedule entry %d is negative", i)
+		}
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 64
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 128
+	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = 2*cfg.Timeout + 30*time.Second
+	}
+	if cfg.Lease <= cfg.Timeout {
+		return nil, fmt.Errorf("delivery: lease (%s) must exceed the attempt timeout (%s)", cfg.Lease, cfg.Timeout)
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = time.Second
+	}
+	if cfg.Jitter == 0 {
+		cfg.Jitter = 0.1
+	}
+	if cfg.MaxResponseBody <= 0 {
+		cfg.MaxResponseBody = 1024
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "jetwebhooks"
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Float64
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Engine{
+		cfg:   cfg,
+		st:    st,
+		wake:  make(chan struct{}, 1),
+		slots: make(chan struct{}, cfg.Concurrency),
+		log:   cfg.Logger,
+	}, nil
+}
+
+// Wake tells the engine that deliveries may be due now. It never blocks.
+func (e *Engine) Wake() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers until ctx ends, then stops claiming, lets attempts in flight
+// finish (each is bounded by the timeout), writes their outcomes and returns.
+func (e *Engine) Run(ctx context.Context) error {
+	work := make(chan *store.Claim, e.cfg.Concurrency)
+	outcomes := make(chan *store.Outcome, e.cfg.Concurrency)
+
+	var workers sync.WaitGroup
+	for range e.cfg.Concurrency {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			for c := range work {
+				outcomes <- e.attempt(c)
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() {
+		e.complete(outcomes)
+		close(done)
+	}()
+
+	if w, ok := e.st.(store.Waker); ok {
+		if ch, err := w.Wakeups(ctx); err != nil {
+			e.log.Warn("cross-node wake-ups unavailable; polling only", "err", err)
+		} else {
+			go func() {
+				for range ch {
+					e.Wake()
+				}
+			}()
+		}
+	}
+
+	e.claimLoop(ctx, work)
+	close(work)
+	workers.Wait()
+	close(outcomes)
+	<-done
+	return nil
+}
+
+// claimLoop claims as much due work as there are free worker slots and sleeps
+// until the next delivery is due, a wake-up, or the poll interval.
+func (e *Engine) claimLoop(ctx context.Context, work chan<- *store.Claim) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		// Wait for at least one free slot before claiming: claims held in
+		// memory without a worker would only age their leases.
+		select {
+		case e.slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		free := 1
+	fill:
+		for free < e.cfg.BatchSize {
+			select {
+			case e.slots <- struct{}{}:
+				free++
+			default:
+				break fill
+			}
+		}
+		claims, err := e.st.ClaimDeliveries(ctx, &store.ClaimParams{Owner: e.cfg.Owner, Limit: free, Now: e.cfg.Now(), Lease: e.cfg.Lease})
+		if err != nil && ctx.Err() == nil {
+			e.log.Error("claim deliveries", "err", err)
+		}
+		for range free - len(claims) {
+			<-e.slots
+		}
+		if e.cfg.Observer != nil && len(claims) > 0 {
+			taken := 0
+			for _, c := range claims {
+				if c.TakenOver {
+					taken++
+				}
+			}
+			e.cfg.Observer.Claimed(len(claims), taken)
+		}
+		for _, c := range claims {
+			work <- c
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if len(claims) == free && err == nil {
+			continue // there may be more due right now
+		}
+		wait := e.cfg.PollInterval
+		if err == nil {
+			if next, ok, nerr := e.st.NextDueAt(ctx); nerr == nil && ok {
+				if d := next.Sub(e.cfg.Now()); d < wait {
+					wait = max(d, time.Millisecond)
+				}
+			}
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.wake:
+		case <-timer.C:
+		}
+	}
+}
+
+// complete writes outcomes in batches: whatever has accumulated while the
+// previous write ran goes in the next one, so batches grow with load and a
+// lone outcome is written at once.
+func (e *Engine) complete(outcomes <-chan *store.Outcome) {
+	batch := make([]*store.Outcome, 0, e.cfg.BatchSize)
+	for o := range outcomes {
+		batch = append(batch[:0], o)
+	more:
+		for len(batch) < e.cfg.BatchSize {
+			select {
+			case o, ok := <-outcomes:
+				if !ok {
+					break more
+				}
+				batch = append(batch, o)
+			default:
+				break more
+			}
+		}
+		e.write(batch)
+		for range batch {
+			<-e.slots
+		}
+	}
+}
+
+// write persists a batch, retrying briefly: an outcome that cannot be written
+// is not lost (the lease expires and the delivery is attempted again), but
+// retrying avoids a needless duplicate on a transient database error.
+func (e *Engine) write(batch []*store.Outcome) {
+	for try := 0; ; try++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		_, err := e.st.CompleteDeliveries(ctx, batch)
+		cancel()
+		if err == nil {
+			return
+		}
+		if try == 4 {
+			e.log.Error("complete deliveries: giving up; leases will expire and the deliveries will be retried", "n", len(batch), "err", err)
+			return
+		}
+		e.log.Warn("complete deliveries", "err", err, "try", try+1)
+		time.Sleep(time.Duration(100<<try) * time.Millisecond)
+	}
+}
+
+// nextDelay returns the delay before the attempt after `attempt` (1-based),
+// or ok=false when the schedule is exhausted. retryAfter, when positive, is
+// honoured within the schedule's bounds.
+func (e *Engine) nextDelay(attempt int, retryAfter time.Duration) (time.Duration, bool) {
+	if attempt >= len(e.cfg.Schedule) {
+		return 0, false
+	}
+	d := e.cfg.Schedule[attempt]
+	if retryAfter > d {
+		d = min(retryAfter, maxDuration(e.cfg.Schedule))
+	}
+	if e.cfg.Jitter > 0 && d > 0 {
+		d += time.Duration(float64(d) * e.cfg.Jitter * e.cfg.Rand())
+	}
+	return d, true
+}
+
+func maxDuration(ds []time.Duration) time.Duration {
+	m := time.Duration(0)
+	for _, d := range ds {
+		m = max(m, d)
+	}
+	return m
+}

@@ -1,0 +1,314 @@
+// Package server is jetwebhooks as a library: the JetEmail-compatible webhooks
+// API, its storage and the delivery engine, assembled and ready to embed in a
+// Go program or to run with `jetwebhooks serve`.
+//
+//	srv, err := server.Open(ctx, server.Config{DB: "./data/jetwebhooks.db"})
+//	if err != nil { ... }
+//	defer srv.Close()
+//	go srv.Run(ctx)                       // HTTP API on cfg.Addr + delivery
+//	srv.Publish(ctx, server.Event{...})   // publish without HTTP
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jetwebhooks/jetwebhooks/server/accounts"
+	"github.com/jetwebhooks/jetwebhooks/server/api"
+	"github.com/jetwebhooks/jetwebhooks/server/delivery"
+	"github.com/jetwebhooks/jetwebhooks/server/egress"
+	"github.com/jetwebhooks/jetwebhooks/server/ingest"
+	"github.com/jetwebhooks/jetwebhooks/server/store"
+	"github.com/jetwebhooks/jetwebhooks/server/store/sqlitestore"
+)
+
+// Event is an event to publish; see ingest.Event.
+type Event = ingest.Event
+
+// PublishResult tells what publishing one event did.
+type PublishResult = ingest.Result
+
+// Config configures a server. Zero values take the documented defaults.
+type Config struct {
+	// Addr is the listen address of Run (default "127.0.0.1:8080").
+	Addr string
+	// DB is a SQLite file path (default "./data/jetwebhooks.db") or a
+	// postgres:// URL.
+	DB string
+	// IngestToken authorises POST /events. Empty: a token generated at the
+	// first start is used (its hash is stored; the token is shown once).
+	IngestToken string
+	// EgressAllow opens address ranges the egress policy refuses by default
+	// (loopback, private, …); for local development and tests only.
+	EgressAllow []netip.Prefix
+	// RetrySchedule, DeliveryTimeout, Concurrency: see delivery.Config.
+	RetrySchedule   []time.Duration
+	DeliveryTimeout time.Duration
+	Concurrency     int
+	// PollInterval: see delivery.Config.
+	PollInterval time.Duration
+	// NodeID names this node in delivery leases (default hostname-pid).
+	NodeID string
+	// SQLiteSynchronous: see sqlitestore.Options.
+	SQLiteSynchronous string
+	// Logger (default slog.Default()).
+	Logger *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// ShutdownTimeout bounds graceful shutdown of the HTTP server (default 10 s).
+	ShutdownTimeout time.Duration
+}
+
+// Server is a running jetwebhooks: store, API and delivery engine.
+type Server struct {
+	cfg       Config
+	store     store.Store
+	ownsStore bool
+	api       *api.API
+	engine    *delivery.Engine
+	publisher *ingest.Publisher
+	log       *slog.Logger
+	// Bootstrap holds what a first start generated (nil otherwise).
+	Bootstrap *Bootstrap
+	closeOnce sync.Once
+}
+
+// Bootstrap is what the first start on an empty database created. The secrets
+// in it exist nowhere else: show them once, then forget them.
+type Bootstrap struct {
+	AccountID   string
+	APIKey      string
+	IngestToken string
+}
+
+// OpenStore opens the store a DSN names: a postgres:// or postgresql:// URL,
+// or else a SQLite file path.
+func OpenStore(ctx context.Context, dsn, sqliteSync string) (store.Store, error) {
+	if isPostgres(dsn) {
+		return openPostgres(ctx, dsn)
+	}
+	return sqlitestore.Open(ctx, dsn, sqlitestore.Options{Synchronous: sqliteSync})
+}
+
+func isPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// Open opens the store cfg.DB names and builds a server over it; Close closes both.
+func Open(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.DB == "" {
+		cfg.DB = "./data/jetwebhooks.db"
+	}
+	st, err := OpenStore(ctx, cfg.DB, cfg.SQLiteSynchronous)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	s, err := New(ctx, cfg, st)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	s.ownsStore = true
+	return s, nil
+}
+
+// New builds a server over an open store (which the caller closes). On an
+// empty database it creates a first account and an ingest token and reports
+// them in Server.Bootstrap.
+func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:8080"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 10 * time.Second
+	}
+	if cfg.NodeID == "" {
+		host, _ := os.Hostname()
+		cfg.NodeID = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	s := &Server{cfg: cfg, store: st, log: cfg.Logger}
+	boot, tokenHash, err := s.bootstrap(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.Bootstrap = boot
+
+	policy := egress.NewPolicy(cfg.EgressAllow)
+	timeout := cfg.DeliveryTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	s.engine, err = delivery.New(st, delivery.Config{
+		Owner:        cfg.NodeID,
+		Schedule:     cfg.RetrySchedule,
+		Timeout:      timeout,
+		Concurrency:  cfg.Concurrency,
+		PollInterval: cfg.PollInterval,
+		Client:       policy.NewClient(timeout),
+		Now:          cfg.Now,
+		Logger:       cfg.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.publisher = &ingest.Publisher{Store: st, Now: cfg.Now, Published: s.engine.Wake}
+	s.api, err = api.New(ctx, api.Config{IngestTokenHash: tokenHash, Egress: policy, Logger: cfg.Logger, Now: cfg.Now}, st, s.publisher)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+const ingestTokenSetting = "ingest_token_sha256"
+
+// bootstrap creates what an empty database needs to be usable at once, and
+// settles the ingest token: the configured one, or one generated at the first
+// start whose hash every later start (and every node) reads back.
+func (s *Server) bootstrap(ctx context.Context) (*Bootstrap, []byte, error) {
+	var boot Bootstrap
+	var tokenHash []byte
+	if s.cfg.IngestToken != "" {
+		h := sha256.Sum256([]byte(s.cfg.IngestToken))
+		tokenHash = h[:]
+	} else {
+		tok, err := randomToken("ing_")
+		if err != nil {
+			return nil, nil, err
+		}
+		h := sha256.Sum256([]byte(tok))
+		stored, created, err := s.store.PutSettingIfAbsent(ctx, ingestTokenSetting, h[:])
+		if err != nil {
+			return nil, nil, fmt.Errorf("ingest token: %w", err)
+		}
+		tokenHash = stored
+		if created {
+			boot.IngestToken = tok
+		}
+	}
+	// Only the node that wins this marker creates the first account, so nodes
+	// starting together on an empty PostgreSQL database make one, not several.
+	if _, first, err := s.store.PutSettingIfAbsent(ctx, "bootstrapped", []byte("1")); err != nil {
+		return nil, nil, fmt.Errorf("bootstrap: %w", err)
+	} else if first {
+		accs, err := s.store.ListAccounts(ctx)
+		if err != nil {
+			return nil, nil, fmt.Errorf("bootstrap: %w", err)
+		}
+		if len(accs) == 0 {
+			acc, key, err := accounts.Create(ctx, s.store, "default", []string{"api-user"}, []string{"example.com"}, s.cfg.Now())
+			if err != nil {
+				return nil, nil, fmt.Errorf("bootstrap account: %w", err)
+			}
+			boot.AccountID, boot.APIKey = acc.ID, key
+		}
+	}
+	if boot == (Bootstrap{}) {
+		return nil, tokenHash, nil
+	}
+	return &boot, tokenHash, nil
+}
+
+func randomToken(prefix string) (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("generate token: %w", err)
+	}
+	return prefix + base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// Handler returns the HTTP API.
+func (s *Server) Handler() http.Handler { return s.api }
+
+// API returns the API, for mounting more routes on its router.
+func (s *Server) API() *api.API { return s.api }
+
+// Store returns the store.
+func (s *Server) Store() store.Store { return s.store }
+
+// Publish publishes events without HTTP, exactly as POST /events/batch does:
+// validated, stored with their deliveries in one transaction, delivered.
+func (s *Server) Publish(ctx context.Context, events ...Event) ([]PublishResult, error) {
+	return s.publisher.Publish(ctx, events)
+}
+
+// RunDelivery runs only the delivery engine until ctx ends.
+func (s *Server) RunDelivery(ctx context.Context) error { return s.engine.Run(ctx) }
+
+// Run serves the API on cfg.Addr and runs the delivery engine until ctx ends,
+// then shuts down gracefully: stop accepting, finish requests, stop claiming,
+// finish attempts in flight.
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve is Run on an existing listener.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.api,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	engineCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
+	engineDone := make(chan error, 1)
+	go func() { engineDone <- s.engine.Run(engineCtx) }()
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- hs.Serve(ln) }()
+	s.log.Info("serving", "addr", ln.Addr().String(), "node", s.cfg.NodeID)
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if serr := hs.Shutdown(shutCtx); serr != nil && err == nil {
+		err = fmt.Errorf("shutdown: %w", serr)
+	}
+	// Requests are done, so nothing new is published; now stop delivering.
+	stopEngine()
+	<-engineDone
+	s.log.Info("stopped")
+	return err
+}
+
+// Close releases the store if Open opened it.
+func (s *Server) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		if s.ownsStore {
+			err = s.store.Close()
+		}
+	})
+	return err
+}
