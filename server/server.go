@@ -57,8 +57,9 @@ type Config struct {
 	RetrySchedule   []time.Duration
 	DeliveryTimeout time.Duration
 	Concurrency     int
-	// PollInterval: see delivery.Config.
+	// PollInterval and Lease: see delivery.Config.
 	PollInterval time.Duration
+	Lease        time.Duration
 	// NodeID names this node in delivery leases (default hostname-pid).
 	NodeID string
 	// SQLiteSynchronous: see sqlitestore.Options.
@@ -162,6 +163,7 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 		Timeout:      timeout,
 		Concurrency:  cfg.Concurrency,
 		PollInterval: cfg.PollInterval,
+		Lease:        cfg.Lease,
 		Client:       policy.NewClient(timeout),
 		Now:          cfg.Now,
 		Logger:       cfg.Logger,

@@ -18,7 +18,7 @@ import (
 func newServeCmd() *cobra.Command {
 	var (
 		addr, db, ingestToken, egressAllow, schedule, logLevel, logFormat, sqliteSync string
-		timeout                                                                       time.Duration
+		timeout, lease                                                                time.Duration
 		concurrency                                                                   int
 	)
 	cmd := &cobra.Command{
@@ -51,7 +51,7 @@ token and prints them once.`,
 			}
 			cfg := server.Config{
 				Addr: addr, DB: db, IngestToken: ingestToken, EgressAllow: allow,
-				RetrySchedule: sched, DeliveryTimeout: timeout, Concurrency: concurrency,
+				RetrySchedule: sched, DeliveryTimeout: timeout, Concurrency: concurrency, Lease: lease,
 				SQLiteSynchronous: sqliteSync, Logger: log,
 			}
 			srv, err := server.Open(cmd.Context(), cfg)
@@ -75,6 +75,7 @@ token and prints them once.`,
 	f.StringVar(&egressAllow, "egress-allow", envOr("JETWEBHOOKS_EGRESS_ALLOW", ""), "comma-separated CIDRs webhooks may reach despite the egress policy, e.g. 127.0.0.0/8,::1/128 (env JETWEBHOOKS_EGRESS_ALLOW)")
 	f.StringVar(&schedule, "retry-schedule", envOr("JETWEBHOOKS_RETRY_SCHEDULE", "0s,30s,2m,10m,1h,4h"), "delay before each attempt; its length is the number of attempts (env JETWEBHOOKS_RETRY_SCHEDULE)")
 	f.DurationVar(&timeout, "delivery-timeout", envDuration("JETWEBHOOKS_DELIVERY_TIMEOUT", 10*time.Second), "timeout of one delivery attempt (env JETWEBHOOKS_DELIVERY_TIMEOUT)")
+	f.DurationVar(&lease, "lease", envDuration("JETWEBHOOKS_LEASE", 0), "how long a claimed delivery is held before another worker may take it over; must exceed --delivery-timeout (default 2×timeout+5s) (env JETWEBHOOKS_LEASE)")
 	f.IntVar(&concurrency, "concurrency", envInt("JETWEBHOOKS_CONCURRENCY", 64), "delivery attempts in flight at once (env JETWEBHOOKS_CONCURRENCY)")
 	f.StringVar(&sqliteSync, "sqlite-synchronous", envOr("JETWEBHOOKS_SQLITE_SYNCHRONOUS", "FULL"), "SQLite synchronous mode: FULL survives power loss, NORMAL only process crashes (env JETWEBHOOKS_SQLITE_SYNCHRONOUS)")
 	f.StringVar(&logLevel, "log-level", envOr("JETWEBHOOKS_LOG_LEVEL", "info"), "debug, info, warn or error (env JETWEBHOOKS_LOG_LEVEL)")

@@ -43,7 +43,7 @@ type Config struct {
 	BatchSize int
 	// Lease is how long a claim is held before another worker may take it
 	// over. It must exceed Timeout plus the time to write the outcome
-	// (default 2×Timeout + 30 s).
+	// (default 2×Timeout + 5 s).
 	Lease time.Duration
 	// PollInterval is the longest the engine sleeps without checking for due
 	// work; wake-ups (local publishes, Waker notifications) cut it short.
@@ -114,7 +114,7 @@ func New(st store.Store, cfg Config) (*Engine, error) {
 		cfg.BatchSize = 128
 	}
 	if cfg.Lease <= 0 {
-		cfg.Lease = 2*cfg.Timeout + 30*time.Second
+		cfg.Lease = 2*cfg.Timeout + 5*time.Second
 	}
 	if cfg.Lease <= cfg.Timeout {
 		return nil, fmt.Errorf("delivery: lease (%s) must exceed the attempt timeout (%s)", cfg.Lease, cfg.Timeout)
