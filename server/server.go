@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -30,6 +31,7 @@ import (
 	"github.com/jetwebhooks/jetwebhooks/server/delivery"
 	"github.com/jetwebhooks/jetwebhooks/server/egress"
 	"github.com/jetwebhooks/jetwebhooks/server/ingest"
+	"github.com/jetwebhooks/jetwebhooks/server/secretbox"
 	"github.com/jetwebhooks/jetwebhooks/server/store"
 	"github.com/jetwebhooks/jetwebhooks/server/store/sqlitestore"
 )
@@ -64,6 +66,13 @@ type Config struct {
 	NodeID string
 	// SQLiteSynchronous: see sqlitestore.Options.
 	SQLiteSynchronous string
+	// SecretKey encrypts webhook secrets at rest (AES-256-GCM, 32 bytes).
+	// Open defaults it, for SQLite only, to a key file created next to the
+	// database (jetwebhooks.key, mode 0600); PostgreSQL needs it set, the
+	// same on every node. New requires it.
+	SecretKey []byte
+	// PreviousSecretKeys still open secrets sealed before a key rotation.
+	PreviousSecretKeys [][]byte
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
@@ -103,6 +112,13 @@ func OpenStore(ctx context.Context, dsn, sqliteSync string) (store.Store, error)
 	return sqlitestore.Open(ctx, dsn, sqlitestore.Options{Synchronous: sqliteSync})
 }
 
+func (c Config) loggerOrDefault() *slog.Logger {
+	if c.Logger != nil {
+		return c.Logger
+	}
+	return slog.Default()
+}
+
 func isPostgres(dsn string) bool {
 	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }
@@ -111,6 +127,19 @@ func isPostgres(dsn string) bool {
 func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.DB == "" {
 		cfg.DB = "./data/jetwebhooks.db"
+	}
+	if cfg.SecretKey == nil {
+		if isPostgres(cfg.DB) {
+			return nil, errors.New("a PostgreSQL deployment needs --secret-key (JETWEBHOOKS_SECRET_KEY): base64 of 32 random bytes, the same on every node; generate one with `openssl rand -base64 32`")
+		}
+		key, created, err := secretbox.LoadOrCreateKeyFile(filepath.Join(filepath.Dir(cfg.DB), "jetwebhooks.key"))
+		if err != nil {
+			return nil, fmt.Errorf("secret key: %w", err)
+		}
+		if created {
+			cfg.loggerOrDefault().Info("created the key that encrypts webhook secrets; back it up with the database", "file", filepath.Join(filepath.Dir(cfg.DB), "jetwebhooks.key"))
+		}
+		cfg.SecretKey = key
 	}
 	st, err := OpenStore(ctx, cfg.DB, cfg.SQLiteSynchronous)
 	if err != nil {
@@ -145,6 +174,11 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 		host, _ := os.Hostname()
 		cfg.NodeID = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
+	box, err := secretbox.New(cfg.SecretKey, cfg.PreviousSecretKeys...)
+	if err != nil {
+		return nil, fmt.Errorf("secret key: %w", err)
+	}
+	st = secretbox.Wrap(st, box)
 	s := &Server{cfg: cfg, store: st, log: cfg.Logger}
 	boot, tokenHash, err := s.bootstrap(ctx)
 	if err != nil {

@@ -13,11 +13,13 @@ import (
 
 	"github.com/jetwebhooks/jetwebhooks/server"
 	"github.com/jetwebhooks/jetwebhooks/server/egress"
+	"github.com/jetwebhooks/jetwebhooks/server/secretbox"
 )
 
 func newServeCmd() *cobra.Command {
 	var (
 		addr, db, ingestToken, egressAllow, schedule, logLevel, logFormat, sqliteSync string
+		secretKey, previousKeys                                                       string
 		timeout, lease                                                                time.Duration
 		concurrency                                                                   int
 	)
@@ -49,7 +51,25 @@ token and prints them once.`,
 			if timeout <= 0 {
 				return usagef("--delivery-timeout must be positive")
 			}
+			var key []byte
+			var prev [][]byte
+			if secretKey != "" {
+				if key, err = secretbox.ParseKey(secretKey); err != nil {
+					return usagef("--secret-key: %v", err)
+				}
+			}
+			for _, p := range strings.Split(previousKeys, ",") {
+				if strings.TrimSpace(p) == "" {
+					continue
+				}
+				k, err := secretbox.ParseKey(p)
+				if err != nil {
+					return usagef("--previous-secret-keys: %v", err)
+				}
+				prev = append(prev, k)
+			}
 			cfg := server.Config{
+				SecretKey: key, PreviousSecretKeys: prev,
 				Addr: addr, DB: db, IngestToken: ingestToken, EgressAllow: allow,
 				RetrySchedule: sched, DeliveryTimeout: timeout, Concurrency: concurrency, Lease: lease,
 				SQLiteSynchronous: sqliteSync, Logger: log,
@@ -78,6 +98,8 @@ token and prints them once.`,
 	f.DurationVar(&lease, "lease", envDuration("JETWEBHOOKS_LEASE", 0), "how long a claimed delivery is held before another worker may take it over; must exceed --delivery-timeout (default 2×timeout+5s) (env JETWEBHOOKS_LEASE)")
 	f.IntVar(&concurrency, "concurrency", envInt("JETWEBHOOKS_CONCURRENCY", 64), "delivery attempts in flight at once (env JETWEBHOOKS_CONCURRENCY)")
 	f.StringVar(&sqliteSync, "sqlite-synchronous", envOr("JETWEBHOOKS_SQLITE_SYNCHRONOUS", "FULL"), "SQLite synchronous mode: FULL survives power loss, NORMAL only process crashes (env JETWEBHOOKS_SQLITE_SYNCHRONOUS)")
+	f.StringVar(&secretKey, "secret-key", envOr("JETWEBHOOKS_SECRET_KEY", ""), "base64 of 32 random bytes that encrypts webhook secrets at rest; required with PostgreSQL; SQLite defaults to a key file next to the database (env JETWEBHOOKS_SECRET_KEY)")
+	f.StringVar(&previousKeys, "previous-secret-keys", envOr("JETWEBHOOKS_PREVIOUS_SECRET_KEYS", ""), "comma-separated earlier secret keys, still accepted for decryption after a key rotation (env JETWEBHOOKS_PREVIOUS_SECRET_KEYS)")
 	f.StringVar(&logLevel, "log-level", envOr("JETWEBHOOKS_LOG_LEVEL", "info"), "debug, info, warn or error (env JETWEBHOOKS_LOG_LEVEL)")
 	f.StringVar(&logFormat, "log-format", envOr("JETWEBHOOKS_LOG_FORMAT", "text"), "text or json (env JETWEBHOOKS_LOG_FORMAT)")
 	return cmd
