@@ -13,6 +13,7 @@
 //     time forward by the lease and bumps its claim sequence. CompleteDeliveries
 //     applies an outcome only if the claim sequence still matches, so a worker
 //     whose lease expired and was taken over cannot overwrite the new owner.
+//     Completing bumps the sequence too, so an outcome applies at most once.
 package store
 
 import (

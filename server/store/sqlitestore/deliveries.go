@@ -138,6 +138,7 @@ func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []*store.Outcom
 		applied = 0
 		upd, err := tx.PrepareContext(ctx, `UPDATE deliveries SET status = ?, next_attempt_at = ?,
 				attempts = attempts + ?, round_attempts = round_attempts + ?, lease_owner = NULL,
+				claim_seq = claim_seq + 1,
 				last_response_code = CASE WHEN ? THEN ? ELSE last_response_code END,
 				webhook_url = CASE WHEN ? <> '' THEN ? ELSE webhook_url END, updated_at = ?
 			WHERE id = ? AND claim_seq = ?`)

@@ -349,6 +349,11 @@ func testClaimComplete(t *testing.T, s store.Store) {
 	if n != 1 {
 		t.Fatalf("applied %d outcomes, want 1", n)
 	}
+	// The same outcome again (a retried write) applies nothing and records no attempt.
+	if again := must(s.CompleteDeliveries(ctx(t), []*store.Outcome{{DeliveryID: c.DeliveryID, ClaimSeq: c.ClaimSeq,
+		Status: store.StatusRetry, NextAttemptAt: next, Attempted: true, At: t0, StatusCode: 500}})); again != 0 {
+		t.Fatalf("a repeated completion applied %d outcomes", again)
+	}
 	recs, _ := mustQuery(t, s, &store.QueryParams{AccountID: acc.ID, EventID: e.ID, Limit: 10})
 	if r := recs[0]; r.Status != store.StatusRetry || r.Attempts != 1 || r.LastResponseCode == nil || *r.LastResponseCode != 500 {
 		t.Fatalf("after a 500: %+v", r)
