@@ -30,7 +30,7 @@ func (h handlers) now() time.Time { return h.cfg.Now() }
 // ListWebhooks implements GET /webhooks.
 func (h handlers) ListWebhooks(ctx context.Context, _ apiserver.ListWebhooksRequestObject) (apiserver.ListWebhooksResponseObject, error) {
 	acc := accountFrom(ctx)
-	ws, err := h.store.ListWebhooks(ctx, acc.ID)
+	ws, err := h.store.ListWebhooks(ctx, &store.ListWebhooksParams{AccountID: acc.ID})
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package secretbox
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jetwebhooks/jetwebhooks/server/store"
 )
@@ -38,7 +39,66 @@ func (s *sealed) open(w *store.Webhook) error {
 		return fmt.Errorf("webhook %s: %w", w.UUID, err)
 	}
 	w.Secret = plain
+	if w.PreviousSecret != "" {
+		if w.PreviousSecret, err = s.box.Open(w.PreviousSecret); err != nil {
+			return fmt.Errorf("webhook %s: previous secret: %w", w.UUID, err)
+		}
+	}
 	return nil
+}
+
+// openClaim opens a claim's secrets. One that cannot be opened is dropped:
+// the engine then fails the attempt visibly rather than sign with ciphertext.
+func (s *sealed) openClaim(c *store.Claim) {
+	plain, err := s.box.Open(c.Secret)
+	if err != nil {
+		c.Secret, c.Secrets = "", nil
+		return
+	}
+	c.Secret = plain
+	opened := make([]string, 0, len(c.Secrets))
+	for _, sec := range c.Secrets {
+		if p, err := s.box.Open(sec); err == nil {
+			opened = append(opened, p)
+		}
+	}
+	c.Secrets = opened
+}
+
+func (s *sealed) RotateSecret(ctx context.Context, p *store.RotateSecretParams) (*store.Webhook, error) {
+	sealedSecret, err := s.box.Seal(p.Secret)
+	if err != nil {
+		return nil, err
+	}
+	cp := *p
+	cp.Secret = sealedSecret
+	w, err := s.Store.RotateSecret(ctx, &cp)
+	if err != nil {
+		return nil, err
+	}
+	return w, s.open(w)
+}
+
+func (s *sealed) DisableFailingWebhooks(ctx context.Context, failingSince, now time.Time) ([]*store.Webhook, error) {
+	ws, err := s.Store.DisableFailingWebhooks(ctx, failingSince, now)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range ws {
+		if err := s.open(w); err != nil {
+			return nil, err
+		}
+	}
+	return ws, nil
+}
+
+func (s *sealed) CreateTestDelivery(ctx context.Context, e *store.Event, webhookUUID string, now time.Time) (*store.Claim, error) {
+	c, err := s.Store.CreateTestDelivery(ctx, e, webhookUUID, now)
+	if err != nil {
+		return nil, err
+	}
+	s.openClaim(c)
+	return c, nil
 }
 
 func (s *sealed) CreateWebhook(ctx context.Context, w *store.Webhook) error {
@@ -59,8 +119,8 @@ func (s *sealed) GetWebhook(ctx context.Context, accountID, uuid string) (*store
 	return w, s.open(w)
 }
 
-func (s *sealed) ListWebhooks(ctx context.Context, accountID string) ([]*store.Webhook, error) {
-	ws, err := s.Store.ListWebhooks(ctx, accountID)
+func (s *sealed) ListWebhooks(ctx context.Context, p *store.ListWebhooksParams) ([]*store.Webhook, error) {
+	ws, err := s.Store.ListWebhooks(ctx, p)
 	if err != nil {
 		return nil, err
 	}
@@ -86,14 +146,7 @@ func (s *sealed) ClaimDeliveries(ctx context.Context, p *store.ClaimParams) ([]*
 		return nil, err
 	}
 	for _, c := range cs {
-		plain, err := s.box.Open(c.Secret)
-		if err != nil {
-			// The attempt cannot be signed; leave the secret empty so the
-			// engine fails it visibly instead of signing with ciphertext.
-			c.Secret = ""
-			continue
-		}
-		c.Secret = plain
+		s.openClaim(c)
 	}
 	return cs, nil
 }

@@ -19,6 +19,7 @@ package store
 import (
 	"context"
 	"errors"
+	"sort"
 	"time"
 )
 
@@ -83,6 +84,49 @@ type Webhook struct {
 	FilterDomains []string
 	CreatedAt     time.Time
 	LastModified  time.Time
+	// PreviousSecret is the secret the last rotation replaced; deliveries are
+	// signed with it too until PreviousSecretExpiresAt (zero: none).
+	PreviousSecret          string
+	PreviousSecretExpiresAt time.Time
+	// DisabledReason and DisabledAt say why and when the service disabled the
+	// webhook by itself (410 Gone, or failing for too long); empty/zero when
+	// it was not. Enabling it through UpdateWebhook clears them.
+	DisabledReason string
+	DisabledAt     time.Time
+	// FailingSince is the first failed attempt since the last success (zero
+	// while healthy).
+	FailingSince time.Time
+}
+
+// ListWebhooksParams pages through an account's webhooks, oldest first.
+type ListWebhooksParams struct {
+	AccountID string
+	// Limit caps the page (0: no cap).
+	Limit int
+	// AfterCreated and AfterUUID continue after that webhook (exclusive);
+	// zero AfterCreated starts at the beginning.
+	AfterCreated time.Time
+	AfterUUID    string
+}
+
+// RotateSecretParams replaces a webhook's secret, keeping the old one valid
+// until PreviousExpiresAt (at or before Now: not kept at all).
+type RotateSecretParams struct {
+	AccountID         string
+	UUID              string
+	Secret            string
+	PreviousExpiresAt time.Time
+	Now               time.Time
+}
+
+// IdempotencyRecord is a stored Idempotency-Key: the hash of the request it
+// was first used with and, once finished, the response to replay.
+type IdempotencyRecord struct {
+	RequestHash []byte
+	// Status is 0 while the first request is still being handled.
+	Status    int
+	Body      []byte
+	CreatedAt time.Time
 }
 
 // UpdateWebhookParams changes the given fields of one webhook. Nil pointers and
@@ -152,6 +196,9 @@ type Claim struct {
 	Secret  string
 	Enabled bool
 	Body    []byte
+	// Secrets are the signing secrets, newest first: Secret, then the
+	// previous one while its rotation grace period lasts.
+	Secrets []string
 	// Attempt is the number of this attempt within the current schedule (1-based).
 	Attempt int
 	// TakenOver is true when the delivery's previous lease had expired unfinished.
@@ -162,6 +209,11 @@ type Claim struct {
 type Outcome struct {
 	DeliveryID int64
 	ClaimSeq   int64
+	// WebhookUUID is the claim's webhook; its health (FailingSince) follows
+	// the attempt.
+	WebhookUUID string
+	// DisableReason, when set, disables the webhook at once (HTTP 410 Gone).
+	DisableReason string
 	// Status is the delivery's new status: StatusSuccess, StatusRetry or StatusFailed.
 	Status string
 	// NextAttemptAt is when to try again (StatusRetry only).
@@ -260,13 +312,23 @@ type Store interface {
 	CreateWebhook(ctx context.Context, w *Webhook) error
 	// GetWebhook returns one webhook of the account.
 	GetWebhook(ctx context.Context, accountID, uuid string) (*Webhook, error)
-	// ListWebhooks returns the account's webhooks, oldest first.
-	ListWebhooks(ctx context.Context, accountID string) ([]*Webhook, error)
-	// UpdateWebhook applies p and returns the updated webhook.
+	// ListWebhooks returns a page of the account's webhooks, oldest first.
+	ListWebhooks(ctx context.Context, p *ListWebhooksParams) ([]*Webhook, error)
+	// UpdateWebhook applies p and returns the updated webhook. Enabling a
+	// webhook clears DisabledReason, DisabledAt and FailingSince.
 	UpdateWebhook(ctx context.Context, p *UpdateWebhookParams) (*Webhook, error)
 	// DeleteWebhook removes a webhook and cancels its undelivered deliveries
 	// (they become failed); its history stays queryable.
 	DeleteWebhook(ctx context.Context, accountID, uuid string, now time.Time) error
+
+	// RotateSecret replaces the secret (see RotateSecretParams).
+	RotateSecret(ctx context.Context, p *RotateSecretParams) (*Webhook, error)
+	// PurgeExpiredSecrets erases previous secrets whose grace period ended
+	// at or before now, so they are gone from storage.
+	PurgeExpiredSecrets(ctx context.Context, now time.Time) (int, error)
+	// DisableFailingWebhooks disables enabled webhooks failing since at or
+	// before failingSince, with a reason, and returns them.
+	DisableFailingWebhooks(ctx context.Context, failingSince, now time.Time) ([]*Webhook, error)
 
 	// PublishEvents stores the events and one pending delivery per matching
 	// webhook (see Matches), all in one transaction, due at now.
@@ -276,6 +338,11 @@ type Store interface {
 	// CompleteDeliveries applies outcomes whose claim is still current and
 	// returns how many were applied.
 	CompleteDeliveries(ctx context.Context, outcomes []*Outcome) (int, error)
+	// CreateTestDelivery stores e and one delivery of it to the webhook (of
+	// e's account), enabled or not, and returns it already claimed (ClaimSeq
+	// current, never due for the engine): the caller attempts it at once and
+	// completes it.
+	CreateTestDelivery(ctx context.Context, e *Event, webhookUUID string, now time.Time) (*Claim, error)
 	// NextDueAt returns the earliest next-attempt time of any undelivered
 	// delivery; ok is false when there is none.
 	NextDueAt(ctx context.Context) (t time.Time, ok bool, err error)
@@ -293,6 +360,18 @@ type Store interface {
 	// returns what is stored afterwards and whether this call stored it. Nodes
 	// starting at once agree on one value (first start's generated secrets).
 	PutSettingIfAbsent(ctx context.Context, key string, value []byte) (stored []byte, created bool, err error)
+
+	// ReserveIdempotencyKey claims (scope, key) for a request whose hash is
+	// requestHash. It returns nil if this call reserved it, or the record
+	// already there. Records created before expiredBefore are replaced.
+	ReserveIdempotencyKey(ctx context.Context, scope, key string, requestHash []byte, now, expiredBefore time.Time) (*IdempotencyRecord, error)
+	// FinishIdempotencyKey stores the response of a reserved key.
+	FinishIdempotencyKey(ctx context.Context, scope, key string, status int, body []byte) error
+	// ReleaseIdempotencyKey forgets a reserved key (the request failed in a
+	// way worth retrying).
+	ReleaseIdempotencyKey(ctx context.Context, scope, key string) error
+	// PurgeIdempotencyKeys deletes records created before before.
+	PurgeIdempotencyKeys(ctx context.Context, before time.Time) (int, error)
 
 	// QueueStats summarises the queue at now.
 	QueueStats(ctx context.Context, now time.Time) (*QueueStats, error)
@@ -364,4 +443,56 @@ type Waker interface {
 	// blocking the sender) whenever some node publishes or replays deliveries.
 	// The channel is closed when ctx ends.
 	Wakeups(ctx context.Context) (<-chan struct{}, error)
+}
+
+// HealthUpdate is the net effect of a batch of applied outcomes on one
+// webhook's health.
+type HealthUpdate struct {
+	WebhookUUID string
+	// Healthy: the last attempt in the batch succeeded (clear FailingSince).
+	// Otherwise FailedAt is the first failure after the batch's last success
+	// (set FailingSince if it is not set yet).
+	Healthy  bool
+	FailedAt time.Time
+	// DisableReason disables the webhook at DisableAt.
+	DisableReason string
+	DisableAt     time.Time
+}
+
+// HealthUpdates reduces applied outcomes to at most one update per webhook,
+// sorted by uuid so that concurrent writers lock webhook rows in the same
+// order. Backends call it so health follows attempts the same way everywhere;
+// outcomes without an attempt or a webhook do not count.
+func HealthUpdates(applied []*Outcome) []HealthUpdate {
+	ordered := make([]*Outcome, len(applied))
+	copy(ordered, applied)
+	sort.SliceStable(ordered, func(i, j int) bool { return ordered[i].At.Before(ordered[j].At) })
+	byHook := map[string]*HealthUpdate{}
+	for _, o := range ordered {
+		if !o.Attempted || o.WebhookUUID == "" {
+			continue
+		}
+		h := byHook[o.WebhookUUID]
+		if h == nil {
+			h = &HealthUpdate{WebhookUUID: o.WebhookUUID}
+			byHook[o.WebhookUUID] = h
+		}
+		if o.Status == StatusSuccess {
+			h.Healthy, h.FailedAt = true, time.Time{}
+		} else {
+			if h.Healthy || h.FailedAt.IsZero() {
+				h.FailedAt = o.At
+			}
+			h.Healthy = false
+		}
+		if o.DisableReason != "" {
+			h.DisableReason, h.DisableAt = o.DisableReason, o.At
+		}
+	}
+	out := make([]HealthUpdate, 0, len(byHook))
+	for _, h := range byHook {
+		out = append(out, *h)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].WebhookUUID < out[j].WebhookUUID })
+	return out
 }

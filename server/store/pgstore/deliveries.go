@@ -231,7 +231,8 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p *store.ClaimParams) ([]*s
 			RETURNING d.id, d.claim_seq, due.taken_over, due.due_at, d.round_attempts, d.webhook_uuid, d.event_seq, d.account_id
 		)
 		SELECT c.id, c.claim_seq, c.taken_over, c.round_attempts, c.webhook_uuid, e.id, c.account_id, e.body,
-			coalesce(w.url, ''), coalesce(w.secret, ''), coalesce(w.enabled, false)
+			coalesce(w.url, ''), coalesce(w.secret, ''), coalesce(w.enabled, false),
+			CASE WHEN w.previous_secret_expires_at > $1 THEN coalesce(w.previous_secret, '') ELSE '' END
 		FROM claimed c
 		JOIN events e ON e.seq = c.event_seq
 		LEFT JOIN webhooks w ON w.uuid = c.webhook_uuid AND w.account_id = c.account_id
@@ -245,10 +246,12 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p *store.ClaimParams) ([]*s
 	for rows.Next() {
 		c := &store.Claim{}
 		var round int
+		var prev string
 		if err := rows.Scan(&c.DeliveryID, &c.ClaimSeq, &c.TakenOver, &round, &c.WebhookUUID, &c.EventID,
-			&c.AccountID, &c.Body, &c.URL, &c.Secret, &c.Enabled); err != nil {
+			&c.AccountID, &c.Body, &c.URL, &c.Secret, &c.Enabled, &prev); err != nil {
 			return nil, fmt.Errorf("claim deliveries: %w", interpret(err))
 		}
+		c.Secrets = secretList(c.Secret, prev)
 		c.Attempt = round + 1
 		claims = append(claims, c)
 	}
@@ -288,6 +291,7 @@ func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []*store.Outcom
 	applied := 0
 	err := s.withTx(ctx, func(tx pgx.Tx) error {
 		applied = 0 // withTx may run this again after a deadlock
+		var done []*store.Outcome
 		b := &pgx.Batch{}
 		for _, o := range sorted {
 			inc := 0
@@ -302,6 +306,7 @@ func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []*store.Outcom
 			if o.Status != store.StatusRetry {
 				next = ms(o.At)
 			}
+			o := o
 			b.Queue(completeSQL, o.DeliveryID, o.ClaimSeq, o.Status, next, inc, o.Attempted, code, o.URL,
 				ms(o.At), o.Duration.Milliseconds(), o.Error, o.ResponseBody).QueryRow(func(row pgx.Row) error {
 				var n int
@@ -309,15 +314,94 @@ func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []*store.Outcom
 					return err
 				}
 				applied += n // 0: the claim was taken over or voided; its new owner decides
+				if n == 1 {
+					done = append(done, o)
+				}
 				return nil
 			})
 		}
-		return interpret(tx.SendBatch(ctx, b).Close())
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return interpret(err)
+		}
+		return applyHealth(ctx, tx, store.HealthUpdates(done))
 	})
 	if err != nil {
 		return 0, fmt.Errorf("complete deliveries: %w", err)
 	}
 	return applied, nil
+}
+
+// applyHealth writes webhook health in one more round trip. The statements
+// only match rows whose state changes, so a healthy webhook succeeding locks
+// and writes nothing; updates come sorted by uuid, so concurrent completions
+// lock webhook rows in the same order.
+func applyHealth(ctx context.Context, tx pgx.Tx, updates []store.HealthUpdate) error {
+	if len(updates) == 0 {
+		return nil
+	}
+	b := &pgx.Batch{}
+	for _, h := range updates {
+		if h.Healthy {
+			b.Queue(`UPDATE webhooks SET failing_since = NULL WHERE uuid = $1 AND failing_since IS NOT NULL`, h.WebhookUUID)
+		} else {
+			b.Queue(`UPDATE webhooks SET failing_since = $2 WHERE uuid = $1 AND failing_since IS NULL`, h.WebhookUUID, ms(h.FailedAt))
+		}
+		if h.DisableReason != "" {
+			b.Queue(`UPDATE webhooks SET enabled = false, disabled_reason = $2, disabled_at = $3 WHERE uuid = $1 AND enabled`,
+				h.WebhookUUID, h.DisableReason, ms(h.DisableAt))
+		}
+	}
+	return interpret(tx.SendBatch(ctx, b).Close())
+}
+
+func secretList(current, previous string) []string {
+	if current == "" {
+		return nil
+	}
+	if previous == "" {
+		return []string{current}
+	}
+	return []string{current, previous}
+}
+
+// farFuture keeps test deliveries out of the engine's due range.
+const farFuture = int64(1) << 62
+
+// CreateTestDelivery implements store.Store.
+func (s *Store) CreateTestDelivery(ctx context.Context, e *store.Event, webhookUUID string, now time.Time) (*store.Claim, error) {
+	var c *store.Claim
+	err := s.withTx(ctx, func(tx pgx.Tx) error {
+		var url, secret, prev string
+		var enabled bool
+		var prevExp *int64
+		if err := tx.QueryRow(ctx, `SELECT url, secret, enabled, coalesce(previous_secret, ''), previous_secret_expires_at
+			FROM webhooks WHERE uuid = $1 AND account_id = $2`, webhookUUID, e.AccountID).Scan(&url, &secret, &enabled, &prev, &prevExp); err != nil {
+			return interpret(err)
+		}
+		if prevExp == nil || *prevExp <= ms(now) {
+			prev = ""
+		}
+		var seq int64
+		if err := tx.QueryRow(ctx, `INSERT INTO events
+			(id, account_id, type, service, user_name, domain, source_uid, source_action, data, body, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING seq`, e.ID, e.AccountID, e.Type, e.Service, e.User, e.Domain,
+			e.SourceUID, e.SourceAction, orEmptyBytes(e.Data), orEmptyBytes(e.Body), ms(e.CreatedAt)).Scan(&seq); err != nil {
+			return interpret(err)
+		}
+		var id int64
+		if err := tx.QueryRow(ctx, `INSERT INTO deliveries
+			(event_seq, account_id, webhook_uuid, webhook_url, status, next_attempt_at, claim_seq, lease_owner, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, 'pending', $5, 1, 'test', $6, $6) RETURNING id`, seq, e.AccountID, webhookUUID, url, farFuture, ms(now)).Scan(&id); err != nil {
+			return interpret(err)
+		}
+		c = &store.Claim{DeliveryID: id, ClaimSeq: 1, EventID: e.ID, AccountID: e.AccountID, WebhookUUID: webhookUUID,
+			URL: url, Secret: secret, Secrets: secretList(secret, prev), Enabled: enabled, Body: e.Body, Attempt: 1}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create test delivery: %w", err)
+	}
+	return c, nil
 }
 
 // NextDueAt implements store.Store.

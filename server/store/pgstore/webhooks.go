@@ -106,16 +106,20 @@ func (s *Store) CreateWebhook(ctx context.Context, w *store.Webhook) error {
 	return nil
 }
 
-const webhookCols = `uuid, account_id, name, url, secret, events, enabled, filter_users, filter_domains, created_at, last_modified`
+const webhookCols = `uuid, account_id, name, url, secret, events, enabled, filter_users, filter_domains, created_at, last_modified,
+	coalesce(previous_secret, ''), previous_secret_expires_at, coalesce(disabled_reason, ''), disabled_at, failing_since`
 
 func scanWebhook(row pgx.Row) (*store.Webhook, error) {
 	var w store.Webhook
 	var events string
 	var fu, fd *string
 	var created, modified int64
-	if err := row.Scan(&w.UUID, &w.AccountID, &w.Name, &w.URL, &w.Secret, &events, &w.Enabled, &fu, &fd, &created, &modified); err != nil {
+	var prevExp, disabledAt, failing *int64
+	if err := row.Scan(&w.UUID, &w.AccountID, &w.Name, &w.URL, &w.Secret, &events, &w.Enabled, &fu, &fd, &created, &modified,
+		&w.PreviousSecret, &prevExp, &w.DisabledReason, &disabledAt, &failing); err != nil {
 		return nil, interpret(err)
 	}
+	w.PreviousSecretExpiresAt, w.DisabledAt, w.FailingSince = nullTime(prevExp), nullTime(disabledAt), nullTime(failing)
 	var err error
 	if w.Events, err = decodeList(events); err != nil {
 		return nil, err
@@ -140,10 +144,27 @@ func (s *Store) GetWebhook(ctx context.Context, accountID, uuid string) (*store.
 	return w, nil
 }
 
+func nullTime(v *int64) time.Time {
+	if v == nil {
+		return time.Time{}
+	}
+	return fromMS(*v)
+}
+
 // ListWebhooks implements store.Store.
-func (s *Store) ListWebhooks(ctx context.Context, accountID string) ([]*store.Webhook, error) {
-	rows, err := s.pool.Query(ctx,
-		`SELECT `+webhookCols+` FROM webhooks WHERE account_id = $1 ORDER BY created_at, uuid`, accountID)
+func (s *Store) ListWebhooks(ctx context.Context, p *store.ListWebhooksParams) ([]*store.Webhook, error) {
+	var limit *int
+	if p.Limit > 0 {
+		limit = &p.Limit
+	}
+	var after *int64
+	if !p.AfterCreated.IsZero() {
+		a := ms(p.AfterCreated)
+		after = &a
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+webhookCols+` FROM webhooks
+		WHERE account_id = $1 AND ($2::bigint IS NULL OR (created_at, uuid) > ($2::bigint, $3::text))
+		ORDER BY created_at, uuid LIMIT $4`, p.AccountID, after, p.AfterUUID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list webhooks: %w", interpret(err))
 	}
@@ -185,6 +206,9 @@ func (s *Store) UpdateWebhook(ctx context.Context, p *store.UpdateWebhookParams)
 			url = coalesce($4::text, url),
 			events = coalesce($5::jsonb, events),
 			enabled = coalesce($6::boolean, enabled),
+			disabled_reason = CASE WHEN $6::boolean THEN NULL ELSE disabled_reason END,
+			disabled_at = CASE WHEN $6::boolean THEN NULL ELSE disabled_at END,
+			failing_since = CASE WHEN $6::boolean THEN NULL ELSE failing_since END,
 			filter_users = CASE WHEN $7::boolean THEN $8::jsonb ELSE filter_users END,
 			filter_domains = CASE WHEN $9::boolean THEN $10::jsonb ELSE filter_domains END,
 			last_modified = $11
@@ -229,4 +253,98 @@ func (s *Store) DeleteWebhook(ctx context.Context, accountID, uuid string, now t
 		return fmt.Errorf("delete webhook: %w", err)
 	}
 	return nil
+}
+
+// RotateSecret implements store.Store.
+func (s *Store) RotateSecret(ctx context.Context, p *store.RotateSecretParams) (*store.Webhook, error) {
+	keep := p.PreviousExpiresAt.After(p.Now)
+	w, err := scanWebhook(s.pool.QueryRow(ctx, `UPDATE webhooks SET
+			previous_secret = CASE WHEN $3::boolean THEN secret ELSE NULL END,
+			previous_secret_expires_at = CASE WHEN $3::boolean THEN $4::bigint ELSE NULL END,
+			secret = $5, last_modified = $6
+		WHERE uuid = $1 AND account_id = $2
+		RETURNING `+webhookCols, p.UUID, p.AccountID, keep, ms(p.PreviousExpiresAt), p.Secret, ms(p.Now)))
+	if err != nil {
+		return nil, fmt.Errorf("rotate secret: %w", err)
+	}
+	return w, nil
+}
+
+// PurgeExpiredSecrets implements store.Store.
+func (s *Store) PurgeExpiredSecrets(ctx context.Context, now time.Time) (int, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE webhooks SET previous_secret = NULL, previous_secret_expires_at = NULL
+		WHERE previous_secret IS NOT NULL AND previous_secret_expires_at <= $1`, ms(now))
+	if err != nil {
+		return 0, fmt.Errorf("purge expired secrets: %w", interpret(err))
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// DisableFailingWebhooks implements store.Store.
+func (s *Store) DisableFailingWebhooks(ctx context.Context, failingSince, now time.Time) ([]*store.Webhook, error) {
+	rows, err := s.pool.Query(ctx, `UPDATE webhooks SET enabled = false,
+			disabled_reason = 'every delivery has failed since ' ||
+				to_char(to_timestamp(failing_since / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+			disabled_at = $2
+		WHERE enabled AND failing_since IS NOT NULL AND failing_since <= $1
+		RETURNING `+webhookCols, ms(failingSince), ms(now))
+	if err != nil {
+		return nil, fmt.Errorf("disable failing webhooks: %w", interpret(err))
+	}
+	out, err := collectWebhooks(rows)
+	if err != nil {
+		return nil, fmt.Errorf("disable failing webhooks: %w", err)
+	}
+	return out, nil
+}
+
+// ReserveIdempotencyKey implements store.Store. Like PutSettingIfAbsent it
+// reads the winner in a statement of its own, after the insert settled.
+func (s *Store) ReserveIdempotencyKey(ctx context.Context, scope, key string, requestHash []byte, now, expiredBefore time.Time) (*store.IdempotencyRecord, error) {
+	if _, err := s.pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND created_at < $3`,
+		scope, key, ms(expiredBefore)); err != nil {
+		return nil, fmt.Errorf("reserve idempotency key: %w", interpret(err))
+	}
+	tag, err := s.pool.Exec(ctx, `INSERT INTO idempotency_keys (scope, key, request_hash, created_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (scope, key) DO NOTHING`, scope, key, orEmptyBytes(requestHash), ms(now))
+	if err != nil {
+		return nil, fmt.Errorf("reserve idempotency key: %w", interpret(err))
+	}
+	if tag.RowsAffected() == 1 {
+		return nil, nil
+	}
+	var rec store.IdempotencyRecord
+	var created int64
+	if err := s.pool.QueryRow(ctx, `SELECT request_hash, status, coalesce(body, ''::bytea), created_at FROM idempotency_keys
+		WHERE scope = $1 AND key = $2`, scope, key).Scan(&rec.RequestHash, &rec.Status, &rec.Body, &created); err != nil {
+		return nil, fmt.Errorf("reserve idempotency key: %w", interpret(err))
+	}
+	rec.CreatedAt = fromMS(created)
+	return &rec, nil
+}
+
+// FinishIdempotencyKey implements store.Store.
+func (s *Store) FinishIdempotencyKey(ctx context.Context, scope, key string, status int, body []byte) error {
+	if _, err := s.pool.Exec(ctx, `UPDATE idempotency_keys SET status = $3, body = $4 WHERE scope = $1 AND key = $2`,
+		scope, key, status, orEmptyBytes(body)); err != nil {
+		return fmt.Errorf("finish idempotency key: %w", interpret(err))
+	}
+	return nil
+}
+
+// ReleaseIdempotencyKey implements store.Store.
+func (s *Store) ReleaseIdempotencyKey(ctx context.Context, scope, key string) error {
+	if _, err := s.pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND status = 0`, scope, key); err != nil {
+		return fmt.Errorf("release idempotency key: %w", interpret(err))
+	}
+	return nil
+}
+
+// PurgeIdempotencyKeys implements store.Store.
+func (s *Store) PurgeIdempotencyKeys(ctx context.Context, before time.Time) (int, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE created_at < $1`, ms(before))
+	if err != nil {
+		return 0, fmt.Errorf("purge idempotency keys: %w", interpret(err))
+	}
+	return int(tag.RowsAffected()), nil
 }

@@ -80,13 +80,14 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p *store.ClaimParams) ([]*s
 	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT d.id, d.claim_seq, d.lease_owner IS NOT NULL, d.round_attempts,
 				d.webhook_uuid, e.id, e.account_id, e.body,
-				coalesce(w.url, ''), coalesce(w.secret, ''), coalesce(w.enabled, 0)
+				coalesce(w.url, ''), coalesce(w.secret, ''), coalesce(w.enabled, 0),
+				CASE WHEN w.previous_secret_expires_at > ? THEN coalesce(w.previous_secret, '') ELSE '' END
 			FROM deliveries d
 			JOIN events e ON e.seq = d.event_seq
-			LEFT JOIN webhooks w ON w.uuid = d.webhook_uuid
+			LEFT JOIN webhooks w ON w.uuid = d.webhook_uuid AND w.account_id = d.account_id
 			WHERE d.status IN ('pending', 'retry') AND d.next_attempt_at <= ?
 			ORDER BY d.next_attempt_at
-			LIMIT ?`, nowMS, p.Limit)
+			LIMIT ?`, nowMS, nowMS, p.Limit)
 		if err != nil {
 			return interpret(err)
 		}
@@ -94,10 +95,12 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p *store.ClaimParams) ([]*s
 		for rows.Next() {
 			c := &store.Claim{}
 			var round int
+			var prev string
 			if err := rows.Scan(&c.DeliveryID, &c.ClaimSeq, &c.TakenOver, &round, &c.WebhookUUID, &c.EventID,
-				&c.AccountID, &c.Body, &c.URL, &c.Secret, &c.Enabled); err != nil {
+				&c.AccountID, &c.Body, &c.URL, &c.Secret, &c.Enabled, &prev); err != nil {
 				return interpret(err)
 			}
+			c.Secrets = secretList(c.Secret, prev)
 			c.ClaimSeq++
 			c.Attempt = round + 1
 			claims = append(claims, c)
@@ -122,6 +125,16 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p *store.ClaimParams) ([]*s
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
 	return claims, nil
+}
+
+func secretList(current, previous string) []string {
+	if current == "" {
+		return nil
+	}
+	if previous == "" {
+		return []string{current}
+	}
+	return []string{current, previous}
 }
 
 func placeholders(n int) string {
@@ -152,6 +165,7 @@ func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []*store.Outcom
 			return interpret(err)
 		}
 		defer ins.Close()
+		var done []*store.Outcome
 		for _, o := range outcomes {
 			inc := 0
 			if o.Attempted {
@@ -177,14 +191,39 @@ func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []*store.Outcom
 				if _, err := ins.ExecContext(ctx, o.DeliveryID, ms(o.At), o.Duration.Milliseconds(), code, o.Error, o.ResponseBody); err != nil {
 					return interpret(err)
 				}
+				done = append(done, o)
 			}
 		}
-		return nil
+		return applyHealth(ctx, tx, store.HealthUpdates(done))
 	})
 	if err != nil {
 		return 0, fmt.Errorf("complete deliveries: %w", err)
 	}
 	return applied, nil
+}
+
+// applyHealth writes webhook health. The statements only match rows whose
+// state changes, so the common case (a healthy webhook succeeding) writes
+// nothing.
+func applyHealth(ctx context.Context, tx *sql.Tx, updates []store.HealthUpdate) error {
+	for _, h := range updates {
+		var err error
+		if h.Healthy {
+			_, err = tx.ExecContext(ctx, `UPDATE webhooks SET failing_since = NULL WHERE uuid = ? AND failing_since IS NOT NULL`, h.WebhookUUID)
+		} else {
+			_, err = tx.ExecContext(ctx, `UPDATE webhooks SET failing_since = ? WHERE uuid = ? AND failing_since IS NULL`, ms(h.FailedAt), h.WebhookUUID)
+		}
+		if err != nil {
+			return interpret(err)
+		}
+		if h.DisableReason != "" {
+			if _, err := tx.ExecContext(ctx, `UPDATE webhooks SET enabled = 0, disabled_reason = ?, disabled_at = ? WHERE uuid = ? AND enabled = 1`,
+				h.DisableReason, ms(h.DisableAt), h.WebhookUUID); err != nil {
+				return interpret(err)
+			}
+		}
+	}
+	return nil
 }
 
 // NextDueAt implements store.Store.
@@ -360,4 +399,45 @@ func (s *Store) QueueStats(ctx context.Context, now time.Time) (*store.QueueStat
 		st.OldestDue = fromMS(oldest.Int64)
 	}
 	return &st, nil
+}
+
+// farFuture keeps test deliveries out of the engine's due range.
+const farFuture = int64(1) << 62
+
+// CreateTestDelivery implements store.Store.
+func (s *Store) CreateTestDelivery(ctx context.Context, e *store.Event, webhookUUID string, now time.Time) (*store.Claim, error) {
+	var c *store.Claim
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
+		var url, secret, prev string
+		var enabled bool
+		var prevExp sql.NullInt64
+		if err := tx.QueryRowContext(ctx, `SELECT url, secret, enabled, coalesce(previous_secret, ''), previous_secret_expires_at
+			FROM webhooks WHERE uuid = ? AND account_id = ?`, webhookUUID, e.AccountID).Scan(&url, &secret, &enabled, &prev, &prevExp); err != nil {
+			return interpret(err)
+		}
+		if !prevExp.Valid || prevExp.Int64 <= ms(now) {
+			prev = ""
+		}
+		var seq int64
+		if err := tx.QueryRowContext(ctx, `INSERT INTO events
+			(id, account_id, type, service, user_name, domain, source_uid, source_action, data, body, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`, e.ID, e.AccountID, e.Type, e.Service, e.User, e.Domain,
+			e.SourceUID, e.SourceAction, e.Data, e.Body, ms(e.CreatedAt)).Scan(&seq); err != nil {
+			return interpret(err)
+		}
+		nowMS := ms(now)
+		var id int64
+		if err := tx.QueryRowContext(ctx, `INSERT INTO deliveries
+			(event_seq, account_id, webhook_uuid, webhook_url, status, next_attempt_at, claim_seq, lease_owner, created_at, updated_at)
+			VALUES (?, ?, ?, ?, 'pending', ?, 1, 'test', ?, ?) RETURNING id`, seq, e.AccountID, webhookUUID, url, farFuture, nowMS, nowMS).Scan(&id); err != nil {
+			return interpret(err)
+		}
+		c = &store.Claim{DeliveryID: id, ClaimSeq: 1, EventID: e.ID, AccountID: e.AccountID, WebhookUUID: webhookUUID,
+			URL: url, Secret: secret, Secrets: secretList(secret, prev), Enabled: enabled, Body: e.Body, Attempt: 1}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create test delivery: %w", err)
+	}
+	return c, nil
 }

@@ -138,16 +138,20 @@ func (s *Store) CreateWebhook(ctx context.Context, w *store.Webhook) error {
 	return nil
 }
 
-const webhookCols = `uuid, account_id, name, url, secret, events, enabled, filter_users, filter_domains, created_at, last_modified`
+const webhookCols = `uuid, account_id, name, url, secret, events, enabled, filter_users, filter_domains, created_at, last_modified,
+	coalesce(previous_secret, ''), previous_secret_expires_at, coalesce(disabled_reason, ''), disabled_at, failing_since`
 
 func scanWebhook(row interface{ Scan(...any) error }) (*store.Webhook, error) {
 	var w store.Webhook
 	var events string
 	var fu, fd sql.NullString
 	var created, modified int64
-	if err := row.Scan(&w.UUID, &w.AccountID, &w.Name, &w.URL, &w.Secret, &events, &w.Enabled, &fu, &fd, &created, &modified); err != nil {
+	var prevExp, disabledAt, failing sql.NullInt64
+	if err := row.Scan(&w.UUID, &w.AccountID, &w.Name, &w.URL, &w.Secret, &events, &w.Enabled, &fu, &fd, &created, &modified,
+		&w.PreviousSecret, &prevExp, &w.DisabledReason, &disabledAt, &failing); err != nil {
 		return nil, interpret(err)
 	}
+	w.PreviousSecretExpiresAt, w.DisabledAt, w.FailingSince = nullTime(prevExp), nullTime(disabledAt), nullTime(failing)
 	var err error
 	if w.Events, err = decodeList(events); err != nil {
 		return nil, err
@@ -172,9 +176,51 @@ func (s *Store) GetWebhook(ctx context.Context, accountID, uuid string) (*store.
 	return w, nil
 }
 
+func nullTime(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return fromMS(v.Int64)
+}
+
+func nullMS(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: ms(t), Valid: true}
+}
+
 // ListWebhooks implements store.Store.
-func (s *Store) ListWebhooks(ctx context.Context, accountID string) ([]*store.Webhook, error) {
-	return s.listWebhooks(ctx, s.r, accountID, false)
+func (s *Store) ListWebhooks(ctx context.Context, p *store.ListWebhooksParams) ([]*store.Webhook, error) {
+	query := `SELECT ` + webhookCols + ` FROM webhooks WHERE account_id = ?`
+	args := []any{p.AccountID}
+	if !p.AfterCreated.IsZero() {
+		query += ` AND (created_at > ? OR (created_at = ? AND uuid > ?))`
+		args = append(args, ms(p.AfterCreated), ms(p.AfterCreated), p.AfterUUID)
+	}
+	query += ` ORDER BY created_at, uuid`
+	if p.Limit > 0 {
+		query += ` LIMIT ?`
+		args = append(args, p.Limit)
+	}
+	rows, err := s.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list webhooks: %w", interpret(err))
+	}
+	return collectWebhooks(rows)
+}
+
+func collectWebhooks(rows *sql.Rows) ([]*store.Webhook, error) {
+	defer rows.Close()
+	out := []*store.Webhook{}
+	for rows.Next() {
+		w, err := scanWebhook(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list webhooks: %w", err)
+		}
+		out = append(out, w)
+	}
+	return out, interpret(rows.Err())
 }
 
 type querier interface {
@@ -190,16 +236,7 @@ func (s *Store) listWebhooks(ctx context.Context, q querier, accountID string, e
 	if err != nil {
 		return nil, fmt.Errorf("list webhooks: %w", interpret(err))
 	}
-	defer rows.Close()
-	out := []*store.Webhook{}
-	for rows.Next() {
-		w, err := scanWebhook(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list webhooks: %w", err)
-		}
-		out = append(out, w)
-	}
-	return out, interpret(rows.Err())
+	return collectWebhooks(rows)
 }
 
 // UpdateWebhook implements store.Store.
@@ -218,6 +255,11 @@ func (s *Store) UpdateWebhook(ctx context.Context, p *store.UpdateWebhookParams)
 	}
 	if p.Enabled != nil {
 		add("enabled", *p.Enabled)
+		if *p.Enabled {
+			add("disabled_reason", nil)
+			add("disabled_at", nil)
+			add("failing_since", nil)
+		}
 	}
 	if p.SetFilterUsers {
 		add("filter_users", encodeNullableList(p.FilterUsers))
@@ -285,4 +327,152 @@ func (s *Store) PutSettingIfAbsent(ctx context.Context, key string, value []byte
 		return nil, false, fmt.Errorf("put setting: %w", err)
 	}
 	return stored, created, nil
+}
+
+// RotateSecret implements store.Store.
+func (s *Store) RotateSecret(ctx context.Context, p *store.RotateSecretParams) (*store.Webhook, error) {
+	var w *store.Webhook
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
+		// The old secret is kept only for a real grace period; a zero grace
+		// erases it at once.
+		keep := p.PreviousExpiresAt.After(p.Now)
+		res, err := tx.ExecContext(ctx, `UPDATE webhooks SET
+				previous_secret = CASE WHEN ? THEN secret ELSE NULL END,
+				previous_secret_expires_at = CASE WHEN ? THEN ? ELSE NULL END,
+				secret = ?, last_modified = ?
+			WHERE uuid = ? AND account_id = ?`,
+			keep, keep, ms(p.PreviousExpiresAt), p.Secret, ms(p.Now), p.UUID, p.AccountID)
+		if err != nil {
+			return interpret(err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return store.ErrNotFound
+		}
+		w, err = scanWebhook(tx.QueryRowContext(ctx, `SELECT `+webhookCols+` FROM webhooks WHERE uuid = ?`, p.UUID))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rotate secret: %w", err)
+	}
+	return w, nil
+}
+
+// PurgeExpiredSecrets implements store.Store.
+func (s *Store) PurgeExpiredSecrets(ctx context.Context, now time.Time) (int, error) {
+	var n int64
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE webhooks SET previous_secret = NULL, previous_secret_expires_at = NULL
+			WHERE previous_secret IS NOT NULL AND previous_secret_expires_at <= ?`, ms(now))
+		if err != nil {
+			return interpret(err)
+		}
+		n, _ = res.RowsAffected()
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("purge expired secrets: %w", err)
+	}
+	return int(n), nil
+}
+
+// DisableFailingWebhooks implements store.Store.
+func (s *Store) DisableFailingWebhooks(ctx context.Context, failingSince, now time.Time) ([]*store.Webhook, error) {
+	var out []*store.Webhook
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT `+webhookCols+` FROM webhooks
+			WHERE enabled = 1 AND failing_since IS NOT NULL AND failing_since <= ?`, ms(failingSince))
+		if err != nil {
+			return interpret(err)
+		}
+		if out, err = collectWebhooks(rows); err != nil {
+			return err
+		}
+		for _, w := range out {
+			w.Enabled = false
+			w.DisabledReason = "every delivery has failed since " + w.FailingSince.Format(time.RFC3339)
+			w.DisabledAt = fromMS(ms(now))
+			if _, err := tx.ExecContext(ctx, `UPDATE webhooks SET enabled = 0, disabled_reason = ?, disabled_at = ? WHERE uuid = ?`,
+				w.DisabledReason, ms(now), w.UUID); err != nil {
+				return interpret(err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("disable failing webhooks: %w", err)
+	}
+	return out, nil
+}
+
+// ReserveIdempotencyKey implements store.Store.
+func (s *Store) ReserveIdempotencyKey(ctx context.Context, scope, key string, requestHash []byte, now, expiredBefore time.Time) (*store.IdempotencyRecord, error) {
+	var existing *store.IdempotencyRecord
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND created_at < ?`,
+			scope, key, ms(expiredBefore)); err != nil {
+			return interpret(err)
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (scope, key, request_hash, created_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (scope, key) DO NOTHING`, scope, key, requestHash, ms(now))
+		if err != nil {
+			return interpret(err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			return nil
+		}
+		var rec store.IdempotencyRecord
+		var created int64
+		if err := tx.QueryRowContext(ctx, `SELECT request_hash, status, coalesce(body, x''), created_at FROM idempotency_keys
+			WHERE scope = ? AND key = ?`, scope, key).Scan(&rec.RequestHash, &rec.Status, &rec.Body, &created); err != nil {
+			return interpret(err)
+		}
+		rec.CreatedAt = fromMS(created)
+		existing = &rec
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reserve idempotency key: %w", err)
+	}
+	return existing, nil
+}
+
+// FinishIdempotencyKey implements store.Store.
+func (s *Store) FinishIdempotencyKey(ctx context.Context, scope, key string, status int, body []byte) error {
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE idempotency_keys SET status = ?, body = ? WHERE scope = ? AND key = ?`, status, body, scope, key)
+		return interpret(err)
+	})
+	if err != nil {
+		return fmt.Errorf("finish idempotency key: %w", err)
+	}
+	return nil
+}
+
+// ReleaseIdempotencyKey implements store.Store.
+func (s *Store) ReleaseIdempotencyKey(ctx context.Context, scope, key string) error {
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND status = 0`, scope, key)
+		return interpret(err)
+	})
+	if err != nil {
+		return fmt.Errorf("release idempotency key: %w", err)
+	}
+	return nil
+}
+
+// PurgeIdempotencyKeys implements store.Store.
+func (s *Store) PurgeIdempotencyKeys(ctx context.Context, before time.Time) (int, error) {
+	var n int64
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE created_at < ?`, ms(before))
+		if err != nil {
+			return interpret(err)
+		}
+		n, _ = res.RowsAffected()
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("purge idempotency keys: %w", err)
+	}
+	return int(n), nil
 }

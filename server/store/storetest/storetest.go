@@ -41,6 +41,11 @@ func Run(t *testing.T, open Opener) {
 		{"Replay", testReplay},
 		{"QueueStats", testQueueStats},
 		{"Settings", testSettings},
+		{"WebhookPaging", testWebhookPaging},
+		{"SecretRotation", testSecretRotation},
+		{"WebhookHealth", testWebhookHealth},
+		{"TestDelivery", testTestDelivery},
+		{"Idempotency", testIdempotency},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -190,7 +195,7 @@ func testWebhookCRUD(t *testing.T, s store.Store) {
 	if g := must(s.GetWebhook(ctx(t), acc.ID, empty.UUID)); g.FilterDomains == nil || len(g.FilterDomains) != 0 {
 		t.Fatalf("empty filter round-trip = %#v", g.FilterDomains)
 	}
-	list := must(s.ListWebhooks(ctx(t), acc.ID))
+	list := must(s.ListWebhooks(ctx(t), &store.ListWebhooksParams{AccountID: acc.ID}))
 	if len(list) != 2 || list[0].UUID != w.UUID || list[1].UUID != empty.UUID {
 		t.Fatalf("ListWebhooks order wrong: %v", list)
 	}
@@ -213,11 +218,11 @@ func testWebhookCRUD(t *testing.T, s store.Store) {
 	_, err = s.GetWebhook(ctx(t), acc.ID, w.UUID)
 	wantErr(t, err, store.ErrNotFound)
 	wantErr(t, s.DeleteWebhook(ctx(t), acc.ID, w.UUID, later), store.ErrNotFound)
-	if n := len(must(s.ListWebhooks(ctx(t), acc.ID))); n != 1 {
+	if n := len(must(s.ListWebhooks(ctx(t), &store.ListWebhooksParams{AccountID: acc.ID}))); n != 1 {
 		t.Fatalf("after delete, %d webhooks listed, want 1", n)
 	}
 	none := newAccount(t, s, nil, nil)
-	if l := must(s.ListWebhooks(ctx(t), none.ID)); l == nil || len(l) != 0 {
+	if l := must(s.ListWebhooks(ctx(t), &store.ListWebhooksParams{AccountID: none.ID})); l == nil || len(l) != 0 {
 		t.Fatalf("ListWebhooks of an empty account = %#v, want empty non-nil", l)
 	}
 }
@@ -231,7 +236,7 @@ func testWebhookTenantIsolation(t *testing.T, s store.Store) {
 	_, err = s.UpdateWebhook(ctx(t), &store.UpdateWebhookParams{AccountID: b.ID, UUID: w.UUID, Name: &name, Now: t0})
 	wantErr(t, err, store.ErrNotFound)
 	wantErr(t, s.DeleteWebhook(ctx(t), b.ID, w.UUID, t0), store.ErrNotFound)
-	if l := must(s.ListWebhooks(ctx(t), b.ID)); len(l) != 0 {
+	if l := must(s.ListWebhooks(ctx(t), &store.ListWebhooksParams{AccountID: b.ID})); len(l) != 0 {
 		t.Fatalf("account B lists A's webhooks: %v", l)
 	}
 	if g := must(s.GetWebhook(ctx(t), a.ID, w.UUID)); g.Name != "hook" {
@@ -656,5 +661,188 @@ func testSettings(t *testing.T, s store.Store) {
 	mustNil(t, err)
 	if created || string(v) != "first" {
 		t.Fatalf("second put = %q %v, want the first value kept", v, created)
+	}
+}
+
+func testWebhookPaging(t *testing.T, s store.Store) {
+	acc := newAccount(t, s, nil, nil)
+	for i := 0; i < 7; i++ {
+		// Pairs share a creation time: the cursor must order by uuid within it.
+		newHook(t, s, acc, hookOpts{createdAt: t0.Add(time.Duration(i/2) * time.Second)})
+	}
+	all := must(s.ListWebhooks(ctx(t), &store.ListWebhooksParams{AccountID: acc.ID}))
+	var order []string
+	for _, w := range all {
+		order = append(order, w.UUID)
+	}
+	var paged []string
+	p := &store.ListWebhooksParams{AccountID: acc.ID, Limit: 2}
+	for pages := 0; ; pages++ {
+		if pages > 10 {
+			t.Fatal("paging does not end")
+		}
+		page := must(s.ListWebhooks(ctx(t), p))
+		for _, w := range page {
+			paged = append(paged, w.UUID)
+		}
+		if len(page) < p.Limit {
+			break
+		}
+		last := page[len(page)-1]
+		p = &store.ListWebhooksParams{AccountID: acc.ID, Limit: 2, AfterCreated: last.CreatedAt, AfterUUID: last.UUID}
+		if pages == 1 {
+			// A webhook created meanwhile (newest) shows up on a later page, once.
+			w := newHook(t, s, acc, hookOpts{createdAt: t0.Add(time.Hour)})
+			order = append(order, w.UUID)
+		}
+	}
+	if fmt.Sprint(paged) != fmt.Sprint(order) || len(paged) != 8 {
+		t.Fatalf("paged %v\nwant  %v", paged, order)
+	}
+}
+
+func testSecretRotation(t *testing.T, s store.Store) {
+	acc := newAccount(t, s, nil, nil)
+	w := newHook(t, s, acc, hookOpts{})
+	old := w.Secret
+	grace := t0.Add(time.Hour)
+	rot := must(s.RotateSecret(ctx(t), &store.RotateSecretParams{AccountID: acc.ID, UUID: w.UUID, Secret: "whsec_new", PreviousExpiresAt: grace, Now: t0}))
+	if rot.Secret != "whsec_new" || rot.PreviousSecret != old || !rot.PreviousSecretExpiresAt.Equal(grace) {
+		t.Fatalf("rotated = %+v", rot)
+	}
+	e := newEvent(acc, "outbound.delivered", nil)
+	publish(t, s, t0, e)
+	c := findClaim(t, claimAll(t, s, t0), e.ID)
+	if len(c.Secrets) != 2 || c.Secrets[0] != "whsec_new" || c.Secrets[1] != old || c.Secret != "whsec_new" {
+		t.Fatalf("claim during grace: secrets %v", c.Secrets)
+	}
+	// After the grace period the old secret no longer signs, and purging erases it.
+	e2 := newEvent(acc, "outbound.delivered", nil)
+	publish(t, s, grace, e2)
+	if c2 := findClaim(t, claimAll(t, s, grace), e2.ID); len(c2.Secrets) != 1 {
+		t.Fatalf("claim after grace: secrets %v", c2.Secrets)
+	}
+	if n := must(s.PurgeExpiredSecrets(ctx(t), grace.Add(-time.Second))); n != 0 {
+		t.Fatalf("purged %d secrets before their expiry", n)
+	}
+	if n := must(s.PurgeExpiredSecrets(ctx(t), grace)); n != 1 {
+		t.Fatalf("purged %d expired secrets, want 1", n)
+	}
+	if g := must(s.GetWebhook(ctx(t), acc.ID, w.UUID)); g.PreviousSecret != "" || !g.PreviousSecretExpiresAt.IsZero() {
+		t.Fatalf("old secret still stored after purge: %+v", g)
+	}
+	// Zero grace keeps nothing.
+	rot = must(s.RotateSecret(ctx(t), &store.RotateSecretParams{AccountID: acc.ID, UUID: w.UUID, Secret: "whsec_third", PreviousExpiresAt: t0, Now: t0}))
+	if rot.PreviousSecret != "" {
+		t.Fatalf("zero grace kept the previous secret")
+	}
+	other := newAccount(t, s, nil, nil)
+	_, err := s.RotateSecret(ctx(t), &store.RotateSecretParams{AccountID: other.ID, UUID: w.UUID, Secret: "x", Now: t0})
+	wantErr(t, err, store.ErrNotFound)
+}
+
+func testWebhookHealth(t *testing.T, s store.Store) {
+	acc := newAccount(t, s, nil, nil)
+	w := newHook(t, s, acc, hookOpts{})
+	complete := func(at time.Time, status string, reason string) {
+		t.Helper()
+		e := newEvent(acc, "outbound.delivered", nil)
+		publish(t, s, at, e)
+		c := findClaim(t, claimAll(t, s, at), e.ID)
+		must(s.CompleteDeliveries(ctx(t), []*store.Outcome{{DeliveryID: c.DeliveryID, ClaimSeq: c.ClaimSeq, WebhookUUID: w.UUID,
+			Status: status, NextAttemptAt: at.Add(time.Hour), Attempted: true, At: at, StatusCode: 500, DisableReason: reason}}))
+	}
+	get := func() *store.Webhook { return must(s.GetWebhook(ctx(t), acc.ID, w.UUID)) }
+	complete(t0, store.StatusRetry, "")
+	complete(t0.Add(time.Minute), store.StatusFailed, "")
+	if g := get(); !g.FailingSince.Equal(t0) || !g.Enabled {
+		t.Fatalf("after failures: failing since %v, enabled %v", g.FailingSince, g.Enabled)
+	}
+	complete(t0.Add(2*time.Minute), store.StatusSuccess, "")
+	if g := get(); !g.FailingSince.IsZero() {
+		t.Fatalf("a success did not clear FailingSince: %v", g.FailingSince)
+	}
+	day := 24 * time.Hour
+	complete(t0.Add(day), store.StatusRetry, "")
+	if ws := must(s.DisableFailingWebhooks(ctx(t), t0.Add(day-time.Second), t0.Add(2*day))); len(ws) != 0 {
+		t.Fatalf("disabled %d webhooks failing for less than the window", len(ws))
+	}
+	ws := must(s.DisableFailingWebhooks(ctx(t), t0.Add(day), t0.Add(6*day)))
+	if len(ws) != 1 || ws[0].UUID != w.UUID {
+		t.Fatalf("DisableFailingWebhooks = %v", ws)
+	}
+	if g := get(); g.Enabled || g.DisabledReason == "" || !g.DisabledAt.Equal(t0.Add(6*day)) {
+		t.Fatalf("after auto-disable: %+v", g)
+	}
+	on := true
+	must(s.UpdateWebhook(ctx(t), &store.UpdateWebhookParams{AccountID: acc.ID, UUID: w.UUID, Enabled: &on, Now: t0.Add(7 * day)}))
+	if g := get(); !g.Enabled || g.DisabledReason != "" || !g.DisabledAt.IsZero() || !g.FailingSince.IsZero() {
+		t.Fatalf("re-enabling did not clear the disable state: %+v", g)
+	}
+	// 410 Gone disables at once.
+	complete(t0.Add(8*day), store.StatusFailed, "endpoint answered 410 Gone")
+	if g := get(); g.Enabled || g.DisabledReason != "endpoint answered 410 Gone" {
+		t.Fatalf("after 410: %+v", g)
+	}
+}
+
+func testTestDelivery(t *testing.T, s store.Store) {
+	acc := newAccount(t, s, nil, nil)
+	w := newHook(t, s, acc, hookOpts{disabled: true})
+	e := newEvent(acc, "outbound.delivered", nil)
+	c := must(s.CreateTestDelivery(ctx(t), e, w.UUID, t0))
+	if c.URL != w.URL || c.Secret != w.Secret || len(c.Secrets) != 1 || c.Enabled || c.EventID != e.ID || string(c.Body) != string(e.Body) {
+		t.Fatalf("test claim = %+v", c)
+	}
+	if cs := claimAll(t, s, t0.Add(24*time.Hour)); hasClaim(cs, e.ID) {
+		t.Fatal("the engine could claim a test delivery")
+	}
+	if n := must(s.CompleteDeliveries(ctx(t), []*store.Outcome{{DeliveryID: c.DeliveryID, ClaimSeq: c.ClaimSeq,
+		Status: store.StatusSuccess, Attempted: true, At: t0, StatusCode: 200}})); n != 1 {
+		t.Fatal("test outcome not applied")
+	}
+	recs, _ := mustQuery(t, s, &store.QueryParams{AccountID: acc.ID, EventID: e.ID, Limit: 10})
+	if len(recs) != 1 || recs[0].Status != store.StatusSuccess || recs[0].Attempts != 1 {
+		t.Fatalf("test delivery in history = %+v", recs)
+	}
+	other := newAccount(t, s, nil, nil)
+	_, err := s.CreateTestDelivery(ctx(t), newEvent(other, "outbound.delivered", nil), w.UUID, t0)
+	wantErr(t, err, store.ErrNotFound)
+}
+
+func testIdempotency(t *testing.T, s store.Store) {
+	h1, h2 := []byte("hash-1"), []byte("hash-2")
+	exp := t0.Add(-24 * time.Hour)
+	if rec := must(s.ReserveIdempotencyKey(ctx(t), "acc_a", "k1", h1, t0, exp)); rec != nil {
+		t.Fatalf("first reserve returned %+v", rec)
+	}
+	rec := must(s.ReserveIdempotencyKey(ctx(t), "acc_a", "k1", h2, t0, exp))
+	if rec == nil || rec.Status != 0 || string(rec.RequestHash) != "hash-1" {
+		t.Fatalf("second reserve = %+v, want the pending first", rec)
+	}
+	// Scopes are separate: another account may use the same key.
+	if rec := must(s.ReserveIdempotencyKey(ctx(t), "acc_b", "k1", h2, t0, exp)); rec != nil {
+		t.Fatal("a key of another scope collided")
+	}
+	mustNil(t, s.FinishIdempotencyKey(ctx(t), "acc_a", "k1", 200, []byte(`{"ok":true}`)))
+	rec = must(s.ReserveIdempotencyKey(ctx(t), "acc_a", "k1", h1, t0.Add(time.Hour), exp))
+	if rec == nil || rec.Status != 200 || string(rec.Body) != `{"ok":true}` {
+		t.Fatalf("finished record = %+v", rec)
+	}
+	// Releasing only forgets pending keys.
+	mustNil(t, s.ReleaseIdempotencyKey(ctx(t), "acc_a", "k1"))
+	if rec := must(s.ReserveIdempotencyKey(ctx(t), "acc_a", "k1", h1, t0, exp)); rec == nil {
+		t.Fatal("release removed a finished key")
+	}
+	mustNil(t, s.ReleaseIdempotencyKey(ctx(t), "acc_b", "k1"))
+	if rec := must(s.ReserveIdempotencyKey(ctx(t), "acc_b", "k1", h1, t0, exp)); rec != nil {
+		t.Fatal("a released key was still reserved")
+	}
+	// An expired record is replaced.
+	if rec := must(s.ReserveIdempotencyKey(ctx(t), "acc_a", "k1", h2, t0.Add(25*time.Hour), t0.Add(time.Hour))); rec != nil {
+		t.Fatalf("expired record was not replaced: %+v", rec)
+	}
+	if n := must(s.PurgeIdempotencyKeys(ctx(t), t0.Add(time.Minute))); n != 1 {
+		t.Fatalf("purged %d, want 1 (acc_b's)", n)
 	}
 }

@@ -1,0 +1,29 @@
+-- +goose Up
+ALTER TABLE webhooks ADD COLUMN previous_secret TEXT;
+ALTER TABLE webhooks ADD COLUMN previous_secret_expires_at INTEGER;
+ALTER TABLE webhooks ADD COLUMN disabled_reason TEXT;
+ALTER TABLE webhooks ADD COLUMN disabled_at INTEGER;
+ALTER TABLE webhooks ADD COLUMN failing_since INTEGER;
+CREATE INDEX webhooks_failing ON webhooks (failing_since) WHERE failing_since IS NOT NULL AND enabled = 1;
+CREATE INDEX webhooks_previous_secret ON webhooks (previous_secret_expires_at) WHERE previous_secret IS NOT NULL;
+
+CREATE TABLE idempotency_keys (
+    scope        TEXT NOT NULL,
+    key          TEXT NOT NULL,
+    request_hash BLOB NOT NULL,
+    status       INTEGER NOT NULL DEFAULT 0,
+    body         BLOB,
+    created_at   INTEGER NOT NULL,
+    PRIMARY KEY (scope, key)
+);
+CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
+
+-- +goose Down
+DROP TABLE idempotency_keys;
+DROP INDEX webhooks_previous_secret;
+DROP INDEX webhooks_failing;
+ALTER TABLE webhooks DROP COLUMN failing_since;
+ALTER TABLE webhooks DROP COLUMN disabled_at;
+ALTER TABLE webhooks DROP COLUMN disabled_reason;
+ALTER TABLE webhooks DROP COLUMN previous_secret_expires_at;
+ALTER TABLE webhooks DROP COLUMN previous_secret;
