@@ -28,7 +28,9 @@ type sealedWaker struct {
 	waker store.Waker
 }
 
-func (s *sealedWaker) Wakeups(ctx context.Context) (<-chan struct{}, error) { return s.waker.Wakeups(ctx) }
+func (s *sealedWaker) Wakeups(ctx context.Context) (<-chan struct{}, error) {
+	return s.waker.Wakeups(ctx)
+}
 
 // Unwrap returns the underlying store (tests inspect what is really stored).
 func (s *sealed) Unwrap() store.Store { return s.Store }
