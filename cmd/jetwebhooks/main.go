@@ -1,5 +1,7 @@
-// Command jetwebhooks runs the jetwebhooks service and administers it:
-// `serve` runs the API and the delivery engine, `accounts` manages tenants.
+// Command jetwebhooks runs the jetwebhooks service and works with it:
+// `serve` runs the API and the delivery engine, `accounts` manages tenants,
+// `webhooks` drives the API from a terminal, `listen` receives and verifies
+// deliveries locally, and `send-event` publishes a trial event.
 package main
 
 import (
@@ -19,6 +21,8 @@ const (
 	exitOK      = 0
 	exitFailure = 1 // runtime failure (database, network, …)
 	exitUsage   = 2 // bad flags or arguments
+	exitAPI     = 3 // the server answered 4xx/5xx
+	exitNetwork = 4 // the server could not be reached
 )
 
 // usageError marks errors caused by how the command was called.
@@ -45,6 +49,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	fmt.Fprintln(stderr, "Error:", err)
+	var ec interface{ exitCode() int }
+	if errors.As(err, &ec) {
+		return ec.exitCode()
+	}
 	var ue usageError
 	if errors.As(err, &ue) {
 		return exitUsage
@@ -62,6 +70,7 @@ func newRootCmd() *cobra.Command {
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newServeCmd(), newAccountsCmd())
+	root.AddCommand(newWebhooksCmd(), newListenCmd(), newSendEventCmd())
 	return root
 }
 

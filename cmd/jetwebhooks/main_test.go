@@ -159,17 +159,17 @@ func TestGeneratedIngestTokenIsShownOnceAndKept(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "jw.db")
 	addr := freeAddr(t)
 	cmd := exec.Command(binPath, "serve", "--addr", addr, "--db", db)
-	var out bytes.Buffer
-	cmd.Stdout = &out
+	first := &proc{}
+	cmd.Stdout = lockedWriter{first}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "bootstrap output", func() bool { return strings.Contains(out.String(), "ingest token:") })
+	waitFor(t, 10*time.Second, "bootstrap output", func() bool { return strings.Contains(first.output(), "ingest token:") })
 	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Wait()
-	tok := regexp.MustCompile(`ingest token:\s+(ing_\S+)`).FindStringSubmatch(out.String())
+	tok := regexp.MustCompile(`ingest token:\s+(ing_\S+)`).FindStringSubmatch(first.output())
 	if tok == nil {
-		t.Fatalf("no ingest token printed:\n%s", out.String())
+		t.Fatalf("no ingest token printed:\n%s", first.output())
 	}
 	// Restarted without --ingest-token, the generated token still authorises ingest.
 	p := &proc{addr: freeAddr(t), done: make(chan struct{})}

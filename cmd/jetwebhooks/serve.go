@@ -36,6 +36,11 @@ token and prints them once.`,
   JETWEBHOOKS_EGRESS_ALLOW=127.0.0.0/8 jetwebhooks serve   # local receivers (development only)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Secrets come from the environment only here, never as flag
+			// defaults, so --help cannot print them.
+			secretFromEnv(cmd, "ingest-token", &ingestToken, "JETWEBHOOKS_INGEST_TOKEN")
+			secretFromEnv(cmd, "secret-key", &secretKey, "JETWEBHOOKS_SECRET_KEY")
+			secretFromEnv(cmd, "previous-secret-keys", &previousKeys, "JETWEBHOOKS_PREVIOUS_SECRET_KEYS")
 			log, err := newLogger(cmd.ErrOrStderr(), logLevel, logFormat)
 			if err != nil {
 				return err
@@ -91,18 +96,27 @@ token and prints them once.`,
 	f := cmd.Flags()
 	f.StringVar(&addr, "addr", envOr("JETWEBHOOKS_ADDR", "127.0.0.1:8080"), "listen address (env JETWEBHOOKS_ADDR)")
 	f.StringVar(&db, "db", envOr("JETWEBHOOKS_DB", "./data/jetwebhooks.db"), "SQLite file path or postgres:// URL (env JETWEBHOOKS_DB)")
-	f.StringVar(&ingestToken, "ingest-token", envOr("JETWEBHOOKS_INGEST_TOKEN", ""), "token that authorises POST /events; default: generated at first start (env JETWEBHOOKS_INGEST_TOKEN)")
+	f.StringVar(&ingestToken, "ingest-token", "", "token that authorises POST /events; default: generated at first start (env JETWEBHOOKS_INGEST_TOKEN)")
 	f.StringVar(&egressAllow, "egress-allow", envOr("JETWEBHOOKS_EGRESS_ALLOW", ""), "comma-separated CIDRs webhooks may reach despite the egress policy, e.g. 127.0.0.0/8,::1/128 (env JETWEBHOOKS_EGRESS_ALLOW)")
 	f.StringVar(&schedule, "retry-schedule", envOr("JETWEBHOOKS_RETRY_SCHEDULE", "0s,30s,2m,10m,1h,4h"), "delay before each attempt; its length is the number of attempts (env JETWEBHOOKS_RETRY_SCHEDULE)")
 	f.DurationVar(&timeout, "delivery-timeout", envDuration("JETWEBHOOKS_DELIVERY_TIMEOUT", 10*time.Second), "timeout of one delivery attempt (env JETWEBHOOKS_DELIVERY_TIMEOUT)")
 	f.DurationVar(&lease, "lease", envDuration("JETWEBHOOKS_LEASE", 0), "how long a claimed delivery is held before another worker may take it over; must exceed --delivery-timeout (default 2×timeout+5s) (env JETWEBHOOKS_LEASE)")
 	f.IntVar(&concurrency, "concurrency", envInt("JETWEBHOOKS_CONCURRENCY", 64), "delivery attempts in flight at once (env JETWEBHOOKS_CONCURRENCY)")
 	f.StringVar(&sqliteSync, "sqlite-synchronous", envOr("JETWEBHOOKS_SQLITE_SYNCHRONOUS", "FULL"), "SQLite synchronous mode: FULL survives power loss, NORMAL only process crashes (env JETWEBHOOKS_SQLITE_SYNCHRONOUS)")
-	f.StringVar(&secretKey, "secret-key", envOr("JETWEBHOOKS_SECRET_KEY", ""), "base64 of 32 random bytes that encrypts webhook secrets at rest; required with PostgreSQL; SQLite defaults to a key file next to the database (env JETWEBHOOKS_SECRET_KEY)")
-	f.StringVar(&previousKeys, "previous-secret-keys", envOr("JETWEBHOOKS_PREVIOUS_SECRET_KEYS", ""), "comma-separated earlier secret keys, still accepted for decryption after a key rotation (env JETWEBHOOKS_PREVIOUS_SECRET_KEYS)")
+	f.StringVar(&secretKey, "secret-key", "", "base64 of 32 random bytes that encrypts webhook secrets at rest; required with PostgreSQL; SQLite defaults to a key file next to the database (env JETWEBHOOKS_SECRET_KEY)")
+	f.StringVar(&previousKeys, "previous-secret-keys", "", "comma-separated earlier secret keys, still accepted for decryption after a key rotation (env JETWEBHOOKS_PREVIOUS_SECRET_KEYS)")
 	f.StringVar(&logLevel, "log-level", envOr("JETWEBHOOKS_LOG_LEVEL", "info"), "debug, info, warn or error (env JETWEBHOOKS_LOG_LEVEL)")
 	f.StringVar(&logFormat, "log-format", envOr("JETWEBHOOKS_LOG_FORMAT", "text"), "text or json (env JETWEBHOOKS_LOG_FORMAT)")
 	return cmd
+}
+
+// secretFromEnv fills a secret flag from the environment unless it was given.
+func secretFromEnv(cmd *cobra.Command, flag string, dst *string, env string) {
+	if !cmd.Flags().Changed(flag) {
+		if v, ok := os.LookupEnv(env); ok {
+			*dst = v
+		}
+	}
 }
 
 func printBootstrap(w io.Writer, b *server.Bootstrap, addr string) {
