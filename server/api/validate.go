@@ -114,6 +114,12 @@ func (a *API) validator(op *operation) echo.MiddlewareFunc {
 			}
 			in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: op.route, Options: opts}
 			if err := openapi3filter.ValidateRequest(req.Context(), in); err != nil {
+				// A chunked body has no Content-Length for BodyLimit to refuse
+				// up front; it is cut off while the validator reads it. That
+				// is a 413, not a validation error.
+				if errors.Is(err, echo.ErrStatusRequestEntityTooLarge) {
+					return err
+				}
 				return validationError(err)
 			}
 			return next(c)
