@@ -74,7 +74,47 @@ type (
 	QueryStatus = models.QueryStatus
 	// DeliveryStatus is the latest delivery status of an EventRecord.
 	DeliveryStatus = models.DeliveryStatus
+	// TestResult is the outcome of TestWebhook's attempt.
+	TestResult = models.TestDeliveryResponse
 )
+
+// WebhookPage is one page of ListWebhooksPage.
+type WebhookPage struct {
+	Webhooks []Webhook
+	// NextCursor continues the listing; empty on the last page.
+	NextCursor string
+}
+
+// CallOption adjusts one request.
+type CallOption func(*http.Request)
+
+// WithIdempotencyKey makes a create or publish safe to retry: the server
+// answers a repeated request with the same key and body with the first
+// response instead of doing it again (for 24 hours). Use a fresh random key
+// per logical operation and reuse it only for retries of that operation.
+func WithIdempotencyKey(key string) CallOption {
+	return func(r *http.Request) { r.Header.Set("Idempotency-Key", key) }
+}
+
+// Data encodes v (typically a map or struct) as an event's data object.
+func Data(v any) (*json.RawMessage, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("jetwebhooks: encode event data: %w", err)
+	}
+	raw := json.RawMessage(b)
+	return &raw, nil
+}
+
+// MustData is Data for values that always encode (map and struct literals);
+// it panics otherwise.
+func MustData(v any) *json.RawMessage {
+	raw, err := Data(v)
+	if err != nil {
+		panic(err)
+	}
+	return raw
+}
 
 // Client calls a jetwebhooks server. Create one with New; it is safe for
 // concurrent use by multiple goroutines.
@@ -179,13 +219,16 @@ func checkBaseURL(baseURL string) (string, error) {
 
 // editor returns the request editor that authenticates a request with token
 // and sets the User-Agent.
-func (c *Client) editor(token string) apiclient.RequestEditorFn {
+func (c *Client) editor(token string, opts ...CallOption) apiclient.RequestEditorFn {
 	return func(_ context.Context, req *http.Request) error {
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}
 		req.Header.Set("User-Agent", c.userAgent)
 		req.Header.Set("Accept", "application/json")
+		for _, o := range opts {
+			o(req)
+		}
 		return nil
 	}
 }
@@ -239,12 +282,41 @@ func checkUUID(op, uuid string) error {
 	return nil
 }
 
-// ListWebhooks returns every webhook of the account, oldest first. Secrets are
-// not included; use GetWebhook for a webhook's secret.
+// ListWebhooks returns every webhook of the account, oldest first, following
+// the server's pages. Secrets are not included; use GetWebhook for a
+// webhook's secret.
 func (c *Client) ListWebhooks(ctx context.Context) ([]Webhook, error) {
+	var all []Webhook
+	cursor := ""
+	for {
+		page, err := c.ListWebhooksPage(ctx, 0, cursor)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page.Webhooks...)
+		if page.NextCursor == "" || page.NextCursor == cursor {
+			if all == nil {
+				all = []Webhook{}
+			}
+			return all, nil
+		}
+		cursor = page.NextCursor
+	}
+}
+
+// ListWebhooksPage returns one page of the account's webhooks: up to limit
+// (0: the server's cap, 1000) after cursor ("" for the first page).
+func (c *Client) ListWebhooksPage(ctx context.Context, limit int, cursor string) (*WebhookPage, error) {
 	const op = "list webhooks"
+	params := &models.ListWebhooksParams{}
+	if limit > 0 {
+		params.Limit = &limit
+	}
+	if cursor != "" {
+		params.Cursor = &cursor
+	}
 	rsp, err := send(op, func() (*http.Response, error) {
-		return c.api.ListWebhooks(ctx, c.editor(c.apiKey))
+		return c.api.ListWebhooks(ctx, params, c.editor(c.apiKey))
 	})
 	if err != nil {
 		return nil, err
@@ -257,7 +329,67 @@ func (c *Client) ListWebhooks(ctx context.Context) ([]Webhook, error) {
 	if err != nil {
 		return nil, err
 	}
-	return body.Webhooks, nil
+	page := &WebhookPage{Webhooks: body.Webhooks}
+	if body.NextCursor != nil {
+		page.NextCursor = *body.NextCursor
+	}
+	return page, nil
+}
+
+// RotateSecret gives the webhook a new signing secret and returns the webhook
+// with it. For grace (0 to 7 days) the old secret keeps signing deliveries
+// too, so receivers can switch over; a negative grace takes the server's
+// default of 24 hours.
+func (c *Client) RotateSecret(ctx context.Context, uuid string, grace time.Duration) (*Webhook, error) {
+	const op = "rotate secret"
+	if err := checkUUID(op, uuid); err != nil {
+		return nil, err
+	}
+	body := models.RotateSecretRequest{}
+	if grace >= 0 {
+		secs := int(grace / time.Second)
+		body.GracePeriod = &secs
+	}
+	rsp, err := send(op, func() (*http.Response, error) {
+		return c.api.RotateWebhookSecret(ctx, uuid, body, c.editor(c.apiKey))
+	})
+	if err != nil {
+		return nil, err
+	}
+	parsed, err := apiclient.ParseRotateWebhookSecretResponse(rsp)
+	if err != nil {
+		return nil, fmt.Errorf("jetwebhooks: %s: %w", op, err)
+	}
+	out, err := decoded(op, parsed.JSON200, parsed.Body)
+	if err != nil {
+		return nil, err
+	}
+	return &out.Webhook, nil
+}
+
+// TestWebhook delivers a sample event of eventType ("" for
+// outbound.delivered) to the webhook at once and returns the attempt's
+// outcome. A failed delivery is not an error: see TestResult.Delivered.
+func (c *Client) TestWebhook(ctx context.Context, uuid string, eventType SubscribableEventType) (*TestResult, error) {
+	const op = "test webhook"
+	if err := checkUUID(op, uuid); err != nil {
+		return nil, err
+	}
+	body := models.TestDeliveryRequest{}
+	if eventType != "" {
+		body.EventType = &eventType
+	}
+	rsp, err := send(op, func() (*http.Response, error) {
+		return c.api.TestWebhook(ctx, uuid, body, c.editor(c.apiKey))
+	})
+	if err != nil {
+		return nil, err
+	}
+	parsed, err := apiclient.ParseTestWebhookResponse(rsp)
+	if err != nil {
+		return nil, fmt.Errorf("jetwebhooks: %s: %w", op, err)
+	}
+	return decoded(op, parsed.JSON200, parsed.Body)
 }
 
 // GetWebhook returns the webhook named by uuid, including its signing secret.
@@ -288,10 +420,13 @@ func (c *Client) GetWebhook(ctx context.Context, uuid string) (*Webhook, error) 
 
 // CreateWebhook creates a webhook and returns it, with the signing secret the
 // server generated for it.
-func (c *Client) CreateWebhook(ctx context.Context, req CreateWebhookRequest) (*Webhook, error) {
+//
+// With WithIdempotencyKey a retry after a network error cannot create a
+// second webhook.
+func (c *Client) CreateWebhook(ctx context.Context, req CreateWebhookRequest, opts ...CallOption) (*Webhook, error) {
 	const op = "create webhook"
 	rsp, err := send(op, func() (*http.Response, error) {
-		return c.api.CreateWebhook(ctx, req, c.editor(c.apiKey))
+		return c.api.CreateWebhook(ctx, &models.CreateWebhookParams{}, req, c.editor(c.apiKey, opts...))
 	})
 	if err != nil {
 		return nil, err
@@ -379,10 +514,10 @@ func (c *Client) ReplayEvent(ctx context.Context, req ReplayRequest) (*ReplayRes
 // the account key. Once it returns without error the event is stored; an
 // event whose Id was published before is accepted again with
 // PublishResult.Duplicate set and queues nothing.
-func (c *Client) PublishEvent(ctx context.Context, ev Event) (*PublishResult, error) {
+func (c *Client) PublishEvent(ctx context.Context, ev Event, opts ...CallOption) (*PublishResult, error) {
 	const op = "publish event"
 	rsp, err := send(op, func() (*http.Response, error) {
-		return c.api.IngestEvent(ctx, ev, c.editor(c.ingestToken))
+		return c.api.IngestEvent(ctx, &models.IngestEventParams{}, ev, c.editor(c.ingestToken, opts...))
 	})
 	if err != nil {
 		return nil, err
@@ -398,13 +533,13 @@ func (c *Client) PublishEvent(ctx context.Context, ev Event) (*PublishResult, er
 // accepted or none is. The results are in the order of evs. Like PublishEvent
 // it authenticates with the ingest token. An empty batch is a no-op that
 // sends no request; the server refuses batches larger than it allows (1000).
-func (c *Client) PublishEvents(ctx context.Context, evs []Event) ([]PublishResult, error) {
+func (c *Client) PublishEvents(ctx context.Context, evs []Event, opts ...CallOption) ([]PublishResult, error) {
 	const op = "publish events"
 	if len(evs) == 0 {
 		return []PublishResult{}, nil
 	}
 	rsp, err := send(op, func() (*http.Response, error) {
-		return c.api.IngestEventBatch(ctx, models.IngestBatchRequest{Events: evs}, c.editor(c.ingestToken))
+		return c.api.IngestEventBatch(ctx, &models.IngestEventBatchParams{}, models.IngestBatchRequest{Events: evs}, c.editor(c.ingestToken, opts...))
 	})
 	if err != nil {
 		return nil, err

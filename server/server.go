@@ -77,6 +77,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// RateLimit and RateBurst limit requests per API key (default 50/s,
+	// burst 100; negative disables); IngestRateLimit and IngestRateBurst the
+	// ingest token (default unlimited). See api.Config.
+	RateLimit, IngestRateLimit float64
+	RateBurst, IngestRateBurst int
 	// ShutdownTimeout bounds graceful shutdown of the HTTP server (default 10 s).
 	ShutdownTimeout time.Duration
 }
@@ -206,7 +211,9 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 		return nil, err
 	}
 	s.publisher = &ingest.Publisher{Store: st, Now: cfg.Now, Published: s.engine.Wake}
-	s.api, err = api.New(ctx, api.Config{IngestTokenHash: tokenHash, Egress: policy, Logger: cfg.Logger, Now: cfg.Now}, st, s.publisher)
+	s.api, err = api.New(ctx, api.Config{IngestTokenHash: tokenHash, Egress: policy, Logger: cfg.Logger, Now: cfg.Now,
+		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, IngestRateLimit: cfg.IngestRateLimit, IngestRateBurst: cfg.IngestRateBurst,
+		Tester: s.engine}, st, s.publisher)
 	if err != nil {
 		return nil, err
 	}

@@ -328,7 +328,7 @@ func TestCrashLosesNothing(t *testing.T) {
 		for i := range batch {
 			id := fmt.Sprintf("evt_crash_%d_%d", b, i)
 			ids[id] = true
-			batch[i] = client.Event{Id: &id, AccountId: acc.ID, Type: "outbound.delivered", Data: map[string]any{"n": i}}
+			batch[i] = client.Event{Id: &id, AccountId: acc.ID, Type: "outbound.delivered", Data: client.MustData(map[string]any{"n": i})}
 		}
 		res, err := c.PublishEvents(t.Context(), batch)
 		if err != nil {

@@ -96,7 +96,7 @@ func optional(cmd *cobra.Command, flag, v string) *string {
 }
 
 // eventData reads --data or --data-file as a JSON object.
-func eventData(cmd *cobra.Command, data, file string) (map[string]any, error) {
+func eventData(cmd *cobra.Command, data, file string) (*json.RawMessage, error) {
 	var raw []byte
 	var flag string
 	switch {
@@ -137,7 +137,9 @@ func eventData(cmd *cobra.Command, data, file string) (map[string]any, error) {
 	if dec.More() {
 		return nil, usagef("%s: not a JSON object: trailing data", flag)
 	}
-	return m, nil
+	// Send the bytes as given: numbers keep every digit.
+	out := json.RawMessage(bytes.TrimSpace(raw))
+	return &out, nil
 }
 
 func jsonErr(err error) string {

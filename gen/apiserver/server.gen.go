@@ -9,7 +9,9 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"path"
@@ -25,19 +27,19 @@ import (
 type ServerInterface interface {
 	// IngestEvent Publish an event
 	// (POST /events)
-	IngestEvent(ctx echo.Context) error
+	IngestEvent(ctx echo.Context, params IngestEventParams) error
 	// IngestEventBatch Publish a batch of events
 	// (POST /events/batch)
-	IngestEventBatch(ctx echo.Context) error
+	IngestEventBatch(ctx echo.Context, params IngestEventBatchParams) error
 	// ListWebhooks List webhooks
 	// (GET /webhooks)
-	ListWebhooks(ctx echo.Context) error
+	ListWebhooks(ctx echo.Context, params ListWebhooksParams) error
 	// UpdateWebhook Update a webhook
 	// (PATCH /webhooks)
 	UpdateWebhook(ctx echo.Context) error
 	// CreateWebhook Create a webhook
 	// (POST /webhooks)
-	CreateWebhook(ctx echo.Context) error
+	CreateWebhook(ctx echo.Context, params CreateWebhookParams) error
 	// QueryWebhookEvents Query webhook events
 	// (POST /webhooks/query)
 	QueryWebhookEvents(ctx echo.Context) error
@@ -50,6 +52,12 @@ type ServerInterface interface {
 	// GetWebhook Get a webhook
 	// (GET /webhooks/{uuid})
 	GetWebhook(ctx echo.Context, uuid string) error
+	// RotateWebhookSecret Rotate a webhook's secret
+	// (POST /webhooks/{uuid}/rotate-secret)
+	RotateWebhookSecret(ctx echo.Context, uuid string) error
+	// TestWebhook Send a test event
+	// (POST /webhooks/{uuid}/test)
+	TestWebhook(ctx echo.Context, uuid string) error
 }
 
 // ServerInterfaceWrapper converts echo contexts to parameters.
@@ -61,8 +69,28 @@ type ServerInterfaceWrapper struct {
 func (w *ServerInterfaceWrapper) IngestEvent(ctx echo.Context) error {
 	var err error
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params IngestEventParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.IngestEvent(ctx)
+	err = w.Handler.IngestEvent(ctx, params)
 	return err
 }
 
@@ -70,8 +98,28 @@ func (w *ServerInterfaceWrapper) IngestEvent(ctx echo.Context) error {
 func (w *ServerInterfaceWrapper) IngestEventBatch(ctx echo.Context) error {
 	var err error
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params IngestEventBatchParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.IngestEventBatch(ctx)
+	err = w.Handler.IngestEventBatch(ctx, params)
 	return err
 }
 
@@ -79,8 +127,24 @@ func (w *ServerInterfaceWrapper) IngestEventBatch(ctx echo.Context) error {
 func (w *ServerInterfaceWrapper) ListWebhooks(ctx echo.Context) error {
 	var err error
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListWebhooksParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.ListWebhooks(ctx)
+	err = w.Handler.ListWebhooks(ctx, params)
 	return err
 }
 
@@ -97,8 +161,28 @@ func (w *ServerInterfaceWrapper) UpdateWebhook(ctx echo.Context) error {
 func (w *ServerInterfaceWrapper) CreateWebhook(ctx echo.Context) error {
 	var err error
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params CreateWebhookParams
+
+	headers := ctx.Request().Header
+	// ------------- Optional header parameter "Idempotency-Key" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Idempotency-Key")]; found {
+		var IdempotencyKey IdempotencyKey
+		n := len(valueList)
+		if n != 1 {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Expected one value for Idempotency-Key, got %d", n))
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Idempotency-Key", valueList[0], &IdempotencyKey, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter Idempotency-Key: %s", err))
+		}
+
+		params.IdempotencyKey = &IdempotencyKey
+	}
+
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.CreateWebhook(ctx)
+	err = w.Handler.CreateWebhook(ctx, params)
 	return err
 }
 
@@ -149,6 +233,38 @@ func (w *ServerInterfaceWrapper) GetWebhook(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.GetWebhook(ctx, uuid)
+	return err
+}
+
+// RotateWebhookSecret converts echo context to params.
+func (w *ServerInterfaceWrapper) RotateWebhookSecret(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "uuid" -------------
+	var uuid string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "uuid", ctx.Param("uuid"), &uuid, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter uuid: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RotateWebhookSecret(ctx, uuid)
+	return err
+}
+
+// TestWebhook converts echo context to params.
+func (w *ServerInterfaceWrapper) TestWebhook(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "uuid" -------------
+	var uuid string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "uuid", ctx.Param("uuid"), &uuid, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter uuid: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.TestWebhook(ctx, uuid)
 	return err
 }
 
@@ -204,6 +320,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/webhooks", wrapper.CreateWebhook, options.OperationMiddlewares["createWebhook"]...)
 	router.DELETE(options.BaseURL+"/webhooks/:uuid", wrapper.DeleteWebhook, options.OperationMiddlewares["deleteWebhook"]...)
 	router.GET(options.BaseURL+"/webhooks/:uuid", wrapper.GetWebhook, options.OperationMiddlewares["getWebhook"]...)
+	router.POST(options.BaseURL+"/webhooks/:uuid/rotate-secret", wrapper.RotateWebhookSecret, options.OperationMiddlewares["rotateWebhookSecret"]...)
+	router.POST(options.BaseURL+"/webhooks/:uuid/test", wrapper.TestWebhook, options.OperationMiddlewares["testWebhook"]...)
 	router.POST(options.BaseURL+"/webhooks/query", wrapper.QueryWebhookEvents, options.OperationMiddlewares["queryWebhookEvents"]...)
 	router.POST(options.BaseURL+"/webhooks/replay", wrapper.ReplayWebhookEvent, options.OperationMiddlewares["replayWebhookEvent"]...)
 	router.POST(options.BaseURL+"/events", wrapper.IngestEvent, options.OperationMiddlewares["ingestEvent"]...)
@@ -213,14 +331,30 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 
 type BadRequestJSONResponse Error
 
+type ConflictJSONResponse Error
+
 type InternalErrorJSONResponse Error
 
 type NotFoundJSONResponse Error
 
+type TooLargeJSONResponse Error
+
+type TooManyRequestsResponseHeaders struct {
+	RetryAfter *int
+}
+type TooManyRequestsJSONResponse struct {
+	Body Error
+
+	Headers TooManyRequestsResponseHeaders
+}
+
 type UnauthorizedJSONResponse Error
 
+type UnsupportedMediaTypeJSONResponse Error
+
 type IngestEventRequestObject struct {
-	Body *IngestEventJSONRequestBody
+	Params IngestEventParams
+	Body   *IngestEventJSONRequestBody
 }
 
 type IngestEventResponseObject interface {
@@ -269,6 +403,67 @@ func (response IngestEvent401JSONResponse) VisitIngestEventResponse(w http.Respo
 	return err
 }
 
+type IngestEvent409JSONResponse struct{ ConflictJSONResponse }
+
+func (response IngestEvent409JSONResponse) VisitIngestEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IngestEvent413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response IngestEvent413JSONResponse) VisitIngestEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IngestEvent415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response IngestEvent415JSONResponse) VisitIngestEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IngestEvent429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response IngestEvent429JSONResponse) VisitIngestEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type IngestEvent500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response IngestEvent500JSONResponse) VisitIngestEventResponse(w http.ResponseWriter) error {
@@ -284,7 +479,8 @@ func (response IngestEvent500JSONResponse) VisitIngestEventResponse(w http.Respo
 }
 
 type IngestEventBatchRequestObject struct {
-	Body *IngestEventBatchJSONRequestBody
+	Params IngestEventBatchParams
+	Body   *IngestEventBatchJSONRequestBody
 }
 
 type IngestEventBatchResponseObject interface {
@@ -333,6 +529,67 @@ func (response IngestEventBatch401JSONResponse) VisitIngestEventBatchResponse(w 
 	return err
 }
 
+type IngestEventBatch409JSONResponse struct{ ConflictJSONResponse }
+
+func (response IngestEventBatch409JSONResponse) VisitIngestEventBatchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IngestEventBatch413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response IngestEventBatch413JSONResponse) VisitIngestEventBatchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IngestEventBatch415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response IngestEventBatch415JSONResponse) VisitIngestEventBatchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IngestEventBatch429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response IngestEventBatch429JSONResponse) VisitIngestEventBatchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type IngestEventBatch500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response IngestEventBatch500JSONResponse) VisitIngestEventBatchResponse(w http.ResponseWriter) error {
@@ -348,6 +605,7 @@ func (response IngestEventBatch500JSONResponse) VisitIngestEventBatchResponse(w 
 }
 
 type ListWebhooksRequestObject struct {
+	Params ListWebhooksParams
 }
 
 type ListWebhooksResponseObject interface {
@@ -368,6 +626,20 @@ func (response ListWebhooks200JSONResponse) VisitListWebhooksResponse(w http.Res
 	return err
 }
 
+type ListWebhooks400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListWebhooks400JSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListWebhooks401JSONResponse struct{ UnauthorizedJSONResponse }
 
 func (response ListWebhooks401JSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
@@ -378,6 +650,23 @@ func (response ListWebhooks401JSONResponse) VisitListWebhooksResponse(w http.Res
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhooks429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListWebhooks429JSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -460,6 +749,53 @@ func (response UpdateWebhook404JSONResponse) VisitUpdateWebhookResponse(w http.R
 	return err
 }
 
+type UpdateWebhook413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response UpdateWebhook413JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response UpdateWebhook415JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type UpdateWebhook429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response UpdateWebhook429JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateWebhook500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response UpdateWebhook500JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
@@ -475,7 +811,8 @@ func (response UpdateWebhook500JSONResponse) VisitUpdateWebhookResponse(w http.R
 }
 
 type CreateWebhookRequestObject struct {
-	Body *CreateWebhookJSONRequestBody
+	Params CreateWebhookParams
+	Body   *CreateWebhookJSONRequestBody
 }
 
 type CreateWebhookResponseObject interface {
@@ -520,6 +857,67 @@ func (response CreateWebhook401JSONResponse) VisitCreateWebhookResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook409JSONResponse struct{ ConflictJSONResponse }
+
+func (response CreateWebhook409JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response CreateWebhook413JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response CreateWebhook415JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response CreateWebhook429JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -584,6 +982,53 @@ func (response QueryWebhookEvents401JSONResponse) VisitQueryWebhookEventsRespons
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type QueryWebhookEvents413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response QueryWebhookEvents413JSONResponse) VisitQueryWebhookEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type QueryWebhookEvents415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response QueryWebhookEvents415JSONResponse) VisitQueryWebhookEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type QueryWebhookEvents429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response QueryWebhookEvents429JSONResponse) VisitQueryWebhookEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -666,6 +1111,53 @@ func (response ReplayWebhookEvent404JSONResponse) VisitReplayWebhookEventRespons
 	return err
 }
 
+type ReplayWebhookEvent413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response ReplayWebhookEvent413JSONResponse) VisitReplayWebhookEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReplayWebhookEvent415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response ReplayWebhookEvent415JSONResponse) VisitReplayWebhookEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ReplayWebhookEvent429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ReplayWebhookEvent429JSONResponse) VisitReplayWebhookEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ReplayWebhookEvent500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response ReplayWebhookEvent500JSONResponse) VisitReplayWebhookEventResponse(w http.ResponseWriter) error {
@@ -726,6 +1218,23 @@ func (response DeleteWebhook404JSONResponse) VisitDeleteWebhookResponse(w http.R
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhook429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response DeleteWebhook429JSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -794,9 +1303,278 @@ func (response GetWebhook404JSONResponse) VisitGetWebhookResponse(w http.Respons
 	return err
 }
 
+type GetWebhook429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response GetWebhook429JSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetWebhook500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response GetWebhook500JSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookSecretRequestObject struct {
+	Uuid string `json:"uuid"`
+	Body *RotateWebhookSecretJSONRequestBody
+}
+
+type RotateWebhookSecretResponseObject interface {
+	VisitRotateWebhookSecretResponse(w http.ResponseWriter) error
+}
+
+type RotateWebhookSecret200JSONResponse WebhookResponse
+
+func (response RotateWebhookSecret200JSONResponse) VisitRotateWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookSecret400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response RotateWebhookSecret400JSONResponse) VisitRotateWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookSecret401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response RotateWebhookSecret401JSONResponse) VisitRotateWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookSecret404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response RotateWebhookSecret404JSONResponse) VisitRotateWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookSecret413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response RotateWebhookSecret413JSONResponse) VisitRotateWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookSecret415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response RotateWebhookSecret415JSONResponse) VisitRotateWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookSecret429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response RotateWebhookSecret429JSONResponse) VisitRotateWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookSecret500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response RotateWebhookSecret500JSONResponse) VisitRotateWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhookRequestObject struct {
+	Uuid string `json:"uuid"`
+	Body *TestWebhookJSONRequestBody
+}
+
+type TestWebhookResponseObject interface {
+	VisitTestWebhookResponse(w http.ResponseWriter) error
+}
+
+type TestWebhook200JSONResponse TestDeliveryResponse
+
+func (response TestWebhook200JSONResponse) VisitTestWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhook400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response TestWebhook400JSONResponse) VisitTestWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhook401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response TestWebhook401JSONResponse) VisitTestWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhook404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response TestWebhook404JSONResponse) VisitTestWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhook413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response TestWebhook413JSONResponse) VisitTestWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhook415JSONResponse struct {
+	UnsupportedMediaTypeJSONResponse
+}
+
+func (response TestWebhook415JSONResponse) VisitTestWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(415)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhook429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response TestWebhook429JSONResponse) VisitTestWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhook500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response TestWebhook500JSONResponse) VisitTestWebhookResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -837,6 +1615,12 @@ type StrictServerInterface interface {
 	// GetWebhook Get a webhook
 	// (GET /webhooks/{uuid})
 	GetWebhook(ctx context.Context, request GetWebhookRequestObject) (GetWebhookResponseObject, error)
+	// RotateWebhookSecret Rotate a webhook's secret
+	// (POST /webhooks/{uuid}/rotate-secret)
+	RotateWebhookSecret(ctx context.Context, request RotateWebhookSecretRequestObject) (RotateWebhookSecretResponseObject, error)
+	// TestWebhook Send a test event
+	// (POST /webhooks/{uuid}/test)
+	TestWebhook(ctx context.Context, request TestWebhookRequestObject) (TestWebhookResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx echo.Context, request any) (any, error)
@@ -852,8 +1636,10 @@ type strictHandler struct {
 }
 
 // IngestEvent operation middleware
-func (sh *strictHandler) IngestEvent(ctx echo.Context) error {
+func (sh *strictHandler) IngestEvent(ctx echo.Context, params IngestEventParams) error {
 	var request IngestEventRequestObject
+
+	request.Params = params
 
 	var body IngestEventJSONRequestBody
 	var err error
@@ -898,8 +1684,10 @@ func (sh *strictHandler) IngestEvent(ctx echo.Context) error {
 }
 
 // IngestEventBatch operation middleware
-func (sh *strictHandler) IngestEventBatch(ctx echo.Context) error {
+func (sh *strictHandler) IngestEventBatch(ctx echo.Context, params IngestEventBatchParams) error {
 	var request IngestEventBatchRequestObject
+
+	request.Params = params
 
 	var body IngestEventBatchJSONRequestBody
 	var err error
@@ -944,8 +1732,10 @@ func (sh *strictHandler) IngestEventBatch(ctx echo.Context) error {
 }
 
 // ListWebhooks operation middleware
-func (sh *strictHandler) ListWebhooks(ctx echo.Context) error {
+func (sh *strictHandler) ListWebhooks(ctx echo.Context, params ListWebhooksParams) error {
 	var request ListWebhooksRequestObject
+
+	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.ListWebhooks(ctx.Request().Context(), request.(ListWebhooksRequestObject))
@@ -1013,8 +1803,10 @@ func (sh *strictHandler) UpdateWebhook(ctx echo.Context) error {
 }
 
 // CreateWebhook operation middleware
-func (sh *strictHandler) CreateWebhook(ctx echo.Context) error {
+func (sh *strictHandler) CreateWebhook(ctx echo.Context, params CreateWebhookParams) error {
 	var request CreateWebhookRequestObject
+
+	request.Params = params
 
 	var body CreateWebhookJSONRequestBody
 	var err error
@@ -1200,87 +1992,217 @@ func (sh *strictHandler) GetWebhook(ctx echo.Context, uuid string) error {
 	return nil
 }
 
+// RotateWebhookSecret operation middleware
+func (sh *strictHandler) RotateWebhookSecret(ctx echo.Context, uuid string) error {
+	var request RotateWebhookSecretRequestObject
+
+	request.Uuid = uuid
+
+	var body RotateWebhookSecretJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		if !errors.Is(err, io.EOF) {
+			return err
+		}
+	} else {
+		request.Body = &body
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RotateWebhookSecret(ctx.Request().Context(), request.(RotateWebhookSecretRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RotateWebhookSecret")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RotateWebhookSecretResponseObject); ok {
+		return validResponse.VisitRotateWebhookSecretResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// TestWebhook operation middleware
+func (sh *strictHandler) TestWebhook(ctx echo.Context, uuid string) error {
+	var request TestWebhookRequestObject
+
+	request.Uuid = uuid
+
+	var body TestWebhookJSONRequestBody
+	var err error
+	if binder, ok := ctx.Echo().Binder.(*echo.DefaultBinder); ok {
+		// A request validator built on kin-openapi's openapi3filter with
+		// KeepValidatedValue leaves the value it validated on the body. Bind
+		// that value, matching member names exactly, so the handler receives
+		// what was validated instead of a second, case-insensitive decode.
+		// Otherwise bind only the request body, so that path and query
+		// parameters are not also bound into the body struct.
+		if vb, ok := ctx.Request().Body.(interface{ ValidatedValue() any }); !ok || runtime.BindJSONValue(vb.ValidatedValue(), &body) != nil {
+			err = binder.BindBody(ctx, &body)
+		}
+	} else {
+		// A custom binder is installed on the Echo instance; defer to it
+		// entirely, since echo.Binder does not expose body-only binding and
+		// the binder may do more than decode (for example call ctx.Validate).
+		err = ctx.Bind(&body)
+	}
+	if err != nil {
+		if !errors.Is(err, io.EOF) {
+			return err
+		}
+	} else {
+		request.Body = &body
+	}
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.TestWebhook(ctx.Request().Context(), request.(TestWebhookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "TestWebhook")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(TestWebhookResponseObject); ok {
+		return validResponse.VisitTestWebhookResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7Fz9cttGkn+VLtxWWa4FKUqWvTZVqTol1maVyLbWkit1MXXkEGiQEwMz8MxANONi1T3NPdg9yVXPDECA",
-	"BD9keb2VvfsjiQDOR8/0168/kM9BJLNcChRGB/3PgUKdS6HRPnzP4rf4sUBt6CmSwqCwf7I8T3nEDJfi",
-	"8DctBb3T0RQzRn/9SWES9IN/O1wufeh+1YfnSkkVLBaLMIhRR4rntEjQD26mCMptBlxDxtJEqgxjkAoS",
-	"xlMNdyzlsd2zGyzC4EIYVIKlbsV/OH3XMkMz5WJiqSG6BJgpgkZ1h+oUhHS/srEsDHB7iJjrKJUaY0vw",
-	"a2n+KgsR/+NpfS1BF9EUFGpZqAiBO1ojlqaWxiiShTCWqneCFWYqFf8d42/D5TO/n10YpshiVJblXGui",
-	"TioQLEMNQsIHnHcDWsavTBv/oJAZ/AXHUyk/1OSTxTGnJVl6pWSOynCS4oSlGsMgr736HOBdKe9bT0Gj",
-	"Lrk2dE8JTw2qYSwzxoWdytL0TRL0329f5K92nlvldvU6LsSYJAIcPSBFOodEKmKWRvB7wQH3w8oXxEvP",
-	"Q5AzoR93QRRpCt8BS9NuEAb0xMYpBn2jClxSX2hUX4v2N4VpIV7JzFNPezk+HhjFhGaRYw7xVBOTdcaU",
-	"mUptvuRAtPIu/nkReU1DSYQMM8U9Tn9tx1+IvCiPn7AiNUH/aBEGhUr33P7d20srwWTcuCIle++od4uE",
-	"pTDehoGZ5xj0Azn+DSMrdC8x5Xeo5tcV6U0e5ChiLiZ9UhVmDGa5gTmaU1Bo1LwPzECKTBuQAqsB3n4x",
-	"Qf9IM7XaNxBEdlykGJ+S8YhQ6z7Ebn9652b1IUeVMToocdtbQgUxsriTojE0uDsQdCxRZHRWT2NAN2DU",
-	"PAgDv3wQBm6B2tG1UTR2EQaVWW9qboyGnAH9yQ1mei9L9NJOolX9NkwpNqdnLHfBTyzLSb4CzzYy6JCQ",
-	"gJP8rZFXnqE+1ZsaP3YsZYpMrPF+eXq3eRvf61SvXUHCMY3XZeGn6zevIZec3CKxJGeKZUgPJG0hYHfS",
-	"hUMnbIe9tjMpZN7Kr/y0cgJHQDW+9QCV6dyXUdfFmE4zJi23s29ozUUYZOzThVvg6CQMMi7KpxVuhkEh",
-	"+McC/c/eTtil3mIkVbx+k5H1JPGQWTIJb9BfARfm2cnyguhGJ6isuNBqQ/d+D99RHoHHTRHDOzP8NP/9",
-	"L89ftLEhZdoMSxw2jGSM68y21nGMiVRojWfClTaVhpNqz6YoyCz87ebmCpjQM1QwYxoURsjvMF63qm0H",
-	"TplBbYZL07ntzCvWahEGOZunksWbvXNj36X4EKji0c5LvvbDaIYFOkPnZFpEuBpROGas/WykYenQ36Cu",
-	"DandRuEnV5JiX7SwcOZsyNB7ie3qZJfwK5UHb4hag/bVoy4vubltWJfuVUauHbdV6jYq9o1XgKZMnhPv",
-	"HRoAmgdmygxETICMokL1raAenYCuaTo5Jg15WmgYSQ8ouh8LLDAehQMxm/JoCj+hOc8YTx/pEmvkbIJW",
-	"yj8WtKdDNxDLqMho97FF4BrcDRwWecwMDgSK2NpHDbG05p1FEeamC2difXd/EK5BG6m8v7TbWbrHhQkH",
-	"QnMRIWmZv3l72vJ8CEYCNyEIvCPqSl/adI8r+wbh8k01o/6S/h01Xykk7qzOTVCtTNU5yxpjlMzz5pA7",
-	"rqx4VC9kjqI5JEp59GHllczylHFBguaxare0M7VX9fOU7zxN5eM4lXbxNkRQQ6N1p5KxT5coJmYa9I+f",
-	"PrUeonw+alml5k56vY0msAIIF2KC2nzPTDR9aKixlxt0+1ktW6O2t839rVqVLaiycSan8Ou+UaEu0nsT",
-	"Xq3XgrVqkGlviFRSsfkY7qruxxMfagydNa8J0LOTnfLTxAxNC/hO8E+gMZIi1qfg4wVNZoBMn+EZgkyA",
-	"W7rJ/64hjowLnpFd6LU545gZtsuVrplkYYDmhUv7A8wFXCjuMJU5PtIwoiGjGtBd3rKLOdfP2gxdQ7ui",
-	"03mK4d0sOMhIyGjLCQWuBppR9GPacVV/126ct4DdN7kPJnMl4yJC1YmmUqMAHp8CA4W55RLwmCy4s/M2",
-	"ZxM5v7FiksHMeIRd60wphqEt/pNQ2vuzzq+s83uv82LYuf18FD47WfypNRxYhR8rQrUDjey8g3tDToq+",
-	"W66tGbOHPoNlA7QqYN/INZs92IdnK+pcUzc/dLM6bzZInlnVUyPhVWRjinqS0hF7CbfiT6jXOVdIpOq2",
-	"Avu4cKmuFlhzowp0aNpMuSaJmrIYxohiKVcOiS+TgAJntW1rW1YWrwR4G9Dol9jKasGwfldtV/0KtWYT",
-	"3HzXmRvw1Ugr12sj5u+Eqb7MtxKsGyZKZq3h205jikMjv2BmnXE1RTg6fr7TeXxh/JjyjHt341NQT3tW",
-	"CR2VFTTwj21EyyTR2FxjdYnmKq1H3261dhx+vyDSisMygtwz5FpsFqxNMn5PYFZPJLSAm4pF265+/Tcb",
-	"hrX91I7mygnlftXiGxVrU+ZwVPm+UcNDMg0M9FxIMc/Ino68EltwcI+UXmWDNoD5t5inbP4ASP1lCvgg",
-	"AX6ALJbH/RLn9jc5g4yJOSQK9RSWQ2GGCkvXdvAbmsr54SeDQnMpHneDXSasrQxHxKJHCae2IsFgtLy7",
-	"kR/i8IPAGWpjka0pI/TWnOlWr1LJaSlkKHxEfBt+df9YpUG2OabrZRJqNVhfRqyt1NUrB2s33IPvIOaa",
-	"gs44hCP4DlDYh5qG9cKj2zW+hcGnDv3euWOusEIUvfQrBWFw7pYJbomC1mxqK7ePTmo5G9L+TbmMkIxD",
-	"mYupki0WaWXdtozG/+cvGlLxzqah/iXqltacRehQto/13EanrnAXpciUBm6+VTWyQREtfB96HlRM3LuE",
-	"eO+i4X08Tt3k2UFtFs0vvqsQsjmp0Zq02OBe9MNLP6sga12Wq/XXtG1XYm9VBr98JZs5z2TME47xV7m/",
-	"Uh7X3R5GCk27Hdd8Iij2dGPgYDSbaoyG//Nf/z163IUrhZqMvBQ+K27TIBM0IbCx/YULSLl2rntZqnKL",
-	"vEp+/vsL9fzHn//jo7qZ/fbu6uXzi8urXy/k8SW7ZNez4IvhvhfJGuBvLZk8SBXC1np7DQU0ZGFNzNYq",
-	"KXV2b1EzslSbEd8WBFMVcvZXoVKzFzuywks0VG2x5QSvvRw2he3Slvl1CDGfcKNDmM7zKQodQiFiVDqS",
-	"inCErUFygzpnkUuNuBaR5cumpF3ZTJ7tCSpPE27PzdZyde9Z5/ezzq+9zovOcDDQt39uzdJVvnePvMd6",
-	"Q4CXgrI7IinSdB7cD5tW1743P3fxbxv7rlswdQkWSwTailRqTmiN+2eCDIZMC4MwNSYHqex/Nbx7e9mF",
-	"S25Q2bwsvyMrIxWkUuZjFn0AFscKtSbhUBRlJIX2qLe6a7tS//DQvyFkdjirpGGp+4qvZCF7J7uCP2c+",
-	"C8XN/Jpu2ZcCcv4zzs8KmtN2VJe6fKTh7OoCPuAcDkYs586qNgFxQQezoZJvZMqYYBMkjExntJy1woBM",
-	"WTTv6aMj2zS3zX/eyA8o2sm5qboNH2lfRABDw+HAvYZIioRPCmU760JX4qzOQNQ/3oOShaUlkS33ARrT",
-	"pDOV2tgaKCcW0flcJ59M6pXaKhY9u7rol3GEXckWRJCGDUQtD82VdWEYlxHuHGbcNKq/NtsAZaNSCKxW",
-	"kC0nDcSUayPV3FogF6d2B2Ig3PXdoYBRKVJ6BKT9zFGVyDSVs/p+ZYzjmk7hlykqV9UeiMZPtkrMU/Ki",
-	"B+RDDydoDmNM0SCMZcxRh2Cbfaon53ogkjHqx3T6gYimkkcIGYsR7EbcNmtIFWNcNnBW1BJxS97Yo/oh",
-	"b8/PXr46f6QHgswKM3zMU27mJAyo7UWMrt5c35SdQCM7t/HqcMxMNB1ZJa0lFR6BnIn+WjF+IMoSjFNr",
-	"7ttyQ5CFfzWbMmPrLcsjSCusAiPjaPK9A/aOuIafrt+87sPo86A0eIOgDy4igoHrm6I3g2BQ9HpPIils",
-	"FcOgiNC+wUGwGIWgZYaGZ6itJA3EyHePjUCwjLCSJShJfAHE9jVpV55PeYTeRTg0FpzlLJpi57jbs16W",
-	"G2uw6lmXs6uLIAzuUGmnL0fdnhtMQSjLedAPnnR73SeuzDS19udwiZVzqVug3VUxTrmeorY9fC5ST6Ra",
-	"KsmmxA/cVBUQYrEUOBDVpBwV2CoPnbsM+IlXvtmBC7tdrXGz3m3k2on6A8HguHcMGTKhq9oH15BKbbpw",
-	"tizDjfhKmlEKwgSuZkhj/JJ6IGhBq/ejqibTBwLeo7IDo8BqM8erSisuYluYXJaFnfNEbb6X8XyP7ubK",
-	"ETVrxPQw7B0dPzl5+uwvz1+wcRRjEiwLsq4EEWgk/PPvNd9lE7bkr/TK+/WSYXD2ww/nVzfnL5vtPv0S",
-	"k3QKHneOjp/UarRteRZX9yO31rF/Vq3T92o8aMIOHyU3Pg047h1/tW7x1daB9bZxV8cupcf2rZ/0epvW",
-	"rQg9rH3AYKcc7Z7S6IdfhMHTffZpfotQhxo2q7Hm2t/fLm4JKGYZU/OlkpO3Ri+4hk10vY+DFm0Y6H1M",
-	"RpGTrz3q9Xpl51SLYm8wIH1gaUo2YSCWaqtA0HSuu/DWtWZ4o199u0H+Su3QS9t6cm/lvI8wNRp2/ini",
-	"3Gyv2STT+v+CUIOVV8KHyzJWm3TXo95JW5qDImoLOwgbeqclk7ZPW0KQaYy2dUGRL7q2SREnrASLuYjS",
-	"Isb4dCAStMQJrJY0EjSirWa4ZEqbOBMtv5QEr0lT76tJU1syYcOHNctgpbzJ7jeXkIr7RHBFR43jy7yD",
-	"7Q/2hmwlZWYz5S6XWzKFUFgM4zmMCluB8nB3LON5F96IdO77oAnCwYQTzo+mTEzwdCBG9QRP32aER2TL",
-	"Rs1MT/mLTxbb9lXfWnpAttBOP6x6l1qEopHifwj6KJNnvTLxFbCj8XH0JD7p4NPkWeeE/WXceR69iDs9",
-	"PEqO2ZPxSfQ03t/bt9Yi9rKTX0+yV7tQWqS6TL24Dt5m6uWbGsyT3snuSdUHfl9DfxyHluW4jSrUCgHc",
-	"N3L1al49Ave5X0Gii9oZukb2eCDK9PEI/gxjpvHZCVnaJ8egmIhlBuO5oTjWNWgTsk+1BOa+0YRrw0TM",
-	"VFwm8rTLPQzEmUP5cNzrNZInj4iAsTXgPjtd79Vu07TGR4AP0bQy/tq3bnlbpueDV/NaotKmrbemr/bW",
-	"zdbvG7+xbq5mSrfoZlta9A8BZipV+8EXRLarWh2hHNq802YEfo1MRVPvwVagiU3d+DDcp6q6cM7s57qR",
-	"VLZhdRnqV7I4EEbWUUoXXru+C4twTm0Lr2uGGx2OfHPbyIPzKC00v0Mo6qWogRg5LzPyymuBqIZ6Z9DG",
-	"bqBV7f3h8mLZEdCmr7YZyYvMeYkCH6a0w21xsO/HetrbW+0afYjfWN2arWotyvaqzNVUouOERf+xNM2e",
-	"s3JJa9HAJm1zWdzN6vYWOz4vxCBn2rSkyfrAmv1TczgQOKs+mVsmlTXL0CemgcePbbKaufCl1Gabga91",
-	"GjNTazeWik+4YGlKBxWG5jNB6kvDtOFpCviJawpRlKuIGVmCWttmbMFrF84/scikc6vzpHpl+xIhV9Ld",
-	"WjeWzRQ7WT1t69MqYyZPYOJI9omlNm117Wp1dX24tloUi3dmyMbR0fGT/f1hs1XwG2vmSuPextyU8iIY",
-	"N6TuXxyjusupgczV5NUmhf5M4r7wjY/Y1nX/0r5vhIBduDAafO9pvQ2SnFzERISp/Xqd4Oyqhx0IbUgP",
-	"ah/wlerA4zYNcPvX8eU/Pwpyd9WKtP4Q4uLudHdI05r7eYumUEI3EjWbcj+2frAe1XTXuPwjmm/A4j3A",
-	"9E1NzP9AHP0RzR4Ravk/ItA2b7jx4I80kFnowo2PKAh9CpA5+1gguDL+KTAxd3WmQnwQcmZrrwxOeidd",
-	"24YZ9G1tLaiiNN8B1PQYddez2iZwu5bprPcI+CSnrbe787jI79D2JPrzf15Db4JNsDUUd40yrvy9arTg",
-	"oETYnbKWm6It4fuzVde8CDfUAMq0/x4Vw1PfU9BxPQUkWvW9PFhb3C7+NwAA//8=",
+	"7F39cts4kn+VLt5Wxa6lZNlxMolcW3WeJDvrnWTGGzs1dzvKWRDZkjChAAYALWtSrtqHuGe4B9snueoG",
+	"SJESZctOxrMf808iUQTQABq//oY/RYme5Vqhcjbqf4pyYcQMHRr+dpLiLNcOVbL4Fhf0JEWbGJk7qVXU",
+	"j96ID2hBgEFnJKZg8GOB1oEVY4Sdn9DNcTTV+oMFvHKorNQqhjNnZI6PLFicCeVkYnf7MJduKhUcHA7U",
+	"VBfGgpsiWDFD+IALECqFkU7pg52j4R/H0lgHBm2ulUUQEyEV7MyE+YApjOjVgRpWE3Cdt5hnYoFpH5wp",
+	"cAhTFCma3aPmSEQHCKXdFI0fUtIED3vPuwMVxZGkafumURwpMcOoX1+mDq1THNlkijNBCzYTV69RTdw0",
+	"6h88eRJHM6nK7/tx5BY5dWCdkWoSXV9fx1E5I96Ar0X61q8pfUu0oqnQR5HnmUwE7cPeT5Y241Nt0N8Z",
+	"HEf96D/2lpu753+1e6+M0cYP1dzM8ylWGygtzEQ21maGKWgDYyEzC5cikymP2Y2u4+iFVuNMJg9E2soi",
+	"w1xYKCymzS0LE4iJaOlsxSXVtKyTWQamUEqqCU/jRDk0SmR+9F98Lmd6hsTrE15UWl7lWRDNJZojoInQ",
+	"r2KkCweSiU6lTTJtMWWCv9Puj7pQ6S9P63cabJFM6ZTpwiQI0tOaiCxjGpNEF8oxVedavxZmgg/LqOUR",
+	"zWhoAgZBFEoLqNJcS+WIRsydLWl8I9QiHCn7EKRKC8enJ4wtO9ojl1QTIt3pD6h2Aa8SxBRTZlcjHEIm",
+	"Z9IdMaguQIwdGnhLnzvH/NliolVqu1EcgIjnUXtjHafPfBNwGuZCOhjhWBv0I/AxqCNWwCSpHE6QZ3Ud",
+	"R++UKNxUG/kzpg+zw8dhPO44oDXjkrSWeE8bIPi1oDStLu/vO2WLPNfGYfoGUynOeSq/Bj8q7WB1qG5E",
+	"bUN3NNoLg8LhD15G1nBepKmkViI7NTpH4yRJg7HILMZRXnv0KcLLUnLfSDq99VpaR4s0lplDc5HqmZCK",
+	"m4os+34c9X+8uZM/cjvfy/vVNThRI4Ik8PSAVtkCxp7fLUIYC3ZkeK18QMchgAjoubK7XVBFlsEfQGQZ",
+	"sSV9E6MMoz5J7SX1hQ18/wVo/75wLcQbPQvU01ie1XacEcqKxG8OsZ0lPrQzYdxUW3efCXkd4mbyA4t8",
+	"R68SCznhijvM/ozfP1F5UU5/LIrMRf396zgqTLbl8O/evo68hvKxkIZw4EdPve8kLpnxfaXX6NFPmDDT",
+	"vcRMXqJZnFWkN/cgR5VKNenTaRbO4Sx3sMASBfsgHGQorAOtsHohCFDSDkv5L+1AEdlpkWF6RNIrQWv7",
+	"kPrx6Zlv1YcczUzQRGm3gyg2kKJIOxk6Ry97nQ9VMaO5BhojWgFnWM3z3Udx5DuoTb1U6eKo0iuaJzdF",
+	"R0oVfZQOZ3Yr+HnJjajXMIwwRizoO5aj4JWY5cRfUdg2xqIxMTjx3xp55RzqTQPUhHdHWmco1NreL2fv",
+	"B2/b9zrVa0swlpil67zw57PvvwMW3mhoSyqbhAE/BuxOurDnmW2v1zYngyJA+6qC3ZyBJ6B6v3UCFXRu",
+	"u1FnxYhmM6JTzq1ZCl3HZAqc+A72D9kQKL+t7GYcFUp+LDD8HHCCu3qLiTbp+komLEnSC8Fkkt5On0iG",
+	"Pz1cLlAl0sNRvXBBPt4qO8opyLTJYnjpLq4WP3/17HnbNmTCuovSnrlIdIrrm83oGPSRpVlXnnA62vMp",
+	"KoKFP52fn5YGICn/BhOUl5iuo2rbhDPh0LqLJXTeNOcVtLqOo1wsMi3SzdK5MW5gnzi66kx0JzxkFeCt",
+	"mL9Ba8XEAzmaS5ncugVn4TVqwXr4hRdBLQxevVH4rVr72WknsouwvrZN34ujIjSu+IgftGxwMO8vggy5",
+	"+bBxF6GncuINRmzQvjrV5RY0h43rvL+6zWvTbeXJjce+VB+bHPuKOMPrCkDtyOhwkAgFOkkK02c23j8E",
+	"W8MBElsW8qywMNRB3eh+LLDAdBgP1Hwqkyn8Gd2rmZDZI1tqIrmYIJ+BjwWN6XUfSHVSzGj0ERuIFvwK",
+	"7BV5KhwOVGn6WEi1V0TZBOrCsVofPUyELWNtgjTl4ZjuUeHigbJSJUhnMKw8z7acH5JZIV0MCi+JulLS",
+	"NoXnyrhRvHxStag/pH+T5iODtDurbcdoVpraXMwa7xid581XLqVh9qge6BxV85Ukk8mHlUd6lmdCKseO",
+	"oJIoj0K1R/X5lM8CTeXXUaa58zZ9oaar1kXOnRxJDWHT620EyEp9OGGb9GvhkunnGiJbCUk/Hp+yNWp7",
+	"NwnHVVS5QedszMkf+HXJadAW2Z0Jr/pr0cRqCtXWClRJxeZp+KW6254EQ+TCo3mNgZ4e3so/TY2iiYDv",
+	"lLwq3RCwU+QEAAR6CxQGHvd6vd0jCDaGLX9zcoagx8H5QTJ7TUuZiSs5I7R4fPCk9/jps17JCv5pr02s",
+	"p8KJ24TyGnwrB9QuXmIVCG+6obrETLN3ekivDGG0cMiWLH+QCmYolFQT2FHFbITGwgfEnFDULCCVE+l2",
+	"a2r2toqAt4fXV7ppVsdMo0ccIsG3gp0ZsThNYkJGtYOmhc/0rKLH2n7LFkX8+zwYurnRaZGg6SRTbVGB",
+	"TI/Y658zj4BM2UvOUoYdmomXWisCAdxcJthlUU72FQ3xP6RB/njc+avo/NzrPL/ovP+0Hz89vP5dq6my",
+	"qvyssPQtutCta3Bndbiwbd62FX9CHNy7bDxWzoSNu8aejW32bAVMaoc9vLoZTDbDYdis6lvDG8wMT4e4",
+	"CuvwmeEDRRq5F+10WrqtRkdaeIdYi1J1bgr0mj57b2UKU5HCCFEt+cpbCUsPucJ5bdjakBXelurlBl34",
+	"PkhddRjX16ptqcPx3rzWs3D+vxRpZX9txPyFNLr7SXZSKi/GRs9aTctb4RkvnL5Hy/rG1Q7C/sGzW0XX",
+	"PW1bdrt7zgzusSe9mlDab0qj/Tai9XhssdnHahdbyLSbUeuWyW9n4DI7LK3bLQ2+682MtYnH76gW1p0c",
+	"LapVtUU3Lf36b2wEtoY2WnXJskE5XtX5xoO1yas5rGTfsCEhhQUBdqG0WswIT4fhEA+7d3M3Vhi0wZTw",
+	"Me/PUOjvdwA/i4E/gxfL6d5HuP1Jz2Em1ALGBu0Ulq/CHA2Woq09p2G3G90GYW0RI5+P4OXnEeuYAobL",
+	"tRuGV7z+oHCO1rEG7Ur/QKs/90apUvFpyWSogj3+Pv7i8rFywtwkmN5qJxyeYWLQ3Y9RJ0YkeJGjkTpt",
+	"QO+zp4cEthtCoVMEnaVkxhh0rMRbsHLidfsemS1fQSoWtjJl4OAQODelVM48hD/tHT67DdPbmPVs6ftb",
+	"9ZEsHQWt21IP56yxVg/+AKm0ZOunMezDHwAVf6lBSy/ef79GJNko9HvnUvhoF1H0MvQUxdEr3030niho",
+	"dXG3svn+Yc1VRrC3yYUUEyqWLrDKx8UbNeu2OZJ+cxs1uOIcrSv91p+D+KXetGVosT3YUQ8ytu1Y64lo",
+	"zuAWEMcNsLrM++BIAaZwcHXVbhukheHg/IXXS7aJmpRBtua4P0wXPvDbjEvuKB3gxcYc10xTg9ai3T3y",
+	"QWGtygDlDTGMVb12gy1TubRHOl20L411wrAEcbV1emTLmEpw5OzDt/Lr3fZQ4T2DJ77dhgDQeZMYjvL4",
+	"BmGVyvjPvUM/NTG2PrQjqUp9JsJwDqMuHOxYRKgrb+OQTqYLl+gZ7rYx1EaRWD/YbeKxvjxNrrwpsvqO",
+	"vf3/EskjrLcl6IVycGr5gQILJBkKY0G6h0oJaVBEHd+Fns/K6Ng6j+POmRt3Ua3rjMwvtXFg6Py2aPRm",
+	"33GrF7jFiRCUkNb+WhXyLvzgXUk+rVImWOlEIB3sFDUidjlXlDaxlZzb4aUib5l1sCWJi3YK2QNWqkmj",
+	"BQEPZmPYcdNacG8p3w73e/CNVsjzCH7oAMGlJAqZWCAKpzthHJhLler57tFAeWHkpmjm0mIX3mKHlUZS",
+	"haXzCbanx+cv/gQ7nlFhf7d2BjjOt530sp+fRbHqE1hHpKr/NRpui4KtIsn9e+Iw80yncizbNJV7nIIS",
+	"VdZIyQ1eSl3YC69rXOBVLg3au5yWd8rJrHS/YmkTGQ+CnE1Pj2lOYMhek6S5cCI1WUz2Cx8oP/wGHSZY",
+	"aIHEneF8ajG5+Pvf/m+424VTg5ZsDa1CTJzDEBN0MYgR/yIVZNJ603mZxuI7eTP+9i/PzbNvvv3vj+Z8",
+	"/tO705fPTl6f/vVEH7wWr8XZ/P4qUUDKmsOtNWHisxA6bs3Fq6kZDeZeOzdreRR1/r0B/UmAblbWFV65",
+	"i6Qwtk1t3sCM5SaW7GgQhEGYaYNV4OEIcmEJfMhoHPoBhrelt61bAGV3W6NSKfKub4lKL5W/aogb1vC7",
+	"cLSby/OakxBt7KOKNobpIp+isjEUKkVjE23IoOYMKenQ5iLxwRGfwLp82OT1U47l8REuZxPfHBuuRet+",
+	"FJ2fjzt/7XWedy4GA/v+961xukop3SLysZ6uGPiwNI3GRZYt7ruzW+/nbft30/adtXjVSq9JKdRbTfaa",
+	"dra2+8eKIEtnhUOYOpcTptL/Ft69fd2F19Kh4cisvCSc0wYyrfORSD4s7Uw+NwbHhQ3un2qtuaf+3l54",
+	"0k30bG9eccMSfYxciUP2Dm9z/3oAL4x0izNa5ZCKkMtvcXFcUJu2qfrg5aNascRQ5NLjetMzVNDE2Fka",
+	"0qxnQokJzlC5qo6BmQGFYbdWoI+mzIFujoCe6w+o2sk5r4pxHtlGrQaZhfQYEq3GchLstNinWFVzIOp3",
+	"t6DkmmkZ65b1ANL3OlNtHStqkraI5ucFrx7XM8UqBD0+PemXDjXuiVMvkF4bqFokWhoWopgutURW8Gp9",
+	"+sqTMo06BlFLCCsbDdRUWqeNL87znuruQA2UX75LVDAsWcoOgU6/8FSNdZbpeX280tnnS8tIdzc+q26g",
+	"Gj9xlprMSDjskBTfm6DbSzFDhzDSqUQbAxvM1begrpJpbXeBFehkqknbnokUgQeS7E/QhmtwvAJUUUvE",
+	"LfeGpxpeefvq+OWbV4/sQBGsCCdHMpNuQcyAlhdiePr92XmZpzzkto1HeyPhkumQD2lNFD4CPVf9tWTA",
+	"gSqTMPyxlqFqLQYul6RH86lwnHGxnIJmZlWYOE9TyF3kNZIW/nz2/Xd9GH4alIA3iPrgXQUw8L4HejKI",
+	"BkWv9zjRivMYHKoE+QkOouthDFbP0MkZWuakgRqG3PYhKDEjbY0JGo9DCgRnXVtvNmQywSAiQjHlcS6S",
+	"KXYOuj2WstIxYNV1hePTkyiOLtFYf172uz3/ss5RiVxG/ehxt9d97BNNpow/e0vzI9e2Rbk8LUaZtFO0",
+	"XGHgXdZjbZaHZFPoB86rHAjaYq1woKpGORrgPA+ad2nS0V6FZEupeLhaWUk9F9qbeP2BEnDQO+DMI1tl",
+	"P0gLmbauC8fLRJyhXAk0akU6gc8aondCl3agqEM+98MqK6OsjA0ZoAVWg/nU0ZUKzLKEFubafLADJWjp",
+	"ShavTr7f5upAnaSc1bTMaIsbJccbfDbLV/ZWSpKv33vBjdZ9HRyftxR7VUKwmR9HXy56+wePD588/erZ",
+	"czFKUhxHywQznwARWSTd6z9rcpPDxSQr7crz9YSl6PjFi1en569eNlOd+6U+1Clk2tk/eFzLH2sLdvis",
+	"IxKpHf54HW9ZwdZIumyqPMF11Sg+PugdfLHiudW0yfUqOp+XV3Iul/Md9nqb+q0I3auVSHOT/dubNIoZ",
+	"udHz2xtV1c7UYP/x7Q2qglhu8GQbslqqF6nxwfOtRmuUtl7H0ZNtlq9Z/VzX3vg0rmlLP76nI2eL2UyY",
+	"xRI3SQHCcKCdmNh6ai512pB526BwCEb0er0yGb4FKzdgch9ElhHMDtQSCQ0oai5tF976bNsgR6vaTVIB",
+	"zC8HdZyI/PB4d5fz2cj//lUQopmtvQkm7G848U+LE8AQQFbMMt2qDTDqvplJmzvwtSwLbleuI6hZRTHo",
+	"LEVOrjWkK/k8E3/yyWyTKsmKlKtC0SXTAUNEqac5DRaR437e3cgq9A/STXXhllWJ3g3l9aqVHAYyQfz1",
+	"FFlWBl5biBwoj3YCEpHTewR7RzCsec9Yrcs3e8a6cComQS0UA9WKi30YckLbECyGleMCIyt/9o7S0pEG",
+	"OwJKr3KYGRk6DXp2ybBwUpGW6O8oKCMBTQCkXfqh3Mo18FtB/4qaG/Ks+AYWtkeXF7CUeXqNa1e2Tdu8",
+	"jlfpeBFmFibG8Rg/7bsSFlyfmy6ECaTd4Ex5v4a4vS+GuG0e3A3XG6wz7cMC7wMjW4VatDbVlGtItfTq",
+	"cm1o0GlWYjwcoPfnrIQUYguOpwwLzvALzoSRThdd+F5li1ADSwYyTOQlKkimQk3waKCGdQd+nwMsQ1Jr",
+	"hk1PfvlLiM9xcWIoHNwhGOLme1VtSMuRbWQWRJ9hX5XBkV4Z2IjE/uggeZwedvDJ+GnnUHw16jxLnqed",
+	"Hu6PD8Tj0WHyJN3enmlNgdhKbflyh2g1y7/lAJWObV+f2XRsP7D+cnh7o+p2oX95/aU65Z6PlrmJGw96",
+	"q83ib3GppzbWvbAhAqnogKH1ykQjhjlQZRBzCL+HkbD49JB0gMcHYIRK9Ywrz0iR4CJhku+ZJV2Bb+OC",
+	"MydUKkxaBnOs9z8P1HHQSEjI1NWSR0SAj+2HGGm9XphVnJssoDvc6gYzfz3cQJX3w4UBrRhjv+XeteoJ",
+	"36JTXQnns24rFYu9uG23v7Ve5QapHI/RcLn0+nVuTeBr3Mfzq3qmSm/ltumu7yuN482iFtbjMPONwZ6t",
+	"sbb1rqIHxtrVuOINWNsWRPzNVvwHwNoXIS/jZqytG4B7Xqfe6DM6Q2GSKW4yBStffIhXdeGV4CvtEm24",
+	"bnXp76+O2EA5DTVTsAvf+fILhp0jrg32NXHDvWGocRsGd1KSFVZeItRTYroDNfTK0DCgt7+UrpFjurEo",
+	"aBW+X7w+WebHt+EY1ySFk/CqNLI/D4subnJIh7KsJ72t0aRRjvjAKNKsWGvBkDdlwKZiHc8sD2zz/Hvg",
+	"Ae9GpTmtuYQ2YYIPOG8GhbfYCSEsAbmwriWi1wfRLPZawI7CeZXFv4x/k0oRYugg012Oqwvvwyoxh5MF",
+	"amXRwtVqo7WRE6lEltFElWNXjyKQodd8Hh1eyXBrKSfvOF1aiOzrYUuwC6+uROKyBSMTAUSZTE5mICFM",
+	"rXSMg9r+RB21FZXZkCkaCBx7kkMcqg1TfG1dHVQ+H1PYJMRLdyFGyf7B4+2VkWZd4wPjx0qV4cZQlgks",
+	"mDa47jeD7x8AdPwW1iy21dDVJtj5RIfyOpQhYdtFBi/5ecPr04UTZyGU89YrS0lhSIRKMOPLCsk2XNVW",
+	"Bso6Oq21G5nKQyvTtnPqx687b359x4dfq1Zl/EGY+tdiM78Xt/sVWsMbb9EVRtm6GloXODUlN8QY1l0L",
+	"3TXu+AbdA7DGFnbaee14/BtwwjfotnAv3RQbqS3YIwsEQ104D0YuWQ4KdC4+Fgg+dHAEQi18olChPig9",
+	"V6Xn47CKVeTCTZehipBE3pSjLfdCL0MTLci4x+UB2Fmm8N91Ul+KuE3eug1J599UHjrB98qs1Bn4K2a9",
+	"/0m6LrwsTMhrGyiuPwdffw47q8XiMdRqyXfr6J8IYxbg5nrdhzdQNL5whUHOexgGkjvV46HXVdke5bRO",
+	"BTpLd2OwuqyONNbXWM8lRzZDJSpjhS4ccHlzUyAdwfC/OoGGztlyKE65DZcQVJUXku88HCg/DdZatcLd",
+	"LhyHoBlCY2VWCu6lBTTCknZk9Izz4TZpnsxSZa61Z6zPUD2b1wXwHQHb650tlxVcr//VhgfG0rNQrsPE",
+	"pUeNgJOval3dvd+U0H8EJZT3aykWHpVpBlvroXsu1Pz+k4BsqAxnPxefR6/Jxj5WmS0g/PWWneEgoqkN",
+	"ojIlVSpSbwbKX9vXSKuE4fmrs/PhbuxvGqyVTgrnr6L7+9/+l8xovh+c08DKP6sRyjTYeq6uokirGwsX",
+	"uW9bB/8qThG8BI+qmnCGXqHqFxCknugKtIFgdhxwgMF5hJBMMfmwTAUm3c7nFJd+iPX89GXufSY/IEn6",
+	"ym44AlEWfbrwF09oviEA0wav52jdF4j13uYl3Bpj2+6x+IUxtvXiiU2ZEGFX5sJyDcFRw4dryVYreU06",
+	"b/Fg+uB5ar8hbhviniGdZH8wbrL4V5Pb6sVLIa+NC4E82vog2x4H/EJv638nS4kJtsaHfQWfr8tZNf5h",
+	"p/T6d8oik8zfPREQuyJ6PYepzLcLybNblDIchWKnji92IpaqjxVcs9fvr/8/AAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -4,6 +4,8 @@
 package models
 
 import (
+	"encoding/json"
+
 	"github.com/oapi-codegen/nullable"
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
@@ -304,14 +306,14 @@ type EventRecord struct {
 
 	// LatestStatus pending: no attempt yet; retry: at least one attempt failed and another is
 	// scheduled; success: delivered; failed: permanently failed or dead-lettered.
-	LatestStatus  DeliveryStatus         `json:"latest_status"`
-	Payload       map[string]interface{} `json:"payload"`
-	Service       Service                `json:"service"`
-	SourceAction  string                 `json:"source_action"`
-	SourceUid     string                 `json:"source_uid"`
-	TotalAttempts int                    `json:"total_attempts"`
-	Uuid          openapi_types.UUID     `json:"uuid"`
-	WebhookUrl    string                 `json:"webhook_url"`
+	LatestStatus  DeliveryStatus     `json:"latest_status"`
+	Payload       json.RawMessage    `json:"payload"`
+	Service       Service            `json:"service"`
+	SourceAction  string             `json:"source_action"`
+	SourceUid     string             `json:"source_uid"`
+	TotalAttempts int                `json:"total_attempts"`
+	Uuid          openapi_types.UUID `json:"uuid"`
+	WebhookUrl    string             `json:"webhook_url"`
 }
 
 // EventType Every event type that can occur: the 14 subscribable ones plus `outbound.queued`,
@@ -338,11 +340,11 @@ type IngestBatchResponse struct {
 type IngestEvent struct {
 	AccountId string `json:"account_id"`
 
-	// CreatedAt Unix seconds; defaults to the time of ingest.
+	// CreatedAt Unix seconds (up to the year 3000); defaults to the time of ingest.
 	CreatedAt *int64 `json:"created_at,omitempty"`
 
-	// Data Event data, delivered as the envelope's `data`.
-	Data map[string]interface{} `json:"data,omitempty"`
+	// Data Event data, delivered as the envelope's `data` byte for byte in meaning (numbers keep every digit).
+	Data *json.RawMessage `json:"data,omitempty"`
 
 	// Domain Inbound events, the receiving domain (matched against filter_domains).
 	Domain *string `json:"domain,omitempty"`
@@ -432,6 +434,12 @@ type ReplayResponse struct {
 // ReplayResponseStatus defines model for ReplayResponse.Status.
 type ReplayResponseStatus string
 
+// RotateSecretRequest defines model for RotateSecretRequest.
+type RotateSecretRequest struct {
+	// GracePeriod Seconds the old secret keeps signing (0 to 7 days; default 24 hours).
+	GracePeriod *int `json:"grace_period,omitempty"`
+}
+
 // Service defines model for Service.
 type Service string
 
@@ -440,6 +448,35 @@ type StatusInput int
 
 // SubscribableEventType The 14 event types a webhook can subscribe to, as JetEmail documents them.
 type SubscribableEventType string
+
+// TestDeliveryRequest defines model for TestDeliveryRequest.
+type TestDeliveryRequest struct {
+	EventType *SubscribableEventType `json:"event_type,omitempty"`
+}
+
+// TestDeliveryResponse defines model for TestDeliveryResponse.
+type TestDeliveryResponse struct {
+	// Delivered The endpoint answered 2xx.
+	Delivered  bool  `json:"delivered"`
+	DurationMs int64 `json:"duration_ms"`
+
+	// Error Why the attempt failed (no secrets, no addresses); null on success.
+	Error   nullable.Nullable[string] `json:"error"`
+	EventId string                    `json:"event_id"`
+
+	// ResponseBody The start of the endpoint's answer (up to 1 KiB).
+	ResponseBody *string `json:"response_body,omitempty"`
+
+	// Status pending: no attempt yet; retry: at least one attempt failed and another is
+	// scheduled; success: delivered; failed: permanently failed or dead-lettered.
+	Status DeliveryStatus `json:"status"`
+
+	// StatusCode The endpoint's HTTP status; null when no answer was received.
+	StatusCode nullable.Nullable[int] `json:"status_code"`
+
+	// Success The test was carried out (see `delivered` for its outcome).
+	Success bool `json:"success"`
+}
 
 // UpdateWebhookRequest defines model for UpdateWebhookRequest.
 type UpdateWebhookRequest struct {
@@ -469,14 +506,25 @@ type UpdateWebhookRequest struct {
 // Webhook defines model for Webhook.
 type Webhook struct {
 	// CreatedAt Unix seconds.
-	CreatedAt     int64                       `json:"created_at"`
-	Events        []SubscribableEventType     `json:"events"`
-	FilterDomains nullable.Nullable[[]string] `json:"filter_domains"`
-	FilterUsers   nullable.Nullable[[]string] `json:"filter_users"`
+	CreatedAt int64 `json:"created_at"`
+
+	// DisabledAt jetwebhooks extension. When the service disabled it (unix seconds), or null.
+	DisabledAt nullable.Nullable[int64] `json:"disabled_at,omitempty"`
+
+	// DisabledReason jetwebhooks extension. Why the service disabled this webhook by itself (the
+	// endpoint answered 410 Gone, or every delivery failed for the auto-disable window);
+	// null otherwise. Re-enabling it with PATCH (status 1) clears it.
+	DisabledReason nullable.Nullable[string]   `json:"disabled_reason,omitempty"`
+	Events         []SubscribableEventType     `json:"events"`
+	FilterDomains  nullable.Nullable[[]string] `json:"filter_domains"`
+	FilterUsers    nullable.Nullable[[]string] `json:"filter_users"`
 
 	// LastModified Unix seconds.
 	LastModified int64  `json:"last_modified"`
 	Name         string `json:"name"`
+
+	// PreviousSecretExpiresAt jetwebhooks extension. Until when the secret replaced by the last rotation still signs (unix seconds), or null.
+	PreviousSecretExpiresAt nullable.Nullable[int64] `json:"previous_secret_expires_at,omitempty"`
 
 	// Secret The signing secret (`whsec_…`). Present on create and get, absent in lists.
 	//
@@ -489,8 +537,10 @@ type Webhook struct {
 
 // WebhookListResponse defines model for WebhookListResponse.
 type WebhookListResponse struct {
-	Success  bool      `json:"success"`
-	Webhooks []Webhook `json:"webhooks"`
+	// NextCursor jetwebhooks extension. Present when there are more webhooks; pass it as `cursor`.
+	NextCursor *string   `json:"next_cursor,omitempty"`
+	Success    bool      `json:"success"`
+	Webhooks   []Webhook `json:"webhooks"`
 }
 
 // WebhookName Letters, digits, hyphens, underscores and whitespace; not only whitespace.
@@ -514,8 +564,14 @@ type WebhookStatus string
 // Example: https://example.com/webhook
 type WebhookURL = string
 
+// IdempotencyKey defines model for IdempotencyKey.
+type IdempotencyKey = string
+
 // BadRequest defines model for BadRequest.
 type BadRequest = Error
+
+// Conflict defines model for Conflict.
+type Conflict = Error
 
 // InternalError defines model for InternalError.
 type InternalError = Error
@@ -523,8 +579,50 @@ type InternalError = Error
 // NotFound defines model for NotFound.
 type NotFound = Error
 
+// TooLarge defines model for TooLarge.
+type TooLarge = Error
+
+// TooManyRequests defines model for TooManyRequests.
+type TooManyRequests = Error
+
 // Unauthorized defines model for Unauthorized.
 type Unauthorized = Error
+
+// UnsupportedMediaType defines model for UnsupportedMediaType.
+type UnsupportedMediaType = Error
+
+// IngestEventParams defines parameters for IngestEvent.
+type IngestEventParams struct {
+	// IdempotencyKey Makes a retried request safe (jetwebhooks extension, Stripe's semantics): within 24
+	// hours the same key and body answer the first response again (marked by an
+	// `Idempotent-Replayed: true` header); the same key with another body is a 409.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// IngestEventBatchParams defines parameters for IngestEventBatch.
+type IngestEventBatchParams struct {
+	// IdempotencyKey Makes a retried request safe (jetwebhooks extension, Stripe's semantics): within 24
+	// hours the same key and body answer the first response again (marked by an
+	// `Idempotent-Replayed: true` header); the same key with another body is a 409.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// ListWebhooksParams defines parameters for ListWebhooks.
+type ListWebhooksParams struct {
+	// Limit Page size (jetwebhooks extension).
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Continue after this cursor (jetwebhooks extension).
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
+// CreateWebhookParams defines parameters for CreateWebhook.
+type CreateWebhookParams struct {
+	// IdempotencyKey Makes a retried request safe (jetwebhooks extension, Stripe's semantics): within 24
+	// hours the same key and body answer the first response again (marked by an
+	// `Idempotent-Replayed: true` header); the same key with another body is a 409.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
 
 // IngestEventJSONRequestBody defines body for IngestEvent for application/json ContentType.
 type IngestEventJSONRequestBody = IngestEvent
@@ -543,3 +641,9 @@ type QueryWebhookEventsJSONRequestBody = QueryRequest
 
 // ReplayWebhookEventJSONRequestBody defines body for ReplayWebhookEvent for application/json ContentType.
 type ReplayWebhookEventJSONRequestBody = ReplayRequest
+
+// RotateWebhookSecretJSONRequestBody defines body for RotateWebhookSecret for application/json ContentType.
+type RotateWebhookSecretJSONRequestBody = RotateSecretRequest
+
+// TestWebhookJSONRequestBody defines body for TestWebhook for application/json ContentType.
+type TestWebhookJSONRequestBody = TestDeliveryRequest

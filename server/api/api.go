@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/jetwebhooks/jetwebhooks/gen/apiserver"
 	"github.com/jetwebhooks/jetwebhooks/server/egress"
 	"github.com/jetwebhooks/jetwebhooks/server/ingest"
+	"github.com/jetwebhooks/jetwebhooks/server/ratelimit"
 	"github.com/jetwebhooks/jetwebhooks/server/store"
 )
 
@@ -39,12 +41,28 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// RateLimit is the sustained requests per second allowed per API key,
+	// RateBurst the burst (defaults 50 and 100; a negative RateLimit
+	// disables limiting). IngestRateLimit and IngestRateBurst do the same for
+	// the ingest token (default: unlimited).
+	RateLimit, IngestRateLimit float64
+	RateBurst, IngestRateBurst int
+	// Tester makes the attempt of a test send (the delivery engine); without
+	// it POST /webhooks/{uuid}/test answers 503.
+	Tester TestSender
+}
+
+// TestSender attempts a test delivery at once and records its outcome.
+type TestSender interface {
+	SendNow(ctx context.Context, c *store.Claim) (*store.Outcome, error)
 }
 
 // API is the HTTP API. It is an http.Handler; Echo exposes the router for
 // callers that mount more routes.
 type API struct {
 	cfg        Config
+	limits     *ratelimit.Limiter
+	ingestLim  *ratelimit.Limiter
 	store      store.Store
 	publisher  *ingest.Publisher
 	log        *slog.Logger
@@ -67,11 +85,22 @@ func New(ctx context.Context, cfg Config, st store.Store, pub *ingest.Publisher)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	a := &API{cfg: cfg, store: st, publisher: pub, log: cfg.Logger}
+	if pub == nil {
+		return nil, errors.New("api: a publisher is required")
+	}
+	if cfg.RateLimit == 0 {
+		cfg.RateLimit, cfg.RateBurst = 50, 100
+	}
+	a := &API{cfg: cfg, store: st, publisher: pub, log: cfg.Logger,
+		limits:    ratelimit.New(cfg.RateLimit, cfg.RateBurst, cfg.Now),
+		ingestLim: ratelimit.New(cfg.IngestRateLimit, cfg.IngestRateBurst, cfg.Now)}
 	if cfg.IngestToken != "" {
 		h := sha256.Sum256([]byte(cfg.IngestToken))
 		a.ingestHash = h[:]
-	} else if len(cfg.IngestTokenHash) == sha256.Size {
+	} else if cfg.IngestTokenHash != nil {
+		if len(cfg.IngestTokenHash) != sha256.Size {
+			return nil, errors.New("api: IngestTokenHash must be a SHA-256 (32 bytes)")
+		}
 		a.ingestHash = cfg.IngestTokenHash
 	}
 	spec, err := apiserver.GetSpec()
@@ -105,6 +134,12 @@ func New(ctx context.Context, cfg Config, st store.Store, pub *ingest.Publisher)
 		}
 		// The body limit goes before the validator, which reads the whole body.
 		mws := []echo.MiddlewareFunc{middleware.BodyLimit(limit), a.validator(op)}
+		switch strings.ToLower(id) {
+		case "createwebhook":
+			mws = append(mws, a.idempotent(func(c echo.Context) string { return "account:" + accountFrom(c.Request().Context()).ID }))
+		case "ingestevent", "ingesteventbatch":
+			mws = append(mws, a.idempotent(func(echo.Context) string { return "ingest" }))
+		}
 		// The embedded spec may carry normalised ids; registration uses the raw
 		// (lower-camel) ones. Key both so no operation runs unvalidated.
 		perOp[id] = mws
@@ -118,12 +153,12 @@ func New(ctx context.Context, cfg Config, st store.Store, pub *ingest.Publisher)
 
 // batchLimit gives batches ten times the single-request limit.
 func batchLimit(single string) string {
-	var n int
+	var n float64
 	var unit string
-	if _, err := fmt.Sscanf(single, "%d%s", &n, &unit); err != nil || n <= 0 {
+	if _, err := fmt.Sscanf(single, "%g%s", &n, &unit); err != nil || n <= 0 {
 		return "10M"
 	}
-	return fmt.Sprintf("%d%s", n*10, unit)
+	return strconv.FormatFloat(n*10, 'f', -1, 64) + unit
 }
 
 // Echo returns the router, for mounting further routes (metrics, docs).

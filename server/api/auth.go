@@ -5,12 +5,15 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/jetwebhooks/jetwebhooks/server/accounts"
+	"github.com/jetwebhooks/jetwebhooks/server/ratelimit"
 	"github.com/jetwebhooks/jetwebhooks/server/store"
 )
 
@@ -62,7 +65,7 @@ func (a *API) authenticate(c echo.Context, op *operation) error {
 		if subtle.ConstantTimeCompare(h[:], a.ingestHash) != 1 {
 			return errBadIngestToken
 		}
-		return nil
+		return limited(a.ingestLim, "ingest")
 	case "apiKeyAuth":
 		tok, ok := bearer(req)
 		if !ok {
@@ -75,8 +78,24 @@ func (a *API) authenticate(c echo.Context, op *operation) error {
 		if err != nil {
 			return err
 		}
+		// The bucket is the key's, not the account's: an account with several
+		// keys (one per service) gets a limit per key.
+		if err := limited(a.limits, string(accounts.HashKey(tok))); err != nil {
+			return err
+		}
 		c.SetRequest(req.WithContext(context.WithValue(req.Context(), accountKey{}, acc)))
 		return nil
 	}
 	return errUnauthorized
+}
+
+// limited answers 429 with Retry-After when key's bucket is empty.
+func limited(l *ratelimit.Limiter, key string) error {
+	ok, wait := l.Allow(key)
+	if ok {
+		return nil
+	}
+	secs := int(math.Ceil(wait.Seconds()))
+	return &Error{Status: http.StatusTooManyRequests, Message: "Rate limit exceeded; retry after the time in Retry-After.",
+		Header: http.Header{"Retry-After": {strconv.Itoa(max(secs, 1))}}}
 }

@@ -2,10 +2,12 @@ package api
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,18 +29,141 @@ type handlers struct{ *API }
 
 func (h handlers) now() time.Time { return h.cfg.Now() }
 
-// ListWebhooks implements GET /webhooks.
-func (h handlers) ListWebhooks(ctx context.Context, _ apiserver.ListWebhooksRequestObject) (apiserver.ListWebhooksResponseObject, error) {
+// listCap is how many webhooks GET /webhooks answers at most without a limit.
+const listCap = 1000
+
+// ListWebhooks implements GET /webhooks: all webhooks up to listCap, as
+// JetEmail answers, or a page when limit/cursor are given.
+func (h handlers) ListWebhooks(ctx context.Context, req apiserver.ListWebhooksRequestObject) (apiserver.ListWebhooksResponseObject, error) {
 	acc := accountFrom(ctx)
-	ws, err := h.store.ListWebhooks(ctx, &store.ListWebhooksParams{AccountID: acc.ID})
+	limit := listCap
+	if req.Params.Limit != nil {
+		limit = *req.Params.Limit
+	}
+	p := &store.ListWebhooksParams{AccountID: acc.ID, Limit: limit + 1}
+	if req.Params.Cursor != nil {
+		created, id, ok := decodeCursor(*req.Params.Cursor)
+		if !ok {
+			return nil, badRequest("Invalid cursor: pass a next_cursor from a previous answer.", models.ErrorDetail{Field: "cursor", Reason: "is not a cursor this server issued"})
+		}
+		p.AfterCreated, p.AfterUUID = created, id
+	}
+	ws, err := h.store.ListWebhooks(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]models.Webhook, len(ws))
-	for i, w := range ws {
-		out[i] = toModel(w, false)
+	resp := apiserver.ListWebhooks200JSONResponse{Success: true}
+	if len(ws) > limit {
+		ws = ws[:limit]
+		last := ws[limit-1]
+		next := encodeCursor(last.CreatedAt, last.UUID)
+		resp.NextCursor = &next
 	}
-	return apiserver.ListWebhooks200JSONResponse{Success: true, Webhooks: out}, nil
+	resp.Webhooks = make([]models.Webhook, len(ws))
+	for i, w := range ws {
+		resp.Webhooks[i] = toModel(w, false)
+	}
+	return resp, nil
+}
+
+// Cursors are opaque to clients: base64url of "<created ms>:<uuid>".
+func encodeCursor(created time.Time, id string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(created.UnixMilli(), 10) + ":" + id))
+}
+
+func decodeCursor(c string) (time.Time, string, bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return time.Time{}, "", false
+	}
+	msPart, id, ok := strings.Cut(string(raw), ":")
+	ms, err := strconv.ParseInt(msPart, 10, 64)
+	if !ok || err != nil || ms <= 0 || !uuidRe.MatchString(id) {
+		return time.Time{}, "", false
+	}
+	return time.UnixMilli(ms).UTC(), id, true
+}
+
+// RotateWebhookSecret implements POST /webhooks/{uuid}/rotate-secret.
+func (h handlers) RotateWebhookSecret(ctx context.Context, req apiserver.RotateWebhookSecretRequestObject) (apiserver.RotateWebhookSecretResponseObject, error) {
+	w, err := h.lookup(ctx, req.Uuid)
+	if err != nil {
+		return nil, err
+	}
+	grace := 24 * time.Hour
+	if req.Body != nil && req.Body.GracePeriod != nil {
+		grace = time.Duration(*req.Body.GracePeriod) * time.Second
+	}
+	secret, err := signature.NewSecret()
+	if err != nil {
+		return nil, fmt.Errorf("rotate secret: %w", err)
+	}
+	now := h.now()
+	w, err = h.store.RotateSecret(ctx, &store.RotateSecretParams{AccountID: w.AccountID, UUID: w.UUID, Secret: secret,
+		PreviousExpiresAt: now.Add(grace), Now: now})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errWebhookNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	h.log.Info("webhook secret rotated", "account", w.AccountID, "webhook", w.UUID, "grace", grace.String())
+	msg := "Webhook secret rotated"
+	return apiserver.RotateWebhookSecret200JSONResponse{Success: true, Message: &msg, Webhook: toModel(w, true)}, nil
+}
+
+// TestWebhook implements POST /webhooks/{uuid}/test.
+func (h handlers) TestWebhook(ctx context.Context, req apiserver.TestWebhookRequestObject) (apiserver.TestWebhookResponseObject, error) {
+	if h.cfg.Tester == nil {
+		return nil, newError(http.StatusServiceUnavailable, "Test sends are not available on this server.")
+	}
+	w, err := h.lookup(ctx, req.Uuid)
+	if err != nil {
+		return nil, err
+	}
+	typ := string(models.SubscribableEventTypeOutboundDelivered)
+	if req.Body != nil && req.Body.EventType != nil {
+		typ = string(*req.Body.EventType)
+	}
+	now := h.now()
+	ev, err := h.publisher.Prepare(ctx, ingest.Event{
+		AccountID: w.AccountID, Type: typ, SourceUID: "test-" + ingest.NewEventID()[4:], SourceAction: "TEST",
+		Data: map[string]any{
+			"test":    true,
+			"message": "This is a test event sent by jetwebhooks to check your endpoint and its signature verification.",
+			"from":    "sender@example.com", "to": "recipient@example.com", "subject": "jetwebhooks test event",
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	claim, err := h.store.CreateTestDelivery(ctx, ev, w.UUID, now)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errWebhookNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	o, err := h.cfg.Tester.SendNow(ctx, claim)
+	if err != nil {
+		return nil, err
+	}
+	resp := apiserver.TestWebhook200JSONResponse{
+		Success: true, Delivered: o.Status == store.StatusSuccess, EventId: ev.ID,
+		Status: models.DeliveryStatus(o.Status), DurationMs: o.Duration.Milliseconds(),
+		StatusCode: nullable.NewNullNullable[int](), Error: nullable.NewNullNullable[string](),
+	}
+	if o.StatusCode > 0 {
+		resp.StatusCode = nullable.NewNullableWithValue(o.StatusCode)
+	}
+	if o.Error != "" && o.Status != store.StatusSuccess {
+		resp.Error = nullable.NewNullableWithValue(o.Error)
+	}
+	if o.ResponseBody != "" {
+		b := o.ResponseBody
+		resp.ResponseBody = &b
+	}
+	return resp, nil
 }
 
 // GetWebhook implements GET /webhooks/{uuid}.
@@ -97,7 +222,7 @@ func (h handlers) CreateWebhook(ctx context.Context, req apiserver.CreateWebhook
 	if err != nil {
 		return nil, fmt.Errorf("create webhook: %w", err)
 	}
-	now := h.now().Truncate(time.Second)
+	now := h.now()
 	w := &store.Webhook{
 		UUID: id.String(), AccountID: acc.ID, Name: b.Name, URL: b.Url, Secret: secret,
 		Events: eventStrings(b.Events), Enabled: b.Status == nil || *b.Status == models.StatusInputEnabled,
@@ -119,7 +244,7 @@ func (h handlers) UpdateWebhook(ctx context.Context, req apiserver.UpdateWebhook
 	if !ok {
 		return nil, errWebhookNotFound
 	}
-	p := &store.UpdateWebhookParams{AccountID: acc.ID, UUID: id, Now: h.now().Truncate(time.Second)}
+	p := &store.UpdateWebhookParams{AccountID: acc.ID, UUID: id, Now: h.now()}
 	if b.Name != nil {
 		if err := h.checkName(*b.Name); err != nil {
 			return nil, err
@@ -224,9 +349,9 @@ func (h handlers) QueryWebhookEvents(ctx context.Context, req apiserver.QueryWeb
 	}
 	out := make([]models.EventRecord, len(recs))
 	for i, r := range recs {
-		var payload map[string]any
-		if err := json.Unmarshal(r.Data, &payload); err != nil || payload == nil {
-			payload = map[string]any{}
+		payload := json.RawMessage(r.Data)
+		if len(payload) == 0 {
+			payload = json.RawMessage("{}")
 		}
 		code := nullable.NewNullNullable[int]()
 		if r.LastResponseCode != nil {
@@ -312,7 +437,10 @@ func (h handlers) IngestEventBatch(ctx context.Context, req apiserver.IngestEven
 }
 
 func fromIngestModel(m *models.IngestEvent) ingest.Event {
-	e := ingest.Event{AccountID: m.AccountId, Type: string(m.Type), Data: m.Data}
+	e := ingest.Event{AccountID: m.AccountId, Type: string(m.Type)}
+	if m.Data != nil {
+		e.RawData = *m.Data
+	}
 	e.ID = deref(m.Id)
 	e.User = deref(m.User)
 	e.Domain = strings.ToLower(deref(m.Domain))
@@ -374,8 +502,8 @@ func ownedFilter(v nullable.Nullable[models.FilterList], field string, owned []s
 				what = "an inbound domain of this account"
 			}
 			shown := s
-			if len(shown) > 64 {
-				shown = shown[:64] + "…"
+			if r := []rune(shown); len(r) > 64 {
+				shown = string(r[:64]) + "…"
 			}
 			return nil, badRequest(fmt.Sprintf("Invalid %s: %q is not %s.", field, shown, what),
 				models.ErrorDetail{Field: fmt.Sprintf("/%s/%d", field, i), Reason: "is not " + what})
@@ -423,6 +551,17 @@ func toModel(w *store.Webhook, withSecret bool) models.Webhook {
 	if withSecret {
 		s := w.Secret
 		m.Secret = &s
+	}
+	if w.DisabledReason != "" {
+		m.DisabledReason = nullable.NewNullableWithValue(w.DisabledReason)
+		m.DisabledAt = nullable.NewNullableWithValue(w.DisabledAt.Unix())
+	} else {
+		m.DisabledReason, m.DisabledAt = nullable.NewNullNullable[string](), nullable.NewNullNullable[int64]()
+	}
+	if w.PreviousSecret != "" && !w.PreviousSecretExpiresAt.IsZero() {
+		m.PreviousSecretExpiresAt = nullable.NewNullableWithValue(w.PreviousSecretExpiresAt.Unix())
+	} else {
+		m.PreviousSecretExpiresAt = nullable.NewNullNullable[int64]()
 	}
 	return m
 }

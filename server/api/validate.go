@@ -26,6 +26,8 @@ type operation struct {
 	route    *routers.Route
 	security string // the security scheme that applies ("" = none)
 	hasBody  bool
+	// bodyRequired is false for operations whose body may be omitted.
+	bodyRequired bool
 }
 
 var uuidRe = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
@@ -68,10 +70,11 @@ func loadOperations(ctx context.Context, spec *openapi3.T) (map[string]*operatio
 				scheme = names[0]
 			}
 			ops[op.OperationID] = &operation{
-				id:       op.OperationID,
-				route:    &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op},
-				security: scheme,
-				hasBody:  op.RequestBody != nil,
+				id:           op.OperationID,
+				route:        &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op},
+				security:     scheme,
+				hasBody:      op.RequestBody != nil,
+				bodyRequired: op.RequestBody != nil && op.RequestBody.Value != nil && op.RequestBody.Value.Required,
 			}
 		}
 	}
@@ -99,7 +102,7 @@ func (a *API) validator(op *operation) echo.MiddlewareFunc {
 			// authenticate may have replaced the request (account in context);
 			// the validated body must be left on the one the handler reads.
 			req := c.Request()
-			if op.hasBody {
+			if op.hasBody && (op.bodyRequired || sendsBody(req)) {
 				if err := checkJSONBody(req); err != nil {
 					return err
 				}
@@ -125,6 +128,11 @@ func (a *API) validator(op *operation) echo.MiddlewareFunc {
 			return next(c)
 		}
 	}
+}
+
+// sendsBody reports whether the request carries a body at all.
+func sendsBody(req *http.Request) bool {
+	return req.ContentLength > 0 || (req.ContentLength < 0 && len(req.TransferEncoding) > 0)
 }
 
 // checkJSONBody answers 415 for anything but JSON, before the validator reads

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jetwebhooks/jetwebhooks/server/egress"
 	"github.com/jetwebhooks/jetwebhooks/server/store"
@@ -25,7 +26,7 @@ import (
 // (bounded by the timeout) so its outcome is recorded rather than repeated.
 func (e *Engine) attempt(c *store.Claim) *store.Outcome {
 	start := e.cfg.Now()
-	o := &store.Outcome{DeliveryID: c.DeliveryID, ClaimSeq: c.ClaimSeq, At: start}
+	o := &store.Outcome{DeliveryID: c.DeliveryID, ClaimSeq: c.ClaimSeq, WebhookUUID: c.WebhookUUID, At: start}
 	if c.URL == "" {
 		o.Status, o.Error = store.StatusFailed, "webhook deleted"
 		return o
@@ -43,6 +44,10 @@ func (e *Engine) attempt(c *store.Claim) *store.Outcome {
 		o.Status = store.StatusSuccess
 	case res.outcome == outcomePermanent:
 		o.Status = store.StatusFailed
+		if res.code == http.StatusGone {
+			// Standard Webhooks: 410 means the endpoint is gone for good.
+			o.DisableReason = "endpoint answered 410 Gone"
+		}
 	default:
 		if d, ok := e.nextDelay(c.Attempt, res.retryAfter); ok {
 			o.Status, o.NextAttemptAt = store.StatusRetry, start.Add(d)
@@ -74,7 +79,11 @@ type sendResult struct {
 }
 
 func (e *Engine) send(c *store.Claim, now time.Time) sendResult {
-	signer, err := e.signers.get(c.Secret)
+	secrets := c.Secrets
+	if len(secrets) == 0 {
+		secrets = []string{c.Secret}
+	}
+	signer, err := e.signers.get(secrets)
 	if err != nil {
 		// A secret we issued cannot be invalid; if it is, retrying cannot help.
 		return sendResult{outcome: outcomePermanent, err: "webhook secret is unusable"}
@@ -96,7 +105,7 @@ func (e *Engine) send(c *store.Claim, now time.Time) sendResult {
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, int64(e.cfg.MaxResponseBody)))
 	// Drain a little more so the connection can be reused; give up on huge answers.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	r := sendResult{code: resp.StatusCode, body: strings.ToValidUTF8(string(body), "\uFFFD")}
+	r := sendResult{code: resp.StatusCode, body: sanitizeBody(body, e.cfg.MaxResponseBody)}
 	switch {
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
 		r.outcome = outcomeSuccess
@@ -117,6 +126,24 @@ func (e *Engine) send(c *store.Claim, now time.Time) sendResult {
 		r.err = "HTTP " + strconv.Itoa(resp.StatusCode)
 	}
 	return r
+}
+
+// sanitizeBody makes a receiver's answer safe to store in the history: valid
+// UTF-8 (invalid bytes become U+FFFD), no NUL bytes (PostgreSQL text cannot
+// hold them, and the error would fail the whole completion batch), and at most
+// limit bytes, cut at a rune boundary (a rune split by the read limit is
+// dropped, not turned into U+FFFD past the limit).
+func sanitizeBody(b []byte, limit int) string {
+	s := strings.ToValidUTF8(string(b), "\uFFFD")
+	s = strings.ReplaceAll(s, "\x00", "\uFFFD")
+	if len(s) > limit {
+		i := limit
+		for i > 0 && !utf8.RuneStart(s[i]) {
+			i--
+		}
+		s = s[:i]
+	}
+	return s
 }
 
 // classifyError turns a transport failure into a retry decision and a short
@@ -175,14 +202,20 @@ type signerCache struct {
 	m  map[string]*signature.Signer
 }
 
-func (s *signerCache) get(secret string) (*signature.Signer, error) {
+func (s *signerCache) get(secrets []string) (*signature.Signer, error) {
+	// During a rotation grace period the key covers both secrets, so the
+	// signer signs with both.
+	secret := secrets[0]
+	if len(secrets) > 1 {
+		secret = strings.Join(secrets, "\x00")
+	}
 	s.mu.RLock()
 	sg := s.m[secret]
 	s.mu.RUnlock()
 	if sg != nil {
 		return sg, nil
 	}
-	sg, err := signature.NewSigner(secret)
+	sg, err := signature.NewSigner(secrets...)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -49,6 +50,9 @@ func ServiceOf(eventType string) string { return knownTypes[eventType] }
 
 var idRe = regexp.MustCompile(`^evt_[A-Za-z0-9_-]{1,64}$`)
 
+// maxCreatedAt (the year 3000) keeps millisecond times far from overflow.
+const maxCreatedAt = 32503680000
+
 // Event is one event to publish.
 type Event struct {
 	// ID is optional ("evt_…"); a repeated id is accepted once and never
@@ -64,6 +68,9 @@ type Event struct {
 	SourceAction string
 	// Data is delivered as the envelope's data object; nil means {}.
 	Data map[string]any
+	// RawData, when set, is the data object as JSON and wins over Data: its
+	// bytes are delivered as they are (numbers keep every digit).
+	RawData json.RawMessage
 	// CreatedAt defaults to the time of publishing.
 	CreatedAt time.Time
 }
@@ -142,6 +149,16 @@ func (p *Publisher) Publish(ctx context.Context, events []Event) ([]Result, erro
 	return res, nil
 }
 
+// Prepare validates one event and builds what would be stored for it (id,
+// envelope, times) without storing it; test sends store it themselves.
+func (p *Publisher) Prepare(ctx context.Context, ev Event) (*store.Event, error) {
+	now := time.Now
+	if p.Now != nil {
+		now = p.Now
+	}
+	return p.build(ctx, 0, &ev, now())
+}
+
 func (p *Publisher) build(ctx context.Context, i int, in *Event, now time.Time) (*store.Event, error) {
 	service := ServiceOf(in.Type)
 	if service == "" {
@@ -166,13 +183,12 @@ func (p *Publisher) build(ctx context.Context, i int, in *Event, now time.Time) 
 	if created.IsZero() {
 		created = now
 	}
-	data := in.Data
-	if data == nil {
-		data = map[string]any{}
+	if created.Unix() < 0 || created.Unix() > maxCreatedAt {
+		return nil, &InputError{Index: i, Field: "created_at", Reason: "must be between 0 and 32503680000 (unix seconds)"}
 	}
-	raw, err := json.Marshal(data)
+	raw, err := eventData(in)
 	if err != nil {
-		return nil, &InputError{Index: i, Field: "data", Reason: "is not representable as JSON"}
+		return nil, &InputError{Index: i, Field: "data", Reason: err.Error()}
 	}
 	body, err := json.Marshal(envelope{ID: id, Service: service, Type: in.Type, CreatedAt: created.Unix(), Data: raw})
 	if err != nil {
@@ -180,6 +196,29 @@ func (p *Publisher) build(ctx context.Context, i int, in *Event, now time.Time) 
 	}
 	return &store.Event{ID: id, AccountID: in.AccountID, Type: in.Type, Service: service, User: in.User, Domain: in.Domain,
 		SourceUID: in.SourceUID, SourceAction: in.SourceAction, Data: raw, Body: body, CreatedAt: created.Truncate(time.Second)}, nil
+}
+
+// eventData returns the data object's JSON, compacted, and insists that it is
+// an object: receivers rely on the envelope's documented shape.
+func eventData(in *Event) (json.RawMessage, error) {
+	if len(in.RawData) > 0 {
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, in.RawData); err != nil {
+			return nil, errors.New("is not valid JSON")
+		}
+		if b := buf.Bytes(); len(b) == 0 || b[0] != '{' {
+			return nil, errors.New("must be a JSON object")
+		}
+		return buf.Bytes(), nil
+	}
+	if in.Data == nil {
+		return json.RawMessage("{}"), nil
+	}
+	raw, err := json.Marshal(in.Data)
+	if err != nil {
+		return nil, errors.New("is not representable as JSON")
+	}
+	return raw, nil
 }
 
 func (p *Publisher) checkAccount(ctx context.Context, id string) error {
