@@ -31,6 +31,7 @@ import (
 	"github.com/jetwebhooks/jetwebhooks/server/delivery"
 	"github.com/jetwebhooks/jetwebhooks/server/egress"
 	"github.com/jetwebhooks/jetwebhooks/server/ingest"
+	"github.com/jetwebhooks/jetwebhooks/server/metrics"
 	"github.com/jetwebhooks/jetwebhooks/server/secretbox"
 	"github.com/jetwebhooks/jetwebhooks/server/store"
 	"github.com/jetwebhooks/jetwebhooks/server/store/sqlitestore"
@@ -82,6 +83,16 @@ type Config struct {
 	// ingest token (default unlimited). See api.Config.
 	RateLimit, IngestRateLimit float64
 	RateBurst, IngestRateBurst int
+	// MetricsAddr, if set, serves /metrics on a listener of its own (say,
+	// an internal interface) instead of beside the API.
+	MetricsAddr string
+	// AutoDisableAfter disables a webhook whose deliveries have all failed
+	// for this long (default 5 days; negative: never). A 410 Gone disables
+	// it at once either way.
+	AutoDisableAfter time.Duration
+	// MaintenanceInterval is how often the janitor runs: auto-disable,
+	// erasing expired rotated secrets and idempotency keys (default 1 min).
+	MaintenanceInterval time.Duration
 	// ShutdownTimeout bounds graceful shutdown of the HTTP server (default 10 s).
 	ShutdownTimeout time.Duration
 }
@@ -94,6 +105,7 @@ type Server struct {
 	api       *api.API
 	engine    *delivery.Engine
 	publisher *ingest.Publisher
+	metrics   *metrics.Metrics
 	log       *slog.Logger
 	// Bootstrap holds what a first start generated (nil otherwise).
 	Bootstrap *Bootstrap
@@ -184,7 +196,13 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 		return nil, fmt.Errorf("secret key: %w", err)
 	}
 	st = secretbox.Wrap(st, box)
-	s := &Server{cfg: cfg, store: st, log: cfg.Logger}
+	if cfg.AutoDisableAfter == 0 {
+		cfg.AutoDisableAfter = 5 * 24 * time.Hour
+	}
+	if cfg.MaintenanceInterval <= 0 {
+		cfg.MaintenanceInterval = time.Minute
+	}
+	s := &Server{cfg: cfg, store: st, log: cfg.Logger, metrics: metrics.New(st, cfg.Now)}
 	boot, tokenHash, err := s.bootstrap(ctx)
 	if err != nil {
 		return nil, err
@@ -206,18 +224,66 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 		Client:       policy.NewClient(timeout),
 		Now:          cfg.Now,
 		Logger:       cfg.Logger,
+		Observer:     s.metrics,
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.publisher = &ingest.Publisher{Store: st, Now: cfg.Now, Published: s.engine.Wake}
+	s.publisher = &ingest.Publisher{Store: st, Now: cfg.Now, Published: s.engine.Wake, Accepted: s.metrics.Ingested}
 	s.api, err = api.New(ctx, api.Config{IngestTokenHash: tokenHash, Egress: policy, Logger: cfg.Logger, Now: cfg.Now,
 		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, IngestRateLimit: cfg.IngestRateLimit, IngestRateBurst: cfg.IngestRateBurst,
 		Tester: s.engine}, st, s.publisher)
 	if err != nil {
 		return nil, err
 	}
+	e := s.api.Echo()
+	e.Use(s.metrics.Middleware())
+	if err := s.mountOps(e); err != nil {
+		return nil, fmt.Errorf("mount operational routes: %w", err)
+	}
 	return s, nil
+}
+
+// Metrics returns the Prometheus metrics.
+func (s *Server) Metrics() *metrics.Metrics { return s.metrics }
+
+// Maintain runs the janitor's chores once: disable webhooks failing for
+// longer than AutoDisableAfter, erase rotated secrets whose grace ended and
+// idempotency keys older than a day. Run calls it every MaintenanceInterval.
+func (s *Server) Maintain(ctx context.Context) error {
+	now := s.cfg.Now()
+	var errs []error
+	if s.cfg.AutoDisableAfter > 0 {
+		ws, err := s.store.DisableFailingWebhooks(ctx, now.Add(-s.cfg.AutoDisableAfter), now)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		for _, w := range ws {
+			s.log.Warn("webhook disabled: every delivery failed for too long", "account", w.AccountID, "webhook", w.UUID, "failing_since", w.FailingSince)
+		}
+	}
+	if _, err := s.store.PurgeExpiredSecrets(ctx, now); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := s.store.PurgeIdempotencyKeys(ctx, now.Add(-24*time.Hour)); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Server) janitor(ctx context.Context) {
+	t := time.NewTicker(s.cfg.MaintenanceInterval)
+	defer t.Stop()
+	for {
+		if err := s.Maintain(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("maintenance", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 const ingestTokenSetting = "ingest_token_sha256"
@@ -320,6 +386,19 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	engineCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
 	engineDone := make(chan error, 1)
 	go func() { engineDone <- s.engine.Run(engineCtx) }()
+	go s.janitor(engineCtx)
+	if s.cfg.MetricsAddr != "" {
+		ms := &http.Server{Addr: s.cfg.MetricsAddr, Handler: s.metrics.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		mln, err := net.Listen("tcp", s.cfg.MetricsAddr)
+		if err != nil {
+			stopEngine()
+			<-engineDone
+			return fmt.Errorf("metrics listen: %w", err)
+		}
+		go ms.Serve(mln)
+		defer ms.Close()
+		s.log.Info("serving metrics", "addr", mln.Addr().String())
+	}
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()

@@ -19,7 +19,10 @@ import (
 func newServeCmd() *cobra.Command {
 	var (
 		addr, db, ingestToken, egressAllow, schedule, logLevel, logFormat, sqliteSync string
-		secretKey, previousKeys                                                       string
+		secretKey, previousKeys, metricsAddr                                          string
+		autoDisable                                                                   time.Duration
+		rateLimit, ingestRateLimit                                                    float64
+		rateBurst, ingestRateBurst                                                    int
 		timeout, lease                                                                time.Duration
 		concurrency                                                                   int
 	)
@@ -74,7 +77,8 @@ token and prints them once.`,
 				prev = append(prev, k)
 			}
 			cfg := server.Config{
-				SecretKey: key, PreviousSecretKeys: prev,
+				SecretKey: key, PreviousSecretKeys: prev, MetricsAddr: metricsAddr, AutoDisableAfter: autoDisable,
+				RateLimit: rateLimit, RateBurst: rateBurst, IngestRateLimit: ingestRateLimit, IngestRateBurst: ingestRateBurst,
 				Addr: addr, DB: db, IngestToken: ingestToken, EgressAllow: allow,
 				RetrySchedule: sched, DeliveryTimeout: timeout, Concurrency: concurrency, Lease: lease,
 				SQLiteSynchronous: sqliteSync, Logger: log,
@@ -105,6 +109,12 @@ token and prints them once.`,
 	f.StringVar(&sqliteSync, "sqlite-synchronous", envOr("JETWEBHOOKS_SQLITE_SYNCHRONOUS", "FULL"), "SQLite synchronous mode: FULL survives power loss, NORMAL only process crashes (env JETWEBHOOKS_SQLITE_SYNCHRONOUS)")
 	f.StringVar(&secretKey, "secret-key", "", "base64 of 32 random bytes that encrypts webhook secrets at rest; required with PostgreSQL; SQLite defaults to a key file next to the database (env JETWEBHOOKS_SECRET_KEY)")
 	f.StringVar(&previousKeys, "previous-secret-keys", "", "comma-separated earlier secret keys, still accepted for decryption after a key rotation (env JETWEBHOOKS_PREVIOUS_SECRET_KEYS)")
+	f.StringVar(&metricsAddr, "metrics-addr", envOr("JETWEBHOOKS_METRICS_ADDR", ""), "serve /metrics on this address instead of beside the API (env JETWEBHOOKS_METRICS_ADDR)")
+	f.DurationVar(&autoDisable, "auto-disable-after", envDuration("JETWEBHOOKS_AUTO_DISABLE_AFTER", 5*24*time.Hour), "disable a webhook whose deliveries all failed for this long; negative: never (env JETWEBHOOKS_AUTO_DISABLE_AFTER)")
+	f.Float64Var(&rateLimit, "rate-limit", envFloat("JETWEBHOOKS_RATE_LIMIT", 50), "requests per second allowed per API key; negative: unlimited (env JETWEBHOOKS_RATE_LIMIT)")
+	f.IntVar(&rateBurst, "rate-burst", envInt("JETWEBHOOKS_RATE_BURST", 100), "burst allowed per API key (env JETWEBHOOKS_RATE_BURST)")
+	f.Float64Var(&ingestRateLimit, "ingest-rate-limit", envFloat("JETWEBHOOKS_INGEST_RATE_LIMIT", 0), "requests per second allowed with the ingest token; 0: unlimited (env JETWEBHOOKS_INGEST_RATE_LIMIT)")
+	f.IntVar(&ingestRateBurst, "ingest-rate-burst", envInt("JETWEBHOOKS_INGEST_RATE_BURST", 0), "burst allowed with the ingest token (env JETWEBHOOKS_INGEST_RATE_BURST)")
 	f.StringVar(&logLevel, "log-level", envOr("JETWEBHOOKS_LOG_LEVEL", "info"), "debug, info, warn or error (env JETWEBHOOKS_LOG_LEVEL)")
 	f.StringVar(&logFormat, "log-format", envOr("JETWEBHOOKS_LOG_FORMAT", "text"), "text or json (env JETWEBHOOKS_LOG_FORMAT)")
 	return cmd
@@ -184,6 +194,15 @@ func envDuration(name string, def time.Duration) time.Duration {
 	if v, ok := os.LookupEnv(name); ok {
 		if d, err := time.ParseDuration(v); err == nil {
 			return d
+		}
+	}
+	return def
+}
+
+func envFloat(name string, def float64) float64 {
+	if v, ok := os.LookupEnv(name); ok {
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			return f
 		}
 	}
 	return def

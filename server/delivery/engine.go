@@ -291,6 +291,15 @@ func (e *Engine) complete(outcomes <-chan *store.Outcome) {
 			}
 		}
 		e.write(batch)
+		soon := e.cfg.Now().Add(e.cfg.PollInterval)
+		for _, o := range batch {
+			// A retry due before the claimer's next look would wait a whole
+			// poll interval; wake it so it recomputes its sleep.
+			if o.Status == store.StatusRetry && o.NextAttemptAt.Before(soon) {
+				e.Wake()
+				break
+			}
+		}
 		for range batch {
 			<-e.slots
 		}

@@ -97,6 +97,9 @@ type Publisher struct {
 	// Published, if set, is called after a successful publish that queued
 	// deliveries, to wake the local delivery engine.
 	Published func()
+	// Accepted, if set, is told how many new (non-duplicate) events each
+	// successful publish stored (metrics).
+	Accepted func(n int)
 
 	accounts sync.Map // account id -> struct{}; accounts are never deleted
 }
@@ -137,6 +140,15 @@ func (p *Publisher) Publish(ctx context.Context, events []Event) ([]Result, erro
 			return nil, &InputError{Field: "account_id", Reason: "unknown account"}
 		}
 		return nil, fmt.Errorf("publish: %w", err)
+	}
+	if p.Accepted != nil {
+		n := 0
+		for _, r := range res {
+			if !r.Duplicate {
+				n++
+			}
+		}
+		p.Accepted(n)
 	}
 	if p.Published != nil {
 		for _, r := range res {
