@@ -60,6 +60,8 @@ type Config struct {
 	RetrySchedule   []time.Duration
 	DeliveryTimeout time.Duration
 	Concurrency     int
+	// PerWebhookConcurrency: see delivery.Config.
+	PerWebhookConcurrency int
 	// PollInterval and Lease: see delivery.Config.
 	PollInterval time.Duration
 	Lease        time.Duration
@@ -215,16 +217,17 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 		timeout = 10 * time.Second
 	}
 	s.engine, err = delivery.New(st, delivery.Config{
-		Owner:        cfg.NodeID,
-		Schedule:     cfg.RetrySchedule,
-		Timeout:      timeout,
-		Concurrency:  cfg.Concurrency,
-		PollInterval: cfg.PollInterval,
-		Lease:        cfg.Lease,
-		Client:       policy.NewClient(timeout),
-		Now:          cfg.Now,
-		Logger:       cfg.Logger,
-		Observer:     s.metrics,
+		Owner:                 cfg.NodeID,
+		Schedule:              cfg.RetrySchedule,
+		Timeout:               timeout,
+		Concurrency:           cfg.Concurrency,
+		PerWebhookConcurrency: cfg.PerWebhookConcurrency,
+		PollInterval:          cfg.PollInterval,
+		Lease:                 cfg.Lease,
+		Client:                policy.NewClient(timeout),
+		Now:                   cfg.Now,
+		Logger:                cfg.Logger,
+		Observer:              s.metrics,
 	})
 	if err != nil {
 		return nil, err

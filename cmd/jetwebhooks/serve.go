@@ -22,7 +22,7 @@ func newServeCmd() *cobra.Command {
 		secretKey, previousKeys, metricsAddr                                          string
 		autoDisable                                                                   time.Duration
 		rateLimit, ingestRateLimit                                                    float64
-		rateBurst, ingestRateBurst                                                    int
+		rateBurst, ingestRateBurst, perWebhook                                        int
 		timeout, lease                                                                time.Duration
 		concurrency                                                                   int
 	)
@@ -78,7 +78,8 @@ token and prints them once.`,
 			}
 			cfg := server.Config{
 				SecretKey: key, PreviousSecretKeys: prev, MetricsAddr: metricsAddr, AutoDisableAfter: autoDisable,
-				RateLimit: rateLimit, RateBurst: rateBurst, IngestRateLimit: ingestRateLimit, IngestRateBurst: ingestRateBurst,
+				PerWebhookConcurrency: perWebhook,
+				RateLimit:             rateLimit, RateBurst: rateBurst, IngestRateLimit: ingestRateLimit, IngestRateBurst: ingestRateBurst,
 				Addr: addr, DB: db, IngestToken: ingestToken, EgressAllow: allow,
 				RetrySchedule: sched, DeliveryTimeout: timeout, Concurrency: concurrency, Lease: lease,
 				SQLiteSynchronous: sqliteSync, Logger: log,
@@ -104,6 +105,7 @@ token and prints them once.`,
 	f.StringVar(&egressAllow, "egress-allow", envOr("JETWEBHOOKS_EGRESS_ALLOW", ""), "comma-separated CIDRs webhooks may reach despite the egress policy, e.g. 127.0.0.0/8,::1/128 (env JETWEBHOOKS_EGRESS_ALLOW)")
 	f.StringVar(&schedule, "retry-schedule", envOr("JETWEBHOOKS_RETRY_SCHEDULE", "0s,30s,2m,10m,1h,4h"), "delay before each attempt; its length is the number of attempts (env JETWEBHOOKS_RETRY_SCHEDULE)")
 	f.DurationVar(&timeout, "delivery-timeout", envDuration("JETWEBHOOKS_DELIVERY_TIMEOUT", 10*time.Second), "timeout of one delivery attempt (env JETWEBHOOKS_DELIVERY_TIMEOUT)")
+	f.IntVar(&perWebhook, "per-webhook-concurrency", envInt("JETWEBHOOKS_PER_WEBHOOK_CONCURRENCY", 0), "attempts in flight to one webhook at most, so a slow endpoint cannot take every worker; 0: half of --concurrency, negative: no cap (env JETWEBHOOKS_PER_WEBHOOK_CONCURRENCY)")
 	f.DurationVar(&lease, "lease", envDuration("JETWEBHOOKS_LEASE", 0), "how long a claimed delivery is held before another worker may take it over; must exceed --delivery-timeout (default 2×timeout+5s) (env JETWEBHOOKS_LEASE)")
 	f.IntVar(&concurrency, "concurrency", envInt("JETWEBHOOKS_CONCURRENCY", 64), "delivery attempts in flight at once (env JETWEBHOOKS_CONCURRENCY)")
 	f.StringVar(&sqliteSync, "sqlite-synchronous", envOr("JETWEBHOOKS_SQLITE_SYNCHRONOUS", "FULL"), "SQLite synchronous mode: FULL survives power loss, NORMAL only process crashes (env JETWEBHOOKS_SQLITE_SYNCHRONOUS)")

@@ -39,6 +39,10 @@ type Config struct {
 	Timeout time.Duration
 	// Concurrency is the number of attempts in flight at once (default 64).
 	Concurrency int
+	// PerWebhookConcurrency caps the attempts in flight to one webhook, so a
+	// slow endpoint cannot take every worker (default Concurrency/2; negative:
+	// no cap). Deliveries over the cap go back to the queue briefly.
+	PerWebhookConcurrency int
 	// BatchSize caps one claim or one completion write (default 128).
 	BatchSize int
 	// Lease is how long a claim is held before another worker may take it
@@ -85,6 +89,7 @@ type Engine struct {
 	wake    chan struct{}
 	slots   chan struct{}
 	signers signerCache
+	hooks   *hookLimiter
 	log     *slog.Logger
 }
 
@@ -109,6 +114,9 @@ func New(st store.Store, cfg Config) (*Engine, error) {
 	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 64
+	}
+	if cfg.PerWebhookConcurrency == 0 {
+		cfg.PerWebhookConcurrency = max(1, cfg.Concurrency/2)
 	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 128
@@ -140,13 +148,17 @@ func New(st store.Store, cfg Config) (*Engine, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Engine{
+	e := &Engine{
 		cfg:   cfg,
 		st:    st,
 		wake:  make(chan struct{}, 1),
 		slots: make(chan struct{}, cfg.Concurrency),
 		log:   cfg.Logger,
-	}, nil
+	}
+	if cfg.PerWebhookConcurrency > 0 && cfg.PerWebhookConcurrency < cfg.Concurrency {
+		e.hooks = newHookLimiter(cfg.PerWebhookConcurrency, 100*time.Millisecond)
+	}
+	return e, nil
 }
 
 // Wake tells the engine that deliveries may be due now. It never blocks.
@@ -169,7 +181,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		go func() {
 			defer workers.Done()
 			for c := range work {
-				outcomes <- e.attempt(c)
+				outcomes <- e.dispatch(c)
 			}
 		}()
 	}
@@ -197,6 +209,21 @@ func (e *Engine) Run(ctx context.Context) error {
 	close(outcomes)
 	<-done
 	return nil
+}
+
+// dispatch attempts a claim within its webhook's concurrency cap, or defers
+// it: back to the queue, unchanged and unattempted, a moment later.
+func (e *Engine) dispatch(c *store.Claim) *store.Outcome {
+	slot, ok := e.hooks.acquire(c.WebhookUUID)
+	if !ok {
+		now := e.cfg.Now()
+		delay := 250*time.Millisecond + time.Duration(e.cfg.Rand()*float64(250*time.Millisecond))
+		return &store.Outcome{DeliveryID: c.DeliveryID, ClaimSeq: c.ClaimSeq, Status: c.Status, NextAttemptAt: now.Add(delay), At: now}
+	}
+	start := time.Now()
+	o := e.attempt(c)
+	e.hooks.release(c.WebhookUUID, slot, time.Since(start))
+	return o
 }
 
 // claimLoop claims as much due work as there are free worker slots and sleeps

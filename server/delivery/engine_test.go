@@ -923,6 +923,7 @@ func TestClaimsBoundedByConcurrency(t *testing.T) {
 	res := e.publish(batch...)
 	cfg := baseConfig()
 	cfg.Concurrency = workers
+	cfg.PerWebhookConcurrency = -1 // this test is about the global bound
 	cfg.BatchSize = 128
 	e.start(cfg)
 	waitFor(t, fmt.Sprintf("%d requests in flight", workers), func() (bool, string) {
@@ -947,5 +948,54 @@ func TestClaimsBoundedByConcurrency(t *testing.T) {
 	}
 	if rc.count() != events {
 		t.Errorf("receiver got %d requests, want %d", rc.count(), events)
+	}
+}
+
+// TestSlowWebhookCannotStarveOthers: with a per-webhook cap, a webhook whose
+// endpoint hangs holds at most its cap of workers; another webhook's
+// deliveries flow meanwhile.
+func TestSlowWebhookCannotStarveOthers(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	gate := make(chan struct{})
+	defer close(gate)
+	var slowInFlight, slowMax atomic.Int64
+	slow := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+		n := slowInFlight.Add(1)
+		for {
+			m := slowMax.Load()
+			if n <= m || slowMax.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		select {
+		case <-gate:
+		case <-time.After(waitTimeout):
+		}
+		slowInFlight.Add(-1)
+	})
+	fast := newReceiver(t, nil)
+	slowHook := e.addWebhook(slow.url(), func(w *store.Webhook) { w.FilterUsers = []string{"slow"} })
+	fastHook := e.addWebhook(fast.url(), func(w *store.Webhook) { w.FilterUsers = []string{"fast"} })
+	_ = slowHook
+	var slowEvents []ingest.Event
+	for range 30 {
+		slowEvents = append(slowEvents, ingest.Event{User: "slow"})
+	}
+	e.publish(slowEvents...)
+	cfg := baseConfig()
+	cfg.Concurrency = 4
+	cfg.PerWebhookConcurrency = 2
+	e.start(cfg)
+	waitFor(t, "the slow endpoint to hold its cap", func() (bool, string) {
+		n := slowInFlight.Load()
+		return n == 2, fmt.Sprintf("%d in flight", n)
+	})
+	res := e.publish(ingest.Event{User: "fast"}, ingest.Event{User: "fast"}, ingest.Event{User: "fast"})
+	for _, r := range res {
+		e.waitStatus(r.EventID, fastHook.UUID, store.StatusSuccess, 1)
+	}
+	if m := slowMax.Load(); m > 2 {
+		t.Fatalf("%d attempts to the slow webhook at once, want at most its cap of 2", m)
 	}
 }

@@ -185,8 +185,10 @@ type ClaimParams struct {
 
 // Claim is a delivery handed to a worker, with everything needed to attempt it.
 type Claim struct {
-	DeliveryID  int64
-	ClaimSeq    int64
+	DeliveryID int64
+	ClaimSeq   int64
+	// Status is the delivery's status when claimed: StatusPending or StatusRetry.
+	Status      string
 	EventID     string
 	AccountID   string
 	WebhookUUID string
@@ -214,9 +216,11 @@ type Outcome struct {
 	WebhookUUID string
 	// DisableReason, when set, disables the webhook at once (HTTP 410 Gone).
 	DisableReason string
-	// Status is the delivery's new status: StatusSuccess, StatusRetry or StatusFailed.
+	// Status is the delivery's new status: StatusSuccess, StatusRetry or
+	// StatusFailed — or, with Attempted false, the claim's own Status to put
+	// the delivery back untouched (deferred) until NextAttemptAt.
 	Status string
-	// NextAttemptAt is when to try again (StatusRetry only).
+	// NextAttemptAt is when to try again (StatusRetry and StatusPending).
 	NextAttemptAt time.Time
 	// Attempted is false when no request was sent (webhook disabled or deleted):
 	// the status changes but no attempt is recorded.

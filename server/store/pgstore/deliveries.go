@@ -228,9 +228,9 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p *store.ClaimParams) ([]*s
 		), claimed AS (
 			UPDATE deliveries d SET claim_seq = d.claim_seq + 1, next_attempt_at = $3, lease_owner = $4, updated_at = $1
 			FROM due WHERE d.id = due.id
-			RETURNING d.id, d.claim_seq, due.taken_over, due.due_at, d.round_attempts, d.webhook_uuid, d.event_seq, d.account_id
+			RETURNING d.id, d.claim_seq, due.taken_over, due.due_at, d.round_attempts, d.status, d.webhook_uuid, d.event_seq, d.account_id
 		)
-		SELECT c.id, c.claim_seq, c.taken_over, c.round_attempts, c.webhook_uuid, e.id, c.account_id, e.body,
+		SELECT c.id, c.claim_seq, c.taken_over, c.round_attempts, c.status, c.webhook_uuid, e.id, c.account_id, e.body,
 			coalesce(w.url, ''), coalesce(w.secret, ''), coalesce(w.enabled, false),
 			CASE WHEN w.previous_secret_expires_at > $1 THEN coalesce(w.previous_secret, '') ELSE '' END
 		FROM claimed c
@@ -247,7 +247,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p *store.ClaimParams) ([]*s
 		c := &store.Claim{}
 		var round int
 		var prev string
-		if err := rows.Scan(&c.DeliveryID, &c.ClaimSeq, &c.TakenOver, &round, &c.WebhookUUID, &c.EventID,
+		if err := rows.Scan(&c.DeliveryID, &c.ClaimSeq, &c.TakenOver, &round, &c.Status, &c.WebhookUUID, &c.EventID,
 			&c.AccountID, &c.Body, &c.URL, &c.Secret, &c.Enabled, &prev); err != nil {
 			return nil, fmt.Errorf("claim deliveries: %w", interpret(err))
 		}
@@ -303,7 +303,7 @@ func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []*store.Outcom
 				code = &o.StatusCode
 			}
 			next := ms(o.NextAttemptAt)
-			if o.Status != store.StatusRetry {
+			if o.Status == store.StatusSuccess || o.Status == store.StatusFailed {
 				next = ms(o.At)
 			}
 			o := o
@@ -394,7 +394,7 @@ func (s *Store) CreateTestDelivery(ctx context.Context, e *store.Event, webhookU
 			VALUES ($1, $2, $3, $4, 'pending', $5, 1, 'test', $6, $6) RETURNING id`, seq, e.AccountID, webhookUUID, url, farFuture, ms(now)).Scan(&id); err != nil {
 			return interpret(err)
 		}
-		c = &store.Claim{DeliveryID: id, ClaimSeq: 1, EventID: e.ID, AccountID: e.AccountID, WebhookUUID: webhookUUID,
+		c = &store.Claim{DeliveryID: id, ClaimSeq: 1, Status: store.StatusPending, EventID: e.ID, AccountID: e.AccountID, WebhookUUID: webhookUUID,
 			URL: url, Secret: secret, Secrets: secretList(secret, prev), Enabled: enabled, Body: e.Body, Attempt: 1}
 		return nil
 	})

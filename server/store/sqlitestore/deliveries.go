@@ -78,7 +78,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p *store.ClaimParams) ([]*s
 	var claims []*store.Claim
 	nowMS := ms(p.Now)
 	err := s.withTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT d.id, d.claim_seq, d.lease_owner IS NOT NULL, d.round_attempts,
+		rows, err := tx.QueryContext(ctx, `SELECT d.id, d.claim_seq, d.lease_owner IS NOT NULL, d.round_attempts, d.status,
 				d.webhook_uuid, e.id, e.account_id, e.body,
 				coalesce(w.url, ''), coalesce(w.secret, ''), coalesce(w.enabled, 0),
 				CASE WHEN w.previous_secret_expires_at > ? THEN coalesce(w.previous_secret, '') ELSE '' END
@@ -96,7 +96,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p *store.ClaimParams) ([]*s
 			c := &store.Claim{}
 			var round int
 			var prev string
-			if err := rows.Scan(&c.DeliveryID, &c.ClaimSeq, &c.TakenOver, &round, &c.WebhookUUID, &c.EventID,
+			if err := rows.Scan(&c.DeliveryID, &c.ClaimSeq, &c.TakenOver, &round, &c.Status, &c.WebhookUUID, &c.EventID,
 				&c.AccountID, &c.Body, &c.URL, &c.Secret, &c.Enabled, &prev); err != nil {
 				return interpret(err)
 			}
@@ -176,7 +176,7 @@ func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []*store.Outcom
 				code = sql.NullInt64{Int64: int64(o.StatusCode), Valid: true}
 			}
 			next := ms(o.NextAttemptAt)
-			if o.Status != store.StatusRetry {
+			if o.Status == store.StatusSuccess || o.Status == store.StatusFailed {
 				next = ms(o.At)
 			}
 			res, err := upd.ExecContext(ctx, o.Status, next, inc, inc, o.Attempted, code, o.URL, o.URL, ms(o.At), o.DeliveryID, o.ClaimSeq)
@@ -432,7 +432,7 @@ func (s *Store) CreateTestDelivery(ctx context.Context, e *store.Event, webhookU
 			VALUES (?, ?, ?, ?, 'pending', ?, 1, 'test', ?, ?) RETURNING id`, seq, e.AccountID, webhookUUID, url, farFuture, nowMS, nowMS).Scan(&id); err != nil {
 			return interpret(err)
 		}
-		c = &store.Claim{DeliveryID: id, ClaimSeq: 1, EventID: e.ID, AccountID: e.AccountID, WebhookUUID: webhookUUID,
+		c = &store.Claim{DeliveryID: id, ClaimSeq: 1, Status: store.StatusPending, EventID: e.ID, AccountID: e.AccountID, WebhookUUID: webhookUUID,
 			URL: url, Secret: secret, Secrets: secretList(secret, prev), Enabled: enabled, Body: e.Body, Attempt: 1}
 		return nil
 	})

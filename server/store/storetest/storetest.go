@@ -46,6 +46,7 @@ func Run(t *testing.T, open Opener) {
 		{"WebhookHealth", testWebhookHealth},
 		{"TestDelivery", testTestDelivery},
 		{"Idempotency", testIdempotency},
+		{"DeferWithoutAttempt", testDefer},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -844,5 +845,32 @@ func testIdempotency(t *testing.T, s store.Store) {
 	}
 	if n := must(s.PurgeIdempotencyKeys(ctx(t), t0.Add(time.Minute))); n != 1 {
 		t.Fatalf("purged %d, want 1 (acc_b's)", n)
+	}
+}
+
+func testDefer(t *testing.T, s store.Store) {
+	acc := newAccount(t, s, nil, nil)
+	newHook(t, s, acc, hookOpts{})
+	e := newEvent(acc, "outbound.delivered", nil)
+	publish(t, s, t0, e)
+	c := findClaim(t, claimAll(t, s, t0), e.ID)
+	if c.Status != store.StatusPending {
+		t.Fatalf("claim status = %q, want pending", c.Status)
+	}
+	later := t0.Add(time.Second)
+	if n := must(s.CompleteDeliveries(ctx(t), []*store.Outcome{{DeliveryID: c.DeliveryID, ClaimSeq: c.ClaimSeq,
+		Status: c.Status, NextAttemptAt: later, At: t0}})); n != 1 {
+		t.Fatal("deferral not applied")
+	}
+	if cs := claimAll(t, s, later.Add(-time.Millisecond)); hasClaim(cs, e.ID) {
+		t.Fatal("a deferred delivery was claimable before its time")
+	}
+	c2 := findClaim(t, claimAll(t, s, later), e.ID)
+	if c2.Status != store.StatusPending || c2.Attempt != 1 || c2.TakenOver {
+		t.Fatalf("after deferral: %+v (want pending, attempt 1, not a takeover)", c2)
+	}
+	recs, _ := mustQuery(t, s, &store.QueryParams{AccountID: acc.ID, EventID: e.ID, Limit: 10})
+	if recs[0].Attempts != 0 || recs[0].Status != store.StatusPending {
+		t.Fatalf("deferral counted as an attempt: %+v", recs[0])
 	}
 }
