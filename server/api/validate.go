@@ -106,6 +106,9 @@ func (a *API) validator(op *operation) echo.MiddlewareFunc {
 				if err := checkJSONBody(req); err != nil {
 					return err
 				}
+				if err := readJSONBody(req); err != nil {
+					return err
+				}
 			}
 			params := make(map[string]string, len(c.ParamNames()))
 			for i, name := range c.ParamNames() {

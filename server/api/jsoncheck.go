@@ -1,0 +1,120 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+)
+
+// maxJSONDepth bounds nesting: no request of this API needs more than a few
+// levels, and deep nesting only costs the server.
+const maxJSONDepth = 32
+
+// readJSONBody reads the request body and refuses what encoding/json (and so
+// the validator and the binder) would quietly accept: duplicate member names,
+// where different readers could each see a different one; data after the
+// value; and absurd nesting. The body is put back for the validator.
+func readJSONBody(req *http.Request) error {
+	data, err := io.ReadAll(req.Body)
+	req.Body.Close()
+	if err != nil {
+		// BodyLimit cuts a body without Content-Length off while it is read.
+		if errors.Is(err, echo.ErrStatusRequestEntityTooLarge) {
+			return newError(http.StatusRequestEntityTooLarge, "Request body is too large.")
+		}
+		return badRequest("Request body could not be read.")
+	}
+	req.Body = io.NopCloser(bytes.NewReader(data))
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+	req.ContentLength = int64(len(data))
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil // the validator reports a missing required body
+	}
+	return checkJSON(data)
+}
+
+// checkJSON walks the tokens of one JSON value.
+func checkJSON(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	type frame struct {
+		object  bool
+		keys    map[string]struct{}
+		wantKey bool
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			if len(stack) > 0 {
+				return badRequest("Request body is not valid JSON.")
+			}
+			break
+		}
+		if err != nil {
+			return badRequest("Request body is not valid JSON.")
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.object && top.wantKey {
+			if d, ok := tok.(json.Delim); ok && d == '}' {
+				stack = stack[:len(stack)-1]
+				if len(stack) == 0 {
+					return noTrailing(dec)
+				}
+				continue
+			}
+			key, _ := tok.(string)
+			if _, dup := top.keys[key]; dup {
+				return badRequest(fmt.Sprintf("Request body has the member %s twice.", strconv.Quote(truncate(key, 64))))
+			}
+			top.keys[key] = struct{}{}
+			top.wantKey = false
+			continue
+		}
+		if top != nil && top.object {
+			top.wantKey = true // this token is the member's value (or its start)
+		}
+		if d, ok := tok.(json.Delim); ok {
+			switch d {
+			case '{':
+				stack = append(stack, &frame{object: true, keys: map[string]struct{}{}, wantKey: true})
+			case '[':
+				stack = append(stack, &frame{})
+			case '}', ']':
+				stack = stack[:len(stack)-1]
+			}
+			if len(stack) > maxJSONDepth {
+				return badRequest(fmt.Sprintf("Request body nests deeper than %d levels.", maxJSONDepth))
+			}
+		}
+		if len(stack) == 0 {
+			return noTrailing(dec)
+		}
+	}
+	return nil
+}
+
+// noTrailing insists that one complete value was all there was.
+func noTrailing(dec *json.Decoder) error {
+	if _, err := dec.Token(); err != io.EOF {
+		return badRequest("Request body has data after the JSON value.")
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n]) + "…"
+}
