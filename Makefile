@@ -4,7 +4,9 @@ CODEGEN   := $(GO) run github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen
 BIN       := bin/jetwebhooks
 GEN_PKGS  := models apiserver apiclient
 
-.PHONY: generate build run test lint check-generated
+FUZZTIME  ?= 30s
+
+.PHONY: generate build run test lint check-generated fuzz
 
 generate: ## regenerate gen/ from openapi.yaml
 	@for p in $(GEN_PKGS); do $(CODEGEN) -config gen/$$p/cfg.yaml openapi.yaml || exit 1; done
@@ -26,3 +28,12 @@ lint:
 check-generated: generate
 	@git diff --exit-code -- gen || (echo "gen/ is stale: run make generate and commit"; exit 1)
 	@test -z "$$(git status --porcelain -- gen)" || (git status --porcelain -- gen; echo "gen/ has untracked or changed files"; exit 1)
+
+# Every Go fuzz target in the tree, each for FUZZTIME (CI runs a short pass).
+fuzz:
+	@set -e; for spec in $$(grep -rl --include='*_test.go' '^func Fuzz' . | grep -v '^./gen/' | while read f; do \
+		for fn in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' $$f | sed 's/^func //'); do echo "$$(dirname $$f):$$fn"; done; done); do \
+		pkg=$${spec%%:*}; fn=$${spec##*:}; echo "== $$pkg $$fn ($(FUZZTIME))"; \
+		$(GO) test $$pkg -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) >/tmp/jetwebhooks-fuzz.log 2>&1 || { cat /tmp/jetwebhooks-fuzz.log; exit 1; }; \
+		grep -o 'elapsed: [^,]*, execs: [0-9]*' /tmp/jetwebhooks-fuzz.log | tail -n 1; \
+	done
