@@ -288,18 +288,25 @@ func checkUUID(op, uuid string) error {
 func (c *Client) ListWebhooks(ctx context.Context) ([]Webhook, error) {
 	var all []Webhook
 	cursor := ""
+	seen := map[string]bool{}
 	for {
 		page, err := c.ListWebhooksPage(ctx, 0, cursor)
 		if err != nil {
 			return nil, err
 		}
 		all = append(all, page.Webhooks...)
-		if page.NextCursor == "" || page.NextCursor == cursor {
+		if page.NextCursor == "" {
 			if all == nil {
 				all = []Webhook{}
 			}
 			return all, nil
 		}
+		// A cursor seen before would list the same webhooks again (and,
+		// answered in a cycle, forever): the listing cannot be trusted.
+		if seen[page.NextCursor] {
+			return nil, errors.New("jetwebhooks: list webhooks: the server repeated a page cursor")
+		}
+		seen[page.NextCursor] = true
 		cursor = page.NextCursor
 	}
 }

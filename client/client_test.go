@@ -246,7 +246,7 @@ func TestPublishUsesIngestToken(t *testing.T) {
 		Type:      "outbound.delivered",
 		User:      client.Ptr("api-user"),
 		SourceUid: client.Ptr("message-uid-123"),
-		Data:      map[string]any{"to": "user@example.com"},
+		Data:      client.MustData(map[string]any{"to": "user@example.com"}),
 	})
 	if err != nil {
 		t.Fatalf("PublishEvent: %v", err)
@@ -428,8 +428,9 @@ func TestNewRedactsPassword(t *testing.T) {
 	}
 }
 
-// TestUUIDPathEscaping checks that GetWebhook and DeleteWebhook send the uuid
-// as one escaped path segment, whatever it contains.
+// TestUUIDPathEscaping checks that GetWebhook, DeleteWebhook, RotateSecret
+// and TestWebhook send the uuid as one escaped path segment, whatever it
+// contains.
 func TestUUIDPathEscaping(t *testing.T) {
 	fake, srv := newFake(t)
 	c := newClient(t, srv.URL)
@@ -445,26 +446,31 @@ func TestUUIDPathEscaping(t *testing.T) {
 		{"query", "/webhooks/query"},
 		{"...", "/webhooks/..."},
 	}
+	calls := []struct {
+		method, suffix string
+		call           func(uuid string) error
+	}{
+		{http.MethodGet, "", func(id string) error { _, err := c.GetWebhook(ctx, id); return err }},
+		{http.MethodDelete, "", func(id string) error { return c.DeleteWebhook(ctx, id) }},
+		{http.MethodPost, "/rotate-secret", func(id string) error { _, err := c.RotateSecret(ctx, id, -1); return err }},
+		{http.MethodPost, "/test", func(id string) error { _, err := c.TestWebhook(ctx, id, ""); return err }},
+	}
 	for _, tc := range cases {
-		for _, method := range []string{http.MethodGet, http.MethodDelete} {
+		for _, call := range calls {
+			method := call.method
 			before := len(fake.requests())
-			var err error
-			if method == http.MethodGet {
-				_, err = c.GetWebhook(ctx, tc.uuid)
-			} else {
-				err = c.DeleteWebhook(ctx, tc.uuid)
-			}
+			err := call.call(tc.uuid)
 			if !client.IsNotFound(err) {
-				t.Errorf("%s %q: err = %v, want 404", method, tc.uuid, err)
+				t.Errorf("%s %q%s: err = %v, want 404", method, tc.uuid, call.suffix, err)
 			}
 			reqs := fake.requests()
 			if len(reqs) != before+1 {
-				t.Errorf("%s %q: %d requests sent, want 1", method, tc.uuid, len(reqs)-before)
+				t.Errorf("%s %q%s: %d requests sent, want 1", method, tc.uuid, call.suffix, len(reqs)-before)
 				continue
 			}
 			r := reqs[before]
-			if r.Method != method || r.EscapedPath != tc.escaped || r.PathUUID != tc.uuid {
-				t.Errorf("%s %q: server saw %s %s (uuid %q), want %s %s", method, tc.uuid, r.Method, r.EscapedPath, r.PathUUID, method, tc.escaped)
+			if r.Method != method || r.EscapedPath != tc.escaped+call.suffix || r.PathUUID != tc.uuid {
+				t.Errorf("%s %q: server saw %s %s (uuid %q), want %s %s", method, tc.uuid, r.Method, r.EscapedPath, r.PathUUID, method, tc.escaped+call.suffix)
 			}
 		}
 	}
@@ -472,11 +478,10 @@ func TestUUIDPathEscaping(t *testing.T) {
 	// Values that cannot be one path segment are refused without a request.
 	before := len(fake.requests())
 	for _, bad := range []string{"", ".", ".."} {
-		if _, err := c.GetWebhook(ctx, bad); err == nil || client.IsNotFound(err) {
-			t.Errorf("GetWebhook(%q): err = %v, want a local error", bad, err)
-		}
-		if err := c.DeleteWebhook(ctx, bad); err == nil || client.IsNotFound(err) {
-			t.Errorf("DeleteWebhook(%q): err = %v, want a local error", bad, err)
+		for _, call := range calls {
+			if err := call.call(bad); err == nil || client.IsNotFound(err) {
+				t.Errorf("%s %q%s: err = %v, want a local error", call.method, bad, call.suffix, err)
+			}
 		}
 	}
 	if n := len(fake.requests()) - before; n != 0 {

@@ -202,7 +202,7 @@ func TestRetryAfterHTTPDate(t *testing.T) {
 // TestEveryMethodReturnsTypedError runs each method against a server that
 // always fails.
 func TestEveryMethodReturnsTypedError(t *testing.T) {
-	for _, status := range []int{400, 401, 404, 500} {
+	for _, status := range []int{400, 401, 404, 409, 413, 415, 500} {
 		body := fmt.Sprintf(`{"success":false,"error":"failure %d","details":[{"field":"f","reason":"r"}]}`, status)
 		srv, count := cannedServer(t, status, map[string]string{"Content-Type": "application/json"}, body)
 		c := newClient(t, srv.URL, client.WithIngestToken(testIngestToken))
@@ -216,7 +216,13 @@ func TestEveryMethodReturnsTypedError(t *testing.T) {
 			},
 			"UpdateWebhook": func() error { return c.UpdateWebhook(ctx, client.UpdateWebhookRequest{Status: client.Status(true)}) },
 			"DeleteWebhook": func() error { return c.DeleteWebhook(ctx, "x") },
-			"QueryEvents":   func() error { _, err := c.QueryEvents(ctx, client.QueryRequest{}); return err },
+			"ListWebhooksPage": func() error {
+				_, err := c.ListWebhooksPage(ctx, 10, "cursor")
+				return err
+			},
+			"RotateSecret": func() error { _, err := c.RotateSecret(ctx, "x", time.Hour); return err },
+			"TestWebhook":  func() error { _, err := c.TestWebhook(ctx, "x", "outbound.bounced"); return err },
+			"QueryEvents":  func() error { _, err := c.QueryEvents(ctx, client.QueryRequest{}); return err },
 			"ReplayEvent": func() error {
 				_, err := c.ReplayEvent(ctx, client.ReplayRequest{EventId: client.Ptr("evt_1")})
 				return err

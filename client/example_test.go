@@ -2,22 +2,28 @@ package client_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/jetwebhooks/jetwebhooks/client"
 	"github.com/jetwebhooks/jetwebhooks/server/accounts"
 	"github.com/jetwebhooks/jetwebhooks/server/api"
+	"github.com/jetwebhooks/jetwebhooks/server/delivery"
 	"github.com/jetwebhooks/jetwebhooks/server/egress"
 	"github.com/jetwebhooks/jetwebhooks/server/ingest"
 	"github.com/jetwebhooks/jetwebhooks/server/store/sqlitestore"
+	"github.com/jetwebhooks/jetwebhooks/signature"
 )
 
 // exampleServer is a real jetwebhooks server (the API over SQLite) running in
@@ -52,10 +58,19 @@ func startExampleServer() *exampleServer {
 		log.Fatal(err)
 	}
 	const ingestToken = "example-ingest-token"
+	// Loopback is allowed so that TestWebhook's example can reach its
+	// receiver on this machine; a production server refuses it.
+	policy := egress.NewPolicy([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")})
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	engine, err := delivery.New(st, delivery.Config{Client: policy.NewClient(5 * time.Second), Logger: logger})
+	if err != nil {
+		log.Fatal(err)
+	}
 	srv, err := api.New(ctx, api.Config{
 		IngestToken: ingestToken,
-		Egress:      egress.NewPolicy(nil),
-		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Egress:      policy,
+		Logger:      logger,
+		Tester:      engine,
 	}, st, &ingest.Publisher{Store: st})
 	if err != nil {
 		log.Fatal(err)
@@ -280,7 +295,7 @@ func ExampleClient_QueryEvents() {
 		Type:      "outbound.delivered",
 		User:      client.Ptr("api-user"),
 		SourceUid: client.Ptr("message-uid-123"),
-		Data:      map[string]any{"to": "user@example.com"},
+		Data:      client.MustData(map[string]any{"to": "user@example.com"}),
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -295,7 +310,11 @@ func ExampleClient_QueryEvents() {
 	}
 	fmt.Println("total:", res.Total)
 	for _, ev := range res.Events {
-		fmt.Println(ev.Id, ev.EventType, ev.LatestStatus, "attempts:", ev.TotalAttempts, "to:", ev.Payload["to"])
+		var data struct {
+			To string `json:"to"`
+		}
+		_ = json.Unmarshal(ev.Payload, &data)
+		fmt.Println(ev.Id, ev.EventType, ev.LatestStatus, "attempts:", ev.TotalAttempts, "to:", data.To)
 		fmt.Println("response code known:", !ev.LastResponseCode.IsNull())
 	}
 	// Output:
@@ -358,7 +377,7 @@ func ExampleClient_PublishEvent() {
 		AccountId: srv.AccountID,
 		Type:      "outbound.delivered",
 		User:      client.Ptr("api-user"),
-		Data:      map[string]any{"to": "user@example.com", "subject": "Your order"},
+		Data:      client.MustData(map[string]any{"to": "user@example.com", "subject": "Your order"}),
 	}
 	for range 2 {
 		res, err := publisher.PublishEvent(context.Background(), ev)
@@ -399,4 +418,116 @@ func ExampleClient_PublishEvents() {
 	// Output:
 	// evt_batch_1 deliveries: 1
 	// evt_batch_2 deliveries: 0
+}
+
+func ExampleClient_ListWebhooksPage() {
+	srv := startExampleServer()
+	defer srv.Close()
+	c, err := client.New(srv.URL, srv.APIKey)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, name := range []string{"Orders", "Billing", "Support"} {
+		createExampleWebhook(c, name)
+	}
+
+	// Two at a time, oldest first; NextCursor is empty on the last page.
+	// ListWebhooks does this for you.
+	ctx := context.Background()
+	cursor := ""
+	for {
+		page, err := c.ListWebhooksPage(ctx, 2, cursor)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println("webhooks:", len(page.Webhooks), "more:", page.NextCursor != "")
+		if page.NextCursor == "" {
+			break
+		}
+		cursor = page.NextCursor
+	}
+	// Output:
+	// webhooks: 2 more: true
+	// webhooks: 1 more: false
+}
+
+func ExampleClient_RotateSecret() {
+	srv := startExampleServer()
+	defer srv.Close()
+	c, err := client.New(srv.URL, srv.APIKey)
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+	wh := createExampleWebhook(c, "Orders")
+
+	// The old secret keeps signing for an hour, so receivers can switch.
+	rotated, err := c.RotateSecret(ctx, wh.Uuid.String(), time.Hour)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("new secret:", *rotated.Secret != *wh.Secret)
+	until, _ := rotated.PreviousSecretExpiresAt.Get()
+	fmt.Println("old secret signs for:", time.Duration(until-rotated.LastModified)*time.Second)
+
+	// A grace period of 0 retires the old secret at once.
+	rotated, err = c.RotateSecret(ctx, wh.Uuid.String(), 0)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("old secret retired:", rotated.PreviousSecretExpiresAt.IsNull())
+	// Output:
+	// new secret: true
+	// old secret signs for: 1h0m0s
+	// old secret retired: true
+}
+
+func ExampleClient_TestWebhook() {
+	srv := startExampleServer()
+	defer srv.Close()
+	c, err := client.New(srv.URL, srv.APIKey)
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+
+	// A receiver that checks the signatures with the webhook's secret
+	// (known once the webhook is created).
+	var verifier atomic.Pointer[signature.Verifier]
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		v := verifier.Load()
+		if v == nil {
+			http.Error(w, "no secret yet", http.StatusServiceUnavailable)
+			return
+		}
+		if _, err := v.Verify(r.Header, body); err != nil {
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		fmt.Fprint(w, "thanks")
+	}))
+	defer receiver.Close()
+	wh, err := c.CreateWebhook(ctx, client.CreateWebhookRequest{
+		Name:   "Orders",
+		Url:    receiver.URL,
+		Events: []client.SubscribableEventType{"outbound.delivered"},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	v, err := signature.NewVerifier([]string{*wh.Secret})
+	if err != nil {
+		log.Fatal(err)
+	}
+	verifier.Store(v)
+
+	res, err := c.TestWebhook(ctx, wh.Uuid.String(), "outbound.bounced")
+	if err != nil {
+		log.Fatal(err)
+	}
+	code, _ := res.StatusCode.Get()
+	fmt.Println("delivered:", res.Delivered, res.Status, code, *res.ResponseBody)
+	// Output:
+	// delivered: true success 200 thanks
 }

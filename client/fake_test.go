@@ -7,6 +7,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -26,6 +29,7 @@ type recorded struct {
 	Path        string // decoded
 	EscapedPath string // as sent on the wire
 	PathUUID    string // the {uuid} wildcard, decoded, when the route has one
+	Query       url.Values
 	Header      http.Header
 	Body        []byte
 }
@@ -42,22 +46,41 @@ type fakeAPI struct {
 	order    []string
 	next     int
 	events   int
+	// pageCap is the most webhooks one list answer holds (default 1000, the
+	// real server's cap); tests lower it to make ListWebhooks page.
+	pageCap int
+	// testFails makes test sends report an unreachable endpoint.
+	testFails bool
+	// idem holds the answers of requests made with an Idempotency-Key.
+	idem map[string]idemAnswer
 }
+
+// idemAnswer is a stored answer for an Idempotency-Key.
+type idemAnswer struct {
+	request string // method, path and body of the first request
+	status  int
+	body    []byte
+}
+
+// fakeNow is the fake server's clock (unix seconds).
+const fakeNow = 1700000000
 
 // newFake starts a fake server; its URL is the base URL for client.New.
 func newFake(t *testing.T) (*fakeAPI, *httptest.Server) {
 	t.Helper()
-	f := &fakeAPI{t: t, webhooks: map[string]*models.Webhook{}}
+	f := &fakeAPI{t: t, webhooks: map[string]*models.Webhook{}, pageCap: 1000, idem: map[string]idemAnswer{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /webhooks", f.account(f.list))
-	mux.HandleFunc("POST /webhooks", f.account(f.create))
+	mux.HandleFunc("POST /webhooks", f.account(f.idempotent(f.create)))
 	mux.HandleFunc("PATCH /webhooks", f.account(f.update))
 	mux.HandleFunc("GET /webhooks/{uuid}", f.account(f.get))
 	mux.HandleFunc("DELETE /webhooks/{uuid}", f.account(f.delete))
+	mux.HandleFunc("POST /webhooks/{uuid}/rotate-secret", f.account(f.rotate))
+	mux.HandleFunc("POST /webhooks/{uuid}/test", f.account(f.test))
 	mux.HandleFunc("POST /webhooks/query", f.account(f.query))
 	mux.HandleFunc("POST /webhooks/replay", f.account(f.replay))
-	mux.HandleFunc("POST /events", f.ingest(f.publish))
-	mux.HandleFunc("POST /events/batch", f.ingest(f.publishBatch))
+	mux.HandleFunc("POST /events", f.ingest(f.idempotent(f.publish)))
+	mux.HandleFunc("POST /events/batch", f.ingest(f.idempotent(f.publishBatch)))
 	srv := httptest.NewServer(f.record(mux))
 	t.Cleanup(srv.Close)
 	return f, srv
@@ -82,6 +105,7 @@ func (f *fakeAPI) record(next http.Handler) http.Handler {
 			Method:      r.Method,
 			Path:        r.URL.Path,
 			EscapedPath: r.URL.EscapedPath(),
+			Query:       r.URL.Query(),
 			Header:      r.Header.Clone(),
 			Body:        body,
 		})
@@ -137,16 +161,165 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
-func (f *fakeAPI) list(w http.ResponseWriter, _ *http.Request) {
+// list pages as the real server does: oldest first, at most limit (or
+// pageCap) webhooks after the cursor, and next_cursor while there are more.
+// Its cursors are "after:<uuid>".
+func (f *fakeAPI) list(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := make([]models.Webhook, 0, len(f.order))
-	for _, id := range f.order {
+	limit := f.pageCap
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			writeError(w, http.StatusBadRequest, "Invalid limit.", models.ErrorDetail{Field: "limit", Reason: "must be 1 to 1000"})
+			return
+		}
+		limit = min(n, f.pageCap)
+	}
+	start := 0
+	if c := r.URL.Query().Get("cursor"); c != "" {
+		after, ok := strings.CutPrefix(c, "after:")
+		i := slices.Index(f.order, after)
+		if !ok || i < 0 {
+			writeError(w, http.StatusBadRequest, "Invalid cursor: pass a next_cursor from a previous answer.", models.ErrorDetail{Field: "cursor", Reason: "is not a cursor this server issued"})
+			return
+		}
+		start = i + 1
+	}
+	out := make([]models.Webhook, 0, limit)
+	for _, id := range f.order[start:] {
+		if len(out) == limit {
+			break
+		}
 		wh := *f.webhooks[id]
 		wh.Secret = nil // secrets are absent in lists
 		out = append(out, wh)
 	}
-	writeJSON(w, http.StatusOK, models.WebhookListResponse{Success: true, Webhooks: out})
+	resp := models.WebhookListResponse{Success: true, Webhooks: out}
+	if start+len(out) < len(f.order) {
+		resp.NextCursor = ptr("after:" + out[len(out)-1].Uuid.String())
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// rotate gives the webhook a new secret; the old one keeps signing for the
+// grace period (default 86400 s, 0 to 604800).
+func (f *fakeAPI) rotate(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("uuid")
+	f.setPathUUID(id)
+	var req models.RotateSecretRequest
+	if !decodeOptional(w, r, &req) {
+		return
+	}
+	grace := 86400
+	if req.GracePeriod != nil {
+		grace = *req.GracePeriod
+	}
+	if grace < 0 || grace > 604800 {
+		writeError(w, http.StatusBadRequest, "Invalid grace_period: must be 0 to 604800.", models.ErrorDetail{Field: "/grace_period", Reason: "must be 0 to 604800"})
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	wh, ok := f.webhooks[id]
+	if !ok {
+		writeError(w, http.StatusNotFound, "Webhook not found.")
+		return
+	}
+	f.next++
+	wh.Secret = ptr(fmt.Sprintf("whsec_secret%d", f.next))
+	wh.PreviousSecretExpiresAt.SetNull()
+	if grace > 0 {
+		wh.PreviousSecretExpiresAt.Set(fakeNow + int64(grace))
+	}
+	wh.LastModified = fakeNow
+	writeJSON(w, http.StatusOK, models.WebhookResponse{Success: true, Message: ptr("Webhook secret rotated"), Webhook: *wh})
+}
+
+// test answers a test send's outcome without sending anything.
+func (f *fakeAPI) test(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("uuid")
+	f.setPathUUID(id)
+	var req models.TestDeliveryRequest
+	if !decodeOptional(w, r, &req) {
+		return
+	}
+	if req.EventType != nil && (*req.EventType == "" || !strings.Contains(string(*req.EventType), ".")) {
+		writeError(w, http.StatusBadRequest, "Invalid event_type.")
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.webhooks[id]; !ok {
+		writeError(w, http.StatusNotFound, "Webhook not found.")
+		return
+	}
+	f.events++
+	res := models.TestDeliveryResponse{Success: true, EventId: fmt.Sprintf("evt_test%d", f.events), DurationMs: 12}
+	if f.testFails {
+		res.Status = models.DeliveryStatusFailed
+		res.StatusCode.SetNull()
+		res.Error.Set("connection refused")
+	} else {
+		res.Delivered, res.Status = true, models.DeliveryStatusSuccess
+		res.StatusCode.Set(200)
+		res.Error.SetNull()
+		res.ResponseBody = ptr(`{"ok":true}`)
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// idempotent gives a handler Stripe's Idempotency-Key semantics, as the real
+// server does: a repeat of the same request gets the first answer (marked
+// Idempotent-Replayed), another request with the key a 409; failures do not
+// keep the key.
+func (f *fakeAPI) idempotent(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		key := r.Header.Get("Idempotency-Key")
+		if key == "" {
+			h(w, r)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		request := r.Method + " " + r.URL.Path + "\n" + string(body)
+		f.mu.Lock()
+		prev, ok := f.idem[key]
+		f.mu.Unlock()
+		if ok {
+			if prev.request != request {
+				writeError(w, http.StatusConflict, "This Idempotency-Key was already used with a different request.")
+				return
+			}
+			w.Header().Set("Idempotent-Replayed", "true")
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(prev.status)
+			_, _ = w.Write(prev.body)
+			return
+		}
+		rec := httptest.NewRecorder()
+		h(rec, r)
+		if rec.Code < 400 {
+			f.mu.Lock()
+			f.idem[key] = idemAnswer{request: request, status: rec.Code, body: rec.Body.Bytes()}
+			f.mu.Unlock()
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+	}
+}
+
+// decodeOptional is decode for a body that may be absent.
+func decodeOptional(w http.ResponseWriter, r *http.Request, v any) bool {
+	body, _ := io.ReadAll(r.Body)
+	if len(bytes.TrimSpace(body)) == 0 {
+		return true
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return decode(w, r, v)
 }
 
 func (f *fakeAPI) create(w http.ResponseWriter, r *http.Request) {
@@ -181,9 +354,12 @@ func (f *fakeAPI) create(w http.ResponseWriter, r *http.Request) {
 		Status:        status,
 		FilterUsers:   req.FilterUsers,
 		FilterDomains: req.FilterDomains,
-		CreatedAt:     1700000000,
-		LastModified:  1700000000,
+		CreatedAt:     fakeNow,
+		LastModified:  fakeNow,
 	}
+	wh.PreviousSecretExpiresAt.SetNull()
+	wh.DisabledReason.SetNull()
+	wh.DisabledAt.SetNull()
 	if !wh.FilterUsers.IsSpecified() {
 		wh.FilterUsers.SetNull()
 	}
@@ -289,7 +465,7 @@ func (f *fakeAPI) query(w http.ResponseWriter, r *http.Request) {
 		EventType:     et,
 		SourceUid:     "message-uid-123",
 		SourceAction:  "ACCEPTED",
-		Payload:       map[string]any{"to": "user@example.com"},
+		Payload:       json.RawMessage(`{"to":"user@example.com"}`),
 		WebhookUrl:    "https://example.com/webhook",
 		CreatedAt:     1700000100,
 		LatestStatus:  models.DeliveryStatusSuccess,
@@ -381,6 +557,14 @@ func mustUUID(t *testing.T, s string) openapi_types.UUID {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// newHandlerServer starts a server running h.
+func newHandlerServer(t *testing.T, h http.HandlerFunc) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}
 
 // cannedServer answers every request with the same status, headers and body,
 // and counts the requests.

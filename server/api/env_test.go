@@ -2,11 +2,13 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -17,8 +19,10 @@ import (
 	"github.com/jetwebhooks/jetwebhooks/client"
 	"github.com/jetwebhooks/jetwebhooks/server/accounts"
 	"github.com/jetwebhooks/jetwebhooks/server/api"
+	"github.com/jetwebhooks/jetwebhooks/server/delivery"
 	"github.com/jetwebhooks/jetwebhooks/server/egress"
 	"github.com/jetwebhooks/jetwebhooks/server/ingest"
+	"github.com/jetwebhooks/jetwebhooks/server/store"
 	"github.com/jetwebhooks/jetwebhooks/server/store/sqlitestore"
 )
 
@@ -28,13 +32,15 @@ const (
 	startUnix = 1736524800
 )
 
-// testClock is the API's and the publisher's clock: whole seconds that only
-// move when a test says so, so timestamps can be asserted exactly.
-type testClock struct{ sec atomic.Int64 }
+// testClock is the API's and the publisher's clock: it only moves when a test
+// says so, so timestamps can be asserted exactly. It starts on a whole second;
+// Advance may move it by less than a second (webhooks keep created_at at
+// millisecond precision).
+type testClock struct{ ns atomic.Int64 }
 
-func (c *testClock) Now() time.Time          { return time.Unix(c.sec.Load(), 0) }
-func (c *testClock) Unix() int64             { return c.sec.Load() }
-func (c *testClock) Advance(d time.Duration) { c.sec.Add(int64(d / time.Second)) }
+func (c *testClock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *testClock) Unix() int64             { return c.Now().Unix() }
+func (c *testClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // lockedBuffer collects the server log.
 type lockedBuffer struct {
@@ -64,11 +70,14 @@ type tenant struct {
 }
 
 // env is the real stack: sqlitestore in a temp dir, api.New, httptest, and
-// clients whose transport validates every response against the spec.
+// clients whose transport validates every response against the spec. Its
+// Tester is a real delivery engine (not running unless a test calls
+// runEngine) whose HTTP client may reach loopback receivers.
 type env struct {
 	t      *testing.T
 	st     *sqlitestore.Store
 	clock  *testClock
+	engine *delivery.Engine
 	url    string
 	hc     *http.Client
 	vt     *validatingTransport
@@ -86,6 +95,14 @@ func newEnv(t *testing.T) *env {
 // newEnvWith is newEnv with the API configuration adjusted by configure.
 func newEnvWith(t *testing.T, configure func(*api.Config)) *env {
 	t.Helper()
+	return newEnvWrapped(t, configure, nil)
+}
+
+// newEnvWrapped is newEnvWith with the API's store wrapped by wrap (to
+// inject failures); the env's own st, publisher and engine use the store
+// itself.
+func newEnvWrapped(t *testing.T, configure func(*api.Config), wrap func(store.Store) store.Store) *env {
+	t.Helper()
 	ctx := t.Context()
 	st, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "api.db"), sqlitestore.Options{})
 	if err != nil {
@@ -94,19 +111,41 @@ func newEnvWith(t *testing.T, configure func(*api.Config)) *env {
 	t.Cleanup(func() { _ = st.Close() })
 
 	clk := &testClock{}
-	clk.sec.Store(startUnix)
+	clk.ns.Store(startUnix * int64(time.Second))
 	logs := &lockedBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, nil))
+	// The engine keeps real time: a test that runs it waits for retries in
+	// real time, and receivers verify signatures against the real clock.
+	engine, err := delivery.New(st, delivery.Config{
+		Client:       loopbackPolicy().NewClient(2 * time.Second),
+		Timeout:      2 * time.Second,
+		Schedule:     testSchedule,
+		Jitter:       -1,
+		PollInterval: 20 * time.Millisecond,
+		Logger:       logger,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := api.Config{
 		IngestToken: testIngestToken,
 		Egress:      egress.NewPolicy(nil),
 		Logger:      logger,
 		Now:         clk.Now,
+		// The clock stands still, so a limited bucket would never refill:
+		// the many requests of most tests would be refused. Rate limiting
+		// has tests of its own that set it.
+		RateLimit: -1,
+		Tester:    engine,
 	}
 	if configure != nil {
 		configure(&cfg)
 	}
-	a, err := api.New(ctx, cfg, st, &ingest.Publisher{Store: st, Now: clk.Now})
+	var apiStore store.Store = st
+	if wrap != nil {
+		apiStore = wrap(st)
+	}
+	a, err := api.New(ctx, cfg, apiStore, &ingest.Publisher{Store: st, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +160,7 @@ func newEnvWith(t *testing.T, configure func(*api.Config)) *env {
 			return http.ErrUseLastResponse
 		},
 	}
-	e := &env{t: t, st: st, clock: clk, url: srv.URL, hc: hc, vt: vt, plain: srv.Client(), log: logs}
+	e := &env{t: t, st: st, clock: clk, engine: engine, url: srv.URL, hc: hc, vt: vt, plain: srv.Client(), log: logs}
 	e.A = e.newTenant("Acme", []string{"api-user", "smtp-relay"}, []string{"example.com", "inbound.example.org"})
 	e.B = e.newTenant("Bravo", []string{"b-user"}, []string{"b.example.net"})
 	e.ingest, err = client.New(srv.URL, "", client.WithHTTPClient(hc), client.WithIngestToken(testIngestToken))
@@ -134,6 +173,33 @@ func newEnvWith(t *testing.T, configure func(*api.Config)) *env {
 		}
 	})
 	return e
+}
+
+// testSchedule is the engine's retry schedule in tests: three attempts
+// within 100 ms, so a test can wait until every retry would have happened.
+var testSchedule = []time.Duration{0, 50 * time.Millisecond, 50 * time.Millisecond}
+
+// loopbackPolicy lets webhooks point at httptest receivers (127.0.0.0/8).
+func loopbackPolicy() *egress.Policy {
+	return egress.NewPolicy([]netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")})
+}
+
+// allowLoopback configures the API to accept loopback webhook URLs.
+func allowLoopback(c *api.Config) { c.Egress = loopbackPolicy() }
+
+// runEngine runs the env's delivery engine until the test ends.
+func (e *env) runEngine() {
+	e.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = e.engine.Run(ctx)
+	}()
+	e.t.Cleanup(func() {
+		cancel()
+		<-done
+	})
 }
 
 func (e *env) newTenant(name string, users, domains []string) tenant {

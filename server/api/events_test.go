@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"reflect"
 	"strings"
@@ -80,7 +81,7 @@ func TestIngestAndQuery(t *testing.T) {
 	res := e.publish(client.Event{
 		Id: client.Ptr("evt_first"), AccountId: e.A.ID, Type: "outbound.delivered",
 		User: client.Ptr("api-user"), SourceUid: client.Ptr("message-uid-123"), SourceAction: client.Ptr("ACCEPTED"),
-		Data: map[string]any{"to": "user@example.com", "from": "sender@example.com"},
+		Data: client.MustData(map[string]any{"to": "user@example.com", "from": "sender@example.com"}),
 	})
 	if !res.Success || res.EventId != "evt_first" || res.Deliveries != 1 || res.Duplicate != nil {
 		t.Errorf("publish = %+v, want evt_first with 1 delivery, not duplicate", res)
@@ -93,7 +94,6 @@ func TestIngestAndQuery(t *testing.T) {
 	want := client.EventRecord{
 		Id: "evt_first", Uuid: all.Uuid, Service: "outbound", EventType: "outbound.delivered",
 		SourceUid: "message-uid-123", SourceAction: "ACCEPTED",
-		Payload:    map[string]any{"to": "user@example.com", "from": "sender@example.com"},
 		WebhookUrl: all.Url, CreatedAt: t1, LatestStatus: "pending", TotalAttempts: 0,
 	}
 	got := q.Events[0]
@@ -101,6 +101,12 @@ func TestIngestAndQuery(t *testing.T) {
 		t.Errorf("last_response_code = %v, want null before any attempt", got.LastResponseCode)
 	}
 	got.LastResponseCode = nil
+	var payload map[string]any
+	if err := json.Unmarshal(got.Payload, &payload); err != nil ||
+		!reflect.DeepEqual(payload, map[string]any{"to": "user@example.com", "from": "sender@example.com"}) {
+		t.Errorf("payload = %s, want the published data", got.Payload)
+	}
+	got.Payload = nil
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("record:\n got  %+v\n want %+v", got, want)
 	}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"io"
 	"net/http"
@@ -54,6 +55,18 @@ func (a *API) idempotent(scope func(echo.Context) string) echo.MiddlewareFunc {
 			}
 			rw := &captureWriter{ResponseWriter: c.Response().Writer}
 			c.Response().Writer = rw
+			// A panic is answered 500 by the recover middleware further out;
+			// like any 5xx it must release the key, or every retry would be
+			// refused as "still being processed" until the key expires.
+			defer func() {
+				if p := recover(); p != nil {
+					c.Response().Writer = rw.ResponseWriter
+					if rerr := a.store.ReleaseIdempotencyKey(context.WithoutCancel(req.Context()), sc, key); rerr != nil {
+						a.log.Warn("release idempotency key", "err", rerr)
+					}
+					panic(p)
+				}
+			}()
 			err = next(c)
 			c.Response().Writer = rw.ResponseWriter
 			status := c.Response().Status

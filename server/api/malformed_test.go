@@ -219,6 +219,71 @@ func TestMalformedRequests(t *testing.T) {
 		{name: "batch of 1001", req: rawReq{method: "POST", path: "/events/batch", header: bearer(testIngestToken),
 			body: `{"events":[` + strings.Join(batch1001, ",") + `]}`}, want: 400},
 	}
+	// Rotation, test sends and list paging.
+	rotate := func(body string) rawReq {
+		return rawReq{method: "POST", path: "/webhooks/" + id + "/rotate-secret", body: body}
+	}
+	testSend := func(body string) rawReq { return rawReq{method: "POST", path: "/webhooks/" + id + "/test", body: body} }
+	cases = append(cases,
+		badCase{name: "rotate grace negative", req: rotate(`{"grace_period":-60}`), want: 400, leak: []string{"-60"}},
+		badCase{name: "rotate grace over 7 days", req: rotate(`{"grace_period":604801}`), want: 400, leak: []string{"604801"}},
+		badCase{name: "rotate grace a string", req: rotate(`{"grace_period":"one-day-please"}`), want: 400, leak: []string{"one-day-please"}},
+		badCase{name: "rotate unknown field", req: rotate(`{"secret":"whsec_chosen-by-me"}`), want: 400, leak: []string{"whsec_chosen-by-me"}},
+		badCase{name: "rotate invalid JSON", req: rotate(`{"grace_period":`), want: 400},
+		badCase{name: "rotate unknown uuid", req: rawReq{method: "POST", path: "/webhooks/" + unknownUUID + "/rotate-secret"}, want: 404, leak: []string{unknownUUID}},
+		badCase{name: "rotate not a uuid", req: rawReq{method: "POST", path: "/webhooks/not-a-uuid-value/rotate-secret", body: `{}`}, want: 404, leak: []string{"not-a-uuid-value"}},
+		badCase{name: "rotate with GET", req: rawReq{method: "GET", path: "/webhooks/" + id + "/rotate-secret"}, want: 405},
+		badCase{name: "test event_type not subscribable", req: testSend(`{"event_type":"outbound.queued"}`), want: 400, leak: []string{"outbound.queued"}},
+		badCase{name: "test unknown event_type", req: testSend(`{"event_type":"outbound.imploded"}`), want: 400, leak: []string{"outbound.imploded"}},
+		badCase{name: "test unknown field", req: testSend(`{"url":"https://evil.example/redirect-here"}`), want: 400, leak: []string{"evil.example"}},
+		badCase{name: "test body an array", req: testSend(`["outbound.delivered"]`), want: 400},
+		badCase{name: "test unknown uuid", req: rawReq{method: "POST", path: "/webhooks/" + unknownUUID + "/test"}, want: 404, leak: []string{unknownUUID}},
+		badCase{name: "test with DELETE", req: rawReq{method: "DELETE", path: "/webhooks/" + id + "/test"}, want: 405},
+		badCase{name: "list limit 0", req: rawReq{method: "GET", path: "/webhooks?limit=0"}, want: 400},
+		badCase{name: "list limit 1001", req: rawReq{method: "GET", path: "/webhooks?limit=1001"}, want: 400, leak: []string{"1001"}},
+		badCase{name: "list limit not a number", req: rawReq{method: "GET", path: "/webhooks?limit=lots-please"}, want: 400, leak: []string{"lots-please"}},
+		badCase{name: "list garbage cursor", req: rawReq{method: "GET", path: "/webhooks?cursor=not-our-cursor-value"}, want: 400, leak: []string{"not-our-cursor-value"}},
+		badCase{name: "list cursor too long", req: rawReq{method: "GET", path: "/webhooks?cursor=" + strings.Repeat("c", 201)}, want: 400},
+		badCase{name: "idempotency key too long", req: rawReq{method: "POST", path: "/webhooks", header: http.Header{"Idempotency-Key": {strings.Repeat("k", 256)}},
+			body: `{"name":"Fine","url":"https://example.com/hook","events":["outbound.delivered"]}`}, want: 400},
+	)
+	// Every operation with a JSON body refuses another media type (415) and
+	// a body over the limit, declared or chunked (413). Batches get ten
+	// times the limit; TestBatchBodyLimit covers their 413.
+	pad := strings.Repeat("p", 1<<20)
+	for _, op := range []struct {
+		name, path, body string
+		ingest           bool
+	}{
+		{"create", "/webhooks", `{"name":"x","url":"https://example.com/h","events":["outbound.delivered"],"pad":"` + pad + `"}`, false},
+		{"update", "/webhooks", `{"uuid":"` + id + `","name":"x","pad":"` + pad + `"}`, false},
+		{"rotate", "/webhooks/" + id + "/rotate-secret", `{"grace_period":0,"pad":"` + pad + `"}`, false},
+		{"test", "/webhooks/" + id + "/test", `{"pad":"` + pad + `"}`, false},
+		{"query", "/webhooks/query", `{"pad":"` + pad + `"}`, false},
+		{"replay", "/webhooks/replay", `{"event_id":"evt_existing","pad":"` + pad + `"}`, false},
+		{"ingest", "/events", `{"account_id":"` + e.A.ID + `","type":"outbound.delivered","pad":"` + pad + `"}`, true},
+		{"batch", "/events/batch", `{"events":[]}`, true},
+	} {
+		method := "POST"
+		if op.name == "update" {
+			method = "PATCH"
+		}
+		h := http.Header{}
+		if op.ingest {
+			h = bearer(testIngestToken)
+		}
+		for _, ct := range []string{"text/plain", "application/xml", "multipart/form-data; boundary=x", "application/json-patch+json", "application/jsonl"} {
+			hc := h.Clone()
+			hc.Set("Content-Type", ct)
+			cases = append(cases, badCase{name: op.name + " as " + ct, req: rawReq{method: method, path: op.path, body: `{"x":1}`, header: hc}, want: 415})
+		}
+		if op.name != "batch" {
+			cases = append(cases,
+				badCase{name: op.name + " body over the limit", req: rawReq{method: method, path: op.path, body: op.body, header: h}, want: 413},
+				badCase{name: op.name + " body over the limit, chunked", req: rawReq{method: method, path: op.path, body: op.body, header: h, chunked: true}, want: 413})
+		}
+	}
+
 	if len(cases) < 30 {
 		t.Fatalf("only %d cases", len(cases))
 	}

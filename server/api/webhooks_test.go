@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -50,7 +51,7 @@ func TestCreateWebhookDefaults(t *testing.T) {
 		t.Errorf("envelope = %v, want success true and message %q", m, "Webhook created successfully")
 	}
 	raw := m["webhook"].(map[string]any)
-	for _, k := range []string{"filter_users", "filter_domains"} {
+	for _, k := range []string{"filter_users", "filter_domains", "disabled_reason", "disabled_at", "previous_secret_expires_at"} {
 		if v, ok := raw[k]; !ok || v != nil {
 			t.Errorf("%s = %v (present %v), want an explicit null", k, v, ok)
 		}
@@ -179,9 +180,23 @@ func TestGetAndListWebhooks(t *testing.T) {
 			t.Errorf("list[%d] = %+v, want %+v (oldest first, no secret)", i, w, want)
 		}
 	}
-	// No secret key at all in the list's JSON.
+	// No secret key at all in the list's JSON (previous_secret_expires_at,
+	// a time, is not a secret), and no secret value anywhere.
 	resp := e.do(rawReq{method: "GET", path: "/webhooks"})
-	if strings.Contains(string(resp.body), "secret") || strings.Contains(string(resp.body), "whsec_") {
+	var raw struct {
+		Webhooks []map[string]any `json:"webhooks"`
+	}
+	if err := json.Unmarshal(resp.body, &raw); err != nil || len(raw.Webhooks) != 3 {
+		t.Fatalf("list body: %v; %s", err, resp.body)
+	}
+	for _, w := range raw.Webhooks {
+		for k := range w {
+			if strings.Contains(k, "secret") && k != "previous_secret_expires_at" {
+				t.Errorf("list carries %q: %s", k, resp.body)
+			}
+		}
+	}
+	if strings.Contains(string(resp.body), "whsec_") {
 		t.Errorf("list exposes secrets: %s", resp.body)
 	}
 }
