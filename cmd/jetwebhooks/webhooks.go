@@ -43,6 +43,8 @@ Exit codes: 0 ok, 1 other failure, 2 usage error, 3 the server refused the reque
 		newWebhooksDeleteCmd(c),
 		newWebhooksQueryCmd(c),
 		newWebhooksReplayCmd(c),
+		newWebhooksRotateSecretCmd(c),
+		newWebhooksTestCmd(c),
 	)
 	return cmd
 }
@@ -510,6 +512,13 @@ func (p *printer) webhook(w *client.Webhook) error {
 	row("Filter domains", filterText(w.FilterDomains))
 	if w.Secret != nil {
 		row("Secret", *w.Secret)
+	}
+	if v, err := w.PreviousSecretExpiresAt.Get(); err == nil {
+		row("Old secret signs until", unixTime(v))
+	}
+	if r, err := w.DisabledReason.Get(); err == nil && r != "" {
+		at, _ := w.DisabledAt.Get()
+		row("Disabled by the service", r+" ("+unixTime(at)+")")
 	}
 	row("Created", unixTime(w.CreatedAt))
 	row("Last modified", unixTime(w.LastModified))
