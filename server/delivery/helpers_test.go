@@ -3,7 +3,6 @@ package delivery_test
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -22,7 +21,6 @@ import (
 	"github.com/jetwebhooks/jetwebhooks/server/egress"
 	"github.com/jetwebhooks/jetwebhooks/server/ingest"
 	"github.com/jetwebhooks/jetwebhooks/server/store"
-	"github.com/jetwebhooks/jetwebhooks/server/store/sqlitestore"
 	"github.com/jetwebhooks/jetwebhooks/signature"
 )
 
@@ -36,13 +34,16 @@ const (
 // fastSchedule is the compressed retry schedule most tests use.
 var fastSchedule = []time.Duration{0, 50 * time.Millisecond, 100 * time.Millisecond}
 
-// env is one test's world: a SQLite store in t.TempDir(), an account, and a
-// publisher that wakes the running engine.
+// env is one test's world: a store (SQLite in t.TempDir(), or a fresh
+// PostgreSQL database when the test runs under TestPostgres), an account, and
+// a publisher that wakes the running engine.
 type env struct {
 	t   *testing.T
-	st  *sqlitestore.Store
+	st  store.Store
 	acc *store.Account
 	pub *ingest.Publisher
+	// body reads an event's stored envelope straight from the database.
+	body func(accountID, eventID string) ([]byte, error)
 
 	mu  sync.Mutex
 	eng *delivery.Engine // the engine currently running, woken by publishes
@@ -51,16 +52,13 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlitestore.Open(ctx, t.TempDir()+"/jetwebhooks.db", sqlitestore.Options{Synchronous: "NORMAL"})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
+	st, body := openBackend(t)
 	t.Cleanup(func() { _ = st.Close() })
 	acc, _, err := accounts.Create(ctx, st, "delivery test", []string{"alice", "bob"}, []string{"example.com", "example.org"}, time.Now())
 	if err != nil {
 		t.Fatalf("create account: %v", err)
 	}
-	e := &env{t: t, st: st, acc: acc}
+	e := &env{t: t, st: st, acc: acc, body: body}
 	e.pub = &ingest.Publisher{Store: st, Published: func() {
 		e.mu.Lock()
 		eng := e.eng
@@ -259,17 +257,12 @@ func (e *env) waitStatus(eventID, webhookUUID, status string, minAttempts int) *
 }
 
 // storedBody reads the envelope stored for an event straight from the
-// database file (the Store interface has no getter for it): the bytes the
-// engine must send and sign.
+// database (the Store interface has no getter for it): the bytes the engine
+// must send and sign.
 func (e *env) storedBody(eventID string) []byte {
 	e.t.Helper()
-	db, err := sql.Open("sqlite", "file:"+e.st.Path()+"?mode=ro")
+	body, err := e.body(e.acc.ID, eventID)
 	if err != nil {
-		e.t.Fatalf("open database: %v", err)
-	}
-	defer db.Close()
-	var body []byte
-	if err := db.QueryRow(`SELECT body FROM events WHERE account_id = ? AND id = ?`, e.acc.ID, eventID).Scan(&body); err != nil {
 		e.t.Fatalf("read stored envelope of %s: %v", eventID, err)
 	}
 	return body
