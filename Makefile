@@ -19,7 +19,9 @@ run: build ## run the service on the embedded SQLite default
 
 test:
 	$(GO) vet ./...
-	$(GO) test -count=1 ./...
+	@if [ -z "$$JETWEBHOOKS_TEST_POSTGRES" ]; then \
+		echo "NOTE: PostgreSQL tests skipped: set JETWEBHOOKS_TEST_POSTGRES (e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable) to run them."; fi
+	JETWEBHOOKS_PGTEST_QUIET=1 $(GO) test -count=1 ./...
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi

@@ -51,7 +51,10 @@ func ServerURL(tb testing.TB) string {
 	u := os.Getenv(EnvVar)
 	if u == "" {
 		skipOnce.Do(func() {
-			fmt.Fprintf(os.Stderr, "PostgreSQL tests skipped: %s is not set\n", EnvVar)
+			// make test says it once for the whole run and sets the quiet flag.
+			if os.Getenv("JETWEBHOOKS_PGTEST_QUIET") == "" {
+				fmt.Fprintf(os.Stderr, "PostgreSQL tests skipped: %s is not set\n", EnvVar)
+			}
 		})
 		tb.Skipf("PostgreSQL tests skipped: %s is not set", EnvVar)
 	}
