@@ -34,8 +34,9 @@ type Config struct {
 	IngestTokenHash []byte
 	// Egress decides which webhook URLs are acceptable. Required.
 	Egress *egress.Policy
-	// BodyLimit caps request bodies (Echo size syntax; default "1M"). Batches
-	// of events get ten times as much.
+	// BodyLimit caps request bodies (Echo size syntax, where "1M" is 10^6
+	// bytes and "1MiB" 2^20; default "1MiB", as SECURITY.md documents).
+	// Batches of events get ten times as much.
 	BodyLimit string
 	// Logger receives request failures (default slog.Default()).
 	Logger *slog.Logger
@@ -77,7 +78,7 @@ func New(ctx context.Context, cfg Config, st store.Store, pub *ingest.Publisher)
 		return nil, errors.New("api: Config.Egress is required")
 	}
 	if cfg.BodyLimit == "" {
-		cfg.BodyLimit = "1M"
+		cfg.BodyLimit = "1MiB"
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

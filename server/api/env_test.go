@@ -85,6 +85,9 @@ type env struct {
 	log    *lockedBuffer
 	A, B   tenant
 	ingest *client.Client
+	// handler is the API itself, for requests net/http will not carry
+	// (a NUL in a header value); see (*env).serve.
+	handler http.Handler
 }
 
 func newEnv(t *testing.T) *env {
@@ -160,7 +163,7 @@ func newEnvWrapped(t *testing.T, configure func(*api.Config), wrap func(store.St
 			return http.ErrUseLastResponse
 		},
 	}
-	e := &env{t: t, st: st, clock: clk, engine: engine, url: srv.URL, hc: hc, vt: vt, plain: srv.Client(), log: logs}
+	e := &env{t: t, st: st, clock: clk, engine: engine, url: srv.URL, hc: hc, vt: vt, plain: srv.Client(), log: logs, handler: a}
 	e.A = e.newTenant("Acme", []string{"api-user", "smtp-relay"}, []string{"example.com", "inbound.example.org"})
 	e.B = e.newTenant("Bravo", []string{"b-user"}, []string{"b.example.net"})
 	e.ingest, err = client.New(srv.URL, "", client.WithHTTPClient(hc), client.WithIngestToken(testIngestToken))

@@ -99,7 +99,9 @@ func fromEchoError(he *echo.HTTPError) *Error {
 	case http.StatusUnsupportedMediaType:
 		return newError(http.StatusUnsupportedMediaType, "Content-Type must be application/json.")
 	case http.StatusBadRequest:
-		return badRequest("Request body is not valid JSON for this endpoint.")
+		// The generated binder's errors: a body that validated but does not
+		// bind, or a header or query value given twice.
+		return badRequest("Request is not valid for this endpoint.")
 	case http.StatusUnauthorized:
 		return newError(http.StatusUnauthorized, "Missing or invalid API key.")
 	case http.StatusServiceUnavailable:

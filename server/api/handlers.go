@@ -303,9 +303,21 @@ func (h handlers) DeleteWebhook(ctx context.Context, req apiserver.DeleteWebhook
 	return apiserver.DeleteWebhook200JSONResponse{Success: true, Message: "Webhook deleted successfully"}, nil
 }
 
+// maxQueryUnix caps date_from and date_to: the stores keep milliseconds in
+// an int64, so later seconds overflowed (a date_to of 2^62 matched nothing, a
+// date_from of 2^62 everything). No event is that late (created_at stops at
+// the year 3000), so the cap changes no answer.
+const maxQueryUnix = 1 << 40
+
 // QueryWebhookEvents implements POST /webhooks/query.
 func (h handlers) QueryWebhookEvents(ctx context.Context, req apiserver.QueryWebhookEventsRequestObject) (apiserver.QueryWebhookEventsResponseObject, error) {
 	b := req.Body
+	if err := noNUL("event_id", b.EventId); err != nil {
+		return nil, err
+	}
+	if err := noNUL("source_uid", b.SourceUid); err != nil {
+		return nil, err
+	}
 	p := &store.QueryParams{AccountID: accountFrom(ctx).ID, Limit: 50}
 	if b.Limit != nil {
 		p.Limit = *b.Limit
@@ -332,12 +344,12 @@ func (h handlers) QueryWebhookEvents(ctx context.Context, req apiserver.QueryWeb
 		}
 	}
 	if b.DateFrom != nil {
-		t := time.Unix(*b.DateFrom, 0)
+		t := time.Unix(min(*b.DateFrom, maxQueryUnix), 0)
 		p.From = &t
 	}
 	if b.DateTo != nil {
 		// Inclusive to the end of that second.
-		t := time.Unix(*b.DateTo, 0).Add(time.Second - time.Millisecond)
+		t := time.Unix(min(*b.DateTo, maxQueryUnix), 0).Add(time.Second - time.Millisecond)
 		p.To = &t
 	}
 	if b.DateFrom != nil && b.DateTo != nil && *b.DateFrom > *b.DateTo {
@@ -371,6 +383,12 @@ func (h handlers) QueryWebhookEvents(ctx context.Context, req apiserver.QueryWeb
 // ReplayWebhookEvent implements POST /webhooks/replay.
 func (h handlers) ReplayWebhookEvent(ctx context.Context, req apiserver.ReplayWebhookEventRequestObject) (apiserver.ReplayWebhookEventResponseObject, error) {
 	b := req.Body
+	if err := noNUL("event_id", b.EventId); err != nil {
+		return nil, err
+	}
+	if err := noNUL("source_uid", b.SourceUid); err != nil {
+		return nil, err
+	}
 	hasID, hasSource := b.EventId != nil, b.SourceUid != nil
 	if hasID == hasSource {
 		return nil, badRequest("Give exactly one of event_id or source_uid.",
@@ -402,6 +420,9 @@ func (h handlers) ReplayWebhookEvent(ctx context.Context, req apiserver.ReplayWe
 
 // IngestEvent implements POST /events.
 func (h handlers) IngestEvent(ctx context.Context, req apiserver.IngestEventRequestObject) (apiserver.IngestEventResponseObject, error) {
+	if err := ingestNUL(0, req.Body); err != nil {
+		return nil, singleEventError(err)
+	}
 	res, err := h.publisher.Publish(ctx, []ingest.Event{fromIngestModel(req.Body)})
 	if err != nil {
 		return nil, singleEventError(err)
@@ -423,6 +444,9 @@ func singleEventError(err error) error {
 func (h handlers) IngestEventBatch(ctx context.Context, req apiserver.IngestEventBatchRequestObject) (apiserver.IngestEventBatchResponseObject, error) {
 	evs := make([]ingest.Event, len(req.Body.Events))
 	for i := range req.Body.Events {
+		if err := ingestNUL(i, &req.Body.Events[i]); err != nil {
+			return nil, err
+		}
 		evs[i] = fromIngestModel(&req.Body.Events[i])
 	}
 	res, err := h.publisher.Publish(ctx, evs)
@@ -434,6 +458,34 @@ func (h handlers) IngestEventBatch(ctx context.Context, req apiserver.IngestEven
 		out[i] = toIngestResponse(r)
 	}
 	return apiserver.IngestEventBatch202JSONResponse{Success: true, Results: out}, nil
+}
+
+// reasonNUL is why a string with a NUL character is refused: the stores
+// keep and compare these strings as text, which PostgreSQL cannot hold a NUL
+// in (the query failed, a 500) and SQLite would keep; no identifier
+// legitimately contains one. (Event data is stored as bytes and may.)
+const reasonNUL = "must not contain a NUL character"
+
+// noNUL refuses a NUL character in an optional string member.
+func noNUL(field string, s *string) error {
+	if s == nil || !strings.ContainsRune(*s, 0) {
+		return nil
+	}
+	return badRequest(fmt.Sprintf("Invalid %s: %s.", field, reasonNUL), models.ErrorDetail{Field: "/" + field, Reason: reasonNUL})
+}
+
+// ingestNUL refuses a NUL character in an event's text members (id and type
+// are held to a pattern and an enum by the schema).
+func ingestNUL(i int, m *models.IngestEvent) error {
+	for _, f := range []struct {
+		name string
+		v    *string
+	}{{"account_id", &m.AccountId}, {"user", m.User}, {"domain", m.Domain}, {"source_uid", m.SourceUid}, {"source_action", m.SourceAction}} {
+		if f.v != nil && strings.ContainsRune(*f.v, 0) {
+			return &ingest.InputError{Index: i, Field: f.name, Reason: reasonNUL}
+		}
+	}
+	return nil
 }
 
 func fromIngestModel(m *models.IngestEvent) ingest.Event {

@@ -6,9 +6,13 @@ import (
 	"crypto/sha256"
 	"io"
 	"net/http"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/jetwebhooks/jetwebhooks/gen/models"
 )
 
 // idempotencyTTL is how long a key is remembered (Stripe's 24 hours).
@@ -32,6 +36,13 @@ func (a *API) idempotent(scope func(echo.Context) string) echo.MiddlewareFunc {
 			key := req.Header.Get("Idempotency-Key")
 			if key == "" {
 				return next(c)
+			}
+			// The key is stored as text: PostgreSQL refuses NUL and invalid
+			// UTF-8 there (a 500), and Go's server lets bytes 0x80-0xff
+			// through in header values.
+			if !utf8.ValidString(key) || strings.ContainsRune(key, 0) {
+				return badRequest("Invalid Idempotency-Key: must be UTF-8 text without NUL characters.",
+					models.ErrorDetail{Field: "Idempotency-Key", Reason: "must be UTF-8 text without NUL characters"})
 			}
 			hash, err := requestHash(req)
 			if err != nil {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"mime"
@@ -28,6 +29,10 @@ type operation struct {
 	hasBody  bool
 	// bodyRequired is false for operations whose body may be omitted.
 	bodyRequired bool
+	// defaulted are the body's top-level members that have a default and
+	// are not nullable: kin-openapi puts the default in place of an explicit
+	// null too, so null must be refused before it validates.
+	defaulted []string
 }
 
 var uuidRe = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
@@ -75,10 +80,56 @@ func loadOperations(ctx context.Context, spec *openapi3.T) (map[string]*operatio
 				security:     scheme,
 				hasBody:      op.RequestBody != nil,
 				bodyRequired: op.RequestBody != nil && op.RequestBody.Value != nil && op.RequestBody.Value.Required,
+				defaulted:    defaultedMembers(op),
 			}
 		}
 	}
 	return ops, nil
+}
+
+// defaultedMembers lists the top-level members of op's JSON body that have a
+// default and are not nullable.
+func defaultedMembers(op *openapi3.Operation) []string {
+	if op.RequestBody == nil || op.RequestBody.Value == nil {
+		return nil
+	}
+	mt := op.RequestBody.Value.Content.Get("application/json")
+	if mt == nil || mt.Schema == nil || mt.Schema.Value == nil {
+		return nil
+	}
+	var out []string
+	for name, p := range mt.Schema.Value.Properties {
+		if p != nil && p.Value != nil && p.Value.Default != nil && !p.Value.Nullable {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// refuseNull answers 400 when one of the members names is an explicit null
+// in the (already read) body. A body that is not an object is left to the
+// validator.
+func refuseNull(req *http.Request, names []string) error {
+	if len(names) == 0 || req.GetBody == nil {
+		return nil
+	}
+	rc, err := req.GetBody()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	var members map[string]json.RawMessage
+	if json.NewDecoder(rc).Decode(&members) != nil {
+		return nil
+	}
+	for _, name := range names {
+		if v, ok := members[name]; ok && string(v) == "null" {
+			return badRequest(fmt.Sprintf("Invalid %s: must not be null.", name),
+				models.ErrorDetail{Field: "/" + name, Reason: "must not be null"})
+		}
+	}
+	return nil
 }
 
 // validator checks one request against its operation: authentication first
@@ -107,6 +158,9 @@ func (a *API) validator(op *operation) echo.MiddlewareFunc {
 					return err
 				}
 				if err := readJSONBody(req); err != nil {
+					return err
+				}
+				if err := refuseNull(req, op.defaulted); err != nil {
 					return err
 				}
 			}
@@ -157,8 +211,10 @@ func validationError(err error) error {
 	var first string
 	var visit func(error)
 	visit = func(err error) {
-		var me openapi3.MultiError
-		if errors.As(err, &me) {
+		// Only a MultiError at this level is flattened: errors.As would also
+		// find the one a RequestError wraps and lose the parameter's name
+		// (a bad ?limit= was reported as "body").
+		if me, ok := err.(openapi3.MultiError); ok {
 			for _, e := range me {
 				visit(e)
 			}
@@ -176,7 +232,11 @@ func validationError(err error) error {
 			}
 			var pe *openapi3filter.ParseError
 			if errors.As(reqErr.Err, &pe) {
-				add(&details, &first, field, "is not valid JSON")
+				reason := "is not valid JSON"
+				if reqErr.Parameter != nil {
+					reason = "is not a valid value" // a header or query value, not JSON
+				}
+				add(&details, &first, field, reason)
 				return
 			}
 			if errors.Is(reqErr.Err, openapi3filter.ErrInvalidRequired) {
@@ -227,7 +287,13 @@ func visitSchema(err error, base string, details *[]models.ErrorDetail, first *s
 	if ptr := se.JSONPointer(); len(ptr) > 0 {
 		field = "/" + strings.Join(ptr, "/")
 	}
-	add(details, first, field, se.Reason)
+	reason := se.Reason
+	if _, ok := se.Value.(json.Number); ok && se.SchemaField == "type" {
+		// A number beyond float64 (1e309): kin-openapi's reason for it is Go
+		// text ("cannot convert json.Number to float64").
+		reason = "is not a number within range"
+	}
+	add(details, first, field, reason)
 }
 
 func add(details *[]models.ErrorDetail, first *string, field, reason string) {
