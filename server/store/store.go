@@ -500,3 +500,16 @@ func HealthUpdates(applied []*Outcome) []HealthUpdate {
 	sort.Slice(out, func(i, j int) bool { return out[i].WebhookUUID < out[j].WebhookUUID })
 	return out
 }
+
+// SigningSecrets lists the secrets a claim signs with, newest first: the
+// current one, then the previous one while its grace period lasts ("" when
+// there is none). Backends build Claim.Secrets with it.
+func SigningSecrets(current, previous string) []string {
+	if current == "" {
+		return nil
+	}
+	if previous == "" {
+		return []string{current}
+	}
+	return []string{current, previous}
+}

@@ -251,7 +251,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p *store.ClaimParams) ([]*s
 			&c.AccountID, &c.Body, &c.URL, &c.Secret, &c.Enabled, &prev); err != nil {
 			return nil, fmt.Errorf("claim deliveries: %w", interpret(err))
 		}
-		c.Secrets = secretList(c.Secret, prev)
+		c.Secrets = store.SigningSecrets(c.Secret, prev)
 		c.Attempt = round + 1
 		claims = append(claims, c)
 	}
@@ -354,15 +354,6 @@ func applyHealth(ctx context.Context, tx pgx.Tx, updates []store.HealthUpdate) e
 	return interpret(tx.SendBatch(ctx, b).Close())
 }
 
-func secretList(current, previous string) []string {
-	if current == "" {
-		return nil
-	}
-	if previous == "" {
-		return []string{current}
-	}
-	return []string{current, previous}
-}
 
 // farFuture keeps test deliveries out of the engine's due range.
 const farFuture = int64(1) << 62
@@ -395,7 +386,7 @@ func (s *Store) CreateTestDelivery(ctx context.Context, e *store.Event, webhookU
 			return interpret(err)
 		}
 		c = &store.Claim{DeliveryID: id, ClaimSeq: 1, Status: store.StatusPending, EventID: e.ID, AccountID: e.AccountID, WebhookUUID: webhookUUID,
-			URL: url, Secret: secret, Secrets: secretList(secret, prev), Enabled: enabled, Body: e.Body, Attempt: 1}
+			URL: url, Secret: secret, Secrets: store.SigningSecrets(secret, prev), Enabled: enabled, Body: e.Body, Attempt: 1}
 		return nil
 	})
 	if err != nil {

@@ -100,7 +100,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p *store.ClaimParams) ([]*s
 				&c.AccountID, &c.Body, &c.URL, &c.Secret, &c.Enabled, &prev); err != nil {
 				return interpret(err)
 			}
-			c.Secrets = secretList(c.Secret, prev)
+			c.Secrets = store.SigningSecrets(c.Secret, prev)
 			c.ClaimSeq++
 			c.Attempt = round + 1
 			claims = append(claims, c)
@@ -127,15 +127,6 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p *store.ClaimParams) ([]*s
 	return claims, nil
 }
 
-func secretList(current, previous string) []string {
-	if current == "" {
-		return nil
-	}
-	if previous == "" {
-		return []string{current}
-	}
-	return []string{current, previous}
-}
 
 func placeholders(n int) string {
 	if n <= 0 {
@@ -433,7 +424,7 @@ func (s *Store) CreateTestDelivery(ctx context.Context, e *store.Event, webhookU
 			return interpret(err)
 		}
 		c = &store.Claim{DeliveryID: id, ClaimSeq: 1, Status: store.StatusPending, EventID: e.ID, AccountID: e.AccountID, WebhookUUID: webhookUUID,
-			URL: url, Secret: secret, Secrets: secretList(secret, prev), Enabled: enabled, Body: e.Body, Attempt: 1}
+			URL: url, Secret: secret, Secrets: store.SigningSecrets(secret, prev), Enabled: enabled, Body: e.Body, Attempt: 1}
 		return nil
 	})
 	if err != nil {
