@@ -6,7 +6,9 @@ GEN_PKGS  := models apiserver apiclient
 
 FUZZTIME  ?= 30s
 
-.PHONY: generate build run test lint check-generated fuzz
+BENCHCOUNT ?= 1
+
+.PHONY: generate build run test lint check-generated fuzz bench bench-go
 
 generate: ## regenerate gen/ from openapi.yaml
 	@for p in $(GEN_PKGS); do $(CODEGEN) -config gen/$$p/cfg.yaml openapi.yaml || exit 1; done
@@ -39,3 +41,14 @@ fuzz:
 		$(GO) test $$pkg -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) >/tmp/jetwebhooks-fuzz.log 2>&1 || { cat /tmp/jetwebhooks-fuzz.log; exit 1; }; \
 		grep -o 'elapsed: [^,]*, execs: [0-9]*' /tmp/jetwebhooks-fuzz.log | tail -n 1; \
 	done
+
+# End-to-end delivery benchmark, in process on SQLite (jetwebhooks bench --help for
+# PostgreSQL, fan-out, receiver latency, the memory run and --target).
+bench:
+	$(GO) run ./cmd/jetwebhooks bench --events 20000 --rate 0
+	$(GO) run ./cmd/jetwebhooks bench --events 10000 --rate 1000
+
+# Go benchmarks of the hot paths; the PostgreSQL ones run when JETWEBHOOKS_TEST_POSTGRES
+# is set. Compare runs with BENCHCOUNT=6 and benchstat (golang.org/x/perf/cmd/benchstat).
+bench-go:
+	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) ./server/api ./server/store/... ./server/delivery ./signature

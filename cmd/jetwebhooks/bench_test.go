@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jetwebhooks/jetwebhooks/server"
+)
+
+// runBenchCLI runs `jetwebhooks bench args…` as run() does, registering the
+// bench command on the root if the root does not have it yet.
+func runBenchCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	root := newRootCmd()
+	if c, _, err := root.Find([]string{"bench"}); err != nil || c == root {
+		root.AddCommand(newBenchCmd())
+	}
+	var o, e bytes.Buffer
+	root.SetArgs(append([]string{"bench"}, args...))
+	root.SetOut(&o)
+	root.SetErr(&e)
+	err := root.ExecuteContext(t.Context())
+	code = exitOK
+	if err != nil {
+		e.WriteString("Error: " + err.Error() + "\n")
+		var ec interface{ exitCode() int }
+		var ue usageError
+		switch {
+		case errors.As(err, &ec):
+			code = ec.exitCode()
+		case errors.As(err, &ue):
+			code = exitUsage
+		default:
+			code = exitFailure
+		}
+	}
+	return o.String(), e.String(), code
+}
+
+// lastJSONLine decodes the last line of out.
+func lastJSONLine(t *testing.T, out string) map[string]any {
+	t.Helper()
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	var m map[string]any
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &m); err != nil {
+		t.Fatalf("last line is not JSON: %v\n%s", err, out)
+	}
+	return m
+}
+
+func TestBenchSmallRun(t *testing.T) {
+	out, errOut, code := runBenchCLI(t, "--events", "500", "--fanout", "2", "--rate", "0", "--batch", "50",
+		"--raw-requests", "500", "--sqlite-synchronous", "NORMAL", "--payload-bytes", "100")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "published 1000 = delivered 1000 + missing 0") || strings.Contains(out, "VOID") {
+		t.Errorf("summary:\n%s", out)
+	}
+	m := lastJSONLine(t, out)
+	for _, k := range []string{"backend", "events", "deliveries", "deliveries_per_s", "raw_http_per_s", "ratio",
+		"p50_ms", "p90_ms", "p99_ms", "max_ms", "lost", "duplicates", "peak_rss_mb", "rate", "fanout", "batch",
+		"concurrency", "go_version", "cpus", "cpu_model", "date"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("result line lacks %q", k)
+		}
+	}
+	if m["events"] != 500.0 || m["deliveries"] != 1000.0 || m["lost"] != 0.0 || m["fanout"] != 2.0 || m["batch"] != 50.0 {
+		t.Errorf("result line: %v", m)
+	}
+	if m["deliveries_per_s"].(float64) <= 0 || m["raw_http_per_s"].(float64) <= 0 || m["p99_ms"].(float64) <= 0 {
+		t.Errorf("implausible numbers: %v", m)
+	}
+}
+
+func TestBenchErrorRateRetries(t *testing.T) {
+	sched := "0s" + strings.Repeat(",10ms", 24)
+	out, errOut, code := runBenchCLI(t, "--events", "200", "--fanout", "2", "--error-rate", "0.2",
+		"--retry-schedule", sched, "--raw-requests", "-1", "--sqlite-synchronous", "NORMAL")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	m := lastJSONLine(t, out)
+	if m["delivered"] != 400.0 || m["lost"] != 0.0 || m["receiver_500s"].(float64) < 20 {
+		t.Errorf("want all 400 delivered through retries: %v", m)
+	}
+}
+
+func TestBenchUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"--events", "10", "--duration", "1s"},
+		{"--batch", "5000"},
+		{"--error-rate", "1.5"},
+		{"--retry-schedule", "soon"},
+		{"--warmup", "lots"},
+		{"--memory", "--target", "http://127.0.0.1:1"},
+		{"--target", "http://127.0.0.1:1"}, // no credentials
+		{"extra-arg"},
+	} {
+		if out, errOut, code := runBenchCLI(t, args...); code != exitUsage {
+			t.Errorf("bench %v: exit %d, want %d\n%s%s", args, code, exitUsage, out, errOut)
+		}
+	}
+}
+
+// benchTarget serves an in-process jetwebhooks for --target runs.
+func benchTarget(t *testing.T) (url string, boot *server.Bootstrap, ingestToken string) {
+	t.Helper()
+	ingestToken = "ing_bench_cli_test_token_0123456789"
+	st, err := server.OpenStore(t.Context(), filepath.Join(t.TempDir(), "t.db"), "NORMAL")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	srv, err := server.New(t.Context(), server.Config{
+		IngestToken: ingestToken, SecretKey: make([]byte, 32), RateLimit: -1, Logger: slog.New(slog.DiscardHandler),
+		EgressAllow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+	}, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { srv.Serve(ctx, ln); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return "http://" + ln.Addr().String(), srv.Bootstrap, ingestToken
+}
+
+func TestBenchVoidRun(t *testing.T) {
+	url, boot, _ := benchTarget(t)
+	out, errOut, code := runBenchCLI(t, "--target", url, "--api-key", boot.APIKey, "--ingest-token", "ing_not_the_token",
+		"--account-id", boot.AccountID, "--events", "100", "--raw-requests", "-1")
+	if code != exitBenchVoid {
+		t.Fatalf("exit %d, want %d\n%s\n%s", code, exitBenchVoid, out, errOut)
+	}
+	if !strings.Contains(out, "VOID RUN") || !strings.Contains(errOut, "VOID") {
+		t.Errorf("the void verdict is not loud:\n%s\n%s", out, errOut)
+	}
+	if m := lastJSONLine(t, out); m["void"] != true || !strings.Contains(m["void_reason"].(string), "ingest") {
+		t.Errorf("result line: %v", m)
+	}
+	if strings.Contains(out+errOut, boot.APIKey) {
+		t.Error("the API key was printed")
+	}
+}
