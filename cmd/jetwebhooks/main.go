@@ -69,7 +69,7 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newServeCmd(, newBenchCmd()), newAccountsCmd())
+	root.AddCommand(newServeCmd(), newAccountsCmd(), newBenchCmd())
 	root.AddCommand(newWebhooksCmd(), newListenCmd(), newSendEventCmd())
 	return root
 }

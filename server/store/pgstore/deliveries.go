@@ -354,7 +354,6 @@ func applyHealth(ctx context.Context, tx pgx.Tx, updates []store.HealthUpdate) e
 	return interpret(tx.SendBatch(ctx, b).Close())
 }
 
-
 // farFuture keeps test deliveries out of the engine's due range.
 const farFuture = int64(1) << 62
 

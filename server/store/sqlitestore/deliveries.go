@@ -127,7 +127,6 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p *store.ClaimParams) ([]*s
 	return claims, nil
 }
 
-
 func placeholders(n int) string {
 	if n <= 0 {
 		return ""
