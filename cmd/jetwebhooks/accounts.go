@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/jetwebhooks/jetwebhooks/server"
 	"github.com/jetwebhooks/jetwebhooks/server/accounts"
+	"github.com/jetwebhooks/jetwebhooks/server/store"
 )
 
 func newAccountsCmd() *cobra.Command {
@@ -18,7 +20,7 @@ func newAccountsCmd() *cobra.Command {
 		Use:   "accounts",
 		Short: "Manage accounts (tenants) and their API keys",
 	}
-	cmd.AddCommand(newAccountsCreateCmd(), newAccountsListCmd())
+	cmd.AddCommand(newAccountsCreateCmd(), newAccountsListCmd(), newAccountsRotateKeyCmd())
 	return cmd
 }
 
@@ -112,6 +114,49 @@ func newAccountsListCmd() *cobra.Command {
 		},
 	}
 	dbFlag(cmd, &db)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func newAccountsRotateKeyCmd() *cobra.Command {
+	var (
+		db, id string
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "rotate-key",
+		Short: "Give an account a new API key and revoke its old ones (shown only once)",
+		Long: `Replace every API key of the account with a new one, printed alone on stdout (or,
+with --json, as {"id", "api_key"}). The old keys stop working at once; only the new
+key's hash is stored.`,
+		Example: `  jetwebhooks accounts rotate-key --id acc_0123456789abcdef
+  NEW_KEY=$(jetwebhooks accounts rotate-key --id acc_0123456789abcdef)`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if strings.TrimSpace(id) == "" {
+				return usagef("--id is required")
+			}
+			st, err := server.OpenStore(cmd.Context(), db, "")
+			if err != nil {
+				return fmt.Errorf("open database: %w", err)
+			}
+			defer st.Close()
+			key, err := accounts.RotateKey(cmd.Context(), st, id, time.Now())
+			if errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("no account %q", id)
+			}
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return json.NewEncoder(cmd.OutOrStdout()).Encode(map[string]any{"id": id, "api_key": key})
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), key)
+			return nil
+		},
+	}
+	dbFlag(cmd, &db)
+	cmd.Flags().StringVar(&id, "id", "", "the account's id (required)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }

@@ -80,3 +80,36 @@ func TestRotateSecretAndTestCommands(t *testing.T) {
 		t.Fatalf("receiver got %d requests, want 2 (one per test)", hits.Load())
 	}
 }
+
+func TestAccountsRotateKey(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "jw.db")
+	out, _, code := runCLI(t, "accounts", "create", "--db", db, "--name", "Rot", "--json")
+	if code != 0 {
+		t.Fatal("create account failed")
+	}
+	var acc struct {
+		ID     string `json:"id"`
+		APIKey string `json:"api_key"`
+	}
+	json.Unmarshal([]byte(out), &acc)
+	out, errOut, code := runCLI(t, "accounts", "rotate-key", "--db", db, "--id", acc.ID)
+	newKey := strings.TrimSpace(out)
+	if code != 0 || !strings.HasPrefix(newKey, "api_") || newKey == acc.APIKey {
+		t.Fatalf("rotate-key: %d %q %s", code, out, errOut)
+	}
+	p := startServe(t, db)
+	oldC, _ := client.New("http://"+p.addr, acc.APIKey)
+	newC, _ := client.New("http://"+p.addr, newKey)
+	if _, err := oldC.ListWebhooks(t.Context()); err == nil {
+		t.Fatal("the old key still works after rotation")
+	}
+	if _, err := newC.ListWebhooks(t.Context()); err != nil {
+		t.Fatalf("the new key does not work: %v", err)
+	}
+	if _, errOut, code := runCLI(t, "accounts", "rotate-key", "--db", db, "--id", "acc_nope"); code != exitFailure || !strings.Contains(errOut, "no account") {
+		t.Fatalf("unknown account: exit %d %s", code, errOut)
+	}
+	if _, _, code := runCLI(t, "accounts", "rotate-key", "--db", db); code != exitUsage {
+		t.Fatalf("missing --id: exit %d", code)
+	}
+}

@@ -104,3 +104,16 @@ func normalise(in []string, re *regexp.Regexp, lower bool, what string) ([]strin
 	}
 	return out, nil
 }
+
+// RotateKey gives the account a new API key and revokes the old ones, and
+// returns the new key (the only time it is available).
+func RotateKey(ctx context.Context, st store.Store, accountID string, now time.Time) (string, error) {
+	key, hash, err := NewAPIKey()
+	if err != nil {
+		return "", err
+	}
+	if err := st.RotateAPIKey(ctx, accountID, hash, now); err != nil {
+		return "", err
+	}
+	return key, nil
+}

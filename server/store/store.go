@@ -309,6 +309,9 @@ type Store interface {
 	ListAccounts(ctx context.Context) ([]*Account, error)
 	// GetAccount returns one account by id.
 	GetAccount(ctx context.Context, id string) (*Account, error)
+	// RotateAPIKey replaces every API key of the account with the one whose
+	// hash is given: the old keys stop working at once.
+	RotateAPIKey(ctx context.Context, accountID string, keyHash []byte, now time.Time) error
 	// AccountByKeyHash resolves an API key's SHA-256 to its account.
 	AccountByKeyHash(ctx context.Context, keyHash []byte) (*Account, error)
 

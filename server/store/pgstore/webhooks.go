@@ -348,3 +348,22 @@ func (s *Store) PurgeIdempotencyKeys(ctx context.Context, before time.Time) (int
 	}
 	return int(tag.RowsAffected()), nil
 }
+
+// RotateAPIKey implements store.Store.
+func (s *Store) RotateAPIKey(ctx context.Context, accountID string, keyHash []byte, now time.Time) error {
+	err := s.withTx(ctx, func(tx pgx.Tx) error {
+		var one int
+		if err := tx.QueryRow(ctx, `SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE`, accountID).Scan(&one); err != nil {
+			return interpret(err)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM api_keys WHERE account_id = $1`, accountID); err != nil {
+			return interpret(err)
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO api_keys (key_hash, account_id, created_at) VALUES ($1, $2, $3)`, keyHash, accountID, ms(now))
+		return interpret(err)
+	})
+	if err != nil {
+		return fmt.Errorf("rotate api key: %w", err)
+	}
+	return nil
+}

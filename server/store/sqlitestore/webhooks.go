@@ -476,3 +476,22 @@ func (s *Store) PurgeIdempotencyKeys(ctx context.Context, before time.Time) (int
 	}
 	return int(n), nil
 }
+
+// RotateAPIKey implements store.Store.
+func (s *Store) RotateAPIKey(ctx context.Context, accountID string, keyHash []byte, now time.Time) error {
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
+		var one int
+		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM accounts WHERE id = ?`, accountID).Scan(&one); err != nil {
+			return interpret(err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM api_keys WHERE account_id = ?`, accountID); err != nil {
+			return interpret(err)
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO api_keys (key_hash, account_id, created_at) VALUES (?, ?, ?)`, keyHash, accountID, ms(now))
+		return interpret(err)
+	})
+	if err != nil {
+		return fmt.Errorf("rotate api key: %w", err)
+	}
+	return nil
+}

@@ -169,6 +169,15 @@ func testAccounts(t *testing.T, s store.Store) {
 	wantErr(t, err, store.ErrNotFound)
 	_, err = s.CreateAccount(ctx(t), &store.CreateAccountParams{ID: a.ID, Name: "dup", KeyHash: other[:], Now: t0})
 	wantErr(t, err, store.ErrConflict)
+	// Rotating the key: the old one stops working, the new one resolves.
+	newHash := sha256.Sum256([]byte("rotated-" + a.ID))
+	mustNil(t, s.RotateAPIKey(ctx(t), a.ID, newHash[:], t0))
+	_, err = s.AccountByKeyHash(ctx(t), h[:])
+	wantErr(t, err, store.ErrNotFound)
+	if got := must(s.AccountByKeyHash(ctx(t), newHash[:])); got.ID != a.ID {
+		t.Fatalf("rotated key resolves to %s", got.ID)
+	}
+	wantErr(t, s.RotateAPIKey(ctx(t), "acc_missing", other[:], t0), store.ErrNotFound)
 	b := newAccount(t, s, nil, nil)
 	if len(b.Users) != 0 || b.Users == nil {
 		t.Fatalf("accounts without users must report an empty, non-nil list: %#v", b.Users)
