@@ -107,7 +107,7 @@ token and prints them once.`,
 	f.DurationVar(&timeout, "delivery-timeout", envDuration("JETWEBHOOKS_DELIVERY_TIMEOUT", 10*time.Second), "timeout of one delivery attempt (env JETWEBHOOKS_DELIVERY_TIMEOUT)")
 	f.IntVar(&perWebhook, "per-webhook-concurrency", envInt("JETWEBHOOKS_PER_WEBHOOK_CONCURRENCY", 0), "attempts in flight to one webhook at most, so a slow endpoint cannot take every worker; 0: half of --concurrency, negative: no cap (env JETWEBHOOKS_PER_WEBHOOK_CONCURRENCY)")
 	f.DurationVar(&lease, "lease", envDuration("JETWEBHOOKS_LEASE", 0), "how long a claimed delivery is held before another worker may take it over; must exceed --delivery-timeout (default 2×timeout+5s) (env JETWEBHOOKS_LEASE)")
-	f.IntVar(&concurrency, "concurrency", envInt("JETWEBHOOKS_CONCURRENCY", 64), "delivery attempts in flight at once (env JETWEBHOOKS_CONCURRENCY)")
+	f.IntVar(&concurrency, "concurrency", envInt("JETWEBHOOKS_CONCURRENCY", 128), "delivery attempts in flight at once (env JETWEBHOOKS_CONCURRENCY)")
 	f.StringVar(&sqliteSync, "sqlite-synchronous", envOr("JETWEBHOOKS_SQLITE_SYNCHRONOUS", "FULL"), "SQLite synchronous mode: FULL survives power loss, NORMAL only process crashes (env JETWEBHOOKS_SQLITE_SYNCHRONOUS)")
 	f.StringVar(&secretKey, "secret-key", "", "base64 of 32 random bytes that encrypts webhook secrets at rest; required with PostgreSQL; SQLite defaults to a key file next to the database (env JETWEBHOOKS_SECRET_KEY)")
 	f.StringVar(&previousKeys, "previous-secret-keys", "", "comma-separated earlier secret keys, still accepted for decryption after a key rotation (env JETWEBHOOKS_PREVIOUS_SECRET_KEYS)")

@@ -37,7 +37,8 @@ type Config struct {
 	Schedule []time.Duration
 	// Timeout bounds one attempt, connection to last byte (default 10 s).
 	Timeout time.Duration
-	// Concurrency is the number of attempts in flight at once (default 64).
+	// Concurrency is the number of attempts in flight at once (default 128:
+	// on SQLite, more claims in flight mean fewer, larger transactions).
 	Concurrency int
 	// PerWebhookConcurrency caps the attempts in flight to one webhook, so a
 	// slow endpoint cannot take every worker (default Concurrency/2; negative:
@@ -113,7 +114,7 @@ func New(st store.Store, cfg Config) (*Engine, error) {
 		cfg.Timeout = 10 * time.Second
 	}
 	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = 64
+		cfg.Concurrency = 128
 	}
 	if cfg.PerWebhookConcurrency == 0 {
 		cfg.PerWebhookConcurrency = max(1, cfg.Concurrency/2)

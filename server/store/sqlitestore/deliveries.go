@@ -10,66 +10,116 @@ import (
 	"github.com/jetwebhooks/jetwebhooks/server/store"
 )
 
-// PublishEvents implements store.Store.
+// publishChunk bounds the rows of one multi-row INSERT: few statements per
+// batch (each statement costs far more than a row), well under SQLite's limit
+// on bound variables.
+const publishChunk = 64
+
+// PublishEvents implements store.Store. Events and deliveries are inserted
+// with multi-row statements; duplicates (of earlier events, or within the
+// batch) are skipped by the unique index and reported.
 func (s *Store) PublishEvents(ctx context.Context, events []*store.Event, now time.Time) ([]store.PublishResult, error) {
 	results := make([]store.PublishResult, len(events))
 	err := s.withTx(ctx, func(tx *sql.Tx) error {
-		insEvent, err := tx.PrepareContext(ctx, `INSERT INTO events
-			(id, account_id, type, service, user_name, domain, source_uid, source_action, data, body, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (account_id, id) DO NOTHING RETURNING seq`)
-		if err != nil {
-			return interpret(err)
+		type key struct{ account, id string }
+		seqs := make(map[key]int64, len(events))
+		for start := 0; start < len(events); start += publishChunk {
+			chunk := events[start:min(start+publishChunk, len(events))]
+			args := make([]any, 0, len(chunk)*11)
+			for _, e := range chunk {
+				args = append(args, e.ID, e.AccountID, e.Type, e.Service, e.User, e.Domain, e.SourceUID, e.SourceAction, e.Data, e.Body, ms(e.CreatedAt))
+			}
+			rows, err := tx.QueryContext(ctx, `INSERT INTO events
+				(id, account_id, type, service, user_name, domain, source_uid, source_action, data, body, created_at)
+				VALUES `+rowsOf(len(chunk), 11)+`
+				ON CONFLICT (account_id, id) DO NOTHING RETURNING seq, account_id, id`, args...)
+			if err != nil {
+				if strings.Contains(err.Error(), "FOREIGN KEY") {
+					return fmt.Errorf("account of event %d..%d: %w", start, start+len(chunk)-1, store.ErrNotFound)
+				}
+				return interpret(err)
+			}
+			for rows.Next() {
+				var k key
+				var seq int64
+				if err := rows.Scan(&seq, &k.account, &k.id); err != nil {
+					rows.Close()
+					return interpret(err)
+				}
+				seqs[k] = seq
+			}
+			err = rows.Err()
+			rows.Close()
+			if err != nil {
+				if strings.Contains(err.Error(), "FOREIGN KEY") {
+					return fmt.Errorf("account of event %d..%d: %w", start, start+len(chunk)-1, store.ErrNotFound)
+				}
+				return interpret(err)
+			}
 		}
-		defer insEvent.Close()
-		insDelivery, err := tx.PrepareContext(ctx, `INSERT INTO deliveries
-			(event_seq, account_id, webhook_uuid, webhook_url, status, next_attempt_at, created_at, updated_at)
-			VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)`)
-		if err != nil {
-			return interpret(err)
-		}
-		defer insDelivery.Close()
 		hooks := map[string][]*store.Webhook{}
 		nowMS := ms(now)
+		var dargs []any
+		pending := 0
+		flush := func() error {
+			if pending == 0 {
+				return nil
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO deliveries
+				(event_seq, account_id, webhook_uuid, webhook_url, status, next_attempt_at, created_at, updated_at)
+				VALUES `+rowsOfDelivery(pending), dargs...)
+			dargs, pending = dargs[:0], 0
+			return interpret(err)
+		}
 		for i, e := range events {
+			k := key{e.AccountID, e.ID}
+			seq, ok := seqs[k]
+			if !ok {
+				results[i] = store.PublishResult{EventID: e.ID, Duplicate: true}
+				continue
+			}
+			delete(seqs, k) // a later event with the same id in this batch is a duplicate
 			ws, ok := hooks[e.AccountID]
 			if !ok {
+				var err error
 				if ws, err = s.listWebhooks(ctx, tx, e.AccountID, true); err != nil {
 					return err
 				}
 				hooks[e.AccountID] = ws
-			}
-			var seq int64
-			err := insEvent.QueryRowContext(ctx, e.ID, e.AccountID, e.Type, e.Service, e.User, e.Domain,
-				e.SourceUID, e.SourceAction, e.Data, e.Body, ms(e.CreatedAt)).Scan(&seq)
-			if err == sql.ErrNoRows {
-				results[i] = store.PublishResult{EventID: e.ID, Duplicate: true}
-				continue
-			}
-			if err != nil {
-				if strings.Contains(err.Error(), "FOREIGN KEY") {
-					return fmt.Errorf("event %d: account %q: %w", i, e.AccountID, store.ErrNotFound)
-				}
-				return interpret(err)
 			}
 			n := 0
 			for _, w := range ws {
 				if !store.Matches(w, e) {
 					continue
 				}
-				if _, err := insDelivery.ExecContext(ctx, seq, e.AccountID, w.UUID, w.URL, nowMS, nowMS, nowMS); err != nil {
-					return interpret(err)
-				}
+				dargs = append(dargs, seq, e.AccountID, w.UUID, w.URL, nowMS, nowMS, nowMS)
+				pending++
 				n++
+				if pending == publishChunk {
+					if err := flush(); err != nil {
+						return err
+					}
+				}
 			}
 			results[i] = store.PublishResult{EventID: e.ID, Deliveries: n}
 		}
-		return nil
+		return flush()
 	})
 	if err != nil {
 		return nil, fmt.Errorf("publish events: %w", err)
 	}
 	return results, nil
+}
+
+// rowsOf returns "(?,…),(?,…)" for n rows of cols values.
+func rowsOf(n, cols int) string {
+	row := "(" + placeholders(cols) + ")"
+	return strings.TrimSuffix(strings.Repeat(row+",", n), ",")
+}
+
+// rowsOfDelivery is rowsOf for a delivery row, whose status is a constant.
+func rowsOfDelivery(n int) string {
+	return strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, 'pending', ?, ?, ?),", n), ",")
 }
 
 // ClaimDeliveries implements store.Store. With one writer connection the select
@@ -139,50 +189,15 @@ func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []*store.Outcom
 	applied := 0
 	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		applied = 0
-		upd, err := tx.PrepareContext(ctx, `UPDATE deliveries SET status = ?, next_attempt_at = ?,
-				attempts = attempts + ?, round_attempts = round_attempts + ?, lease_owner = NULL,
-				claim_seq = claim_seq + 1,
-				last_response_code = CASE WHEN ? THEN ? ELSE last_response_code END,
-				webhook_url = CASE WHEN ? <> '' THEN ? ELSE webhook_url END, updated_at = ?
-			WHERE id = ? AND claim_seq = ?`)
-		if err != nil {
-			return interpret(err)
-		}
-		defer upd.Close()
-		ins, err := tx.PrepareContext(ctx, `INSERT INTO attempts (delivery_id, at, duration_ms, status_code, error, response_body)
-			VALUES (?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return interpret(err)
-		}
-		defer ins.Close()
 		var done []*store.Outcome
-		for _, o := range outcomes {
-			inc := 0
-			if o.Attempted {
-				inc = 1
-			}
-			var code sql.NullInt64
-			if o.StatusCode > 0 {
-				code = sql.NullInt64{Int64: int64(o.StatusCode), Valid: true}
-			}
-			next := ms(o.NextAttemptAt)
-			if o.Status == store.StatusSuccess || o.Status == store.StatusFailed {
-				next = ms(o.At)
-			}
-			res, err := upd.ExecContext(ctx, o.Status, next, inc, inc, o.Attempted, code, o.URL, o.URL, ms(o.At), o.DeliveryID, o.ClaimSeq)
+		for start := 0; start < len(outcomes); start += publishChunk {
+			chunk := outcomes[start:min(start+publishChunk, len(outcomes))]
+			n, attempted, err := completeChunk(ctx, tx, chunk)
 			if err != nil {
-				return interpret(err)
+				return err
 			}
-			if n, _ := res.RowsAffected(); n == 0 {
-				continue // the claim was taken over or voided; its new owner decides
-			}
-			applied++
-			if o.Attempted {
-				if _, err := ins.ExecContext(ctx, o.DeliveryID, ms(o.At), o.Duration.Milliseconds(), code, o.Error, o.ResponseBody); err != nil {
-					return interpret(err)
-				}
-				done = append(done, o)
-			}
+			applied += n
+			done = append(done, attempted...)
 		}
 		return applyHealth(ctx, tx, store.HealthUpdates(done))
 	})
@@ -190,6 +205,76 @@ func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []*store.Outcom
 		return 0, fmt.Errorf("complete deliveries: %w", err)
 	}
 	return applied, nil
+}
+
+// completeChunk applies outcomes with one UPDATE … FROM (VALUES …) and
+// records the attempts of those applied with one multi-row INSERT: two
+// statements per chunk instead of two per delivery.
+func completeChunk(ctx context.Context, tx *sql.Tx, chunk []*store.Outcome) (int, []*store.Outcome, error) {
+	args := make([]any, 0, len(chunk)*9)
+	for _, o := range chunk {
+		inc := 0
+		if o.Attempted {
+			inc = 1
+		}
+		var code sql.NullInt64
+		if o.StatusCode > 0 {
+			code = sql.NullInt64{Int64: int64(o.StatusCode), Valid: true}
+		}
+		next := ms(o.NextAttemptAt)
+		if o.Status == store.StatusSuccess || o.Status == store.StatusFailed {
+			next = ms(o.At)
+		}
+		args = append(args, o.DeliveryID, o.ClaimSeq, o.Status, next, inc, inc, code, o.URL, ms(o.At))
+	}
+	// VALUES columns are column1…column9, in the order appended above.
+	rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET status = v.column3, next_attempt_at = v.column4,
+			attempts = attempts + v.column5, round_attempts = round_attempts + v.column5, lease_owner = NULL,
+			claim_seq = claim_seq + 1,
+			last_response_code = CASE WHEN v.column6 THEN v.column7 ELSE last_response_code END,
+			webhook_url = CASE WHEN v.column8 <> '' THEN v.column8 ELSE webhook_url END, updated_at = v.column9
+		FROM (VALUES `+rowsOf(len(chunk), 9)+`) AS v
+		WHERE deliveries.id = v.column1 AND deliveries.claim_seq = v.column2
+		RETURNING deliveries.id`, args...)
+	if err != nil {
+		return 0, nil, interpret(err)
+	}
+	applied := map[int64]bool{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, nil, interpret(err)
+		}
+		applied[id] = true
+	}
+	err = rows.Err()
+	rows.Close()
+	if err != nil {
+		return 0, nil, interpret(err)
+	}
+	// Outcomes whose claim was taken over or voided are not applied: their
+	// new owner decides.
+	var attempted []*store.Outcome
+	ins := make([]any, 0, len(chunk)*6)
+	for _, o := range chunk {
+		if !applied[o.DeliveryID] || !o.Attempted {
+			continue
+		}
+		var code sql.NullInt64
+		if o.StatusCode > 0 {
+			code = sql.NullInt64{Int64: int64(o.StatusCode), Valid: true}
+		}
+		ins = append(ins, o.DeliveryID, ms(o.At), o.Duration.Milliseconds(), code, o.Error, o.ResponseBody)
+		attempted = append(attempted, o)
+	}
+	if len(attempted) > 0 {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO attempts (delivery_id, at, duration_ms, status_code, error, response_body)
+			VALUES `+rowsOf(len(attempted), 6), ins...); err != nil {
+			return 0, nil, interpret(err)
+		}
+	}
+	return len(applied), attempted, nil
 }
 
 // applyHealth writes webhook health. The statements only match rows whose
