@@ -45,6 +45,9 @@ type Store struct {
 	w    *sql.DB // single writer connection
 	r    *sql.DB // read-only pool
 	path string
+	// Prepared hot reads: preparing a statement costs SQLite far more than
+	// running a point lookup, and the API runs these on every request.
+	getWebhook, accountByKey, getAccount *sql.Stmt
 }
 
 var _ store.Store = (*Store)(nil)
@@ -100,7 +103,21 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	return &Store{w: w, r: r, path: path}, nil
+	st := &Store{w: w, r: r, path: path}
+	for _, p := range []struct {
+		dst   **sql.Stmt
+		query string
+	}{
+		{&st.getWebhook, `SELECT ` + webhookCols + ` FROM webhooks WHERE uuid = ? AND account_id = ?`},
+		{&st.accountByKey, `SELECT k.key_hash, ` + accountCols + ` FROM api_keys k JOIN accounts a ON a.id = k.account_id WHERE k.key_hash = ?`},
+		{&st.getAccount, `SELECT ` + accountCols + ` FROM accounts a WHERE a.id = ?`},
+	} {
+		if *p.dst, err = r.PrepareContext(ctx, p.query); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("sqlite: prepare: %w", err)
+		}
+	}
+	return st, nil
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {
@@ -123,6 +140,11 @@ func (s *Store) Path() string { return s.path }
 
 // Close closes both pools.
 func (s *Store) Close() error {
+	for _, st := range []*sql.Stmt{s.getWebhook, s.accountByKey, s.getAccount} {
+		if st != nil {
+			st.Close()
+		}
+	}
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 

@@ -88,7 +88,7 @@ func (s *Store) ListAccounts(ctx context.Context) ([]*store.Account, error) {
 
 // GetAccount implements store.Store.
 func (s *Store) GetAccount(ctx context.Context, id string) (*store.Account, error) {
-	a, err := scanAccount(s.r.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts a WHERE a.id = ?`, id))
+	a, err := scanAccount(s.getAccount.QueryRowContext(ctx, id))
 	if err != nil {
 		return nil, fmt.Errorf("get account: %w", err)
 	}
@@ -97,8 +97,7 @@ func (s *Store) GetAccount(ctx context.Context, id string) (*store.Account, erro
 
 // AccountByKeyHash implements store.Store.
 func (s *Store) AccountByKeyHash(ctx context.Context, keyHash []byte) (*store.Account, error) {
-	row := s.r.QueryRowContext(ctx,
-		`SELECT k.key_hash, `+accountCols+` FROM api_keys k JOIN accounts a ON a.id = k.account_id WHERE k.key_hash = ?`, keyHash)
+	row := s.accountByKey.QueryRowContext(ctx, keyHash)
 	var got []byte
 	var a store.Account
 	var users, domains string
@@ -168,8 +167,7 @@ func scanWebhook(row interface{ Scan(...any) error }) (*store.Webhook, error) {
 
 // GetWebhook implements store.Store.
 func (s *Store) GetWebhook(ctx context.Context, accountID, uuid string) (*store.Webhook, error) {
-	w, err := scanWebhook(s.r.QueryRowContext(ctx,
-		`SELECT `+webhookCols+` FROM webhooks WHERE uuid = ? AND account_id = ?`, uuid, accountID))
+	w, err := scanWebhook(s.getWebhook.QueryRowContext(ctx, uuid, accountID))
 	if err != nil {
 		return nil, fmt.Errorf("get webhook: %w", err)
 	}
