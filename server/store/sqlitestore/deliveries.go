@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -122,13 +123,8 @@ func rowsOfDelivery(n int) string {
 	return strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, 'pending', ?, ?, ?),", n), ",")
 }
 
-// ClaimDeliveries implements store.Store. With one writer connection the select
-// and the update cannot interleave with another claim.
-func (s *Store) ClaimDeliveries(ctx context.Context, p *store.ClaimParams) ([]*store.Claim, error) {
-	var claims []*store.Claim
-	nowMS := ms(p.Now)
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT d.id, d.claim_seq, d.lease_owner IS NOT NULL, d.round_attempts, d.status,
+// claimDueSQL selects due deliveries with what an attempt needs.
+const claimDueSQL = `SELECT d.id, d.claim_seq, d.lease_owner IS NOT NULL, d.round_attempts, d.status,
 				d.webhook_uuid, e.id, e.account_id, e.body,
 				coalesce(w.url, ''), coalesce(w.secret, ''), coalesce(w.enabled, 0),
 				CASE WHEN w.previous_secret_expires_at > ? THEN coalesce(w.previous_secret, '') ELSE '' END
@@ -137,7 +133,19 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p *store.ClaimParams) ([]*s
 			LEFT JOIN webhooks w ON w.uuid = d.webhook_uuid AND w.account_id = d.account_id
 			WHERE d.status IN ('pending', 'retry') AND d.next_attempt_at <= ?
 			ORDER BY d.next_attempt_at
-			LIMIT ?`, nowMS, nowMS, p.Limit)
+			LIMIT ?`
+
+// claimMarkSQL leases the claimed deliveries, named by a JSON array of ids.
+const claimMarkSQL = `UPDATE deliveries SET claim_seq = claim_seq + 1, next_attempt_at = ?,
+	lease_owner = ?, updated_at = ? WHERE id IN (SELECT value FROM json_each(?))`
+
+// ClaimDeliveries implements store.Store. With one writer connection the select
+// and the update cannot interleave with another claim.
+func (s *Store) ClaimDeliveries(ctx context.Context, p *store.ClaimParams) ([]*store.Claim, error) {
+	var claims []*store.Claim
+	nowMS := ms(p.Now)
+	err := s.withTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.StmtContext(ctx, s.claimDue).QueryContext(ctx, nowMS, nowMS, p.Limit)
 		if err != nil {
 			return interpret(err)
 		}
@@ -167,8 +175,18 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p *store.ClaimParams) ([]*s
 		for _, c := range claims {
 			ids = append(ids, c.DeliveryID)
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE deliveries SET claim_seq = claim_seq + 1, next_attempt_at = ?,
-			lease_owner = ?, updated_at = ? WHERE id IN (`+placeholders(len(claims))+`)`, ids...)
+		// The ids go in as one JSON array, so the statement text (and its
+		// prepared plan) is the same whatever the batch size.
+		list := make([]byte, 0, len(claims)*8)
+		list = append(list, '[')
+		for i, c := range claims {
+			if i > 0 {
+				list = append(list, ',')
+			}
+			list = strconv.AppendInt(list, c.DeliveryID, 10)
+		}
+		list = append(list, ']')
+		_, err = tx.StmtContext(ctx, s.claimMark).ExecContext(ctx, nowMS+p.Lease.Milliseconds(), p.Owner, nowMS, string(list))
 		return interpret(err)
 	})
 	if err != nil {

@@ -48,6 +48,8 @@ type Store struct {
 	// Prepared hot reads: preparing a statement costs SQLite far more than
 	// running a point lookup, and the API runs these on every request.
 	getWebhook, accountByKey, getAccount *sql.Stmt
+	// Prepared on the writer: the claim path runs them many times a second.
+	claimDue, claimMark *sql.Stmt
 }
 
 var _ store.Store = (*Store)(nil)
@@ -117,6 +119,13 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("sqlite: prepare: %w", err)
 		}
 	}
+	if st.claimDue, err = w.PrepareContext(ctx, claimDueSQL); err == nil {
+		st.claimMark, err = w.PrepareContext(ctx, claimMarkSQL)
+	}
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("sqlite: prepare: %w", err)
+	}
 	return st, nil
 }
 
@@ -140,7 +149,7 @@ func (s *Store) Path() string { return s.path }
 
 // Close closes both pools.
 func (s *Store) Close() error {
-	for _, st := range []*sql.Stmt{s.getWebhook, s.accountByKey, s.getAccount} {
+	for _, st := range []*sql.Stmt{s.getWebhook, s.accountByKey, s.getAccount, s.claimDue, s.claimMark} {
 		if st != nil {
 			st.Close()
 		}
