@@ -30,10 +30,11 @@ func (s *Store) PublishEvents(ctx context.Context, events []*store.Event, now ti
 			for _, e := range chunk {
 				args = append(args, e.ID, e.AccountID, e.Type, e.Service, e.User, e.Domain, e.SourceUID, e.SourceAction, e.Data, e.Body, ms(e.CreatedAt))
 			}
-			rows, err := tx.QueryContext(ctx, `INSERT INTO events
-				(id, account_id, type, service, user_name, domain, source_uid, source_action, data, body, created_at)
-				VALUES `+rowsOf(len(chunk), 11)+`
-				ON CONFLICT (account_id, id) DO NOTHING RETURNING seq, account_id, id`, args...)
+			ins, err := s.stmt(ctx, tx, insertEventsSQL(len(chunk)))
+			if err != nil {
+				return interpret(err)
+			}
+			rows, err := ins.QueryContext(ctx, args...)
 			if err != nil {
 				if strings.Contains(err.Error(), "FOREIGN KEY") {
 					return fmt.Errorf("account of event %d..%d: %w", start, start+len(chunk)-1, store.ErrNotFound)
@@ -66,9 +67,11 @@ func (s *Store) PublishEvents(ctx context.Context, events []*store.Event, now ti
 			if pending == 0 {
 				return nil
 			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO deliveries
-				(event_seq, account_id, webhook_uuid, webhook_url, status, next_attempt_at, created_at, updated_at)
-				VALUES `+rowsOfDelivery(pending), dargs...)
+			ins, err := s.stmt(ctx, tx, insertDeliveriesSQL(pending))
+			if err != nil {
+				return interpret(err)
+			}
+			_, err = ins.ExecContext(ctx, dargs...)
 			dargs, pending = dargs[:0], 0
 			return interpret(err)
 		}
@@ -110,6 +113,36 @@ func (s *Store) PublishEvents(ctx context.Context, events []*store.Event, now ti
 		return nil, fmt.Errorf("publish events: %w", err)
 	}
 	return results, nil
+}
+
+// The multi-row statements, by row count; all prepared at Open.
+func insertEventsSQL(n int) string {
+	return `INSERT INTO events
+		(id, account_id, type, service, user_name, domain, source_uid, source_action, data, body, created_at)
+		VALUES ` + rowsOf(n, 11) + ` ON CONFLICT (account_id, id) DO NOTHING RETURNING seq, account_id, id`
+}
+
+func insertDeliveriesSQL(n int) string {
+	return `INSERT INTO deliveries
+		(event_seq, account_id, webhook_uuid, webhook_url, status, next_attempt_at, created_at, updated_at)
+		VALUES ` + rowsOfDelivery(n)
+}
+
+// completeSQL applies n outcomes; VALUES columns are column1…column9 in the
+// order completeChunk appends them.
+func completeSQL(n int) string {
+	return `UPDATE deliveries SET status = v.column3, next_attempt_at = v.column4,
+			attempts = attempts + v.column5, round_attempts = round_attempts + v.column5, lease_owner = NULL,
+			claim_seq = claim_seq + 1,
+			last_response_code = CASE WHEN v.column6 THEN v.column7 ELSE last_response_code END,
+			webhook_url = CASE WHEN v.column8 <> '' THEN v.column8 ELSE webhook_url END, updated_at = v.column9
+		FROM (VALUES ` + rowsOf(n, 9) + `) AS v
+		WHERE deliveries.id = v.column1 AND deliveries.claim_seq = v.column2
+		RETURNING deliveries.id`
+}
+
+func insertAttemptsSQL(n int) string {
+	return `INSERT INTO attempts (delivery_id, at, duration_ms, status_code, error, response_body) VALUES ` + rowsOf(n, 6)
 }
 
 // rowsOf returns "(?,…),(?,…)" for n rows of cols values.
@@ -210,7 +243,7 @@ func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []*store.Outcom
 		var done []*store.Outcome
 		for start := 0; start < len(outcomes); start += publishChunk {
 			chunk := outcomes[start:min(start+publishChunk, len(outcomes))]
-			n, attempted, err := completeChunk(ctx, tx, chunk)
+			n, attempted, err := s.completeChunk(ctx, tx, chunk)
 			if err != nil {
 				return err
 			}
@@ -228,7 +261,7 @@ func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []*store.Outcom
 // completeChunk applies outcomes with one UPDATE … FROM (VALUES …) and
 // records the attempts of those applied with one multi-row INSERT: two
 // statements per chunk instead of two per delivery.
-func completeChunk(ctx context.Context, tx *sql.Tx, chunk []*store.Outcome) (int, []*store.Outcome, error) {
+func (s *Store) completeChunk(ctx context.Context, tx *sql.Tx, chunk []*store.Outcome) (int, []*store.Outcome, error) {
 	args := make([]any, 0, len(chunk)*9)
 	for _, o := range chunk {
 		inc := 0
@@ -246,14 +279,11 @@ func completeChunk(ctx context.Context, tx *sql.Tx, chunk []*store.Outcome) (int
 		args = append(args, o.DeliveryID, o.ClaimSeq, o.Status, next, inc, inc, code, o.URL, ms(o.At))
 	}
 	// VALUES columns are column1…column9, in the order appended above.
-	rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET status = v.column3, next_attempt_at = v.column4,
-			attempts = attempts + v.column5, round_attempts = round_attempts + v.column5, lease_owner = NULL,
-			claim_seq = claim_seq + 1,
-			last_response_code = CASE WHEN v.column6 THEN v.column7 ELSE last_response_code END,
-			webhook_url = CASE WHEN v.column8 <> '' THEN v.column8 ELSE webhook_url END, updated_at = v.column9
-		FROM (VALUES `+rowsOf(len(chunk), 9)+`) AS v
-		WHERE deliveries.id = v.column1 AND deliveries.claim_seq = v.column2
-		RETURNING deliveries.id`, args...)
+	upd, err := s.stmt(ctx, tx, completeSQL(len(chunk)))
+	if err != nil {
+		return 0, nil, interpret(err)
+	}
+	rows, err := upd.QueryContext(ctx, args...)
 	if err != nil {
 		return 0, nil, interpret(err)
 	}
@@ -287,8 +317,11 @@ func completeChunk(ctx context.Context, tx *sql.Tx, chunk []*store.Outcome) (int
 		attempted = append(attempted, o)
 	}
 	if len(attempted) > 0 {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO attempts (delivery_id, at, duration_ms, status_code, error, response_body)
-			VALUES `+rowsOf(len(attempted), 6), ins...); err != nil {
+		st, err := s.stmt(ctx, tx, insertAttemptsSQL(len(attempted)))
+		if err != nil {
+			return 0, nil, interpret(err)
+		}
+		if _, err := st.ExecContext(ctx, ins...); err != nil {
 			return 0, nil, interpret(err)
 		}
 	}

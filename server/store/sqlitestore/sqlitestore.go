@@ -50,6 +50,35 @@ type Store struct {
 	getWebhook, accountByKey, getAccount *sql.Stmt
 	// Prepared on the writer: the claim path runs them many times a second.
 	claimDue, claimMark *sql.Stmt
+	// Multi-row statements, prepared at Open for every row count.
+	stmts map[string]*sql.Stmt
+}
+
+// stmt returns the writer's prepared statement for query, bound to tx. Every
+// text it is asked for is prepared at Open (preparing on the writer while a
+// transaction holds its only connection would deadlock); an unexpected text
+// is a bug, reported as an error.
+func (s *Store) stmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	st, ok := s.stmts[query]
+	if !ok {
+		return nil, fmt.Errorf("sqlite: statement not prepared: %.80s", query)
+	}
+	return tx.StmtContext(ctx, st), nil
+}
+
+// prepareMultiRow prepares the multi-row statements for every row count.
+func (s *Store) prepareMultiRow(ctx context.Context) error {
+	s.stmts = map[string]*sql.Stmt{}
+	for n := 1; n <= publishChunk; n++ {
+		for _, q := range []string{insertEventsSQL(n), insertDeliveriesSQL(n), completeSQL(n), insertAttemptsSQL(n)} {
+			st, err := s.w.PrepareContext(ctx, q)
+			if err != nil {
+				return fmt.Errorf("sqlite: prepare: %w", err)
+			}
+			s.stmts[q] = st
+		}
+	}
+	return nil
 }
 
 var _ store.Store = (*Store)(nil)
@@ -122,6 +151,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if st.claimDue, err = w.PrepareContext(ctx, claimDueSQL); err == nil {
 		st.claimMark, err = w.PrepareContext(ctx, claimMarkSQL)
 	}
+	if err == nil {
+		err = st.prepareMultiRow(ctx)
+	}
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("sqlite: prepare: %w", err)
@@ -153,6 +185,9 @@ func (s *Store) Close() error {
 		if st != nil {
 			st.Close()
 		}
+	}
+	for _, st := range s.stmts {
+		st.Close()
 	}
 	return errors.Join(s.r.Close(), s.w.Close())
 }
