@@ -44,7 +44,7 @@ func (s *Server) mountOps(e *echo.Echo) error {
 	docs := v5emb.New(spec.Info.Title, "/openapi.json", "/docs/")
 	e.GET("/docs", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/docs/") })
 	e.GET("/docs/*", echo.WrapHandler(docs))
-	if s.cfg.MetricsAddr == "" {
+	if s.cfg.MetricsAddr == "" && s.cfg.MetricsListener == nil {
 		e.GET("/metrics", echo.WrapHandler(s.metrics.Handler()))
 	}
 	return nil

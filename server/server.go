@@ -88,6 +88,9 @@ type Config struct {
 	// MetricsAddr, if set, serves /metrics on a listener of its own (say,
 	// an internal interface) instead of beside the API.
 	MetricsAddr string
+	// MetricsListener, if set, serves /metrics on this listener (it wins
+	// over MetricsAddr); embedding programs and tests pass one already bound.
+	MetricsListener net.Listener
 	// AutoDisableAfter disables a webhook whose deliveries have all failed
 	// for this long (default 5 days; negative: never). A 410 Gone disables
 	// it at once either way.
@@ -390,13 +393,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	engineDone := make(chan error, 1)
 	go func() { engineDone <- s.engine.Run(engineCtx) }()
 	go s.janitor(engineCtx)
-	if s.cfg.MetricsAddr != "" {
-		ms := &http.Server{Addr: s.cfg.MetricsAddr, Handler: s.metrics.Handler(), ReadHeaderTimeout: 10 * time.Second}
-		mln, err := net.Listen("tcp", s.cfg.MetricsAddr)
-		if err != nil {
-			stopEngine()
-			<-engineDone
-			return fmt.Errorf("metrics listen: %w", err)
+	if mln := s.cfg.MetricsListener; mln != nil || s.cfg.MetricsAddr != "" {
+		ms := &http.Server{Handler: s.metrics.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		if mln == nil {
+			var err error
+			if mln, err = net.Listen("tcp", s.cfg.MetricsAddr); err != nil {
+				stopEngine()
+				<-engineDone
+				return fmt.Errorf("metrics listen: %w", err)
+			}
 		}
 		go ms.Serve(mln)
 		defer ms.Close()

@@ -111,7 +111,7 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 
 func get(t *testing.T, url string) (int, string, http.Header) {
 	t.Helper()
-	resp, err := http.Get(url)
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,12 +268,15 @@ func TestMetricsFollowDeliveries(t *testing.T) {
 }
 
 func TestMetricsOnSeparateAddress(t *testing.T) {
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	addr := ln.Addr().String()
-	ln.Close()
-	e := newEnv(t, func(c *server.Config) { c.MetricsAddr = addr })
+	e := newEnv(t, func(c *server.Config) { c.MetricsListener = ln })
+	hc := &http.Client{Timeout: 2 * time.Second}
 	waitFor(t, "the metrics listener", func() bool {
-		resp, err := http.Get("http://" + addr + "/metrics")
+		resp, err := hc.Get("http://" + addr + "/metrics")
 		if err != nil {
 			return false
 		}
