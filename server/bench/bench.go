@@ -407,9 +407,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res.Backend, res.RSSScope = "target", "bench process only (load generator + receiver), not the target"
 	} else {
 		sys, err = openLocal(ctx, &cfg)
-		res.Backend = sys.backend
-		if sys.backend == "sqlite" {
-			res.SQLiteSync = strings.ToUpper(cfg.SQLiteSynchronous)
+		if err == nil {
+			res.Backend = sys.backend
+			if sys.backend == "sqlite" {
+				res.SQLiteSync = strings.ToUpper(cfg.SQLiteSynchronous)
+			}
 		}
 	}
 	if err != nil {

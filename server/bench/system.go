@@ -52,9 +52,10 @@ func (s *system) close() {
 
 // openLocal starts a server in process over the backend cfg.DB names and
 // serves its API on a loopback port.
-func openLocal(ctx context.Context, cfg *Config) (sys *system, err error) {
-	sys = &system{}
+func openLocal(ctx context.Context, cfg *Config) (_ *system, err error) {
+	sys := &system{}
 	defer func() {
+		// On failure, undo what was started (the named result is nil by then).
 		if err != nil {
 			sys.close()
 		}
@@ -174,6 +175,16 @@ func createPostgresDB(ctx context.Context, admin string) (string, func(), error)
 		return "", nil, fmt.Errorf("--db: %w", err)
 	}
 	name := "jwbench_" + newRunID()
+	// pool_* parameters are the store's (pgxpool); a plain connection refuses them.
+	plain := *base
+	q := plain.Query()
+	for k := range q {
+		if strings.HasPrefix(k, "pool_") {
+			q.Del(k)
+		}
+	}
+	plain.RawQuery = q.Encode()
+	admin = plain.String()
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(cctx, admin)
