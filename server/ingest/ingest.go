@@ -102,6 +102,10 @@ type Publisher struct {
 	Accepted func(n int)
 
 	accounts sync.Map // account id -> struct{}; accounts are never deleted
+
+	mu      sync.Mutex   // guards the group commit
+	pending []*commitReq // requests waiting for the current leader
+	leading bool         // a caller is committing groups
 }
 
 // envelope is the delivered body; field order is the documented one.
@@ -134,7 +138,7 @@ func (p *Publisher) Publish(ctx context.Context, events []Event) ([]Result, erro
 		}
 		out[i] = e
 	}
-	res, err := p.Store.PublishEvents(ctx, out, t)
+	res, err := p.commit(ctx, out, t)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, &InputError{Field: "account_id", Reason: "unknown account"}
