@@ -1,19 +1,15 @@
 package bench_test
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
-	"net"
-	"net/netip"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jetwebhooks/jetwebhooks/server"
 	"github.com/jetwebhooks/jetwebhooks/server/bench"
+	"github.com/jetwebhooks/jetwebhooks/server/servertest"
 )
 
 func TestLedgerCheck(t *testing.T) {
@@ -189,31 +185,12 @@ func TestRetriesDeliverEverything(t *testing.T) {
 	}
 }
 
-// startServer serves an in-process jetwebhooks for the target-mode tests.
+// startServer serves an in-process jetwebhooks for --target runs.
 func startServer(t *testing.T) (url string, boot *server.Bootstrap, ingestToken string) {
 	t.Helper()
 	ingestToken = "ing_target_test_token_0123456789abcdef"
-	st, err := server.OpenStore(t.Context(), filepath.Join(t.TempDir(), "t.db"), "NORMAL")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	srv, err := server.New(t.Context(), server.Config{
-		IngestToken: ingestToken, SecretKey: make([]byte, 32), RateLimit: -1, Logger: slog.New(slog.DiscardHandler),
-		EgressAllow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
-	}, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { srv.Serve(ctx, ln); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return "http://" + ln.Addr().String(), srv.Bootstrap, ingestToken
+	url, boot = servertest.Start(t, ingestToken)
+	return url, boot, ingestToken
 }
 
 func TestTargetMode(t *testing.T) {
