@@ -34,6 +34,7 @@ import (
 	"github.com/jetwebhooks/jetwebhooks/server/metrics"
 	"github.com/jetwebhooks/jetwebhooks/server/secretbox"
 	"github.com/jetwebhooks/jetwebhooks/server/store"
+	"github.com/jetwebhooks/jetwebhooks/server/store/cache"
 	"github.com/jetwebhooks/jetwebhooks/server/store/sqlitestore"
 )
 
@@ -100,6 +101,17 @@ type Config struct {
 	MaintenanceInterval time.Duration
 	// ShutdownTimeout bounds graceful shutdown of the HTTP server (default 10 s).
 	ShutdownTimeout time.Duration
+	// KeyCacheTTL is how long an API key's account is kept in memory
+	// (default 2 s; negative: not cached). A key rotated through this server
+	// stops working at once; one rotated by another process or node (the
+	// accounts command, another node) keeps working here for up to this long.
+	KeyCacheTTL time.Duration
+	// WebhookCacheTTL is how long a webhook read by the API is kept in
+	// memory (negative: not cached). Changes through this server are seen at
+	// once; changes through another node only after this long, so the
+	// default is 2 s where one process owns the database (SQLite) and 0 (not
+	// cached) for stores several nodes share (PostgreSQL).
+	WebhookCacheTTL time.Duration
 }
 
 // Server is a running jetwebhooks: store, API and delivery engine.
@@ -200,7 +212,10 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("secret key: %w", err)
 	}
-	st = secretbox.Wrap(st, box)
+	// The cache sits outside the secret box: a cached webhook's secret is
+	// opened once, not on every read (it is in memory either way while
+	// deliveries are signed; at rest it stays sealed).
+	st = cache.Wrap(secretbox.Wrap(st, box), cacheOptions(cfg, st))
 	if cfg.AutoDisableAfter == 0 {
 		cfg.AutoDisableAfter = 5 * 24 * time.Hour
 	}
@@ -248,6 +263,27 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 		return nil, fmt.Errorf("mount operational routes: %w", err)
 	}
 	return s, nil
+}
+
+// cacheOptions applies the cache defaults: a store that can wake other nodes
+// (store.Waker) is shared by several, so webhooks changed elsewhere would be
+// served stale; API keys are cached everywhere, since a revocation taking two
+// seconds to reach every node is an accepted trade.
+func cacheOptions(cfg Config, st store.Store) cache.Options {
+	ttl := func(v, def time.Duration) time.Duration {
+		switch {
+		case v < 0:
+			return 0
+		case v == 0:
+			return def
+		}
+		return v
+	}
+	hookDefault := 2 * time.Second
+	if _, shared := st.(store.Waker); shared {
+		hookDefault = 0
+	}
+	return cache.Options{KeyTTL: ttl(cfg.KeyCacheTTL, 2*time.Second), WebhookTTL: ttl(cfg.WebhookCacheTTL, hookDefault), Now: cfg.Now}
 }
 
 // Metrics returns the Prometheus metrics.

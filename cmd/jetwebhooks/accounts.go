@@ -127,8 +127,9 @@ func newAccountsRotateKeyCmd() *cobra.Command {
 		Use:   "rotate-key",
 		Short: "Give an account a new API key and revoke its old ones (shown only once)",
 		Long: `Replace every API key of the account with a new one, printed alone on stdout (or,
-with --json, as {"id", "api_key"}). The old keys stop working at once; only the new
-key's hash is stored.`,
+with --json, as {"id", "api_key"}). The old keys stop working at once in the
+database; a running server that cached one (see serve --key-cache-ttl, default 2s)
+refuses it within that time. Only the new key's hash is stored.`,
 		Example: `  jetwebhooks accounts rotate-key --id acc_0123456789abcdef
   NEW_KEY=$(jetwebhooks accounts rotate-key --id acc_0123456789abcdef)`,
 		Args: cobra.NoArgs,

@@ -23,7 +23,7 @@ func newServeCmd() *cobra.Command {
 		autoDisable                                                                   time.Duration
 		rateLimit, ingestRateLimit                                                    float64
 		rateBurst, ingestRateBurst, perWebhook                                        int
-		timeout, lease                                                                time.Duration
+		timeout, lease, keyCache, hookCache                                           time.Duration
 		concurrency                                                                   int
 	)
 	cmd := &cobra.Command{
@@ -82,7 +82,7 @@ token and prints them once.`,
 				RateLimit:             rateLimit, RateBurst: rateBurst, IngestRateLimit: ingestRateLimit, IngestRateBurst: ingestRateBurst,
 				Addr: addr, DB: db, IngestToken: ingestToken, EgressAllow: allow,
 				RetrySchedule: sched, DeliveryTimeout: timeout, Concurrency: concurrency, Lease: lease,
-				SQLiteSynchronous: sqliteSync, Logger: log,
+				SQLiteSynchronous: sqliteSync, Logger: log, KeyCacheTTL: keyCache, WebhookCacheTTL: hookCache,
 			}
 			srv, err := server.Open(cmd.Context(), cfg)
 			if err != nil {
@@ -117,6 +117,8 @@ token and prints them once.`,
 	f.IntVar(&rateBurst, "rate-burst", envInt("JETWEBHOOKS_RATE_BURST", 100), "burst allowed per API key (env JETWEBHOOKS_RATE_BURST)")
 	f.Float64Var(&ingestRateLimit, "ingest-rate-limit", envFloat("JETWEBHOOKS_INGEST_RATE_LIMIT", 0), "requests per second allowed with the ingest token; 0: unlimited (env JETWEBHOOKS_INGEST_RATE_LIMIT)")
 	f.IntVar(&ingestRateBurst, "ingest-rate-burst", envInt("JETWEBHOOKS_INGEST_RATE_BURST", 0), "burst allowed with the ingest token (env JETWEBHOOKS_INGEST_RATE_BURST)")
+	f.DurationVar(&keyCache, "key-cache-ttl", envDuration("JETWEBHOOKS_KEY_CACHE_TTL", 0), "how long an API key's account is kept in memory; a key rotated by another process or node still works here for up to this long; 0: default 2s, negative: no cache (env JETWEBHOOKS_KEY_CACHE_TTL)")
+	f.DurationVar(&hookCache, "webhook-cache-ttl", envDuration("JETWEBHOOKS_WEBHOOK_CACHE_TTL", 0), "how long a webhook read by the API is kept in memory; changes through another node are seen after this long; 0: default 2s on SQLite, no cache on PostgreSQL; negative: no cache (env JETWEBHOOKS_WEBHOOK_CACHE_TTL)")
 	f.StringVar(&logLevel, "log-level", envOr("JETWEBHOOKS_LOG_LEVEL", "info"), "debug, info, warn or error (env JETWEBHOOKS_LOG_LEVEL)")
 	f.StringVar(&logFormat, "log-format", envOr("JETWEBHOOKS_LOG_FORMAT", "text"), "text or json (env JETWEBHOOKS_LOG_FORMAT)")
 	return cmd

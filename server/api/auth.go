@@ -71,7 +71,8 @@ func (a *API) authenticate(c echo.Context, op *operation) error {
 		if !ok {
 			return errUnauthorized
 		}
-		acc, err := a.store.AccountByKeyHash(req.Context(), accounts.HashKey(tok))
+		hash := accounts.HashKey(tok)
+		acc, err := a.store.AccountByKeyHash(req.Context(), hash)
 		if errors.Is(err, store.ErrNotFound) {
 			return errUnauthorized
 		}
@@ -80,7 +81,7 @@ func (a *API) authenticate(c echo.Context, op *operation) error {
 		}
 		// The bucket is the key's, not the account's: an account with several
 		// keys (one per service) gets a limit per key.
-		if err := limited(a.limits, string(accounts.HashKey(tok))); err != nil {
+		if err := limited(a.limits, string(hash)); err != nil {
 			return err
 		}
 		c.SetRequest(req.WithContext(context.WithValue(req.Context(), accountKey{}, acc)))

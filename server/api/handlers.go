@@ -78,7 +78,7 @@ func decodeCursor(c string) (time.Time, string, bool) {
 	}
 	msPart, id, ok := strings.Cut(string(raw), ":")
 	ms, err := strconv.ParseInt(msPart, 10, 64)
-	if !ok || err != nil || ms <= 0 || !uuidRe.MatchString(id) {
+	if !ok || err != nil || ms <= 0 || !isUUID(id) {
 		return time.Time{}, "", false
 	}
 	return time.UnixMilli(ms).UTC(), id, true
@@ -172,7 +172,7 @@ func (h handlers) GetWebhook(ctx context.Context, req apiserver.GetWebhookReques
 	if err != nil {
 		return nil, err
 	}
-	return apiserver.GetWebhook200JSONResponse{Success: true, Webhook: toModel(w, true)}, nil
+	return getWebhookResponse{w}, nil
 }
 
 // lookup fetches a webhook of the caller; anything that is not a uuid of
@@ -190,7 +190,7 @@ func (h handlers) lookup(ctx context.Context, id string) (*store.Webhook, error)
 }
 
 func canonicalUUID(s string) (string, bool) {
-	if !uuidRe.MatchString(s) {
+	if !isUUID(s) {
 		return "", false
 	}
 	return strings.ToLower(s), true
