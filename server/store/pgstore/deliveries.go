@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/jetwebhooks/jetwebhooks/server/store"
 )
@@ -25,11 +26,12 @@ const notifySQL = `SELECT pg_notify('` + wakeChannel + `', '')`
 // eventKey identifies an event: ids are unique per account only.
 type eventKey struct{ account, id string }
 
-// PublishEvents implements store.Store. Whatever the batch size it costs a
-// fixed handful of round trips: one to check the accounts and load their
-// enabled webhooks, one multi-row INSERT of the events (unnest of array
-// parameters, ON CONFLICT DO NOTHING RETURNING for duplicates), and one
-// multi-row INSERT of the deliveries pipelined with the NOTIFY.
+// PublishEvents implements store.Store. Whatever the batch size it costs two
+// round trips and no explicit transaction: one to check the accounts and load
+// their enabled webhooks, then publishSQL (events and their deliveries in one
+// statement) pipelined with the NOTIFY. Statements sent together before one
+// Sync form an implicit transaction, so the events, their deliveries and the
+// wake-up commit together or not at all.
 func (s *Store) PublishEvents(ctx context.Context, events []*store.Event, now time.Time) ([]store.PublishResult, error) {
 	results := make([]store.PublishResult, len(events))
 	if len(events) == 0 {
@@ -52,68 +54,152 @@ func (s *Store) PublishEvents(ctx context.Context, events []*store.Event, now ti
 			accounts = append(accounts, e.AccountID)
 		}
 	}
-	err := s.withTx(ctx, func(tx pgx.Tx) error {
-		clear(results) // withTx may run this again after a deadlock
-		hooks, err := loadHooks(ctx, tx, accounts)
-		if err != nil {
-			return err
-		}
-		for i, e := range events {
-			if _, ok := hooks[e.AccountID]; !ok {
-				return fmt.Errorf("event %d: account %q: %w", i, e.AccountID, store.ErrNotFound)
-			}
-		}
-		seqs, err := insertEvents(ctx, tx, events, first)
-		if err != nil {
-			return err
-		}
-		var d deliveryRows
-		for i, e := range events {
-			seq, inserted := seqs[eventKey{e.AccountID, e.ID}]
-			if !inserted || first[eventKey{e.AccountID, e.ID}] != i {
-				results[i] = store.PublishResult{EventID: e.ID, Duplicate: true}
-				continue
-			}
-			n := 0
-			for _, w := range hooks[e.AccountID] {
-				if store.Matches(w, e) {
-					d.add(seq, e.AccountID, w)
-					n++
-				}
-			}
-			results[i] = store.PublishResult{EventID: e.ID, Deliveries: n}
-		}
-		if len(d.seqs) == 0 {
-			return nil // nothing became due: no deliveries, no wake-up
-		}
-		b := &pgx.Batch{}
-		nowMS := ms(now)
-		b.Queue(`INSERT INTO deliveries
-				(event_seq, account_id, webhook_uuid, webhook_url, status, next_attempt_at, created_at, updated_at)
-			SELECT seq, account_id, uuid, url, 'pending', $5::bigint, $5::bigint, $5::bigint
-			FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[]) AS d (seq, account_id, uuid, url)`,
-			d.seqs, d.accounts, d.uuids, d.urls, nowMS)
-		b.Queue(notifySQL)
-		return interpret(tx.SendBatch(ctx, b).Close())
-	})
+	// The webhooks are read outside the writing transaction: under READ
+	// COMMITTED a transaction would not hold them still either (see
+	// loadHooks), and an account deleted meanwhile fails the events' foreign
+	// key, reported as not found all the same.
+	hooks, err := loadHooks(ctx, s.pool, accounts)
 	if err != nil {
 		return nil, fmt.Errorf("publish events: %w", err)
 	}
+	for i, e := range events {
+		if _, ok := hooks[e.AccountID]; !ok {
+			return nil, fmt.Errorf("publish events: event %d: account %q: %w", i, e.AccountID, store.ErrNotFound)
+		}
+	}
+	// Fan-out is decided before the insert, for the events not repeated
+	// within the batch; an event already stored gets no deliveries because
+	// publishSQL only joins the events it actually inserted.
+	ev := newEventRows(events, first)
+	var d deliveryRows
+	planned := make([]int, len(events))
+	for i, e := range events {
+		if first[eventKey{e.AccountID, e.ID}] != i {
+			continue
+		}
+		for _, w := range hooks[e.AccountID] {
+			if store.Matches(w, e) {
+				d.add(e.AccountID, e.ID, w)
+				planned[i]++
+			}
+		}
+	}
+	var seqs map[eventKey]bool
+	for try := 1; ; try++ {
+		seqs, err = s.insertEvents(ctx, ev, &d, ms(now))
+		if err == nil || !retryable(err) || try == maxTxTries || ctx.Err() != nil {
+			break
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("publish events: %w", interpret(err))
+	}
+	for i, e := range events {
+		k := eventKey{e.AccountID, e.ID}
+		if !seqs[k] || first[k] != i {
+			results[i] = store.PublishResult{EventID: e.ID, Duplicate: true}
+			continue
+		}
+		results[i] = store.PublishResult{EventID: e.ID, Deliveries: planned[i]}
+	}
 	return results, nil
+}
+
+// publishSQL inserts the first occurrence of every event of a batch
+// ($1…$11) and the deliveries of those actually inserted ($12…$15, keyed by
+// the event's account and id; an event already stored is skipped by ON
+// CONFLICT and so gets none), and returns the events it inserted. WITH
+// ORDINALITY … ORDER BY assigns seqs and delivery ids in batch order, so the
+// events of one batch sort by seq, and are delivered, as they were published.
+const publishSQL = `WITH ev AS (
+		INSERT INTO events
+			(id, account_id, type, service, user_name, domain, source_uid, source_action, data, body, created_at)
+		SELECT id, account_id, type, service, user_name, domain, source_uid, source_action, data, body, created_at
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+			$9::bytea[], $10::bytea[], $11::bigint[]) WITH ORDINALITY
+			AS e (id, account_id, type, service, user_name, domain, source_uid, source_action, data, body, created_at, ord)
+		ORDER BY ord
+		ON CONFLICT (account_id, id) DO NOTHING
+		RETURNING seq, account_id, id
+	), del AS (
+		INSERT INTO deliveries
+			(event_seq, account_id, webhook_uuid, webhook_url, status, next_attempt_at, created_at, updated_at)
+		SELECT ev.seq, ev.account_id, d.uuid, d.url, 'pending', $16::bigint, $16::bigint, $16::bigint
+		FROM unnest($12::text[], $13::text[], $14::text[], $15::text[]) WITH ORDINALITY AS d (account_id, event_id, uuid, url, ord)
+		JOIN ev ON ev.account_id = d.account_id AND ev.id = d.event_id
+		ORDER BY d.ord
+	)
+	SELECT account_id, id FROM ev`
+
+// insertEvents runs publishSQL, with the NOTIFY when there are deliveries,
+// and reports which events it inserted (the others were already stored).
+// The NOTIFY goes out whenever deliveries were planned: if every event of the
+// batch turns out to be stored already, the wake-up is spurious, which costs
+// the nodes an empty claim and is rare (a retried publish).
+func (s *Store) insertEvents(ctx context.Context, ev *eventRows, d *deliveryRows, nowMS int64) (map[eventKey]bool, error) {
+	inserted := make(map[eventKey]bool, len(ev.ids))
+	b := &pgx.Batch{}
+	b.Queue(publishSQL, ev.ids, ev.accounts, ev.types, ev.services, ev.users, ev.domains, ev.uids, ev.actions,
+		ev.data, ev.bodies, ev.created, d.accounts, d.events, d.uuids, d.urls, nowMS).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var k eventKey
+			if err := rows.Scan(&k.account, &k.id); err != nil {
+				return err
+			}
+			inserted[k] = true
+		}
+		return rows.Err()
+	})
+	if len(d.uuids) > 0 {
+		b.Queue(notifySQL)
+	}
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return nil, err
+	}
+	return inserted, nil
+}
+
+// eventRows are the columns of the events to insert, as arrays for unnest.
+type eventRows struct {
+	ids, accounts, types, services []string
+	users, domains, uids, actions  []string
+	data, bodies                   [][]byte
+	created                        []int64
+}
+
+// newEventRows takes the first occurrence of every event.
+func newEventRows(events []*store.Event, first map[eventKey]int) *eventRows {
+	n := len(first)
+	r := &eventRows{
+		ids: make([]string, 0, n), accounts: make([]string, 0, n), types: make([]string, 0, n), services: make([]string, 0, n),
+		users: make([]string, 0, n), domains: make([]string, 0, n), uids: make([]string, 0, n), actions: make([]string, 0, n),
+		data: make([][]byte, 0, n), bodies: make([][]byte, 0, n), created: make([]int64, 0, n),
+	}
+	for i, e := range events {
+		if first[eventKey{e.AccountID, e.ID}] != i {
+			continue
+		}
+		r.ids, r.accounts, r.types, r.services = append(r.ids, e.ID), append(r.accounts, e.AccountID), append(r.types, e.Type), append(r.services, e.Service)
+		r.users, r.domains, r.uids, r.actions = append(r.users, e.User), append(r.domains, e.Domain), append(r.uids, e.SourceUID), append(r.actions, e.SourceAction)
+		// The columns are NOT NULL; a nil slice would be sent as NULL.
+		r.data, r.bodies = append(r.data, orEmptyBytes(e.Data)), append(r.bodies, orEmptyBytes(e.Body))
+		r.created = append(r.created, ms(e.CreatedAt))
+	}
+	return r
 }
 
 // loadHooks checks that the accounts exist and loads their enabled webhooks,
 // once per account per call, in one round trip. The map has an entry (maybe
 // empty) for every existing account and none for a missing one.
 //
-// The webhooks are not locked: a webhook deleted or disabled while this
-// transaction runs may still receive a pending delivery from it. That race is
+// The webhooks are not locked: a webhook deleted or disabled while the
+// publish runs may still receive a pending delivery from it. That race is
 // benign and already part of the contract: the claim reports the webhook as
 // deleted (empty URL) or disabled and the worker fails the delivery without
 // an attempt. Locking them (FOR KEY SHARE) would close it, at the price of a
 // row lock, hence a tuple write and often a MultiXact, on every webhook of
 // the account in every publish of every node.
-func loadHooks(ctx context.Context, tx pgx.Tx, accounts []string) (map[string][]*store.Webhook, error) {
+func loadHooks(ctx context.Context, db *pgxpool.Pool, accounts []string) (map[string][]*store.Webhook, error) {
 	hooks := make(map[string][]*store.Webhook, len(accounts))
 	b := &pgx.Batch{}
 	b.Queue(`SELECT id FROM accounts WHERE id = ANY($1)`, accounts).Query(func(rows pgx.Rows) error {
@@ -131,61 +217,10 @@ func loadHooks(ctx context.Context, tx pgx.Tx, accounts []string) (map[string][]
 		}
 		return err
 	})
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+	if err := db.SendBatch(ctx, b).Close(); err != nil {
 		return nil, interpret(err)
 	}
 	return hooks, nil
-}
-
-// insertEvents inserts the first occurrence of every event in one statement
-// and returns the seq of each event actually inserted (not already stored).
-func insertEvents(ctx context.Context, tx pgx.Tx, events []*store.Event, first map[eventKey]int) (map[eventKey]int64, error) {
-	n := len(first)
-	var (
-		ids, accounts, types, services = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
-		users, domains, uids, actions  = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
-		data, bodies                   = make([][]byte, 0, n), make([][]byte, 0, n)
-		created                        = make([]int64, 0, n)
-	)
-	for i, e := range events {
-		if first[eventKey{e.AccountID, e.ID}] != i {
-			continue
-		}
-		ids, accounts, types, services = append(ids, e.ID), append(accounts, e.AccountID), append(types, e.Type), append(services, e.Service)
-		users, domains, uids, actions = append(users, e.User), append(domains, e.Domain), append(uids, e.SourceUID), append(actions, e.SourceAction)
-		// The columns are NOT NULL; a nil slice would be sent as NULL.
-		data, bodies = append(data, orEmptyBytes(e.Data)), append(bodies, orEmptyBytes(e.Body))
-		created = append(created, ms(e.CreatedAt))
-	}
-	// WITH ORDINALITY ... ORDER BY assigns seqs in batch order, so events of
-	// one batch sort by seq as they were published.
-	rows, err := tx.Query(ctx, `INSERT INTO events
-			(id, account_id, type, service, user_name, domain, source_uid, source_action, data, body, created_at)
-		SELECT id, account_id, type, service, user_name, domain, source_uid, source_action, data, body, created_at
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-			$9::bytea[], $10::bytea[], $11::bigint[]) WITH ORDINALITY
-			AS e (id, account_id, type, service, user_name, domain, source_uid, source_action, data, body, created_at, ord)
-		ORDER BY ord
-		ON CONFLICT (account_id, id) DO NOTHING
-		RETURNING seq, account_id, id`,
-		ids, accounts, types, services, users, domains, uids, actions, data, bodies, created)
-	if err != nil {
-		return nil, interpret(err)
-	}
-	defer rows.Close()
-	seqs := make(map[eventKey]int64, n)
-	for rows.Next() {
-		var seq int64
-		var k eventKey
-		if err := rows.Scan(&seq, &k.account, &k.id); err != nil {
-			return nil, interpret(err)
-		}
-		seqs[k] = seq
-	}
-	if err := rows.Err(); err != nil {
-		return nil, interpret(err)
-	}
-	return seqs, nil
 }
 
 func orEmptyBytes(b []byte) []byte {
@@ -195,15 +230,16 @@ func orEmptyBytes(b []byte) []byte {
 	return b
 }
 
-// deliveryRows are the columns of the deliveries to insert, as arrays for unnest.
+// deliveryRows are the columns of the deliveries to insert, as arrays for
+// unnest; each names its event by account and id, its seq being unknown
+// until the event is inserted.
 type deliveryRows struct {
-	seqs                  []int64
-	accounts, uuids, urls []string
+	accounts, events, uuids, urls []string
 }
 
-func (d *deliveryRows) add(seq int64, account string, w *store.Webhook) {
-	d.seqs = append(d.seqs, seq)
+func (d *deliveryRows) add(account, eventID string, w *store.Webhook) {
 	d.accounts = append(d.accounts, account)
+	d.events = append(d.events, eventID)
 	d.uuids = append(d.uuids, w.UUID)
 	d.urls = append(d.urls, w.URL)
 }
@@ -261,97 +297,222 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p *store.ClaimParams) ([]*s
 	return claims, nil
 }
 
-// completeSQL applies one outcome if its claim is still current and records
-// the attempt in the same statement, so the attempt row exists exactly when
-// the outcome was applied. It returns 1 if applied, else 0.
-const completeSQL = `WITH upd AS (
-		UPDATE deliveries SET status = $3, next_attempt_at = $4,
-			attempts = attempts + $5::integer, round_attempts = round_attempts + $5::integer, lease_owner = NULL,
-			claim_seq = claim_seq + 1,
-			last_response_code = CASE WHEN $6::boolean THEN $7::integer ELSE last_response_code END,
-			webhook_url = CASE WHEN $8::text <> '' THEN $8::text ELSE webhook_url END, updated_at = $9::bigint
-		WHERE id = $1 AND claim_seq = $2
-		RETURNING id
+// completeSQL applies a batch of outcomes, records their attempts and, when
+// every outcome applied, the webhooks' health, all in one statement: atomic
+// without an explicit transaction, and one round trip.
+//
+//   - locked takes the row locks first, in delivery id order, whatever join
+//     order the planner picks for the UPDATE, so two nodes completing
+//     overlapping batches cannot deadlock. Only rows whose claim is still
+//     current are locked; a row changed meanwhile is re-checked against its
+//     newest version (READ COMMITTED's EvalPlanQual), so a claim taken over
+//     in the meantime is left alone.
+//   - upd applies the outcomes whose claim_seq still matches and bumps it, so
+//     an outcome applies at most once. It applies nothing unless at least $12
+//     rows were locked: the caller passes the batch size to ask for all or
+//     nothing (the health updates it sends assume every outcome applies), or
+//     0 in its fallback transaction to apply whatever still matches.
+//   - ins records an attempt for exactly the applied, attempted outcomes.
+//   - the health CTEs write the precomputed updates ($13…) only if all $12
+//     outcomes applied; they run after upd, so deliveries are always locked
+//     before webhooks.
+var completeSQL = `WITH v AS (
+		SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::integer[], $6::integer[],
+			$7::text[], $8::bigint[], $9::bigint[], $10::text[], $11::text[])
+			AS v (id, claim_seq, status, next_attempt_at, inc, status_code, url, at, duration_ms, error, response_body)
+	), locked AS MATERIALIZED (
+		SELECT d.id FROM deliveries d JOIN v ON v.id = d.id AND v.claim_seq = d.claim_seq
+		ORDER BY d.id
+		FOR UPDATE OF d
+	), upd AS (
+		UPDATE deliveries d SET status = v.status, next_attempt_at = v.next_attempt_at,
+			attempts = d.attempts + v.inc, round_attempts = d.round_attempts + v.inc, lease_owner = NULL,
+			claim_seq = d.claim_seq + 1,
+			last_response_code = CASE WHEN v.inc = 1 THEN v.status_code ELSE d.last_response_code END,
+			webhook_url = CASE WHEN v.url <> '' THEN v.url ELSE d.webhook_url END, updated_at = v.at
+		FROM v
+		WHERE d.id = v.id AND d.claim_seq = v.claim_seq AND (SELECT count(*) FROM locked) >= $12::bigint
+		RETURNING d.id, v.claim_seq, v.inc, v.at, v.duration_ms, v.status_code, v.error, v.response_body
 	), ins AS (
 		INSERT INTO attempts (delivery_id, at, duration_ms, status_code, error, response_body)
-		SELECT id, $9::bigint, $10::bigint, $7::integer, $11::text, $12::text FROM upd WHERE $6::boolean
-	)
-	SELECT count(*) FROM upd`
+		SELECT id, at, duration_ms, status_code, error, response_body FROM upd WHERE inc = 1 ORDER BY id
+	), ` + healthCTEs(13, `(SELECT count(*) FROM upd) = $12::bigint`) + `
+	SELECT id, claim_seq FROM upd`
 
-// CompleteDeliveries implements store.Store: all outcomes in one transaction
-// and one round trip (a pgx.Batch of completeSQL). Outcomes are applied in
-// delivery id order so two completing transactions lock rows in the same
-// order and cannot deadlock.
+// healthSQL writes webhook health alone: CompleteDeliveries' fallback, once
+// it knows which outcomes applied.
+var healthSQL = `WITH ` + healthCTEs(1, `true`) + `
+	SELECT count(*) FROM hlocked`
+
+// healthCTEs writes store.HealthUpdates, passed as five arrays from parameter
+// $p on, when guard holds. Only rows whose state changes are locked and
+// written (a healthy webhook succeeding again costs an index probe and no
+// tuple write), in uuid order, so concurrent completions lock webhook rows
+// in the same order. A failing webhook keeps its first failure time; a
+// disable applies only to an enabled webhook.
+func healthCTEs(p int, guard string) string {
+	arg := func(i int, typ string) string { return "$" + strconv.Itoa(p+i) + "::" + typ }
+	return `hv AS (
+		SELECT * FROM unnest(` + arg(0, "text[]") + `, ` + arg(1, "boolean[]") + `, ` + arg(2, "bigint[]") + `, ` +
+		arg(3, "text[]") + `, ` + arg(4, "bigint[]") + `) AS h (uuid, healthy, failed_at, reason, disable_at)
+	), hlocked AS MATERIALIZED (
+		SELECT h.* FROM webhooks w JOIN hv h ON h.uuid = w.uuid
+		WHERE ` + guard + ` AND (CASE WHEN h.healthy THEN w.failing_since IS NOT NULL ELSE w.failing_since IS NULL END
+			OR (h.reason <> '' AND w.enabled))
+		ORDER BY w.uuid
+		FOR UPDATE OF w
+	), hupd AS (
+		UPDATE webhooks w SET
+			failing_since = CASE WHEN h.healthy THEN NULL ELSE coalesce(w.failing_since, h.failed_at) END,
+			enabled = w.enabled AND h.reason = '',
+			disabled_reason = CASE WHEN h.reason <> '' AND w.enabled THEN h.reason ELSE w.disabled_reason END,
+			disabled_at = CASE WHEN h.reason <> '' AND w.enabled THEN h.disable_at ELSE w.disabled_at END
+		FROM hlocked h WHERE w.uuid = h.uuid
+	)`
+}
+
+// outcomeRows are the columns of completeSQL's outcomes, as arrays for unnest.
+type outcomeRows struct {
+	ids, seqs, nexts, ats, durations []int64
+	incs                             []int32
+	codes                            []*int32
+	statuses, urls, errs, bodies     []string
+}
+
+func newOutcomeRows(outcomes []*store.Outcome) *outcomeRows {
+	n := len(outcomes)
+	r := &outcomeRows{
+		ids: make([]int64, 0, n), seqs: make([]int64, 0, n), nexts: make([]int64, 0, n), ats: make([]int64, 0, n),
+		durations: make([]int64, 0, n), incs: make([]int32, 0, n), codes: make([]*int32, 0, n),
+		statuses: make([]string, 0, n), urls: make([]string, 0, n), errs: make([]string, 0, n), bodies: make([]string, 0, n),
+	}
+	for _, o := range outcomes {
+		inc := int32(0)
+		if o.Attempted {
+			inc = 1
+		}
+		// The attempt's status_code is NULL without an answer (a network
+		// error), and last_response_code keeps its value without an attempt.
+		var code *int32
+		if o.StatusCode > 0 {
+			c := int32(o.StatusCode)
+			code = &c
+		}
+		next := ms(o.NextAttemptAt)
+		if o.Status == store.StatusSuccess || o.Status == store.StatusFailed {
+			next = ms(o.At)
+		}
+		r.ids, r.seqs, r.nexts = append(r.ids, o.DeliveryID), append(r.seqs, o.ClaimSeq), append(r.nexts, next)
+		r.ats, r.durations = append(r.ats, ms(o.At)), append(r.durations, o.Duration.Milliseconds())
+		r.incs, r.codes = append(r.incs, inc), append(r.codes, code)
+		r.statuses, r.urls, r.errs, r.bodies = append(r.statuses, o.Status), append(r.urls, o.URL), append(r.errs, o.Error), append(r.bodies, o.ResponseBody)
+	}
+	return r
+}
+
+// healthRows are the columns of store.HealthUpdates, as arrays for unnest.
+type healthRows struct {
+	uuids, reasons      []string
+	healthy             []bool
+	failedAt, disableAt []int64
+}
+
+func newHealthRows(updates []store.HealthUpdate) *healthRows {
+	r := &healthRows{uuids: []string{}, reasons: []string{}, healthy: []bool{}, failedAt: []int64{}, disableAt: []int64{}}
+	for _, h := range updates {
+		r.uuids, r.reasons, r.healthy = append(r.uuids, h.WebhookUUID), append(r.reasons, h.DisableReason), append(r.healthy, h.Healthy)
+		r.failedAt, r.disableAt = append(r.failedAt, ms(h.FailedAt)), append(r.disableAt, ms(h.DisableAt))
+	}
+	return r
+}
+
+// outcomeKey identifies a claim an outcome is for.
+type outcomeKey struct{ id, seq int64 }
+
+// CompleteDeliveries implements store.Store. Usually it costs one statement
+// (completeSQL) and one round trip whatever the batch size: the outcomes are
+// applied all or nothing, with the health updates computed in advance for
+// all of them. When some claim is no longer current (taken over, voided by a
+// replay, or an older claim of a delivery whose current claim is in the batch
+// too) nothing was applied, and a transaction applies whatever still matches,
+// then the health updates of exactly those.
 func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []*store.Outcome) (int, error) {
 	if len(outcomes) == 0 {
 		return 0, nil
 	}
+	// Stable delivery id order: of two outcomes for the same claim the first
+	// given counts (the other is dropped here, so each claim is sent once),
+	// and HealthUpdates breaks ties in At by id.
 	sorted := slices.Clone(outcomes)
 	slices.SortStableFunc(sorted, func(a, b *store.Outcome) int { return cmp.Compare(a.DeliveryID, b.DeliveryID) })
-	applied := 0
-	err := s.withTx(ctx, func(tx pgx.Tx) error {
-		applied = 0 // withTx may run this again after a deadlock
-		var done []*store.Outcome
-		b := &pgx.Batch{}
-		for _, o := range sorted {
-			inc := 0
-			if o.Attempted {
-				inc = 1
-			}
-			var code *int
-			if o.StatusCode > 0 {
-				code = &o.StatusCode
-			}
-			next := ms(o.NextAttemptAt)
-			if o.Status == store.StatusSuccess || o.Status == store.StatusFailed {
-				next = ms(o.At)
-			}
-			o := o
-			b.Queue(completeSQL, o.DeliveryID, o.ClaimSeq, o.Status, next, inc, o.Attempted, code, o.URL,
-				ms(o.At), o.Duration.Milliseconds(), o.Error, o.ResponseBody).QueryRow(func(row pgx.Row) error {
-				var n int
-				if err := row.Scan(&n); err != nil {
-					return err
-				}
-				applied += n // 0: the claim was taken over or voided; its new owner decides
-				if n == 1 {
-					done = append(done, o)
-				}
-				return nil
-			})
+	byKey := make(map[outcomeKey]*store.Outcome, len(sorted))
+	uniq := sorted[:0]
+	for _, o := range sorted {
+		k := outcomeKey{o.DeliveryID, o.ClaimSeq}
+		if _, dup := byKey[k]; !dup {
+			byKey[k] = o
+			uniq = append(uniq, o)
 		}
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+	}
+	rows := newOutcomeRows(uniq)
+	args := func(n int, h *healthRows) []any {
+		return []any{rows.ids, rows.seqs, rows.statuses, rows.nexts, rows.incs, rows.codes, rows.urls, rows.ats,
+			rows.durations, rows.errs, rows.bodies, n, h.uuids, h.healthy, h.failedAt, h.reasons, h.disableAt}
+	}
+
+	// Fast path: everything applies in one autocommit statement.
+	early, err := collectApplied(s.pool.Query(ctx, completeSQL, args(len(uniq), newHealthRows(store.HealthUpdates(uniq)))...))
+	switch {
+	case err == nil && len(early) == len(uniq):
+		return len(early), nil
+	case err != nil && !retryable(err):
+		return 0, fmt.Errorf("complete deliveries: %w", interpret(err))
+	case err != nil:
+		early = nil // a deadlock victim: rolled back
+	}
+
+	// Slow path: nothing was applied. (early is empty: the rows locked are
+	// exactly the rows updated. Should that ever not hold, the outcomes it
+	// did apply still get their health updates here.)
+	n := 0
+	err = s.withTx(ctx, func(tx pgx.Tx) error {
+		n = 0 // withTx may run this again after a deadlock
+		applied, err := collectApplied(tx.Query(ctx, completeSQL, args(0, newHealthRows(nil))...))
+		if err != nil {
 			return interpret(err)
 		}
-		return applyHealth(ctx, tx, store.HealthUpdates(done))
+		applied = append(applied, early...)
+		n = len(applied) // the others were taken over or voided; their new owners decide
+		// HealthUpdates breaks ties in At by input order: keep the id order.
+		slices.SortFunc(applied, func(a, b outcomeKey) int { return cmp.Compare(a.id, b.id) })
+		done := make([]*store.Outcome, 0, len(applied))
+		for _, k := range applied {
+			done = append(done, byKey[k])
+		}
+		updates := store.HealthUpdates(done)
+		if len(updates) == 0 {
+			return nil
+		}
+		h := newHealthRows(updates)
+		_, err = tx.Exec(ctx, healthSQL, h.uuids, h.healthy, h.failedAt, h.reasons, h.disableAt)
+		return interpret(err)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("complete deliveries: %w", err)
 	}
-	return applied, nil
+	return n, nil
 }
 
-// applyHealth writes webhook health in one more round trip. The statements
-// only match rows whose state changes, so a healthy webhook succeeding locks
-// and writes nothing; updates come sorted by uuid, so concurrent completions
-// lock webhook rows in the same order.
-func applyHealth(ctx context.Context, tx pgx.Tx, updates []store.HealthUpdate) error {
-	if len(updates) == 0 {
-		return nil
+// collectApplied reads completeSQL's result: the claims it applied.
+func collectApplied(rows pgx.Rows, err error) ([]outcomeKey, error) {
+	if err != nil {
+		return nil, err
 	}
-	b := &pgx.Batch{}
-	for _, h := range updates {
-		if h.Healthy {
-			b.Queue(`UPDATE webhooks SET failing_since = NULL WHERE uuid = $1 AND failing_since IS NOT NULL`, h.WebhookUUID)
-		} else {
-			b.Queue(`UPDATE webhooks SET failing_since = $2 WHERE uuid = $1 AND failing_since IS NULL`, h.WebhookUUID, ms(h.FailedAt))
-		}
-		if h.DisableReason != "" {
-			b.Queue(`UPDATE webhooks SET enabled = false, disabled_reason = $2, disabled_at = $3 WHERE uuid = $1 AND enabled`,
-				h.WebhookUUID, h.DisableReason, ms(h.DisableAt))
-		}
-	}
-	return interpret(tx.SendBatch(ctx, b).Close())
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (outcomeKey, error) {
+		var k outcomeKey
+		err := row.Scan(&k.id, &k.seq)
+		return k, err
+	})
 }
 
 // farFuture keeps test deliveries out of the engine's due range.

@@ -385,3 +385,57 @@ func TestOpenRejects(t *testing.T) {
 		t.Error("Open of an unreachable server succeeded")
 	}
 }
+
+// TestConcurrentOverlappingCompletions has two nodes complete the same
+// outcomes at once, in opposite orders: neither fails (rows are locked in id
+// order, so they cannot deadlock), and each outcome applies exactly once.
+func TestConcurrentOverlappingCompletions(t *testing.T) {
+	dsn := pgtest.Database(t)
+	nodes := []*pgstore.Store{openStore(t, dsn, pgstore.Options{}), openStore(t, dsn, pgstore.Options{})}
+	f := setup(t, nodes[0], 2)
+	const rounds, batch = 20, 50
+	if _, err := nodes[0].PublishEvents(t.Context(), events(f.acc, rounds*batch/2, "ov"), t0); err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for range rounds {
+		cs, err := nodes[0].ClaimDeliveries(t.Context(), &store.ClaimParams{Owner: "n", Limit: batch, Now: t0, Lease: time.Hour})
+		if err != nil || len(cs) != batch {
+			t.Fatalf("claimed %d (%v), want %d", len(cs), err, batch)
+		}
+		outs := make([]*store.Outcome, len(cs))
+		for i, c := range cs {
+			outs[i] = &store.Outcome{DeliveryID: c.DeliveryID, ClaimSeq: c.ClaimSeq, WebhookUUID: c.WebhookUUID,
+				Status: store.StatusRetry, NextAttemptAt: t0.Add(time.Hour), Attempted: true, At: t0, StatusCode: 500}
+		}
+		rev := make([]*store.Outcome, len(outs))
+		for i, o := range outs {
+			rev[len(outs)-1-i] = o
+		}
+		var wg sync.WaitGroup
+		applied := make([]int, 2)
+		for i, b := range [][]*store.Outcome{outs, rev} {
+			wg.Go(func() {
+				n, err := nodes[i].CompleteDeliveries(context.Background(), b)
+				if err != nil {
+					t.Error(err)
+				}
+				applied[i] = n
+			})
+		}
+		wg.Wait()
+		if applied[0]+applied[1] != batch {
+			t.Fatalf("applied %v, want %d in all", applied, batch)
+		}
+		total += batch
+	}
+	recs, n, err := nodes[1].QueryDeliveries(t.Context(), &store.QueryParams{AccountID: f.acc.ID, Status: store.StatusRetry, Limit: -1})
+	if err != nil || n != total {
+		t.Fatalf("%d deliveries in retry (%v), want %d", n, err, total)
+	}
+	for _, r := range recs {
+		if r.Attempts != 1 {
+			t.Fatalf("delivery %d has %d attempts, want 1", r.DeliveryID, r.Attempts)
+		}
+	}
+}
