@@ -21,7 +21,7 @@ const publishChunk = 64
 // batch) are skipped by the unique index and reported.
 func (s *Store) PublishEvents(ctx context.Context, events []*store.Event, now time.Time) ([]store.PublishResult, error) {
 	results := make([]store.PublishResult, len(events))
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		type key struct{ account, id string }
 		seqs := make(map[key]int64, len(events))
 		for start := 0; start < len(events); start += publishChunk {
@@ -138,7 +138,7 @@ func completeSQL(n int) string {
 			webhook_url = CASE WHEN v.column8 <> '' THEN v.column8 ELSE webhook_url END, updated_at = v.column9
 		FROM (VALUES ` + rowsOf(n, 9) + `) AS v
 		WHERE deliveries.id = v.column1 AND deliveries.claim_seq = v.column2
-		RETURNING deliveries.id`
+		RETURNING deliveries.id, deliveries.claim_seq - 1`
 }
 
 func insertAttemptsSQL(n int) string {
@@ -177,7 +177,7 @@ const claimMarkSQL = `UPDATE deliveries SET claim_seq = claim_seq + 1, next_atte
 func (s *Store) ClaimDeliveries(ctx context.Context, p *store.ClaimParams) ([]*store.Claim, error) {
 	var claims []*store.Claim
 	nowMS := ms(p.Now)
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		rows, err := tx.StmtContext(ctx, s.claimDue).QueryContext(ctx, nowMS, nowMS, p.Limit)
 		if err != nil {
 			return interpret(err)
@@ -237,8 +237,20 @@ func placeholders(n int) string {
 
 // CompleteDeliveries implements store.Store.
 func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []*store.Outcome) (int, error) {
+	// The same claim twice in one batch would apply once but record two
+	// attempts; the first one stands.
+	type claimKey struct{ id, seq int64 }
+	seen := make(map[claimKey]bool, len(outcomes))
+	unique := make([]*store.Outcome, 0, len(outcomes))
+	for _, o := range outcomes {
+		if k := (claimKey{o.DeliveryID, o.ClaimSeq}); !seen[k] {
+			seen[k] = true
+			unique = append(unique, o)
+		}
+	}
+	outcomes = unique
 	applied := 0
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		applied = 0
 		var done []*store.Outcome
 		for start := 0; start < len(outcomes); start += publishChunk {
@@ -287,14 +299,17 @@ func (s *Store) completeChunk(ctx context.Context, tx *sql.Tx, chunk []*store.Ou
 	if err != nil {
 		return 0, nil, interpret(err)
 	}
-	applied := map[int64]bool{}
+	// Applied claims by (delivery, claim sequence it matched): a delivery
+	// retaken by the same node may have an older claim in the same batch.
+	type claimKey struct{ id, seq int64 }
+	applied := map[claimKey]bool{}
 	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
+		var k claimKey
+		if err := rows.Scan(&k.id, &k.seq); err != nil {
 			rows.Close()
 			return 0, nil, interpret(err)
 		}
-		applied[id] = true
+		applied[k] = true
 	}
 	err = rows.Err()
 	rows.Close()
@@ -306,7 +321,7 @@ func (s *Store) completeChunk(ctx context.Context, tx *sql.Tx, chunk []*store.Ou
 	var attempted []*store.Outcome
 	ins := make([]any, 0, len(chunk)*6)
 	for _, o := range chunk {
-		if !applied[o.DeliveryID] || !o.Attempted {
+		if !applied[claimKey{o.DeliveryID, o.ClaimSeq}] || !o.Attempted {
 			continue
 		}
 		var code sql.NullInt64
@@ -458,7 +473,7 @@ func (s *Store) ReplayDeliveries(ctx context.Context, p *store.ReplayParams) (*s
 		where, args = append(where, "d.webhook_uuid = ?"), append(args, p.WebhookUUID)
 	}
 	var res store.ReplayResult
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT d.id, e.id FROM deliveries d
 			JOIN events e ON e.seq = d.event_seq
 			JOIN webhooks w ON w.uuid = d.webhook_uuid AND w.account_id = d.account_id
@@ -533,7 +548,7 @@ const farFuture = int64(1) << 62
 // CreateTestDelivery implements store.Store.
 func (s *Store) CreateTestDelivery(ctx context.Context, e *store.Event, webhookUUID string, now time.Time) (*store.Claim, error) {
 	var c *store.Claim
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var url, secret, prev string
 		var enabled bool
 		var prevExp sql.NullInt64

@@ -5,7 +5,8 @@
 // writer connection, through which every write transaction is serialised (no
 // SQLITE_BUSY storms, and claims cannot race because there is only one
 // claimer at a time), and a pool of read-only connections that WAL lets run
-// beside the writer.
+// beside the writer. The write transactions queued at the same moment share
+// one SQLite transaction and one commit (group commit, groupcommit.go).
 package sqlitestore
 
 import (
@@ -52,6 +53,8 @@ type Store struct {
 	claimDue, claimMark *sql.Stmt
 	// Multi-row statements, prepared at Open for every row count.
 	stmts map[string]*sql.Stmt
+	// gw runs every write transaction, several at a time (groupcommit.go).
+	gw *groupWriter
 }
 
 // stmt returns the writer's prepared statement for query, bound to tx. Every
@@ -154,6 +157,9 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err == nil {
 		err = st.prepareMultiRow(ctx)
 	}
+	if err == nil {
+		err = st.startWriter(ctx)
+	}
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("sqlite: prepare: %w", err)
@@ -179,8 +185,10 @@ func migrate(ctx context.Context, db *sql.DB) error {
 // Path returns the database file's path.
 func (s *Store) Path() string { return s.path }
 
-// Close closes both pools.
+// Close stops the writer (operations still queued fail with
+// store.ErrClosed) and closes both pools.
 func (s *Store) Close() error {
+	s.stopWriter()
 	for _, st := range []*sql.Stmt{s.getWebhook, s.accountByKey, s.getAccount, s.claimDue, s.claimMark} {
 		if st != nil {
 			st.Close()
@@ -251,24 +259,4 @@ func decodeNullableList(s sql.NullString) ([]string, error) {
 		return nil, nil
 	}
 	return decodeList(s.String)
-}
-
-// withTx runs fn in a write transaction, committing if fn succeeds.
-func (s *Store) withTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", interpret(err))
-	}
-	defer func() {
-		if err != nil {
-			_ = tx.Rollback()
-		}
-	}()
-	if err = fn(tx); err != nil {
-		return err
-	}
-	if err = tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", interpret(err))
-	}
-	return nil
 }

@@ -22,7 +22,7 @@ func fsSub(f fs.FS, dir string) (fs.FS, error) {
 
 // CreateAccount implements store.Store.
 func (s *Store) CreateAccount(ctx context.Context, p *store.CreateAccountParams) (*store.Account, error) {
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx,
 			`INSERT INTO accounts (id, name, users, domains, created_at) VALUES (?, ?, ?, ?, ?)`,
 			p.ID, p.Name, encodeList(p.Users), encodeList(p.Domains), ms(p.Now)); err != nil {
@@ -123,7 +123,7 @@ func (s *Store) AccountByKeyHash(ctx context.Context, keyHash []byte) (*store.Ac
 
 // CreateWebhook implements store.Store.
 func (s *Store) CreateWebhook(ctx context.Context, w *store.Webhook) error {
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO webhooks
 			(uuid, account_id, name, url, secret, events, enabled, filter_users, filter_domains, created_at, last_modified)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -268,7 +268,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, p *store.UpdateWebhookParams)
 	add("last_modified", ms(p.Now))
 	args = append(args, p.UUID, p.AccountID)
 	var w *store.Webhook
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE webhooks SET `+strings.Join(sets, ", ")+` WHERE uuid = ? AND account_id = ?`, args...)
 		if err != nil {
 			return interpret(err)
@@ -287,7 +287,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, p *store.UpdateWebhookParams)
 
 // DeleteWebhook implements store.Store.
 func (s *Store) DeleteWebhook(ctx context.Context, accountID, uuid string, now time.Time) error {
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM webhooks WHERE uuid = ? AND account_id = ?`, uuid, accountID)
 		if err != nil {
 			return interpret(err)
@@ -312,7 +312,7 @@ func (s *Store) DeleteWebhook(ctx context.Context, accountID, uuid string, now t
 func (s *Store) PutSettingIfAbsent(ctx context.Context, key string, value []byte) ([]byte, bool, error) {
 	var stored []byte
 	var created bool
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`, key, value)
 		if err != nil {
 			return interpret(err)
@@ -330,7 +330,7 @@ func (s *Store) PutSettingIfAbsent(ctx context.Context, key string, value []byte
 // RotateSecret implements store.Store.
 func (s *Store) RotateSecret(ctx context.Context, p *store.RotateSecretParams) (*store.Webhook, error) {
 	var w *store.Webhook
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		// The old secret is kept only for a real grace period; a zero grace
 		// erases it at once.
 		keep := p.PreviousExpiresAt.After(p.Now)
@@ -358,7 +358,7 @@ func (s *Store) RotateSecret(ctx context.Context, p *store.RotateSecretParams) (
 // PurgeExpiredSecrets implements store.Store.
 func (s *Store) PurgeExpiredSecrets(ctx context.Context, now time.Time) (int, error) {
 	var n int64
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE webhooks SET previous_secret = NULL, previous_secret_expires_at = NULL
 			WHERE previous_secret IS NOT NULL AND previous_secret_expires_at <= ?`, ms(now))
 		if err != nil {
@@ -376,7 +376,7 @@ func (s *Store) PurgeExpiredSecrets(ctx context.Context, now time.Time) (int, er
 // DisableFailingWebhooks implements store.Store.
 func (s *Store) DisableFailingWebhooks(ctx context.Context, failingSince, now time.Time) ([]*store.Webhook, error) {
 	var out []*store.Webhook
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT `+webhookCols+` FROM webhooks
 			WHERE enabled = 1 AND failing_since IS NOT NULL AND failing_since <= ?`, ms(failingSince))
 		if err != nil {
@@ -405,7 +405,7 @@ func (s *Store) DisableFailingWebhooks(ctx context.Context, failingSince, now ti
 // ReserveIdempotencyKey implements store.Store.
 func (s *Store) ReserveIdempotencyKey(ctx context.Context, scope, key string, requestHash []byte, now, expiredBefore time.Time) (*store.IdempotencyRecord, error) {
 	var existing *store.IdempotencyRecord
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND created_at < ?`,
 			scope, key, ms(expiredBefore)); err != nil {
 			return interpret(err)
@@ -436,7 +436,7 @@ func (s *Store) ReserveIdempotencyKey(ctx context.Context, scope, key string, re
 
 // FinishIdempotencyKey implements store.Store.
 func (s *Store) FinishIdempotencyKey(ctx context.Context, scope, key string, status int, body []byte) error {
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE idempotency_keys SET status = ?, body = ? WHERE scope = ? AND key = ?`, status, body, scope, key)
 		return interpret(err)
 	})
@@ -448,7 +448,7 @@ func (s *Store) FinishIdempotencyKey(ctx context.Context, scope, key string, sta
 
 // ReleaseIdempotencyKey implements store.Store.
 func (s *Store) ReleaseIdempotencyKey(ctx context.Context, scope, key string) error {
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND status = 0`, scope, key)
 		return interpret(err)
 	})
@@ -461,7 +461,7 @@ func (s *Store) ReleaseIdempotencyKey(ctx context.Context, scope, key string) er
 // PurgeIdempotencyKeys implements store.Store.
 func (s *Store) PurgeIdempotencyKeys(ctx context.Context, before time.Time) (int, error) {
 	var n int64
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE created_at < ?`, ms(before))
 		if err != nil {
 			return interpret(err)
@@ -477,7 +477,7 @@ func (s *Store) PurgeIdempotencyKeys(ctx context.Context, before time.Time) (int
 
 // RotateAPIKey implements store.Store.
 func (s *Store) RotateAPIKey(ctx context.Context, accountID string, keyHash []byte, now time.Time) error {
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var one int
 		if err := tx.QueryRowContext(ctx, `SELECT 1 FROM accounts WHERE id = ?`, accountID).Scan(&one); err != nil {
 			return interpret(err)

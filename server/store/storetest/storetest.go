@@ -47,6 +47,8 @@ func Run(t *testing.T, open Opener) {
 		{"TestDelivery", testTestDelivery},
 		{"Idempotency", testIdempotency},
 		{"DeferWithoutAttempt", testDefer},
+		{"CompleteBatch", testCompleteBatch},
+		{"CompleteSameDeliveryTwice", testCompleteSameDeliveryTwice},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -881,5 +883,136 @@ func testDefer(t *testing.T, s store.Store) {
 	recs, _ := mustQuery(t, s, &store.QueryParams{AccountID: acc.ID, EventID: e.ID, Limit: 10})
 	if recs[0].Attempts != 0 || recs[0].Status != store.StatusPending {
 		t.Fatalf("deferral counted as an attempt: %+v", recs[0])
+	}
+}
+
+// testCompleteBatch completes one batch mixing current, stale and deferred
+// outcomes for two webhooks, out of delivery id order: only current claims
+// apply; attempts and health follow exactly the applied outcomes.
+func testCompleteBatch(t *testing.T, s store.Store) {
+	acc := newAccount(t, s, nil, nil)
+	wa := newHook(t, s, acc, hookOpts{})
+	wb := newHook(t, s, acc, hookOpts{})
+	evs := []*store.Event{newEvent(acc, "outbound.delivered", nil), newEvent(acc, "outbound.delivered", nil),
+		newEvent(acc, "outbound.delivered", nil), newEvent(acc, "outbound.delivered", nil)}
+	publish(t, s, t0, evs...)
+	cs := claimAll(t, s, t0)
+	claim := func(e int, w *store.Webhook) *store.Claim {
+		t.Helper()
+		for _, c := range cs {
+			if c.EventID == evs[e].ID && c.WebhookUUID == w.UUID {
+				return c
+			}
+		}
+		t.Fatalf("no claim for event %d and webhook %s", e, w.UUID)
+		return nil
+	}
+	out := func(c *store.Claim, status string, at time.Duration, code int, reason string) *store.Outcome {
+		return &store.Outcome{DeliveryID: c.DeliveryID, ClaimSeq: c.ClaimSeq, WebhookUUID: c.WebhookUUID, Status: status,
+			NextAttemptAt: t0.Add(time.Hour), Attempted: true, URL: c.URL, At: t0.Add(at), StatusCode: code, DisableReason: reason}
+	}
+	// Event 0 first, alone: wa delivered, wb failing since t0.
+	if n := must(s.CompleteDeliveries(ctx(t), []*store.Outcome{out(claim(0, wa), store.StatusSuccess, 0, 200, ""),
+		out(claim(0, wb), store.StatusRetry, 0, 500, "")})); n != 2 {
+		t.Fatalf("first batch applied %d, want 2", n)
+	}
+	deferred := out(claim(2, wb), store.StatusPending, 4*time.Second, 0, "")
+	deferred.Attempted = false
+	batch := []*store.Outcome{
+		out(claim(3, wb), store.StatusSuccess, 3*time.Second, 200, ""),
+		out(claim(0, wa), store.StatusFailed, 5*time.Second, 410, "gone"), // stale: already applied
+		out(claim(2, wa), store.StatusFailed, 2*time.Second, 400, ""),
+		out(claim(1, wb), store.StatusRetry, time.Second, 500, ""),
+		deferred,
+		out(claim(1, wa), store.StatusSuccess, time.Second, 200, ""),
+		out(claim(3, wa), store.StatusRetry, 2*time.Second, 503, ""),
+	}
+	if n := must(s.CompleteDeliveries(ctx(t), batch)); n != 6 {
+		t.Fatalf("mixed batch applied %d outcomes, want 6", n)
+	}
+	attempts := map[[2]int]int{{0, 0}: 1, {0, 1}: 1, {1, 0}: 1, {1, 1}: 1, {2, 0}: 1, {2, 1}: 0, {3, 0}: 1, {3, 1}: 1}
+	for k, want := range attempts {
+		c := claim(k[0], []*store.Webhook{wa, wb}[k[1]])
+		if got := must(s.ListAttempts(ctx(t), acc.ID, c.DeliveryID)); len(got) != want {
+			t.Errorf("event %d, webhook %d: %d attempts, want %d", k[0], k[1], len(got), want)
+		}
+	}
+	recs, _ := mustQuery(t, s, &store.QueryParams{AccountID: acc.ID, EventID: evs[0].ID, WebhookUUID: wa.UUID, Limit: 10})
+	if recs[0].Status != store.StatusSuccess || recs[0].Attempts != 1 {
+		t.Fatalf("the stale outcome changed the delivery: %+v", recs[0])
+	}
+	recs, _ = mustQuery(t, s, &store.QueryParams{AccountID: acc.ID, EventID: evs[2].ID, WebhookUUID: wb.UUID, Limit: 10})
+	if recs[0].Status != store.StatusPending || recs[0].Attempts != 0 {
+		t.Fatalf("the deferred delivery: %+v", recs[0])
+	}
+	// wa: a success at 1s, failures at 2s; the stale 410 counts for nothing.
+	if g := must(s.GetWebhook(ctx(t), acc.ID, wa.UUID)); !g.Enabled || g.DisabledReason != "" || !g.FailingSince.Equal(t0.Add(2*time.Second)) {
+		t.Fatalf("wa after the batch: enabled %v, reason %q, failing since %v", g.Enabled, g.DisabledReason, g.FailingSince)
+	}
+	// wb: failing since t0, a failure at 1s, then a success at 3s.
+	if g := must(s.GetWebhook(ctx(t), acc.ID, wb.UUID)); !g.FailingSince.IsZero() {
+		t.Fatalf("wb after the batch: failing since %v, want healthy", g.FailingSince)
+	}
+
+	// A batch that applies in full, with a failure that disables wb and a
+	// later success: healthy, yet disabled.
+	cs = claimAll(t, s, t0.Add(time.Hour))
+	if n := must(s.CompleteDeliveries(ctx(t), []*store.Outcome{
+		out(claim(2, wb), store.StatusSuccess, time.Hour+time.Second, 200, ""),
+		out(claim(1, wb), store.StatusFailed, time.Hour, 410, "gone"),
+	})); n != 2 {
+		t.Fatalf("last batch applied %d, want 2", n)
+	}
+	if g := must(s.GetWebhook(ctx(t), acc.ID, wb.UUID)); g.Enabled || g.DisabledReason != "gone" ||
+		!g.DisabledAt.Equal(t0.Add(time.Hour)) || !g.FailingSince.IsZero() {
+		t.Fatalf("wb after the last batch: %+v", g)
+	}
+}
+
+// testCompleteSameDeliveryTwice puts two outcomes for one delivery in one
+// batch, as a node that retook its own expired lease may: the same outcome
+// twice applies once, and of a stale and a current claim only the current
+// one applies; either way one attempt is recorded and health follows the
+// applied outcome only.
+func testCompleteSameDeliveryTwice(t *testing.T, s store.Store) {
+	acc := newAccount(t, s, []string{"api-user"}, nil)
+	w := newHook(t, s, acc, hookOpts{})
+	publish(t, s, t0, newEvent(acc, "outbound.delivered", nil), newEvent(acc, "outbound.delivered", nil))
+	claim := func(now time.Time) []*store.Claim {
+		t.Helper()
+		cs := claimAll(t, s, now)
+		if len(cs) != 2 {
+			t.Fatalf("claimed %d, want 2", len(cs))
+		}
+		return cs
+	}
+	out := func(c *store.Claim, status string, code int, reason string) *store.Outcome {
+		return &store.Outcome{DeliveryID: c.DeliveryID, ClaimSeq: c.ClaimSeq, WebhookUUID: w.UUID, Status: status,
+			Attempted: true, At: t0.Add(2 * time.Minute), StatusCode: code, DisableReason: reason}
+	}
+	stale := claim(t0)
+	cur := claim(t0.Add(2 * time.Minute)) // the leases (one minute) expired: taken over
+	if stale[0].DeliveryID != cur[0].DeliveryID {
+		stale[0], stale[1] = stale[1], stale[0]
+	}
+	n := must(s.CompleteDeliveries(ctx(t), []*store.Outcome{
+		out(cur[0], store.StatusSuccess, 200, ""),
+		out(stale[0], store.StatusFailed, 410, "gone"), // stale: must neither apply nor disable
+		out(cur[0], store.StatusSuccess, 200, ""),
+		out(cur[1], store.StatusSuccess, 200, ""),
+		out(stale[1], store.StatusFailed, 500, ""),
+	}))
+	if n != 2 {
+		t.Fatalf("CompleteDeliveries applied %d, want 2", n)
+	}
+	for _, c := range cur {
+		atts := must(s.ListAttempts(ctx(t), acc.ID, c.DeliveryID))
+		if len(atts) != 1 || atts[0].StatusCode != 200 {
+			t.Fatalf("attempts of %d = %+v; want one 200", c.DeliveryID, atts)
+		}
+	}
+	g := must(s.GetWebhook(ctx(t), acc.ID, w.UUID))
+	if !g.Enabled || !g.FailingSince.IsZero() {
+		t.Fatalf("webhook after the batch: %+v", g)
 	}
 }
