@@ -172,7 +172,7 @@ The output is a summary, then one JSON line, last.`,
 	f.DurationVar(&receiverLatency, "receiver-latency", 0, "how long the receiver takes to answer each delivery")
 	f.Float64Var(&errorRate, "error-rate", 0, "fraction of deliveries the receiver answers with 500 (they are retried)")
 	f.StringVar(&warmup, "warmup", "", "head of the run excluded from latency and throughput: a count (500), a percentage (5%) or a duration (1s); default 5% of --events, or 1s with --duration")
-	f.IntVar(&concurrency, "concurrency", 128, "delivery engine workers (the per-webhook cap is set to the same)")
+	f.IntVar(&concurrency, "concurrency", 256, "delivery engine workers (the per-webhook cap is set to the same)")
 	f.StringVar(&schedule, "retry-schedule", "0s,30s,2m,10m,1h,4h", "the engine's retry schedule; use a fast one with --error-rate, e.g. 0s,50ms,50ms,50ms,50ms,50ms")
 	f.DurationVar(&deliveryTimeout, "delivery-timeout", 10*time.Second, "timeout of one delivery attempt")
 	f.DurationVar(&drain, "drain", time.Minute, "longest wait for deliveries after the last publish (memory mode: for the whole drain, default 1h)")
