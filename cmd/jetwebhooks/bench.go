@@ -113,7 +113,7 @@ The output is a summary, then one JSON line, last.`,
 				mcfg := bench.MemoryConfig{
 					Backlog: backlog, Fanout: fanout, PayloadBytes: payload, ReceiverLatency: receiverLatency,
 					Concurrency: concurrency, DeliveryTimeout: deliveryTimeout, DB: db, SQLiteSynchronous: sqliteSync,
-					Progress: stderr,
+					Progress: stderr, RawRequests: rawRequests,
 				}
 				if f.Changed("drain") {
 					mcfg.Drain = drain

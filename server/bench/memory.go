@@ -36,6 +36,10 @@ type MemoryConfig struct {
 	DeliveryTimeout time.Duration
 	// Drain bounds the drain (default 1 h).
 	Drain time.Duration
+	// RawRequests sizes the physical reference, run after the preload with
+	// the engine stopped (0: as many as deliveries, 2,000 to 100,000;
+	// negative skips it).
+	RawRequests int
 	// SampleEvery is the RSS sampling period (default 100 ms).
 	SampleEvery time.Duration
 	// DB and SQLiteSynchronous: as in Config.
@@ -62,6 +66,11 @@ type MemoryResult struct {
 	DrainS      float64 `json:"drain_s"`
 	// DeliveriesPerS is the drain throughput: backlog delivered / drain time.
 	DeliveriesPerS float64 `json:"deliveries_per_s"`
+	// RawHTTPPerS is the physical reference (as in a throughput run) and
+	// Ratio the drain's deliveries/s over it.
+	RawHTTPPerS float64 `json:"raw_http_per_s,omitempty"`
+	RawRequests int64   `json:"raw_requests,omitempty"`
+	Ratio       float64 `json:"ratio,omitempty"`
 
 	// RSS before the engine starts (after a GC that returns the preload's
 	// garbage), the peak during the drain (VmHWM reset at the start, or the
@@ -222,6 +231,23 @@ func RunMemory(ctx context.Context, cfg MemoryConfig) (*MemoryResult, error) {
 	res.PreloadS = round(preload.Seconds(), 2)
 	res.PreloadPerS = round(float64(res.Ledger.Published)/preload.Seconds(), 1)
 
+	// The physical reference, with the engine stopped and the database idle:
+	// the same receiver and client type, deliveries' body size, the engine's
+	// concurrency.
+	if cfg.RawRequests >= 0 && len(batch) > 0 {
+		runtime.GC() // not the preload's garbage: the drain starts clean too
+		n := cfg.RawRequests
+		if n == 0 {
+			n = int(min(max(res.Backlog, 2000), 100000))
+		}
+		fmt.Fprintf(cfg.Progress, "physical reference: %d loopback POSTs of %d bytes, %d at a time\n", n, len(batch[0].Body), cfg.Concurrency)
+		perS, err := rawReference(ctx, base+"/raw", batch[0].Body, n, cfg.Concurrency, cfg.DeliveryTimeout)
+		if err != nil {
+			return nil, fmt.Errorf("physical reference: %w", err)
+		}
+		res.RawHTTPPerS, res.RawRequests = round(perS, 1), int64(n)
+	}
+
 	// A clean baseline: return the preload's garbage, restart the peak.
 	runtime.GC()
 	debug.FreeOSMemory()
@@ -282,7 +308,7 @@ func RunMemory(ctx context.Context, cfg MemoryConfig) (*MemoryResult, error) {
 	stopEngine()
 	<-engDone
 	res.EngineCounters = scrapeEngine(srv.Metrics().Handler())
-	res.Requests = rcv.requests.Load()
+	res.Requests = rcv.requests.Load() - rcv.raw.Load()
 	if cfg.CPUProfile != nil {
 		pprof.StopCPUProfile()
 	}
@@ -330,6 +356,9 @@ func RunMemory(ctx context.Context, cfg MemoryConfig) (*MemoryResult, error) {
 	res.Deliveries, res.Lost, res.Duplicates = res.Ledger.Delivered, res.Ledger.Missing, res.Ledger.Duplicates
 	if drained > 0 {
 		res.DeliveriesPerS = round(float64(res.Ledger.Delivered)/drained.Seconds(), 1)
+		if res.RawHTTPPerS > 0 {
+			res.Ratio = round(res.DeliveriesPerS/res.RawHTTPPerS, 3)
+		}
 	}
 	res.WallS = round(time.Since(wallStart).Seconds(), 2)
 	verr := res.Ledger.Check()

@@ -50,6 +50,9 @@ func (r *MemoryResult) WriteSummary(w io.Writer) {
 	fmt.Fprintf(w, "  backlog   %d deliveries (%d events × %d webhook(s)), preloaded in %.1fs (%.0f/s) with the engine stopped\n",
 		r.Backlog, r.Events, r.Fanout, r.PreloadS, r.PreloadPerS)
 	fmt.Fprintf(w, "  drain     %.1fs, %.0f deliveries/s, concurrency %d\n", r.DrainS, r.DeliveriesPerS, r.Concurrency)
+	if r.RawHTTPPerS > 0 {
+		fmt.Fprintf(w, "  reference %.0f plain loopback POSTs/s (same receiver and client type, %d requests) → ratio %.3f (the engine alone, no ingest)\n", r.RawHTTPPerS, r.RawRequests, r.Ratio)
+	}
 	fmt.Fprintf(w, "  RSS       start %.1f MB; at 10%% %.1f, 50%% %.1f, 90%% %.1f MB; end %.1f MB; peak %.1f MB (%s)\n",
 		r.RSSStartMB, r.RSSAt10MB, r.RSSAt50MB, r.RSSAt90MB, r.RSSEndMB, r.PeakRSSMB, r.PeakMethod)
 	fmt.Fprintf(w, "  Go heap   at 10%% %.1f, 50%% %.1f, 90%% %.1f MB   (%d samples)\n", r.HeapAt10MB, r.HeapAt50MB, r.HeapAt90MB, r.Samples)
