@@ -147,9 +147,15 @@ func (t *table[V]) forget(match func(k string, v V) bool) {
 	}
 }
 
-func (c *cached) forgetHook(uuid string) {
-	c.hooks.forget(func(k string, _ *store.Webhook) bool { return k == uuid })
+// forgetKey drops one entry, as forget does.
+func (t *table[V]) forgetKey(k string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.gen++
+	delete(t.m, k)
 }
+
+func (c *cached) forgetHook(uuid string) { c.hooks.forgetKey(uuid) }
 
 // AccountByKeyHash implements store.Store, from memory while fresh.
 func (c *cached) AccountByKeyHash(ctx context.Context, keyHash []byte) (*store.Account, error) {
@@ -237,21 +243,27 @@ func (c *cached) DisableFailingWebhooks(ctx context.Context, failingSince, now t
 }
 
 // CompleteDeliveries implements store.Store. Outcomes move a webhook's health
-// (failing since, disabled on 410); only webhooks whose health may have
-// changed are forgotten, so a healthy webhook delivering successfully stays
-// cached.
+// (failing since, disabled on 410): a failed or disabling attempt forgets its
+// webhook, and so does a success for a webhook cached as failing. A healthy
+// webhook delivering successfully, the common case, stays cached.
 func (c *cached) CompleteDeliveries(ctx context.Context, outcomes []*store.Outcome) (int, error) {
 	n, err := c.Store.CompleteDeliveries(ctx, outcomes)
 	if c.opts.WebhookTTL <= 0 {
 		return n, err
 	}
-	for _, h := range store.HealthUpdates(outcomes) {
-		if h.Healthy && h.DisableReason == "" {
-			if w, ok := c.hooks.get(h.WebhookUUID, time.Time{}); ok && w.FailingSince.IsZero() {
-				continue // healthy and known healthy: the row did not change
+	var forgotten []string
+	for _, o := range outcomes {
+		if !o.Attempted || o.WebhookUUID == "" || slices.Contains(forgotten, o.WebhookUUID) {
+			continue
+		}
+		if o.Status == store.StatusSuccess && o.DisableReason == "" {
+			// Any cached entry, fresh or not: now is the zero time.
+			if w, ok := c.hooks.get(o.WebhookUUID, time.Time{}); !ok || w.FailingSince.IsZero() {
+				continue
 			}
 		}
-		c.forgetHook(h.WebhookUUID)
+		c.forgetHook(o.WebhookUUID)
+		forgotten = append(forgotten, o.WebhookUUID)
 	}
 	return n, err
 }
