@@ -233,8 +233,12 @@ func TestMemoryRun(t *testing.T) {
 	if res.Void || res.Published != 3000 || res.Delivered != 3000 || res.Lost != 0 || res.Events != 1500 {
 		t.Fatalf("ledger %+v, events %d", res.Ledger, res.Events)
 	}
-	if res.AttemptsSuccess != 3000 || res.Requests < 3000 {
-		t.Errorf("engine counters %+v, receiver requests %d", res.EngineCounters, res.Requests)
+	// The physical reference's requests are counted apart, not as deliveries.
+	if res.AttemptsSuccess != 3000 || res.Requests < 3000 || res.Requests >= 3000+res.RawRequests {
+		t.Errorf("engine counters %+v, receiver requests %d (reference %d)", res.EngineCounters, res.Requests, res.RawRequests)
+	}
+	if res.RawRequests != 3000 || res.RawHTTPPerS <= 0 || res.Ratio <= 0 {
+		t.Errorf("physical reference: %d requests, %v/s, ratio %v", res.RawRequests, res.RawHTTPPerS, res.Ratio)
 	}
 	if res.DeliveriesPerS <= 0 || res.PreloadPerS <= 0 || res.Samples < 2 {
 		t.Fatalf("rates %v/%v, %d samples", res.DeliveriesPerS, res.PreloadPerS, res.Samples)
@@ -252,7 +256,7 @@ func TestMemoryRun(t *testing.T) {
 	if err := json.Unmarshal([]byte(bench.JSONLine(res)), &line); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"backend", "backlog", "deliveries_per_s", "peak_rss_mb", "rss_at_10pct_mb", "rss_at_50pct_mb", "rss_at_90pct_mb", "lost"} {
+	for _, k := range []string{"backend", "backlog", "deliveries_per_s", "raw_http_per_s", "ratio", "peak_rss_mb", "rss_at_10pct_mb", "rss_at_50pct_mb", "rss_at_90pct_mb", "lost"} {
 		if _, ok := line[k]; !ok {
 			t.Errorf("result line lacks %q", k)
 		}
