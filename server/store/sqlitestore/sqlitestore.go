@@ -108,7 +108,11 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	base := "file:" + (&url.URL{Path: path}).EscapedPath()
 	pragmas := "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(" + sync + ")"
-	w, err := sql.Open("sqlite", base+"?"+pragmas+"&_txlock=immediate")
+	// temp_store(MEMORY) on the writer only: group commit runs operations in
+	// savepoints, whose sub-journals (the pages' prior contents, bounded by
+	// one group's writes) otherwise go to a temporary file, a write system
+	// call per page. The readers' sorts keep spilling to disk.
+	w, err := sql.Open("sqlite", base+"?"+pragmas+"&_pragma=temp_store(2)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open writer: %w", err)
 	}
