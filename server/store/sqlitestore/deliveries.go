@@ -235,11 +235,13 @@ func placeholders(n int) string {
 	return strings.Repeat("?,", n-1) + "?"
 }
 
+// claimKey names one claim of a delivery: its id and claim sequence.
+type claimKey struct{ id, seq int64 }
+
 // CompleteDeliveries implements store.Store.
 func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []*store.Outcome) (int, error) {
 	// The same claim twice in one batch would apply once but record two
 	// attempts; the first one stands.
-	type claimKey struct{ id, seq int64 }
 	seen := make(map[claimKey]bool, len(outcomes))
 	unique := make([]*store.Outcome, 0, len(outcomes))
 	for _, o := range outcomes {
@@ -301,7 +303,6 @@ func (s *Store) completeChunk(ctx context.Context, tx *sql.Tx, chunk []*store.Ou
 	}
 	// Applied claims by (delivery, claim sequence it matched): a delivery
 	// retaken by the same node may have an older claim in the same batch.
-	type claimKey struct{ id, seq int64 }
 	applied := map[claimKey]bool{}
 	for rows.Next() {
 		var k claimKey
