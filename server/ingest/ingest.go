@@ -6,14 +6,12 @@
 package ingest
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"sync"
 	"time"
 
@@ -47,8 +45,6 @@ var knownTypes = func() map[string]string {
 
 // ServiceOf returns "outbound" or "inbound" for a known type, "" otherwise.
 func ServiceOf(eventType string) string { return knownTypes[eventType] }
-
-var idRe = regexp.MustCompile(`^evt_[A-Za-z0-9_-]{1,64}$`)
 
 // maxCreatedAt (the year 3000) keeps millisecond times far from overflow.
 const maxCreatedAt = 32503680000
@@ -106,15 +102,6 @@ type Publisher struct {
 	mu      sync.Mutex   // guards the group commit
 	pending []*commitReq // requests waiting for the current leader
 	leading bool         // a caller is committing groups
-}
-
-// envelope is the delivered body; field order is the documented one.
-type envelope struct {
-	ID        string          `json:"id"`
-	Service   string          `json:"service"`
-	Type      string          `json:"type"`
-	CreatedAt int64           `json:"created_at"`
-	Data      json.RawMessage `json:"data"`
 }
 
 // Publish validates and stores the events and their deliveries atomically.
@@ -192,7 +179,7 @@ func (p *Publisher) build(ctx context.Context, i int, in *Event, now time.Time) 
 	id := in.ID
 	if id == "" {
 		id = NewEventID()
-	} else if !idRe.MatchString(id) {
+	} else if !validID(id) {
 		return nil, &InputError{Index: i, Field: "id", Reason: "must match ^evt_[A-Za-z0-9_-]{1,64}$"}
 	}
 	created := in.CreatedAt
@@ -202,39 +189,12 @@ func (p *Publisher) build(ctx context.Context, i int, in *Event, now time.Time) 
 	if created.Unix() < 0 || created.Unix() > maxCreatedAt {
 		return nil, &InputError{Index: i, Field: "created_at", Reason: "must be between 0 and 32503680000 (unix seconds)"}
 	}
-	raw, err := eventData(in)
+	body, raw, err := buildEnvelope(id, service, in.Type, created.Unix(), in)
 	if err != nil {
 		return nil, &InputError{Index: i, Field: "data", Reason: err.Error()}
 	}
-	body, err := json.Marshal(envelope{ID: id, Service: service, Type: in.Type, CreatedAt: created.Unix(), Data: raw})
-	if err != nil {
-		return nil, fmt.Errorf("encode envelope: %w", err)
-	}
 	return &store.Event{ID: id, AccountID: in.AccountID, Type: in.Type, Service: service, User: in.User, Domain: in.Domain,
 		SourceUID: in.SourceUID, SourceAction: in.SourceAction, Data: raw, Body: body, CreatedAt: created.Truncate(time.Second)}, nil
-}
-
-// eventData returns the data object's JSON, compacted, and insists that it is
-// an object: receivers rely on the envelope's documented shape.
-func eventData(in *Event) (json.RawMessage, error) {
-	if len(in.RawData) > 0 {
-		var buf bytes.Buffer
-		if err := json.Compact(&buf, in.RawData); err != nil {
-			return nil, errors.New("is not valid JSON")
-		}
-		if b := buf.Bytes(); len(b) == 0 || b[0] != '{' {
-			return nil, errors.New("must be a JSON object")
-		}
-		return buf.Bytes(), nil
-	}
-	if in.Data == nil {
-		return json.RawMessage("{}"), nil
-	}
-	raw, err := json.Marshal(in.Data)
-	if err != nil {
-		return nil, errors.New("is not representable as JSON")
-	}
-	return raw, nil
 }
 
 func (p *Publisher) checkAccount(ctx context.Context, id string) error {

@@ -203,11 +203,6 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p *store.ClaimParams) ([]*s
 		if len(claims) == 0 {
 			return nil
 		}
-		ids := make([]any, 0, len(claims)+3)
-		ids = append(ids, nowMS+p.Lease.Milliseconds(), p.Owner, nowMS)
-		for _, c := range claims {
-			ids = append(ids, c.DeliveryID)
-		}
 		// The ids go in as one JSON array, so the statement text (and its
 		// prepared plan) is the same whatever the batch size.
 		list := make([]byte, 0, len(claims)*8)
