@@ -14,6 +14,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/jetwebhooks/jetwebhooks/server/gcfloor"
 )
 
 // Exit codes, distinct so scripts can tell what went wrong.
@@ -31,6 +33,10 @@ type usageError struct{ error }
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
 func main() {
+	// A small live heap and a high allocation rate: without a floor the
+	// collector would run dozens of times a second (see package gcfloor).
+	// Setting GOGC turns this off.
+	gcfloor.Start(gcfloor.DefaultFloor)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
