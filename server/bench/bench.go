@@ -189,7 +189,17 @@ type Result struct {
 	RawHTTPPerS    float64 `json:"raw_http_per_s"`
 	RawRequests    int64   `json:"raw_requests"`
 	Ratio          float64 `json:"ratio"`
-	IngestPerS     float64 `json:"ingest_events_per_s"`
+	// CPUPerDelivery is the process's CPU time (user + system) from the first
+	// publish to the end of the drain, per delivery: in process that is the
+	// service, the load generator and the receiver together. RawCPUPerRequest
+	// is the same for the physical reference (client and receiver), and
+	// CPURatio the quotient: unlike the throughput ratio it does not depend
+	// on how busy the machine's other tenants keep the CPUs. Not measured
+	// against a target (the service's CPU is elsewhere).
+	CPUPerDelivery   float64 `json:"cpu_us_per_delivery,omitempty"`
+	RawCPUPerRequest float64 `json:"raw_cpu_us_per_request,omitempty"`
+	CPURatio         float64 `json:"cpu_ratio,omitempty"`
+	IngestPerS       float64 `json:"ingest_events_per_s"`
 	// GeneratorLagMax is the longest an ingest request left after its
 	// scheduled time: large values mean the generator (or the ingest) fell
 	// behind the offered rate.
@@ -393,11 +403,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			n = int(min(max(cfg.plannedEvents()*int64(cfg.Fanout), 2000), 100000))
 		}
 		fmt.Fprintf(cfg.Progress, "physical reference: %d loopback POSTs of %d bytes, %d at a time\n", n, len(body), cfg.Concurrency)
+		cpu0 := cpuTime()
 		perS, err := rawReference(ctx, rcvBase+"/raw", body, n, cfg.Concurrency, cfg.DeliveryTimeout)
 		if err != nil {
 			return nil, fmt.Errorf("physical reference: %w", err)
 		}
 		res.RawHTTPPerS, res.RawRequests = round(perS, 1), int64(n)
+		res.RawCPUPerRequest = cpuMicrosPer(cpu0, cpuTime(), int64(n))
 	}
 
 	var sys *system
@@ -430,6 +442,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	}
 	gen := &generator{cfg: &cfg, tab: tab, runID: runID, c: sys.client, account: sys.accountID}
+	cpu0 := cpuTime()
 	fmt.Fprintf(cfg.Progress, "publishing %s at %s, %d per request, to %d webhook(s)\n", describeCount(&cfg), describeRate(cfg.Rate), cfg.Batch, cfg.Fanout)
 	gen.run(ctx)
 	published := gen.acked.Load()
@@ -437,6 +450,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if gen.failed.Load() == 0 && ctx.Err() == nil {
 		drain(ctx, &cfg, rcv, sys, gen.deliveries.Load())
 	}
+	cpu1 := cpuTime()
 	if cfg.CPUProfile != nil {
 		pprof.StopCPUProfile()
 	}
@@ -492,6 +506,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	if res.RawHTTPPerS > 0 {
 		res.Ratio = round(res.DeliveriesPerS/res.RawHTTPPerS, 3)
+	}
+	if cfg.Target == nil {
+		res.CPUPerDelivery = cpuMicrosPer(cpu0, cpu1, led.Delivered)
+		if res.CPUPerDelivery > 0 && res.RawCPUPerRequest > 0 {
+			res.CPURatio = round(res.RawCPUPerRequest/res.CPUPerDelivery, 3)
+		}
 	}
 	if d := gen.lastAck.Load() - gen.start.UnixNano(); d > 0 {
 		res.IngestPerS = round(float64(published)/time.Duration(d).Seconds(), 1)

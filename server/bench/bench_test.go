@@ -3,6 +3,7 @@ package bench_test
 import (
 	"encoding/json"
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -122,6 +123,12 @@ func TestSmallRunBalances(t *testing.T) {
 	}
 	if res.PeakRSSMB <= 0 {
 		t.Errorf("peak RSS %v MB", res.PeakRSSMB)
+	}
+	// A delivery goes through a plain POST's work and then some: ingest, the
+	// database, signing. CPU time is counted in ticks, so 500 events leave
+	// room for rounding but not for a reversed or unit-confused quotient.
+	if runtime.GOOS == "linux" && (res.CPUPerDelivery <= 0 || res.RawCPUPerRequest <= 0 || res.CPURatio <= 0 || res.CPURatio > 1.5) {
+		t.Errorf("cpu: %v µs per delivery, %v µs per plain POST, cpu ratio %v", res.CPUPerDelivery, res.RawCPUPerRequest, res.CPURatio)
 	}
 	if res.Duplicates != 0 || res.Failed != 0 || res.Attempts != 1000 {
 		t.Errorf("receiver: %d requests, %d 500s, %d duplicates; want 1000, 0, 0", res.Attempts, res.Failed, res.Duplicates)

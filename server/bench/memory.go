@@ -71,6 +71,11 @@ type MemoryResult struct {
 	RawHTTPPerS float64 `json:"raw_http_per_s,omitempty"`
 	RawRequests int64   `json:"raw_requests,omitempty"`
 	Ratio       float64 `json:"ratio,omitempty"`
+	// The drain's CPU time per delivery, the reference's per request and
+	// their quotient, as in a throughput run (Result.CPUPerDelivery).
+	CPUPerDelivery   float64 `json:"cpu_us_per_delivery,omitempty"`
+	RawCPUPerRequest float64 `json:"raw_cpu_us_per_request,omitempty"`
+	CPURatio         float64 `json:"cpu_ratio,omitempty"`
 
 	// RSS before the engine starts (after a GC that returns the preload's
 	// garbage), the peak during the drain (VmHWM reset at the start, or the
@@ -241,11 +246,13 @@ func RunMemory(ctx context.Context, cfg MemoryConfig) (*MemoryResult, error) {
 			n = int(min(max(res.Backlog, 2000), 100000))
 		}
 		fmt.Fprintf(cfg.Progress, "physical reference: %d loopback POSTs of %d bytes, %d at a time\n", n, len(batch[0].Body), cfg.Concurrency)
+		cpu0 := cpuTime()
 		perS, err := rawReference(ctx, base+"/raw", batch[0].Body, n, cfg.Concurrency, cfg.DeliveryTimeout)
 		if err != nil {
 			return nil, fmt.Errorf("physical reference: %w", err)
 		}
 		res.RawHTTPPerS, res.RawRequests = round(perS, 1), int64(n)
+		res.RawCPUPerRequest = cpuMicrosPer(cpu0, cpuTime(), int64(n))
 	}
 
 	// A clean baseline: return the preload's garbage, restart the peak.
@@ -265,7 +272,7 @@ func RunMemory(ctx context.Context, cfg MemoryConfig) (*MemoryResult, error) {
 	}
 	engCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
 	engDone := make(chan error, 1)
-	drainStart := time.Now()
+	drainStart, cpu0 := time.Now(), cpuTime()
 	go func() { engDone <- srv.RunDelivery(engCtx) }()
 
 	want := res.Ledger.Published
@@ -302,6 +309,7 @@ func RunMemory(ctx context.Context, cfg MemoryConfig) (*MemoryResult, error) {
 		}
 	}
 	tick.Stop()
+	cpu1 := cpuTime()
 	if drained <= 0 {
 		drained = time.Since(drainStart)
 	}
@@ -359,6 +367,10 @@ func RunMemory(ctx context.Context, cfg MemoryConfig) (*MemoryResult, error) {
 		if res.RawHTTPPerS > 0 {
 			res.Ratio = round(res.DeliveriesPerS/res.RawHTTPPerS, 3)
 		}
+	}
+	res.CPUPerDelivery = cpuMicrosPer(cpu0, cpu1, res.Ledger.Delivered)
+	if res.CPUPerDelivery > 0 && res.RawCPUPerRequest > 0 {
+		res.CPURatio = round(res.RawCPUPerRequest/res.CPUPerDelivery, 3)
 	}
 	res.WallS = round(time.Since(wallStart).Seconds(), 2)
 	verr := res.Ledger.Check()

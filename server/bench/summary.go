@@ -31,6 +31,13 @@ func (r *Result) WriteSummary(w io.Writer) {
 		}
 		fmt.Fprintf(w, "  reference %.0f plain loopback POSTs/s (same receiver and client type, %d requests) → ratio %.3f%s\n", r.RawHTTPPerS, r.RawRequests, r.Ratio, note)
 	}
+	if r.CPUPerDelivery > 0 {
+		fmt.Fprintf(w, "  cpu       %.1f µs per delivery (service, generator and receiver)", r.CPUPerDelivery)
+		if r.RawCPUPerRequest > 0 {
+			fmt.Fprintf(w, "; %.1f µs per plain POST → cpu ratio %.3f", r.RawCPUPerRequest, r.CPURatio)
+		}
+		fmt.Fprintln(w)
+	}
 	if r.Claims > 0 {
 		fmt.Fprintf(w, "  engine    %.0f claims, attempts: %.0f success, %.0f retry, %.0f failed; %.0f lease takeovers\n",
 			r.Claims, r.AttemptsSuccess, r.AttemptsRetry, r.AttemptsFailed, r.Takeovers)
@@ -52,6 +59,13 @@ func (r *MemoryResult) WriteSummary(w io.Writer) {
 	fmt.Fprintf(w, "  drain     %.1fs, %.0f deliveries/s, concurrency %d\n", r.DrainS, r.DeliveriesPerS, r.Concurrency)
 	if r.RawHTTPPerS > 0 {
 		fmt.Fprintf(w, "  reference %.0f plain loopback POSTs/s (same receiver and client type, %d requests) → ratio %.3f (the engine alone, no ingest)\n", r.RawHTTPPerS, r.RawRequests, r.Ratio)
+	}
+	if r.CPUPerDelivery > 0 {
+		fmt.Fprintf(w, "  cpu       %.1f µs per delivery drained (engine and receiver)", r.CPUPerDelivery)
+		if r.RawCPUPerRequest > 0 {
+			fmt.Fprintf(w, "; %.1f µs per plain POST → cpu ratio %.3f", r.RawCPUPerRequest, r.CPURatio)
+		}
+		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "  RSS       start %.1f MB; at 10%% %.1f, 50%% %.1f, 90%% %.1f MB; end %.1f MB; peak %.1f MB (%s)\n",
 		r.RSSStartMB, r.RSSAt10MB, r.RSSAt50MB, r.RSSAt90MB, r.RSSEndMB, r.PeakRSSMB, r.PeakMethod)

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Machine describes where a run happened, for the result line.
@@ -86,4 +87,13 @@ func mb(bytes int64) float64 {
 		return -1
 	}
 	return round(float64(bytes)/(1<<20), 1)
+}
+
+// cpuMicrosPer returns the CPU time between two cpuTime readings per item,
+// in microseconds (0 if unknown).
+func cpuMicrosPer(from, to time.Duration, n int64) float64 {
+	if from == 0 || to <= from || n <= 0 {
+		return 0
+	}
+	return round(float64(to-from)/float64(time.Microsecond)/float64(n), 1)
 }
