@@ -63,21 +63,28 @@ var errNotUUID = errors.New("must be a UUID")
 // we rely on real checks: kin-openapi leaves uri and uuid unchecked by default.
 // They are per validation, not global, so embedding programs keep theirs.
 func validationOptions() []openapi3.SchemaValidationOption {
-	return []openapi3.SchemaValidationOption{
-		openapi3.WithStringFormatValidator("uuid", openapi3.NewCallbackValidator(func(s string) error {
-			if !isUUID(s) {
-				return errNotUUID
-			}
-			return nil
-		})),
-		openapi3.WithStringFormatValidator("uri", openapi3.NewCallbackValidator(func(s string) error {
-			u, err := url.Parse(s)
-			if err != nil || !u.IsAbs() || u.Host == "" {
-				return errors.New("must be an absolute URL")
-			}
-			return nil
-		})),
-	}
+	// One map, built once: WithStringFormatValidator (singular) would make a
+	// new map and fill it on every value kin-openapi validates, a tenth of
+	// a validated GET's time. kin-openapi only reads it.
+	return []openapi3.SchemaValidationOption{openapi3.WithStringFormatValidators(stringFormats)}
+}
+
+// stringFormats are the string formats the API checks itself: uuid without a
+// regexp, and uri as an absolute URL with a host.
+var stringFormats = map[string]openapi3.StringFormatValidator{
+	"uuid": openapi3.NewCallbackValidator(func(s string) error {
+		if !isUUID(s) {
+			return errNotUUID
+		}
+		return nil
+	}),
+	"uri": openapi3.NewCallbackValidator(func(s string) error {
+		u, err := url.Parse(s)
+		if err != nil || !u.IsAbs() || u.Host == "" {
+			return errors.New("must be an absolute URL")
+		}
+		return nil
+	}),
 }
 
 // loadOperations validates the spec and indexes its operations by id.
