@@ -509,9 +509,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	if cfg.Target == nil {
 		res.CPUPerDelivery = cpuMicrosPer(cpu0, cpu1, led.Delivered)
-		if res.CPUPerDelivery > 0 && res.RawCPUPerRequest > 0 {
-			res.CPURatio = round(res.RawCPUPerRequest/res.CPUPerDelivery, 3)
-		}
+		res.CPURatio = cpuRatio(res.RawCPUPerRequest, res.CPUPerDelivery)
 	}
 	if d := gen.lastAck.Load() - gen.start.UnixNano(); d > 0 {
 		res.IngestPerS = round(float64(published)/time.Duration(d).Seconds(), 1)

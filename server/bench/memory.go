@@ -369,9 +369,7 @@ func RunMemory(ctx context.Context, cfg MemoryConfig) (*MemoryResult, error) {
 		}
 	}
 	res.CPUPerDelivery = cpuMicrosPer(cpu0, cpu1, res.Ledger.Delivered)
-	if res.CPUPerDelivery > 0 && res.RawCPUPerRequest > 0 {
-		res.CPURatio = round(res.RawCPUPerRequest/res.CPUPerDelivery, 3)
-	}
+	res.CPURatio = cpuRatio(res.RawCPUPerRequest, res.CPUPerDelivery)
 	res.WallS = round(time.Since(wallStart).Seconds(), 2)
 	verr := res.Ledger.Check()
 	if verr == nil && ctx.Err() != nil {

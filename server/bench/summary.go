@@ -31,13 +31,7 @@ func (r *Result) WriteSummary(w io.Writer) {
 		}
 		fmt.Fprintf(w, "  reference %.0f plain loopback POSTs/s (same receiver and client type, %d requests) → ratio %.3f%s\n", r.RawHTTPPerS, r.RawRequests, r.Ratio, note)
 	}
-	if r.CPUPerDelivery > 0 {
-		fmt.Fprintf(w, "  cpu       %.1f µs per delivery (service, generator and receiver)", r.CPUPerDelivery)
-		if r.RawCPUPerRequest > 0 {
-			fmt.Fprintf(w, "; %.1f µs per plain POST → cpu ratio %.3f", r.RawCPUPerRequest, r.CPURatio)
-		}
-		fmt.Fprintln(w)
-	}
+	writeCPU(w, "per delivery (service, generator and receiver)", r.CPUPerDelivery, r.RawCPUPerRequest, r.CPURatio)
 	if r.Claims > 0 {
 		fmt.Fprintf(w, "  engine    %.0f claims, attempts: %.0f success, %.0f retry, %.0f failed; %.0f lease takeovers\n",
 			r.Claims, r.AttemptsSuccess, r.AttemptsRetry, r.AttemptsFailed, r.Takeovers)
@@ -60,13 +54,7 @@ func (r *MemoryResult) WriteSummary(w io.Writer) {
 	if r.RawHTTPPerS > 0 {
 		fmt.Fprintf(w, "  reference %.0f plain loopback POSTs/s (same receiver and client type, %d requests) → ratio %.3f (the engine alone, no ingest)\n", r.RawHTTPPerS, r.RawRequests, r.Ratio)
 	}
-	if r.CPUPerDelivery > 0 {
-		fmt.Fprintf(w, "  cpu       %.1f µs per delivery drained (engine and receiver)", r.CPUPerDelivery)
-		if r.RawCPUPerRequest > 0 {
-			fmt.Fprintf(w, "; %.1f µs per plain POST → cpu ratio %.3f", r.RawCPUPerRequest, r.CPURatio)
-		}
-		fmt.Fprintln(w)
-	}
+	writeCPU(w, "per delivery drained (engine and receiver)", r.CPUPerDelivery, r.RawCPUPerRequest, r.CPURatio)
 	fmt.Fprintf(w, "  RSS       start %.1f MB; at 10%% %.1f, 50%% %.1f, 90%% %.1f MB; end %.1f MB; peak %.1f MB (%s)\n",
 		r.RSSStartMB, r.RSSAt10MB, r.RSSAt50MB, r.RSSAt90MB, r.RSSEndMB, r.PeakRSSMB, r.PeakMethod)
 	fmt.Fprintf(w, "  Go heap   at 10%% %.1f, 50%% %.1f, 90%% %.1f MB   (%d samples)\n", r.HeapAt10MB, r.HeapAt50MB, r.HeapAt90MB, r.Samples)
@@ -89,4 +77,16 @@ func JSONLine(v any) string {
 		return fmt.Sprintf(`{"error":%q}`, err.Error())
 	}
 	return string(b)
+}
+
+// writeCPU prints the CPU line of a summary, if the CPU time was measured.
+func writeCPU(w io.Writer, what string, perDelivery, rawPerRequest, ratio float64) {
+	if perDelivery <= 0 {
+		return
+	}
+	fmt.Fprintf(w, "  cpu       %.1f µs %s", perDelivery, what)
+	if rawPerRequest > 0 {
+		fmt.Fprintf(w, "; %.1f µs per plain POST → cpu ratio %.3f", rawPerRequest, ratio)
+	}
+	fmt.Fprintln(w)
 }

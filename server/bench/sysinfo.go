@@ -97,3 +97,12 @@ func cpuMicrosPer(from, to time.Duration, n int64) float64 {
 	}
 	return round(float64(to-from)/float64(time.Microsecond)/float64(n), 1)
 }
+
+// cpuRatio is the reference's CPU per request over the run's CPU per
+// delivery (0 if either is unknown).
+func cpuRatio(rawPerRequest, perDelivery float64) float64 {
+	if rawPerRequest <= 0 || perDelivery <= 0 {
+		return 0
+	}
+	return round(rawPerRequest/perDelivery, 3)
+}
