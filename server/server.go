@@ -112,7 +112,15 @@ type Config struct {
 	// default is 2 s where one process owns the database (SQLite) and 0 (not
 	// cached) for stores several nodes share (PostgreSQL).
 	WebhookCacheTTL time.Duration
+	// IdempotencyLease bounds how long a request holds its Idempotency-Key
+	// (default api.DefaultIdempotencyLease, 45 s): after a crash, a retry of
+	// the same request runs once the lease has passed. See api.Config.
+	IdempotencyLease time.Duration
 }
+
+// DefaultIdempotencyLease is Config.IdempotencyLease's default: a little
+// over the longest request the server answers (its write timeout is 30 s).
+const DefaultIdempotencyLease = api.DefaultIdempotencyLease
 
 // Server is a running jetwebhooks: store, API and delivery engine.
 type Server struct {
@@ -253,7 +261,7 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	s.publisher = &ingest.Publisher{Store: st, Now: cfg.Now, Published: s.engine.Wake, Accepted: s.metrics.Ingested}
 	s.api, err = api.New(ctx, api.Config{IngestTokenHash: tokenHash, Egress: policy, Logger: cfg.Logger, Now: cfg.Now,
 		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, IngestRateLimit: cfg.IngestRateLimit, IngestRateBurst: cfg.IngestRateBurst,
-		Tester: s.engine}, st, s.publisher)
+		Tester: s.engine, IdempotencyLease: cfg.IdempotencyLease}, st, s.publisher)
 	if err != nil {
 		return nil, err
 	}

@@ -23,7 +23,7 @@ func newServeCmd() *cobra.Command {
 		autoDisable                                                                   time.Duration
 		rateLimit, ingestRateLimit                                                    float64
 		rateBurst, ingestRateBurst, perWebhook                                        int
-		timeout, lease, keyCache, hookCache                                           time.Duration
+		timeout, lease, keyCache, hookCache, idemLease                                time.Duration
 		concurrency                                                                   int
 	)
 	cmd := &cobra.Command{
@@ -59,6 +59,9 @@ token and prints them once.`,
 			if timeout <= 0 {
 				return usagef("--delivery-timeout must be positive")
 			}
+			if idemLease < 0 {
+				return usagef("--idempotency-lease must not be negative")
+			}
 			var key []byte
 			var prev [][]byte
 			if secretKey != "" {
@@ -83,6 +86,7 @@ token and prints them once.`,
 				Addr: addr, DB: db, IngestToken: ingestToken, EgressAllow: allow,
 				RetrySchedule: sched, DeliveryTimeout: timeout, Concurrency: concurrency, Lease: lease,
 				SQLiteSynchronous: sqliteSync, Logger: log, KeyCacheTTL: keyCache, WebhookCacheTTL: hookCache,
+				IdempotencyLease: idemLease,
 			}
 			srv, err := server.Open(cmd.Context(), cfg)
 			if err != nil {
@@ -119,6 +123,7 @@ token and prints them once.`,
 	f.IntVar(&ingestRateBurst, "ingest-rate-burst", envInt("JETWEBHOOKS_INGEST_RATE_BURST", 0), "burst allowed with the ingest token (env JETWEBHOOKS_INGEST_RATE_BURST)")
 	f.DurationVar(&keyCache, "key-cache-ttl", envDuration("JETWEBHOOKS_KEY_CACHE_TTL", 0), "how long an API key's account is kept in memory; a key rotated by another process or node still works here for up to this long; 0: default 2s, negative: no cache (env JETWEBHOOKS_KEY_CACHE_TTL)")
 	f.DurationVar(&hookCache, "webhook-cache-ttl", envDuration("JETWEBHOOKS_WEBHOOK_CACHE_TTL", 0), "how long a webhook read by the API is kept in memory; changes through another node are seen after this long; 0: default 2s on SQLite, no cache on PostgreSQL; negative: no cache (env JETWEBHOOKS_WEBHOOK_CACHE_TTL)")
+	f.DurationVar(&idemLease, "idempotency-lease", envDuration("JETWEBHOOKS_IDEMPOTENCY_LEASE", server.DefaultIdempotencyLease), "how long a request holds its Idempotency-Key; if the request dies (crash, lost database), a retry with the same key and body runs after this long (env JETWEBHOOKS_IDEMPOTENCY_LEASE)")
 	f.StringVar(&logLevel, "log-level", envOr("JETWEBHOOKS_LOG_LEVEL", "info"), "debug, info, warn or error (env JETWEBHOOKS_LOG_LEVEL)")
 	f.StringVar(&logFormat, "log-format", envOr("JETWEBHOOKS_LOG_FORMAT", "text"), "text or json (env JETWEBHOOKS_LOG_FORMAT)")
 	return cmd

@@ -179,8 +179,12 @@ type ClientInterface interface {
 	// Answers 200, as JetEmail's sibling create endpoints do.
 	//
 	// An `Idempotency-Key` header (jetwebhooks extension, Stripe's semantics) makes a
-	// retried create safe: the same key with the same body within 24 hours answers the
-	// first response again; the same key with a different body is a 409.
+	// retried create safe: the same key with the same body within 24 hours answers with
+	// the webhook the first request created, as it is now (after a rotation, its current
+	// secret; no secret is stored with the key); the same key with a different body is a
+	// 409. If that webhook has been deleted since, the retry is a 409 and creates nothing.
+	// The webhook and the record of its answer are committed together, so a retry after
+	// a crash finds the webhook or runs the create once.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -194,8 +198,12 @@ type ClientInterface interface {
 	// Answers 200, as JetEmail's sibling create endpoints do.
 	//
 	// An `Idempotency-Key` header (jetwebhooks extension, Stripe's semantics) makes a
-	// retried create safe: the same key with the same body within 24 hours answers the
-	// first response again; the same key with a different body is a 409.
+	// retried create safe: the same key with the same body within 24 hours answers with
+	// the webhook the first request created, as it is now (after a rotation, its current
+	// secret; no secret is stored with the key); the same key with a different body is a
+	// 409. If that webhook has been deleted since, the retry is a 409 and creates nothing.
+	// The webhook and the record of its answer are committed together, so a retry after
+	// a crash finds the webhook or runs the create once.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -474,8 +482,12 @@ func (c *Client) UpdateWebhook(ctx context.Context, body UpdateWebhookJSONReques
 // Answers 200, as JetEmail's sibling create endpoints do.
 //
 // An `Idempotency-Key` header (jetwebhooks extension, Stripe's semantics) makes a
-// retried create safe: the same key with the same body within 24 hours answers the
-// first response again; the same key with a different body is a 409.
+// retried create safe: the same key with the same body within 24 hours answers with
+// the webhook the first request created, as it is now (after a rotation, its current
+// secret; no secret is stored with the key); the same key with a different body is a
+// 409. If that webhook has been deleted since, the retry is a 409 and creates nothing.
+// The webhook and the record of its answer are committed together, so a retry after
+// a crash finds the webhook or runs the create once.
 //
 // Takes any type of body and a specified content type.
 //
@@ -499,8 +511,12 @@ func (c *Client) CreateWebhookWithBody(ctx context.Context, params *CreateWebhoo
 // Answers 200, as JetEmail's sibling create endpoints do.
 //
 // An `Idempotency-Key` header (jetwebhooks extension, Stripe's semantics) makes a
-// retried create safe: the same key with the same body within 24 hours answers the
-// first response again; the same key with a different body is a 409.
+// retried create safe: the same key with the same body within 24 hours answers with
+// the webhook the first request created, as it is now (after a rotation, its current
+// secret; no secret is stored with the key); the same key with a different body is a
+// 409. If that webhook has been deleted since, the retry is a 409 and creates nothing.
+// The webhook and the record of its answer are committed together, so a retry after
+// a crash finds the webhook or runs the create once.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1377,8 +1393,12 @@ type ClientWithResponsesInterface interface {
 	// Answers 200, as JetEmail's sibling create endpoints do.
 	//
 	// An `Idempotency-Key` header (jetwebhooks extension, Stripe's semantics) makes a
-	// retried create safe: the same key with the same body within 24 hours answers the
-	// first response again; the same key with a different body is a 409.
+	// retried create safe: the same key with the same body within 24 hours answers with
+	// the webhook the first request created, as it is now (after a rotation, its current
+	// secret; no secret is stored with the key); the same key with a different body is a
+	// 409. If that webhook has been deleted since, the retry is a 409 and creates nothing.
+	// The webhook and the record of its answer are committed together, so a retry after
+	// a crash finds the webhook or runs the create once.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1392,8 +1412,12 @@ type ClientWithResponsesInterface interface {
 	// Answers 200, as JetEmail's sibling create endpoints do.
 	//
 	// An `Idempotency-Key` header (jetwebhooks extension, Stripe's semantics) makes a
-	// retried create safe: the same key with the same body within 24 hours answers the
-	// first response again; the same key with a different body is a 409.
+	// retried create safe: the same key with the same body within 24 hours answers with
+	// the webhook the first request created, as it is now (after a rotation, its current
+	// secret; no secret is stored with the key); the same key with a different body is a
+	// 409. If that webhook has been deleted since, the retry is a 409 and creates nothing.
+	// The webhook and the record of its answer are committed together, so a retry after
+	// a crash finds the webhook or runs the create once.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -2647,8 +2671,12 @@ func (c *ClientWithResponses) UpdateWebhookWithResponse(ctx context.Context, bod
 // Answers 200, as JetEmail's sibling create endpoints do.
 //
 // An `Idempotency-Key` header (jetwebhooks extension, Stripe's semantics) makes a
-// retried create safe: the same key with the same body within 24 hours answers the
-// first response again; the same key with a different body is a 409.
+// retried create safe: the same key with the same body within 24 hours answers with
+// the webhook the first request created, as it is now (after a rotation, its current
+// secret; no secret is stored with the key); the same key with a different body is a
+// 409. If that webhook has been deleted since, the retry is a 409 and creates nothing.
+// The webhook and the record of its answer are committed together, so a retry after
+// a crash finds the webhook or runs the create once.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -2668,8 +2696,12 @@ func (c *ClientWithResponses) CreateWebhookWithBodyWithResponse(ctx context.Cont
 // Answers 200, as JetEmail's sibling create endpoints do.
 //
 // An `Idempotency-Key` header (jetwebhooks extension, Stripe's semantics) makes a
-// retried create safe: the same key with the same body within 24 hours answers the
-// first response again; the same key with a different body is a 409.
+// retried create safe: the same key with the same body within 24 hours answers with
+// the webhook the first request created, as it is now (after a rotation, its current
+// secret; no secret is stored with the key); the same key with a different body is a
+// 409. If that webhook has been deleted since, the retry is a 409 and creates nothing.
+// The webhook and the record of its answer are committed together, so a retry after
+// a crash finds the webhook or runs the create once.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

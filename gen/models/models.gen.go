@@ -596,6 +596,10 @@ type IngestEventParams struct {
 	// IdempotencyKey Makes a retried request safe (jetwebhooks extension, Stripe's semantics): within 24
 	// hours the same key and body answer the first response again (marked by an
 	// `Idempotent-Replayed: true` header); the same key with another body is a 409.
+	// While the first request runs, a retry is a 409 ("still being processed"). A request
+	// that ends in a 5xx gives its key back at once; one that dies (a crash) holds it for
+	// the server's idempotency lease (`serve --idempotency-lease`, default 45 s), after
+	// which the same request runs again.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -604,6 +608,10 @@ type IngestEventBatchParams struct {
 	// IdempotencyKey Makes a retried request safe (jetwebhooks extension, Stripe's semantics): within 24
 	// hours the same key and body answer the first response again (marked by an
 	// `Idempotent-Replayed: true` header); the same key with another body is a 409.
+	// While the first request runs, a retry is a 409 ("still being processed"). A request
+	// that ends in a 5xx gives its key back at once; one that dies (a crash) holds it for
+	// the server's idempotency lease (`serve --idempotency-lease`, default 45 s), after
+	// which the same request runs again.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
@@ -621,6 +629,10 @@ type CreateWebhookParams struct {
 	// IdempotencyKey Makes a retried request safe (jetwebhooks extension, Stripe's semantics): within 24
 	// hours the same key and body answer the first response again (marked by an
 	// `Idempotent-Replayed: true` header); the same key with another body is a 409.
+	// While the first request runs, a retry is a 409 ("still being processed"). A request
+	// that ends in a 5xx gives its key back at once; one that dies (a crash) holds it for
+	// the server's idempotency lease (`serve --idempotency-lease`, default 45 s), after
+	// which the same request runs again.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 

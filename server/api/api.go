@@ -51,7 +51,17 @@ type Config struct {
 	// Tester makes the attempt of a test send (the delivery engine); without
 	// it POST /webhooks/{uuid}/test answers 503.
 	Tester TestSender
+	// IdempotencyLease bounds how long a request holds its Idempotency-Key
+	// (default DefaultIdempotencyLease). A request that dies holding a key
+	// (process killed, database error, client gone) locks it no longer:
+	// after the lease, a retry of the same request runs.
+	IdempotencyLease time.Duration
 }
+
+// DefaultIdempotencyLease is a little over the longest request the server
+// answers: its write timeout is 30 s, and a request still running after that
+// can no longer reply anyway.
+const DefaultIdempotencyLease = 45 * time.Second
 
 // TestSender attempts a test delivery at once and records its outcome.
 type TestSender interface {
@@ -85,6 +95,9 @@ func New(ctx context.Context, cfg Config, st store.Store, pub *ingest.Publisher)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.IdempotencyLease <= 0 {
+		cfg.IdempotencyLease = DefaultIdempotencyLease
 	}
 	if pub == nil {
 		return nil, errors.New("api: a publisher is required")
@@ -137,9 +150,9 @@ func New(ctx context.Context, cfg Config, st store.Store, pub *ingest.Publisher)
 		mws := []echo.MiddlewareFunc{middleware.BodyLimit(limit), a.validator(op)}
 		switch strings.ToLower(id) {
 		case "createwebhook":
-			mws = append(mws, a.idempotent(func(c echo.Context) string { return "account:" + accountFrom(c.Request().Context()).ID }))
+			mws = append(mws, a.idempotent(func(c echo.Context) string { return "account:" + accountFrom(c.Request().Context()).ID }, a.replayCreate))
 		case "ingestevent", "ingesteventbatch":
-			mws = append(mws, a.idempotent(func(echo.Context) string { return "ingest" }))
+			mws = append(mws, a.idempotent(func(echo.Context) string { return "ingest" }, nil))
 		}
 		// The embedded spec may carry normalised ids; registration uses the raw
 		// (lower-camel) ones. Key both so no operation runs unvalidated.

@@ -79,6 +79,10 @@ func toAPIError(err error) *Error {
 	if errors.Is(err, store.ErrNotFound) {
 		return newError(http.StatusNotFound, "Not found.")
 	}
+	if errors.Is(err, store.ErrLeaseLost) {
+		// A retry took the key over while this request was still running.
+		return errIdempotencyRunning
+	}
 	var he *echo.HTTPError
 	if errors.As(err, &he) {
 		return fromEchoError(he)

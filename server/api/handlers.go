@@ -228,12 +228,21 @@ func (h handlers) CreateWebhook(ctx context.Context, req apiserver.CreateWebhook
 		Events: eventStrings(b.Events), Enabled: b.Status == nil || *b.Status == models.StatusInputEnabled,
 		FilterUsers: users, FilterDomains: domains, CreatedAt: now, LastModified: now,
 	}
-	if err := h.store.CreateWebhook(ctx, w); err != nil {
+	// With an Idempotency-Key, the webhook and the record of this answer
+	// commit together: a retry finds the webhook, or nothing was made.
+	held := heldReservation(ctx)
+	var idem *store.IdempotencyLease
+	if held != nil {
+		idem = &held.lease
+	}
+	if err := h.store.CreateWebhook(ctx, w, idem); err != nil {
 		return nil, err
 	}
+	if held != nil {
+		held.finished = true
+	}
 	h.log.Info("webhook created", "account", acc.ID, "webhook", w.UUID)
-	msg := "Webhook created successfully"
-	return apiserver.CreateWebhook200JSONResponse{Success: true, Message: &msg, Webhook: toModel(w, true)}, nil
+	return createdResponse(w), nil
 }
 
 // UpdateWebhook implements PATCH /webhooks.

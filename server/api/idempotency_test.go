@@ -8,10 +8,12 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/jetwebhooks/jetwebhooks/client"
+	"github.com/jetwebhooks/jetwebhooks/server/api"
 	"github.com/jetwebhooks/jetwebhooks/server/store"
 )
 
@@ -209,10 +211,8 @@ func TestIdempotencyKeyInFlight(t *testing.T) {
 	e := newEnv(t)
 	body := `{"account_id":"` + e.A.ID + `","type":"outbound.delivered"}`
 	h := sha256.Sum256([]byte("POST /events\n" + body))
-	now := e.clock.Now()
-	if rec, err := e.st.ReserveIdempotencyKey(t.Context(), "ingest", "in-flight", h[:], now, now.Add(-24*time.Hour)); err != nil || rec != nil {
-		t.Fatalf("reserve: %v, %v", rec, err)
-	}
+	running := store.IdempotencyLease{Scope: "ingest", Key: "in-flight", Token: "the-first-request"}
+	reserveAsMiddleware(t, e, running, h[:])
 	r := e.do(rawReq{method: "POST", path: "/events", body: body, header: withHeader(bearer(testIngestToken), idemKey("in-flight"))})
 	if r.status != http.StatusConflict || !strings.Contains(string(r.body), "still being processed") {
 		t.Errorf("repeat of a running request: %d %s, want 409 still being processed", r.status, r.body)
@@ -224,7 +224,7 @@ func TestIdempotencyKeyInFlight(t *testing.T) {
 		t.Errorf("history: %d (%v)", q.Total, err)
 	}
 	// Once the first request has finished, the repeat gets its answer.
-	if err := e.st.FinishIdempotencyKey(t.Context(), "ingest", "in-flight", http.StatusAccepted, []byte(`{"success":true,"event_id":"evt_first_run","deliveries":0}`)); err != nil {
+	if err := e.st.FinishIdempotencyKey(t.Context(), running, http.StatusAccepted, []byte(`{"success":true,"event_id":"evt_first_run","deliveries":0}`)); err != nil {
 		t.Fatal(err)
 	}
 	r = e.do(rawReq{method: "POST", path: "/events", body: body, header: withHeader(bearer(testIngestToken), idemKey("in-flight"))})
@@ -233,14 +233,27 @@ func TestIdempotencyKeyInFlight(t *testing.T) {
 	}
 }
 
+// reserveAsMiddleware reserves a key in the store exactly as the middleware
+// does for a request that then runs (or dies): a lease of the API's default.
+func reserveAsMiddleware(t *testing.T, e *env, lease store.IdempotencyLease, hash []byte) {
+	t.Helper()
+	now := e.clock.Now()
+	if rec, err := e.st.ReserveIdempotencyKey(t.Context(), &store.ReserveIdempotencyParams{
+		IdempotencyLease: lease, RequestHash: hash, Now: now,
+		LeaseUntil: now.Add(api.DefaultIdempotencyLease), ExpiredBefore: now.Add(-24 * time.Hour),
+	}); err != nil || rec != nil {
+		t.Fatalf("reserve: %v, %v", rec, err)
+	}
+}
+
 // panickingStore panics in CreateWebhook for a webhook named "Panic Now".
 type panickingStore struct{ store.Store }
 
-func (p panickingStore) CreateWebhook(ctx context.Context, w *store.Webhook) error {
+func (p panickingStore) CreateWebhook(ctx context.Context, w *store.Webhook, idem *store.IdempotencyLease) error {
 	if w.Name == "Panic Now" {
 		panic("injected failure")
 	}
-	return p.Store.CreateWebhook(ctx, w)
+	return p.Store.CreateWebhook(ctx, w, idem)
 }
 
 // TestIdempotencyKeyReleasedOnPanic: a request that panics is answered 500
@@ -264,5 +277,130 @@ func TestIdempotencyKeyReleasedOnPanic(t *testing.T) {
 	fixed := `{"name":"Calm","url":"https://example.com/webhook","events":["outbound.delivered"]}`
 	if r := e.do(rawReq{method: "POST", path: "/webhooks", body: fixed, header: idemKey("panics")}); r.status != http.StatusOK || r.header.Get("Idempotent-Replayed") != "" {
 		t.Errorf("another request with the key after a panic: %d %s, want a fresh 200", r.status, r.body)
+	}
+}
+
+// crashingStore makes the first create of a webhook named "Crash" fail as a
+// dead process would: the create errs and, when dies is set, the release that
+// follows never happens (the process is gone before it could run).
+type crashingStore struct {
+	store.Store
+	dies    bool
+	crashed atomic.Bool
+}
+
+func (c *crashingStore) CreateWebhook(ctx context.Context, w *store.Webhook, idem *store.IdempotencyLease) error {
+	if w.Name == "Crash" && c.crashed.CompareAndSwap(false, true) {
+		return errors.New("injected: connection to the database lost")
+	}
+	return c.Store.CreateWebhook(ctx, w, idem)
+}
+
+func (c *crashingStore) ReleaseIdempotencyKey(ctx context.Context, lease store.IdempotencyLease) error {
+	if c.dies {
+		return nil
+	}
+	return c.Store.ReleaseIdempotencyKey(ctx, lease)
+}
+
+// TestIdempotencyKeyAfterAFailedRequest: a request that dies holding its key
+// locks it only for the lease; one that ends in a 5xx gives it back at once.
+// Either way the retry makes exactly one webhook.
+func TestIdempotencyKeyAfterAFailedRequest(t *testing.T) {
+	t.Parallel()
+	for _, dies := range []bool{true, false} {
+		name := map[bool]string{true: "process dies", false: "5xx"}[dies]
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			cs := &crashingStore{dies: dies}
+			e := newEnvWrapped(t, func(c *api.Config) { c.IdempotencyLease = time.Minute },
+				func(s store.Store) store.Store { cs.Store = s; return cs })
+			body := `{"name":"Crash","url":"https://example.com/webhook","events":["outbound.delivered"]}`
+			if r := e.do(rawReq{method: "POST", path: "/webhooks", body: body, header: idemKey("retry-me")}); r.status != http.StatusInternalServerError {
+				t.Fatalf("failing create: %d %s, want 500", r.status, r.body)
+			}
+			if dies {
+				// The dead request's lease still runs: a retry now would
+				// race it, so it is told to wait.
+				e.clock.Advance(59 * time.Second)
+				r := e.do(rawReq{method: "POST", path: "/webhooks", body: body, header: idemKey("retry-me")})
+				if r.status != http.StatusConflict || !strings.Contains(string(r.body), "still being processed") {
+					t.Fatalf("retry within the lease: %d %s, want 409 still being processed", r.status, r.body)
+				}
+				// Another request with the key is still refused after it.
+				e.clock.Advance(time.Second)
+				other := `{"name":"Other","url":"https://example.com/webhook","events":["outbound.delivered"]}`
+				if r := e.do(rawReq{method: "POST", path: "/webhooks", body: other, header: idemKey("retry-me")}); r.status != http.StatusConflict {
+					t.Fatalf("another body after the lease: %d %s, want 409", r.status, r.body)
+				}
+			}
+			first := e.do(rawReq{method: "POST", path: "/webhooks", body: body, header: idemKey("retry-me")})
+			if first.status != http.StatusOK || first.header.Get("Idempotent-Replayed") != "" {
+				t.Fatalf("retry: %d (replayed %q) %s, want a fresh 200", first.status, first.header.Get("Idempotent-Replayed"), first.body)
+			}
+			again := e.do(rawReq{method: "POST", path: "/webhooks", body: body, header: idemKey("retry-me")})
+			if again.status != http.StatusOK || again.header.Get("Idempotent-Replayed") != "true" || !bytes.Equal(first.body, again.body) {
+				t.Fatalf("second retry: %d (replayed %q) %s, want the first answer", again.status, again.header.Get("Idempotent-Replayed"), again.body)
+			}
+			if list, err := e.A.C.ListWebhooks(t.Context()); err != nil || len(list) != 1 {
+				t.Fatalf("%d webhooks (%v), want exactly 1", len(list), err)
+			}
+		})
+	}
+}
+
+// TestIdempotentCreateReplayAfterRotationAndDelete: the record of a create
+// keeps no secret; a replay shows the webhook as it is now, so a rotated
+// secret is never handed out again, and a deleted webhook is a 409 that
+// creates nothing.
+func TestIdempotentCreateReplayAfterRotationAndDelete(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := t.Context()
+	body := `{"name":"Rotated","url":"https://example.com/webhook","events":["outbound.delivered"]}`
+	decode := func(r rawResp) (uuid, secret string) {
+		t.Helper()
+		var out struct {
+			Webhook struct {
+				UUID   string `json:"uuid"`
+				Secret string `json:"secret"`
+			} `json:"webhook"`
+		}
+		if err := json.Unmarshal(r.body, &out); err != nil {
+			t.Fatalf("%s: %v", r.body, err)
+		}
+		return out.Webhook.UUID, out.Webhook.Secret
+	}
+	first := e.do(rawReq{method: "POST", path: "/webhooks", body: body, header: idemKey("rotate-then-replay")})
+	if first.status != http.StatusOK {
+		t.Fatalf("create: %d %s", first.status, first.body)
+	}
+	id, oldSecret := decode(first)
+	rotated, err := e.A.C.RotateSecret(ctx, id, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replay := e.do(rawReq{method: "POST", path: "/webhooks", body: body, header: idemKey("rotate-then-replay")})
+	if replay.status != http.StatusOK || replay.header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("replay after rotation: %d %s", replay.status, replay.body)
+	}
+	rid, secret := decode(replay)
+	if rid != id || secret == oldSecret || secret != *rotated.Secret {
+		t.Fatalf("replay after rotation gave webhook %s with the old secret (%v); want %s with the current one", rid, secret == oldSecret, id)
+	}
+	if strings.Contains(string(replay.body), oldSecret) {
+		t.Fatal("the replay holds the rotated-out secret")
+	}
+
+	if err := e.A.C.DeleteWebhook(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	gone := e.do(rawReq{method: "POST", path: "/webhooks", body: body, header: idemKey("rotate-then-replay")})
+	if gone.status != http.StatusConflict || !strings.Contains(string(gone.body), "since been deleted") ||
+		strings.Contains(string(gone.body), "whsec_") {
+		t.Fatalf("replay after delete: %d %s, want 409 saying the webhook was deleted", gone.status, gone.body)
+	}
+	if list, _ := e.A.C.ListWebhooks(ctx); len(list) != 0 {
+		t.Fatalf("the replay of a deleted webhook's create made %d webhooks", len(list))
 	}
 }

@@ -167,7 +167,7 @@ func TestListWebhooksCap(t *testing.T) {
 		at := base.Add(time.Duration(i) * time.Millisecond)
 		w := &store.Webhook{UUID: uuid.NewString(), AccountID: e.A.ID, Name: fmt.Sprintf("Bulk %04d", i), URL: "https://example.com/webhook",
 			Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", Events: []string{"outbound.delivered"}, Enabled: true, CreatedAt: at, LastModified: at}
-		if err := e.st.CreateWebhook(ctx, w); err != nil {
+		if err := e.st.CreateWebhook(ctx, w, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -194,7 +194,7 @@ func RunMemory(ctx context.Context, cfg MemoryConfig) (*MemoryResult, error) {
 		w := &store.Webhook{UUID: newUUID(), AccountID: account, Name: fmt.Sprintf("bench %d", k),
 			URL: fmt.Sprintf("%s/h/%d", base, k), Secret: secret, Events: []string{"outbound.delivered"},
 			Enabled: true, CreatedAt: now, LastModified: now}
-		if err := s.CreateWebhook(ctx, w); err != nil {
+		if err := s.CreateWebhook(ctx, w, nil); err != nil {
 			return nil, fmt.Errorf("create webhook: %w", err)
 		}
 	}

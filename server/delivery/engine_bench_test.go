@@ -79,7 +79,7 @@ func benchEngine(b *testing.B, sync string, conc, hooks int) {
 		// is one delivery whatever the number of webhooks.
 		w := &store.Webhook{UUID: benchEngineUUID(k), AccountID: acc.ID, Name: "bench", URL: fmt.Sprintf("%s/h/%d", rcv.URL, k),
 			Secret: secret, Events: []string{benchTypes[k%len(benchTypes)]}, Enabled: true, CreatedAt: now, LastModified: now}
-		if err := st.CreateWebhook(ctx, w); err != nil {
+		if err := st.CreateWebhook(ctx, w, nil); err != nil {
 			b.Fatal(err)
 		}
 		hookUUIDs[k] = w.UUID

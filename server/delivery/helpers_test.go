@@ -102,7 +102,7 @@ func (e *env) addWebhook(url string, opts ...hookOpt) *store.Webhook {
 	for _, o := range opts {
 		o(w)
 	}
-	if err := e.st.CreateWebhook(context.Background(), w); err != nil {
+	if err := e.st.CreateWebhook(context.Background(), w, nil); err != nil {
 		e.t.Fatalf("create webhook: %v", err)
 	}
 	return w

@@ -49,7 +49,7 @@ func setup(t *testing.T) (*countingStore, *ingest.Publisher, *store.Account) {
 	}
 	now := time.Now()
 	if err := st.CreateWebhook(t.Context(), &store.Webhook{UUID: "00000000-0000-4000-8000-000000000001", AccountID: acc.ID, Name: "w",
-		URL: "https://example.com", Secret: "whsec_x", Events: []string{"outbound.delivered"}, Enabled: true, CreatedAt: now, LastModified: now}); err != nil {
+		URL: "https://example.com", Secret: "whsec_x", Events: []string{"outbound.delivered"}, Enabled: true, CreatedAt: now, LastModified: now}, nil); err != nil {
 		t.Fatal(err)
 	}
 	cs := &countingStore{Store: st}

@@ -122,7 +122,7 @@ func TestNoSecretInClearOnDisk(t *testing.T) {
 	const secret = "whsec_UNIQUEMARKERc2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"
 	if err := ws.CreateWebhook(t.Context(), &store.Webhook{UUID: "00000000-0000-4000-8000-000000000001", AccountID: "acc_1",
 		Name: "n", URL: "https://example.com", Secret: secret, Events: []string{"outbound.delivered"}, Enabled: true,
-		CreatedAt: now, LastModified: now}); err != nil {
+		CreatedAt: now, LastModified: now}, nil); err != nil {
 		t.Fatal(err)
 	}
 	got, err := ws.GetWebhook(t.Context(), "acc_1", "00000000-0000-4000-8000-000000000001")

@@ -103,14 +103,14 @@ func (s *sealed) CreateTestDelivery(ctx context.Context, e *store.Event, webhook
 	return c, nil
 }
 
-func (s *sealed) CreateWebhook(ctx context.Context, w *store.Webhook) error {
+func (s *sealed) CreateWebhook(ctx context.Context, w *store.Webhook, idem *store.IdempotencyLease) error {
 	sealedSecret, err := s.box.Seal(w.Secret)
 	if err != nil {
 		return err
 	}
 	cp := *w
 	cp.Secret = sealedSecret
-	return s.Store.CreateWebhook(ctx, &cp)
+	return s.Store.CreateWebhook(ctx, &cp, idem)
 }
 
 func (s *sealed) GetWebhook(ctx context.Context, accountID, uuid string) (*store.Webhook, error) {

@@ -30,6 +30,10 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrConflict reports a uniqueness violation the caller can act on.
 	ErrConflict = errors.New("conflict")
+	// ErrLeaseLost reports an Idempotency-Key reservation that is no longer
+	// held by the request trying to finish it: its lease ran out and a
+	// retry took the key over.
+	ErrLeaseLost = errors.New("idempotency reservation no longer held")
 	// ErrClosed reports use of a store after Close.
 	ErrClosed = errors.New("store closed")
 )
@@ -119,14 +123,46 @@ type RotateSecretParams struct {
 	Now               time.Time
 }
 
+// IdempotencyLease names one reservation of an Idempotency-Key: its scope and
+// key, and the token of the request holding it. Finishing and releasing check
+// the token, so a request whose lease ran out, and whose key a retry took
+// over, can no longer record or erase anything.
+type IdempotencyLease struct {
+	Scope string
+	Key   string
+	// Token is chosen by the reserving request (random, unique per request).
+	Token string
+}
+
+// ReserveIdempotencyParams reserves an Idempotency-Key for one request.
+type ReserveIdempotencyParams struct {
+	IdempotencyLease
+	RequestHash []byte
+	Now         time.Time
+	// LeaseUntil bounds the reservation: an unfinished record whose lease
+	// has passed belongs to a request that died (process killed, database
+	// gone, client gone), and a retry with the same request hash takes it
+	// over instead of being refused until the record expires.
+	LeaseUntil time.Time
+	// Records created before ExpiredBefore are forgotten and replaced.
+	ExpiredBefore time.Time
+}
+
 // IdempotencyRecord is a stored Idempotency-Key: the hash of the request it
 // was first used with and, once finished, the response to replay.
 type IdempotencyRecord struct {
 	RequestHash []byte
 	// Status is 0 while the first request is still being handled.
-	Status    int
-	Body      []byte
-	CreatedAt time.Time
+	Status int
+	// Body is the recorded response. It is empty when the response names a
+	// resource (ResourceUUID) and is rendered again from current state at
+	// replay, so nothing secret is stored with the key.
+	Body []byte
+	// ResourceUUID is the webhook a finished create made (see CreateWebhook).
+	ResourceUUID string
+	CreatedAt    time.Time
+	// LeaseUntil is when an unfinished reservation may be taken over.
+	LeaseUntil time.Time
 }
 
 // UpdateWebhookParams changes the given fields of one webhook. Nil pointers and
@@ -316,7 +352,11 @@ type Store interface {
 	AccountByKeyHash(ctx context.Context, keyHash []byte) (*Account, error)
 
 	// CreateWebhook stores w (UUID, account and times set by the caller).
-	CreateWebhook(ctx context.Context, w *Webhook) error
+	// With a non-nil idem, the same transaction finishes that reservation
+	// (status 200, ResourceUUID w.UUID, no body), so a create and the record
+	// of its answer commit together; if the reservation is no longer held
+	// by idem.Token nothing is stored and the error is ErrLeaseLost.
+	CreateWebhook(ctx context.Context, w *Webhook, idem *IdempotencyLease) error
 	// GetWebhook returns one webhook of the account.
 	GetWebhook(ctx context.Context, accountID, uuid string) (*Webhook, error)
 	// ListWebhooks returns a page of the account's webhooks, oldest first.
@@ -368,15 +408,18 @@ type Store interface {
 	// starting at once agree on one value (first start's generated secrets).
 	PutSettingIfAbsent(ctx context.Context, key string, value []byte) (stored []byte, created bool, err error)
 
-	// ReserveIdempotencyKey claims (scope, key) for a request whose hash is
-	// requestHash. It returns nil if this call reserved it, or the record
-	// already there. Records created before expiredBefore are replaced.
-	ReserveIdempotencyKey(ctx context.Context, scope, key string, requestHash []byte, now, expiredBefore time.Time) (*IdempotencyRecord, error)
-	// FinishIdempotencyKey stores the response of a reserved key.
-	FinishIdempotencyKey(ctx context.Context, scope, key string, status int, body []byte) error
-	// ReleaseIdempotencyKey forgets a reserved key (the request failed in a
-	// way worth retrying).
-	ReleaseIdempotencyKey(ctx context.Context, scope, key string) error
+	// ReserveIdempotencyKey claims p's key for the request holding p.Token.
+	// It returns nil if this call now holds it: the key was free, or its
+	// record was unfinished, past its lease and made with the same request
+	// hash (the request that reserved it died). Otherwise it returns the
+	// record there: finished, still leased, or made with another request.
+	ReserveIdempotencyKey(ctx context.Context, p *ReserveIdempotencyParams) (*IdempotencyRecord, error)
+	// FinishIdempotencyKey stores the response of a reservation still held
+	// by lease; ErrLeaseLost (nothing stored) when it is not.
+	FinishIdempotencyKey(ctx context.Context, lease IdempotencyLease, status int, body []byte) error
+	// ReleaseIdempotencyKey forgets an unfinished reservation held by lease
+	// (the request failed in a way worth retrying); a no-op otherwise.
+	ReleaseIdempotencyKey(ctx context.Context, lease IdempotencyLease) error
 	// PurgeIdempotencyKeys deletes records created before before.
 	PurgeIdempotencyKeys(ctx context.Context, before time.Time) (int, error)
 

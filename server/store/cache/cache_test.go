@@ -85,7 +85,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	f.hook = &store.Webhook{UUID: "00000000-0000-4000-8000-000000000001", AccountID: f.acc.ID, Name: "h", URL: "https://example.com/a",
 		Secret: "whsec_x", Events: []string{"outbound.delivered"}, Enabled: true, CreatedAt: f.now, LastModified: f.now}
-	if err := f.st.CreateWebhook(t.Context(), f.hook); err != nil {
+	if err := f.st.CreateWebhook(t.Context(), f.hook, nil); err != nil {
 		t.Fatal(err)
 	}
 	return f

@@ -71,7 +71,7 @@ func setup(t *testing.T, s store.Store, n int) fixture {
 		w := &store.Webhook{UUID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i), AccountID: acc.ID, Name: "h",
 			URL: fmt.Sprintf("https://example.com/%d", i), Secret: "whsec_x", Events: []string{"outbound.delivered"},
 			Enabled: true, CreatedAt: t0.Add(time.Duration(i) * time.Millisecond), LastModified: t0}
-		if err := s.CreateWebhook(ctx, w); err != nil {
+		if err := s.CreateWebhook(ctx, w, nil); err != nil {
 			t.Fatal(err)
 		}
 		f.hooks = append(f.hooks, w)
@@ -362,7 +362,7 @@ func TestClosed(t *testing.T) {
 func TestCreateWebhookUnknownAccount(t *testing.T) {
 	s := openStore(t, pgtest.Database(t), pgstore.Options{})
 	err := s.CreateWebhook(t.Context(), &store.Webhook{UUID: "00000000-0000-4000-8000-000000000001", AccountID: "acc_missing",
-		Name: "h", URL: "https://example.com", Secret: "s", Events: []string{"outbound.delivered"}, CreatedAt: t0, LastModified: t0})
+		Name: "h", URL: "https://example.com", Secret: "s", Events: []string{"outbound.delivered"}, CreatedAt: t0, LastModified: t0}, nil)
 	if !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("CreateWebhook for a missing account = %v, want ErrNotFound", err)
 	}

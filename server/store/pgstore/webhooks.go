@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/subtle"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/jetwebhooks/jetwebhooks/server/store"
 )
@@ -94,14 +96,28 @@ func (s *Store) AccountByKeyHash(ctx context.Context, keyHash []byte) (*store.Ac
 
 // CreateWebhook implements store.Store. An unknown account is reported as
 // store.ErrNotFound (the foreign key fails), a taken UUID as store.ErrConflict.
-func (s *Store) CreateWebhook(ctx context.Context, w *store.Webhook) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO webhooks
-		(uuid, account_id, name, url, secret, events, enabled, filter_users, filter_domains, created_at, last_modified)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		w.UUID, w.AccountID, w.Name, w.URL, w.Secret, encodeList(w.Events), w.Enabled,
-		encodeNullableList(w.FilterUsers), encodeNullableList(w.FilterDomains), ms(w.CreatedAt), ms(w.LastModified))
+func (s *Store) CreateWebhook(ctx context.Context, w *store.Webhook, idem *store.IdempotencyLease) error {
+	insert := func(db execer) error {
+		_, err := db.Exec(ctx, `INSERT INTO webhooks
+			(uuid, account_id, name, url, secret, events, enabled, filter_users, filter_domains, created_at, last_modified)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			w.UUID, w.AccountID, w.Name, w.URL, w.Secret, encodeList(w.Events), w.Enabled,
+			encodeNullableList(w.FilterUsers), encodeNullableList(w.FilterDomains), ms(w.CreatedAt), ms(w.LastModified))
+		return interpret(err)
+	}
+	var err error
+	if idem == nil {
+		err = insert(s.pool)
+	} else {
+		err = s.withTx(ctx, func(tx pgx.Tx) error {
+			if err := insert(tx); err != nil {
+				return err
+			}
+			return finishIdempotency(ctx, tx, *idem, http.StatusOK, nil, w.UUID)
+		})
+	}
 	if err != nil {
-		return fmt.Errorf("create webhook: %w", interpret(err))
+		return fmt.Errorf("create webhook: %w", err)
 	}
 	return nil
 }
@@ -300,13 +316,26 @@ func (s *Store) DisableFailingWebhooks(ctx context.Context, failingSince, now ti
 
 // ReserveIdempotencyKey implements store.Store. Like PutSettingIfAbsent it
 // reads the winner in a statement of its own, after the insert settled.
-func (s *Store) ReserveIdempotencyKey(ctx context.Context, scope, key string, requestHash []byte, now, expiredBefore time.Time) (*store.IdempotencyRecord, error) {
+func (s *Store) ReserveIdempotencyKey(ctx context.Context, p *store.ReserveIdempotencyParams) (*store.IdempotencyRecord, error) {
 	if _, err := s.pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND created_at < $3`,
-		scope, key, ms(expiredBefore)); err != nil {
+		p.Scope, p.Key, ms(p.ExpiredBefore)); err != nil {
 		return nil, fmt.Errorf("reserve idempotency key: %w", interpret(err))
 	}
-	tag, err := s.pool.Exec(ctx, `INSERT INTO idempotency_keys (scope, key, request_hash, created_at) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (scope, key) DO NOTHING`, scope, key, orEmptyBytes(requestHash), ms(now))
+	tag, err := s.pool.Exec(ctx, `INSERT INTO idempotency_keys (scope, key, request_hash, created_at, lease_token, lease_until)
+		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (scope, key) DO NOTHING`,
+		p.Scope, p.Key, orEmptyBytes(p.RequestHash), ms(p.Now), p.Token, ms(p.LeaseUntil))
+	if err != nil {
+		return nil, fmt.Errorf("reserve idempotency key: %w", interpret(err))
+	}
+	if tag.RowsAffected() == 1 {
+		return nil, nil
+	}
+	// The request that reserved the key died: the same request takes its
+	// reservation over once the lease has passed. The row lock makes one
+	// of several concurrent retries the winner.
+	tag, err = s.pool.Exec(ctx, `UPDATE idempotency_keys SET lease_token = $3, lease_until = $4
+		WHERE scope = $1 AND key = $2 AND status = 0 AND lease_until <= $5 AND request_hash = $6`,
+		p.Scope, p.Key, p.Token, ms(p.LeaseUntil), ms(p.Now), orEmptyBytes(p.RequestHash))
 	if err != nil {
 		return nil, fmt.Errorf("reserve idempotency key: %w", interpret(err))
 	}
@@ -314,27 +343,57 @@ func (s *Store) ReserveIdempotencyKey(ctx context.Context, scope, key string, re
 		return nil, nil
 	}
 	var rec store.IdempotencyRecord
-	var created int64
-	if err := s.pool.QueryRow(ctx, `SELECT request_hash, status, coalesce(body, ''::bytea), created_at FROM idempotency_keys
-		WHERE scope = $1 AND key = $2`, scope, key).Scan(&rec.RequestHash, &rec.Status, &rec.Body, &created); err != nil {
+	var created, leaseUntil int64
+	var resource *string
+	if err := s.pool.QueryRow(ctx, `SELECT request_hash, status, coalesce(body, ''::bytea), resource_uuid, created_at, lease_until
+		FROM idempotency_keys WHERE scope = $1 AND key = $2`, p.Scope, p.Key).Scan(
+		&rec.RequestHash, &rec.Status, &rec.Body, &resource, &created, &leaseUntil); err != nil {
 		return nil, fmt.Errorf("reserve idempotency key: %w", interpret(err))
 	}
-	rec.CreatedAt = fromMS(created)
+	if resource != nil {
+		rec.ResourceUUID = *resource
+	}
+	rec.CreatedAt, rec.LeaseUntil = fromMS(created), fromMS(leaseUntil)
 	return &rec, nil
 }
 
+// execer is what finishIdempotency needs of a pool or a transaction.
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// finishIdempotency records a reservation's answer, if lease still holds it.
+func finishIdempotency(ctx context.Context, db execer, lease store.IdempotencyLease, status int, body []byte, resource string) error {
+	var tag pgconn.CommandTag
+	var err error
+	if resource != "" {
+		tag, err = db.Exec(ctx, `UPDATE idempotency_keys SET status = $4, body = NULL, resource_uuid = $5
+			WHERE scope = $1 AND key = $2 AND lease_token = $3 AND status = 0`, lease.Scope, lease.Key, lease.Token, status, resource)
+	} else {
+		tag, err = db.Exec(ctx, `UPDATE idempotency_keys SET status = $4, body = $5
+			WHERE scope = $1 AND key = $2 AND lease_token = $3 AND status = 0`, lease.Scope, lease.Key, lease.Token, status, orEmptyBytes(body))
+	}
+	if err != nil {
+		return interpret(err)
+	}
+	if tag.RowsAffected() != 1 {
+		return store.ErrLeaseLost
+	}
+	return nil
+}
+
 // FinishIdempotencyKey implements store.Store.
-func (s *Store) FinishIdempotencyKey(ctx context.Context, scope, key string, status int, body []byte) error {
-	if _, err := s.pool.Exec(ctx, `UPDATE idempotency_keys SET status = $3, body = $4 WHERE scope = $1 AND key = $2`,
-		scope, key, status, orEmptyBytes(body)); err != nil {
-		return fmt.Errorf("finish idempotency key: %w", interpret(err))
+func (s *Store) FinishIdempotencyKey(ctx context.Context, lease store.IdempotencyLease, status int, body []byte) error {
+	if err := finishIdempotency(ctx, s.pool, lease, status, body, ""); err != nil {
+		return fmt.Errorf("finish idempotency key: %w", err)
 	}
 	return nil
 }
 
 // ReleaseIdempotencyKey implements store.Store.
-func (s *Store) ReleaseIdempotencyKey(ctx context.Context, scope, key string) error {
-	if _, err := s.pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND status = 0`, scope, key); err != nil {
+func (s *Store) ReleaseIdempotencyKey(ctx context.Context, lease store.IdempotencyLease) error {
+	if _, err := s.pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND lease_token = $3 AND status = 0`,
+		lease.Scope, lease.Key, lease.Token); err != nil {
 		return fmt.Errorf("release idempotency key: %w", interpret(err))
 	}
 	return nil

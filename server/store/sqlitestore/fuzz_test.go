@@ -30,7 +30,7 @@ func FuzzQueryFilters(f *testing.F) {
 			f.Fatal(err)
 		}
 		if err := st.CreateWebhook(f.Context(), &store.Webhook{UUID: "00000000-0000-4000-8000-00000000000" + id[4:], AccountID: id, Name: "w",
-			URL: "https://example.com", Secret: "whsec_x", Events: []string{"outbound.delivered"}, Enabled: true, CreatedAt: now, LastModified: now}); err != nil {
+			URL: "https://example.com", Secret: "whsec_x", Events: []string{"outbound.delivered"}, Enabled: true, CreatedAt: now, LastModified: now}, nil); err != nil {
 			f.Fatal(err)
 		}
 		var evs []*store.Event

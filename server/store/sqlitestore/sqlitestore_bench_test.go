@@ -50,7 +50,7 @@ func BenchmarkPipeline(b *testing.B) {
 	}
 	if err := s.CreateWebhook(ctx, &store.Webhook{UUID: "00000000-0000-4000-9000-000000000001", AccountID: acc.ID, Name: "h",
 		URL: "https://example.com/h", Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", Events: []string{"outbound.delivered"},
-		Enabled: true, CreatedAt: now, LastModified: now}); err != nil {
+		Enabled: true, CreatedAt: now, LastModified: now}, nil); err != nil {
 		b.Fatal(err)
 	}
 	const publishers, batch, slots = 4, 100, 128

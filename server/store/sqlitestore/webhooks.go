@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"strings"
 	"time"
 
@@ -122,14 +123,17 @@ func (s *Store) AccountByKeyHash(ctx context.Context, keyHash []byte) (*store.Ac
 }
 
 // CreateWebhook implements store.Store.
-func (s *Store) CreateWebhook(ctx context.Context, w *store.Webhook) error {
+func (s *Store) CreateWebhook(ctx context.Context, w *store.Webhook, idem *store.IdempotencyLease) error {
 	err := s.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO webhooks
 			(uuid, account_id, name, url, secret, events, enabled, filter_users, filter_domains, created_at, last_modified)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			w.UUID, w.AccountID, w.Name, w.URL, w.Secret, encodeList(w.Events), w.Enabled,
 			encodeNullableList(w.FilterUsers), encodeNullableList(w.FilterDomains), ms(w.CreatedAt), ms(w.LastModified))
-		return interpret(err)
+		if err != nil || idem == nil {
+			return interpret(err)
+		}
+		return finishIdempotency(ctx, tx, *idem, http.StatusOK, nil, w.UUID)
 	})
 	if err != nil {
 		return fmt.Errorf("create webhook: %w", err)
@@ -403,15 +407,27 @@ func (s *Store) DisableFailingWebhooks(ctx context.Context, failingSince, now ti
 }
 
 // ReserveIdempotencyKey implements store.Store.
-func (s *Store) ReserveIdempotencyKey(ctx context.Context, scope, key string, requestHash []byte, now, expiredBefore time.Time) (*store.IdempotencyRecord, error) {
+func (s *Store) ReserveIdempotencyKey(ctx context.Context, p *store.ReserveIdempotencyParams) (*store.IdempotencyRecord, error) {
 	var existing *store.IdempotencyRecord
 	err := s.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND created_at < ?`,
-			scope, key, ms(expiredBefore)); err != nil {
+			p.Scope, p.Key, ms(p.ExpiredBefore)); err != nil {
 			return interpret(err)
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (scope, key, request_hash, created_at) VALUES (?, ?, ?, ?)
-			ON CONFLICT (scope, key) DO NOTHING`, scope, key, requestHash, ms(now))
+		res, err := tx.ExecContext(ctx, `INSERT INTO idempotency_keys (scope, key, request_hash, created_at, lease_token, lease_until)
+			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scope, key) DO NOTHING`,
+			p.Scope, p.Key, p.RequestHash, ms(p.Now), p.Token, ms(p.LeaseUntil))
+		if err != nil {
+			return interpret(err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			return nil
+		}
+		// The request that reserved the key died: the same request takes
+		// its reservation over once the lease has passed.
+		res, err = tx.ExecContext(ctx, `UPDATE idempotency_keys SET lease_token = ?, lease_until = ?
+			WHERE scope = ? AND key = ? AND status = 0 AND lease_until <= ? AND request_hash = ?`,
+			p.Token, ms(p.LeaseUntil), p.Scope, p.Key, ms(p.Now), p.RequestHash)
 		if err != nil {
 			return interpret(err)
 		}
@@ -419,12 +435,15 @@ func (s *Store) ReserveIdempotencyKey(ctx context.Context, scope, key string, re
 			return nil
 		}
 		var rec store.IdempotencyRecord
-		var created int64
-		if err := tx.QueryRowContext(ctx, `SELECT request_hash, status, coalesce(body, x''), created_at FROM idempotency_keys
-			WHERE scope = ? AND key = ?`, scope, key).Scan(&rec.RequestHash, &rec.Status, &rec.Body, &created); err != nil {
+		var created, leaseUntil int64
+		var resource sql.NullString
+		if err := tx.QueryRowContext(ctx, `SELECT request_hash, status, coalesce(body, x''), resource_uuid, created_at, lease_until
+			FROM idempotency_keys WHERE scope = ? AND key = ?`, p.Scope, p.Key).Scan(
+			&rec.RequestHash, &rec.Status, &rec.Body, &resource, &created, &leaseUntil); err != nil {
 			return interpret(err)
 		}
-		rec.CreatedAt = fromMS(created)
+		rec.ResourceUUID = resource.String
+		rec.CreatedAt, rec.LeaseUntil = fromMS(created), fromMS(leaseUntil)
 		existing = &rec
 		return nil
 	})
@@ -434,11 +453,31 @@ func (s *Store) ReserveIdempotencyKey(ctx context.Context, scope, key string, re
 	return existing, nil
 }
 
-// FinishIdempotencyKey implements store.Store.
-func (s *Store) FinishIdempotencyKey(ctx context.Context, scope, key string, status int, body []byte) error {
-	err := s.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE idempotency_keys SET status = ?, body = ? WHERE scope = ? AND key = ?`, status, body, scope, key)
+// finishIdempotency records a reservation's answer inside tx, if lease still
+// holds it.
+func finishIdempotency(ctx context.Context, tx *sql.Tx, lease store.IdempotencyLease, status int, body []byte, resource string) error {
+	var res sql.Result
+	var err error
+	if resource != "" {
+		res, err = tx.ExecContext(ctx, `UPDATE idempotency_keys SET status = ?, body = NULL, resource_uuid = ?
+			WHERE scope = ? AND key = ? AND lease_token = ? AND status = 0`, status, resource, lease.Scope, lease.Key, lease.Token)
+	} else {
+		res, err = tx.ExecContext(ctx, `UPDATE idempotency_keys SET status = ?, body = ?
+			WHERE scope = ? AND key = ? AND lease_token = ? AND status = 0`, status, body, lease.Scope, lease.Key, lease.Token)
+	}
+	if err != nil {
 		return interpret(err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return store.ErrLeaseLost
+	}
+	return nil
+}
+
+// FinishIdempotencyKey implements store.Store.
+func (s *Store) FinishIdempotencyKey(ctx context.Context, lease store.IdempotencyLease, status int, body []byte) error {
+	err := s.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		return finishIdempotency(ctx, tx, lease, status, body, "")
 	})
 	if err != nil {
 		return fmt.Errorf("finish idempotency key: %w", err)
@@ -447,9 +486,10 @@ func (s *Store) FinishIdempotencyKey(ctx context.Context, scope, key string, sta
 }
 
 // ReleaseIdempotencyKey implements store.Store.
-func (s *Store) ReleaseIdempotencyKey(ctx context.Context, scope, key string) error {
+func (s *Store) ReleaseIdempotencyKey(ctx context.Context, lease store.IdempotencyLease) error {
 	err := s.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND status = 0`, scope, key)
+		_, err := tx.ExecContext(ctx, `DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND lease_token = ? AND status = 0`,
+			lease.Scope, lease.Key, lease.Token)
 		return interpret(err)
 	})
 	if err != nil {

@@ -62,7 +62,7 @@ func benchSetup(b *testing.B, s store.Store, n int) *store.Account {
 		w := &store.Webhook{UUID: benchUUID(), AccountID: acc.ID, Name: fmt.Sprintf("bench %d", k),
 			URL: fmt.Sprintf("https://example.com/hook/%d", k), Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
 			Events: []string{"outbound.delivered"}, Enabled: true, CreatedAt: now, LastModified: now}
-		if err := s.CreateWebhook(ctx, w); err != nil {
+		if err := s.CreateWebhook(ctx, w, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -46,6 +46,8 @@ func Run(t *testing.T, open Opener) {
 		{"WebhookHealth", testWebhookHealth},
 		{"TestDelivery", testTestDelivery},
 		{"Idempotency", testIdempotency},
+		{"IdempotencyLease", testIdempotencyLease},
+		{"IdempotentCreateIsAtomic", testIdempotentCreate},
 		{"DeferWithoutAttempt", testDefer},
 		{"CompleteBatch", testCompleteBatch},
 		{"CompleteSameDeliveryTwice", testCompleteSameDeliveryTwice},
@@ -123,7 +125,7 @@ func newHook(t *testing.T, s store.Store, acc *store.Account, o hookOpts) *store
 	w := &store.Webhook{UUID: uuidLike(), AccountID: acc.ID, Name: "hook", URL: "https://example.com/" + uniq("h"),
 		Secret: "whsec_" + uniq("s"), Events: o.events, Enabled: !o.disabled, FilterUsers: o.filterUsers,
 		FilterDomains: o.filterDomains, CreatedAt: o.createdAt, LastModified: o.createdAt}
-	mustNil(t, s.CreateWebhook(ctx(t), w))
+	mustNil(t, s.CreateWebhook(ctx(t), w, nil))
 	return w
 }
 
@@ -822,41 +824,137 @@ func testTestDelivery(t *testing.T, s store.Store) {
 	wantErr(t, err, store.ErrNotFound)
 }
 
+// reserve reserves (scope, key) for the request holding token at now, with a
+// one-minute lease and records kept a day.
+func reserve(t *testing.T, s store.Store, scope, key, token string, hash []byte, now time.Time) *store.IdempotencyRecord {
+	t.Helper()
+	return must(s.ReserveIdempotencyKey(ctx(t), &store.ReserveIdempotencyParams{
+		IdempotencyLease: store.IdempotencyLease{Scope: scope, Key: key, Token: token},
+		RequestHash:      hash, Now: now, LeaseUntil: now.Add(time.Minute), ExpiredBefore: now.Add(-24 * time.Hour),
+	}))
+}
+
+func lease(scope, key, token string) store.IdempotencyLease {
+	return store.IdempotencyLease{Scope: scope, Key: key, Token: token}
+}
+
 func testIdempotency(t *testing.T, s store.Store) {
 	h1, h2 := []byte("hash-1"), []byte("hash-2")
-	exp := t0.Add(-24 * time.Hour)
-	if rec := must(s.ReserveIdempotencyKey(ctx(t), "acc_a", "k1", h1, t0, exp)); rec != nil {
+	if rec := reserve(t, s, "acc_a", "k1", "tok-1", h1, t0); rec != nil {
 		t.Fatalf("first reserve returned %+v", rec)
 	}
-	rec := must(s.ReserveIdempotencyKey(ctx(t), "acc_a", "k1", h2, t0, exp))
-	if rec == nil || rec.Status != 0 || string(rec.RequestHash) != "hash-1" {
+	rec := reserve(t, s, "acc_a", "k1", "tok-2", h2, t0)
+	if rec == nil || rec.Status != 0 || string(rec.RequestHash) != "hash-1" || !rec.LeaseUntil.Equal(t0.Add(time.Minute)) {
 		t.Fatalf("second reserve = %+v, want the pending first", rec)
 	}
 	// Scopes are separate: another account may use the same key.
-	if rec := must(s.ReserveIdempotencyKey(ctx(t), "acc_b", "k1", h2, t0, exp)); rec != nil {
+	if rec := reserve(t, s, "acc_b", "k1", "tok-b", h2, t0); rec != nil {
 		t.Fatal("a key of another scope collided")
 	}
-	mustNil(t, s.FinishIdempotencyKey(ctx(t), "acc_a", "k1", 200, []byte(`{"ok":true}`)))
-	rec = must(s.ReserveIdempotencyKey(ctx(t), "acc_a", "k1", h1, t0.Add(time.Hour), exp))
-	if rec == nil || rec.Status != 200 || string(rec.Body) != `{"ok":true}` {
+	// Only the holder of the reservation finishes it.
+	wantErr(t, s.FinishIdempotencyKey(ctx(t), lease("acc_a", "k1", "tok-2"), 200, []byte(`{"ok":false}`)), store.ErrLeaseLost)
+	mustNil(t, s.FinishIdempotencyKey(ctx(t), lease("acc_a", "k1", "tok-1"), 200, []byte(`{"ok":true}`)))
+	wantErr(t, s.FinishIdempotencyKey(ctx(t), lease("acc_a", "k1", "tok-1"), 201, []byte(`{"twice":true}`)), store.ErrLeaseLost)
+	rec = reserve(t, s, "acc_a", "k1", "tok-3", h1, t0.Add(time.Hour))
+	if rec == nil || rec.Status != 200 || string(rec.Body) != `{"ok":true}` || rec.ResourceUUID != "" {
 		t.Fatalf("finished record = %+v", rec)
 	}
-	// Releasing only forgets pending keys.
-	mustNil(t, s.ReleaseIdempotencyKey(ctx(t), "acc_a", "k1"))
-	if rec := must(s.ReserveIdempotencyKey(ctx(t), "acc_a", "k1", h1, t0, exp)); rec == nil {
+	// Releasing only forgets pending keys, and only its holder's.
+	mustNil(t, s.ReleaseIdempotencyKey(ctx(t), lease("acc_a", "k1", "tok-1")))
+	if rec := reserve(t, s, "acc_a", "k1", "tok-4", h1, t0); rec == nil {
 		t.Fatal("release removed a finished key")
 	}
-	mustNil(t, s.ReleaseIdempotencyKey(ctx(t), "acc_b", "k1"))
-	if rec := must(s.ReserveIdempotencyKey(ctx(t), "acc_b", "k1", h1, t0, exp)); rec != nil {
+	mustNil(t, s.ReleaseIdempotencyKey(ctx(t), lease("acc_b", "k1", "someone-else")))
+	if rec := reserve(t, s, "acc_b", "k1", "tok-b2", h2, t0); rec == nil {
+		t.Fatal("a release by another request forgot the reservation")
+	}
+	mustNil(t, s.ReleaseIdempotencyKey(ctx(t), lease("acc_b", "k1", "tok-b")))
+	if rec := reserve(t, s, "acc_b", "k1", "tok-b3", h1, t0); rec != nil {
 		t.Fatal("a released key was still reserved")
 	}
 	// An expired record is replaced.
-	if rec := must(s.ReserveIdempotencyKey(ctx(t), "acc_a", "k1", h2, t0.Add(25*time.Hour), t0.Add(time.Hour))); rec != nil {
+	if rec := must(s.ReserveIdempotencyKey(ctx(t), &store.ReserveIdempotencyParams{
+		IdempotencyLease: lease("acc_a", "k1", "tok-5"), RequestHash: h2, Now: t0.Add(25 * time.Hour),
+		LeaseUntil: t0.Add(25*time.Hour + time.Minute), ExpiredBefore: t0.Add(time.Hour),
+	})); rec != nil {
 		t.Fatalf("expired record was not replaced: %+v", rec)
 	}
 	if n := must(s.PurgeIdempotencyKeys(ctx(t), t0.Add(time.Minute))); n != 1 {
 		t.Fatalf("purged %d, want 1 (acc_b's)", n)
 	}
+}
+
+// testIdempotencyLease: a reservation whose request died is taken over by
+// the same request once its lease has passed, and the dead request can then
+// neither record nor erase anything.
+func testIdempotencyLease(t *testing.T, s store.Store) {
+	h, other := []byte("hash-1"), []byte("hash-2")
+	if rec := reserve(t, s, "acc", "k", "dead", h, t0); rec != nil {
+		t.Fatalf("reserve = %+v", rec)
+	}
+	// Within the lease the key is taken, whatever the request.
+	if rec := reserve(t, s, "acc", "k", "early", h, t0.Add(59*time.Second)); rec == nil || rec.Status != 0 {
+		t.Fatalf("retry within the lease = %+v, want the running reservation", rec)
+	}
+	// After it, another request is still another request...
+	if rec := reserve(t, s, "acc", "k", "other", other, t0.Add(time.Minute)); rec == nil || string(rec.RequestHash) != "hash-1" {
+		t.Fatalf("another request after the lease = %+v, want the record (a mismatch)", rec)
+	}
+	// ...and the same request takes the reservation over.
+	if rec := reserve(t, s, "acc", "k", "retry", h, t0.Add(time.Minute)); rec != nil {
+		t.Fatalf("the same request after the lease = %+v, want the key", rec)
+	}
+	// Only one of two retries gets it.
+	if rec := reserve(t, s, "acc", "k", "retry-2", h, t0.Add(time.Minute)); rec == nil {
+		t.Fatal("a second retry took a freshly taken-over key")
+	}
+	wantErr(t, s.FinishIdempotencyKey(ctx(t), lease("acc", "k", "dead"), 200, []byte(`{"dead":true}`)), store.ErrLeaseLost)
+	mustNil(t, s.ReleaseIdempotencyKey(ctx(t), lease("acc", "k", "dead")))
+	mustNil(t, s.FinishIdempotencyKey(ctx(t), lease("acc", "k", "retry"), 202, []byte(`{"retry":true}`)))
+	rec := reserve(t, s, "acc", "k", "later", h, t0.Add(time.Hour))
+	if rec == nil || rec.Status != 202 || string(rec.Body) != `{"retry":true}` {
+		t.Fatalf("record = %+v, want the retry's answer", rec)
+	}
+	// A finished record is never taken over, however old its lease.
+	if rec := reserve(t, s, "acc", "k", "much-later", h, t0.Add(23*time.Hour)); rec == nil || rec.Status != 202 {
+		t.Fatalf("finished record after its lease = %+v", rec)
+	}
+}
+
+// testIdempotentCreate: a create with a reservation records the webhook with
+// the reservation in one transaction, keeps no body (the answer holds the
+// secret), and makes nothing when the reservation is no longer held.
+func testIdempotentCreate(t *testing.T, s store.Store) {
+	acc := newAccount(t, s, nil, nil)
+	scope := "account:" + acc.ID
+	h := []byte("create")
+	if rec := reserve(t, s, scope, "k", "dead", h, t0); rec != nil {
+		t.Fatal(rec)
+	}
+	if rec := reserve(t, s, scope, "k", "retry", h, t0.Add(time.Minute)); rec != nil {
+		t.Fatal(rec)
+	}
+	hook := func() *store.Webhook {
+		return &store.Webhook{UUID: uuidLike(), AccountID: acc.ID, Name: "once", URL: "https://example.com/once",
+			Secret: "whsec_" + uniq("s"), Events: []string{"outbound.delivered"}, Enabled: true, CreatedAt: t0, LastModified: t0}
+	}
+	// The request that lost its lease makes nothing.
+	late := hook()
+	wantErr(t, s.CreateWebhook(ctx(t), late, &store.IdempotencyLease{Scope: scope, Key: "k", Token: "dead"}), store.ErrLeaseLost)
+	_, err := s.GetWebhook(ctx(t), acc.ID, late.UUID)
+	wantErr(t, err, store.ErrNotFound)
+	w := hook()
+	mustNil(t, s.CreateWebhook(ctx(t), w, &store.IdempotencyLease{Scope: scope, Key: "k", Token: "retry"}))
+	rec := reserve(t, s, scope, "k", "replay", h, t0.Add(time.Hour))
+	if rec == nil || rec.Status != 200 || rec.ResourceUUID != w.UUID || len(rec.Body) != 0 {
+		t.Fatalf("record of the create = %+v, want status 200, resource %s, no body", rec, w.UUID)
+	}
+	list := must(s.ListWebhooks(ctx(t), &store.ListWebhooksParams{AccountID: acc.ID}))
+	if len(list) != 1 || list[0].UUID != w.UUID {
+		t.Fatalf("webhooks after the creates: %d, want only %s", len(list), w.UUID)
+	}
+	// A second create under the finished reservation makes nothing either.
+	wantErr(t, s.CreateWebhook(ctx(t), hook(), &store.IdempotencyLease{Scope: scope, Key: "k", Token: "retry"}), store.ErrLeaseLost)
 }
 
 func testDefer(t *testing.T, s store.Store) {
