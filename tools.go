@@ -1,9 +1,11 @@
 //go:build tools
 
-// Package tools pins the code generator's version in go.mod, so `make generate`
-// (go run) always builds the same oapi-codegen.
+// Package tools pins the versions of the tools the Makefile runs with `go run`
+// in go.mod: the code generator (`make generate`) and staticcheck (`make lint`),
+// so every machine builds the same ones.
 package tools
 
 import (
 	_ "github.com/oapi-codegen/oapi-codegen/v2/cmd/oapi-codegen"
+	_ "honnef.co/go/tools/cmd/staticcheck"
 )

@@ -252,6 +252,7 @@ func TestNewTransportSettings(t *testing.T) {
 	if tr.Proxy != nil {
 		t.Error("Proxy is set; environment proxies would bypass the dial-time check")
 	}
+	//lint:ignore SA1019 the deprecated dialers are checked precisely because they would bypass the policy.
 	if tr.DialContext == nil || tr.DialTLSContext != nil || tr.Dial != nil || tr.DialTLS != nil {
 		t.Error("transport must dial only through the policy's DialContext")
 	}

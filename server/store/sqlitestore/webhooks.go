@@ -185,13 +185,6 @@ func nullTime(v sql.NullInt64) time.Time {
 	return fromMS(v.Int64)
 }
 
-func nullMS(t time.Time) sql.NullInt64 {
-	if t.IsZero() {
-		return sql.NullInt64{}
-	}
-	return sql.NullInt64{Int64: ms(t), Valid: true}
-}
-
 // ListWebhooks implements store.Store.
 func (s *Store) ListWebhooks(ctx context.Context, p *store.ListWebhooksParams) ([]*store.Webhook, error) {
 	query := `SELECT ` + webhookCols + ` FROM webhooks WHERE account_id = ?`
