@@ -254,7 +254,9 @@ type CreateWebhookRequest struct {
 	// Name Letters, digits, hyphens, underscores and whitespace; not only whitespace.
 	//
 	// Example: Production Webhook
-	Name   WebhookName  `json:"name"`
+	Name WebhookName `json:"name"`
+
+	// Status 1 enabled, 0 disabled. Omitted, the webhook is enabled.
 	Status *StatusInput `json:"status,omitempty"`
 
 	// Url An absolute http or https URL. Literal private or loopback addresses are refused.
@@ -392,9 +394,13 @@ type QueryRequest struct {
 	// endpoints do not accept. An `outbound.queued` event is stored and queryable but,
 	// since no webhook can subscribe to it, never delivered.
 	EventType *EventType `json:"event_type,omitempty"`
-	Limit     *int       `json:"limit,omitempty"`
-	Offset    *int       `json:"offset,omitempty"`
-	SourceUid *string    `json:"source_uid,omitempty"`
+
+	// Limit Page size. Omitted, 50.
+	Limit *int `json:"limit,omitempty"`
+
+	// Offset Records to skip. Omitted, 0.
+	Offset    *int    `json:"offset,omitempty"`
+	SourceUid *string `json:"source_uid,omitempty"`
 
 	// Status `delivered` is accepted as a synonym of `success`.
 	Status *QueryStatus        `json:"status,omitempty"`
@@ -436,7 +442,7 @@ type ReplayResponseStatus string
 
 // RotateSecretRequest defines model for RotateSecretRequest.
 type RotateSecretRequest struct {
-	// GracePeriod Seconds the old secret keeps signing (0 to 7 days; default 24 hours).
+	// GracePeriod Seconds the old secret keeps signing (0 to 7 days). Omitted, 86400 (24 hours).
 	GracePeriod *int `json:"grace_period,omitempty"`
 }
 
@@ -451,6 +457,7 @@ type SubscribableEventType string
 
 // TestDeliveryRequest defines model for TestDeliveryRequest.
 type TestDeliveryRequest struct {
+	// EventType The type of the test event. Omitted, `outbound.delivered`.
 	EventType *SubscribableEventType `json:"event_type,omitempty"`
 }
 
