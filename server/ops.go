@@ -5,11 +5,10 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/labstack/echo/v4"
 	"github.com/swaggest/swgui/v5emb"
-	"go.yaml.in/yaml/v3"
 
+	"github.com/jetwebhooks/jetwebhooks"
 	"github.com/jetwebhooks/jetwebhooks/gen/apiserver"
 )
 
@@ -30,16 +29,17 @@ func (s *Server) mountOps(e *echo.Echo) error {
 	if err != nil {
 		return err
 	}
-	specJSON, err := spec.MarshalJSON()
+	// The spec is served as written: openapi.yaml's own bytes, and the same
+	// document in JSON (the generated code's copy is re-encoded: other
+	// operationIds, 1e+06 for integers).
+	asJSON, err := specJSON(jetwebhooks.OpenAPI)
 	if err != nil {
 		return err
 	}
-	specYAML, err := marshalYAML(spec)
-	if err != nil {
-		return err
-	}
-	e.GET("/openapi.json", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/json", specJSON) })
-	e.GET("/openapi.yaml", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/yaml", specYAML) })
+	e.GET("/openapi.json", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/json", asJSON) })
+	e.GET("/openapi.yaml", func(c echo.Context) error {
+		return c.Blob(http.StatusOK, "application/yaml", jetwebhooks.OpenAPI)
+	})
 	// Swagger UI's assets are embedded in the swgui module: no CDN at run time.
 	docs := v5emb.New(spec.Info.Title, "/openapi.json", "/docs/")
 	e.GET("/docs", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/docs/") })
@@ -48,12 +48,4 @@ func (s *Server) mountOps(e *echo.Echo) error {
 		e.GET("/metrics", echo.WrapHandler(s.metrics.Handler()))
 	}
 	return nil
-}
-
-func marshalYAML(spec *openapi3.T) ([]byte, error) {
-	v, err := spec.MarshalYAML()
-	if err != nil {
-		return nil, err
-	}
-	return yaml.Marshal(v)
 }
