@@ -68,6 +68,10 @@ check(queried.data !== undefined && queried.data.total === 1, `total ${queried.d
 const record = queried.data.events[0];
 check(record !== undefined && record.uuid === uuid && record.id === eventId, "query record does not match");
 
+// No body at all, as JetEmail's SDKs send query() without filters.
+const everything = await api.POST("/webhooks/query");
+check(everything.response.status === 200 && (everything.data?.total ?? 0) >= 1, `no-body query: status ${everything.response.status}`);
+
 step = "replay";
 const replayed = await api.POST("/webhooks/replay", { body: { event_id: eventId } });
 check(replayed.data !== undefined && replayed.data.status === "enqueued" && replayed.data.event_id === eventId, "replay not enqueued");

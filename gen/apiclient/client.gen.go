@@ -216,6 +216,9 @@ type ClientInterface interface {
 	// to one webhook. Newest first; `date_from`/`date_to` are inclusive unix seconds.
 	// `status` also accepts `delivered` as a synonym of `success`, as JetEmail's CLI documents.
 	//
+	// The body may be left out (no `Content-Type`, `Content-Length: 0`): that is the query `{}`,
+	// every record, as JetEmail's SDKs send it when `query()` is called without filters.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /webhooks/query (the `QueryWebhookEvents` operationId).
@@ -226,6 +229,9 @@ type ClientInterface interface {
 	// Searches the calling account's delivery history. Each record is one event delivered
 	// to one webhook. Newest first; `date_from`/`date_to` are inclusive unix seconds.
 	// `status` also accepts `delivered` as a synonym of `success`, as JetEmail's CLI documents.
+	//
+	// The body may be left out (no `Content-Type`, `Content-Length: 0`): that is the query `{}`,
+	// every record, as JetEmail's SDKs send it when `query()` is called without filters.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -539,6 +545,9 @@ func (c *Client) CreateWebhook(ctx context.Context, params *CreateWebhookParams,
 // to one webhook. Newest first; `date_from`/`date_to` are inclusive unix seconds.
 // `status` also accepts `delivered` as a synonym of `success`, as JetEmail's CLI documents.
 //
+// The body may be left out (no `Content-Type`, `Content-Length: 0`): that is the query `{}`,
+// every record, as JetEmail's SDKs send it when `query()` is called without filters.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /webhooks/query (the `QueryWebhookEvents` operationId).
@@ -559,6 +568,9 @@ func (c *Client) QueryWebhookEventsWithBody(ctx context.Context, contentType str
 // Searches the calling account's delivery history. Each record is one event delivered
 // to one webhook. Newest first; `date_from`/`date_to` are inclusive unix seconds.
 // `status` also accepts `delivered` as a synonym of `success`, as JetEmail's CLI documents.
+//
+// The body may be left out (no `Content-Type`, `Content-Length: 0`): that is the query `{}`,
+// every record, as JetEmail's SDKs send it when `query()` is called without filters.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1430,6 +1442,9 @@ type ClientWithResponsesInterface interface {
 	// to one webhook. Newest first; `date_from`/`date_to` are inclusive unix seconds.
 	// `status` also accepts `delivered` as a synonym of `success`, as JetEmail's CLI documents.
 	//
+	// The body may be left out (no `Content-Type`, `Content-Length: 0`): that is the query `{}`,
+	// every record, as JetEmail's SDKs send it when `query()` is called without filters.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /webhooks/query (the `QueryWebhookEvents` operationId).
@@ -1440,6 +1455,9 @@ type ClientWithResponsesInterface interface {
 	// Searches the calling account's delivery history. Each record is one event delivered
 	// to one webhook. Newest first; `date_from`/`date_to` are inclusive unix seconds.
 	// `status` also accepts `delivered` as a synonym of `success`, as JetEmail's CLI documents.
+	//
+	// The body may be left out (no `Content-Type`, `Content-Length: 0`): that is the query `{}`,
+	// every record, as JetEmail's SDKs send it when `query()` is called without filters.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -2720,6 +2738,9 @@ func (c *ClientWithResponses) CreateWebhookWithResponse(ctx context.Context, par
 // to one webhook. Newest first; `date_from`/`date_to` are inclusive unix seconds.
 // `status` also accepts `delivered` as a synonym of `success`, as JetEmail's CLI documents.
 //
+// The body may be left out (no `Content-Type`, `Content-Length: 0`): that is the query `{}`,
+// every record, as JetEmail's SDKs send it when `query()` is called without filters.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /webhooks/query (the `QueryWebhookEvents` operationId).
@@ -2736,6 +2757,9 @@ func (c *ClientWithResponses) QueryWebhookEventsWithBodyWithResponse(ctx context
 // Searches the calling account's delivery history. Each record is one event delivered
 // to one webhook. Newest first; `date_from`/`date_to` are inclusive unix seconds.
 // `status` also accepts `delivered` as a synonym of `success`, as JetEmail's CLI documents.
+//
+// The body may be left out (no `Content-Type`, `Content-Length: 0`): that is the query `{}`,
+// every record, as JetEmail's SDKs send it when `query()` is called without filters.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

@@ -321,6 +321,10 @@ const maxQueryUnix = 1 << 40
 // QueryWebhookEvents implements POST /webhooks/query.
 func (h handlers) QueryWebhookEvents(ctx context.Context, req apiserver.QueryWebhookEventsRequestObject) (apiserver.QueryWebhookEventsResponseObject, error) {
 	b := req.Body
+	if b == nil {
+		// No body at all is the query {}: JetEmail's SDKs send it so.
+		b = &models.QueryRequest{}
+	}
 	if err := noNUL("event_id", b.EventId); err != nil {
 		return nil, err
 	}
