@@ -28,6 +28,7 @@ import (
 
 	"github.com/jetwebhooks/jetwebhooks/server/accounts"
 	"github.com/jetwebhooks/jetwebhooks/server/api"
+	"github.com/jetwebhooks/jetwebhooks/server/contract"
 	"github.com/jetwebhooks/jetwebhooks/server/delivery"
 	"github.com/jetwebhooks/jetwebhooks/server/egress"
 	"github.com/jetwebhooks/jetwebhooks/server/ingest"
@@ -116,6 +117,10 @@ type Config struct {
 	// (default api.DefaultIdempotencyLease, 45 s): after a crash, a retry of
 	// the same request runs once the lease has passed. See api.Config.
 	IdempotencyLease time.Duration
+	// OnContractViolation, if set, receives every response to an API
+	// operation that openapi.yaml does not describe (see package contract).
+	// For tests and development: each response is buffered and validated.
+	OnContractViolation func(contract.Violation)
 }
 
 // DefaultIdempotencyLease is Config.IdempotencyLease's default: a little
@@ -128,6 +133,7 @@ type Server struct {
 	store     store.Store
 	ownsStore bool
 	api       *api.API
+	handler   http.Handler
 	engine    *delivery.Engine
 	publisher *ingest.Publisher
 	metrics   *metrics.Metrics
@@ -270,6 +276,12 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	if err := s.mountOps(e); err != nil {
 		return nil, fmt.Errorf("mount operational routes: %w", err)
 	}
+	s.handler = s.api
+	if cfg.OnContractViolation != nil {
+		if s.handler, err = contract.Check(s.api, cfg.OnContractViolation); err != nil {
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
@@ -394,7 +406,7 @@ func randomToken(prefix string) (string, error) {
 }
 
 // Handler returns the HTTP API.
-func (s *Server) Handler() http.Handler { return s.api }
+func (s *Server) Handler() http.Handler { return s.handler }
 
 // API returns the API, for mounting more routes on its router.
 func (s *Server) API() *api.API { return s.api }
@@ -425,7 +437,7 @@ func (s *Server) Run(ctx context.Context) error {
 // Serve is Run on an existing listener.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
-		Handler:           s.api,
+		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,

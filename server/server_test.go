@@ -26,6 +26,7 @@ import (
 	"github.com/jetwebhooks/jetwebhooks/gen/apiserver"
 	"github.com/jetwebhooks/jetwebhooks/server"
 	"github.com/jetwebhooks/jetwebhooks/server/accounts"
+	"github.com/jetwebhooks/jetwebhooks/server/contract"
 	"github.com/jetwebhooks/jetwebhooks/server/store"
 	"github.com/jetwebhooks/jetwebhooks/server/store/sqlitestore"
 )
@@ -73,6 +74,8 @@ func newEnv(t *testing.T, mod func(*server.Config)) *env {
 		SecretKey:       []byte("0123456789abcdef0123456789abcdef"),
 		Now:             ck.Now,
 		RateLimit:       -1,
+		// Every response the tests of this package cause is held to the spec.
+		OnContractViolation: func(v contract.Violation) { t.Errorf("contract violation: %s", v) },
 	}
 	if mod != nil {
 		mod(&cfg)

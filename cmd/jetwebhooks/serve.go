@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jetwebhooks/jetwebhooks/server"
+	"github.com/jetwebhooks/jetwebhooks/server/contract"
 	"github.com/jetwebhooks/jetwebhooks/server/egress"
 	"github.com/jetwebhooks/jetwebhooks/server/secretbox"
 )
@@ -25,6 +26,7 @@ func newServeCmd() *cobra.Command {
 		rateBurst, ingestRateBurst, perWebhook                                        int
 		timeout, lease, keyCache, hookCache, idemLease                                time.Duration
 		concurrency                                                                   int
+		validateResponses                                                             bool
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -88,6 +90,11 @@ token and prints them once.`,
 				SQLiteSynchronous: sqliteSync, Logger: log, KeyCacheTTL: keyCache, WebhookCacheTTL: hookCache,
 				IdempotencyLease: idemLease,
 			}
+			if validateResponses {
+				cfg.OnContractViolation = func(v contract.Violation) {
+					log.Error("contract violation: the answer does not match openapi.yaml", "method", v.Method, "path", v.Path, "status", v.Status, "err", v.Err)
+				}
+			}
 			srv, err := server.Open(cmd.Context(), cfg)
 			if err != nil {
 				return err
@@ -124,6 +131,8 @@ token and prints them once.`,
 	f.DurationVar(&keyCache, "key-cache-ttl", envDuration("JETWEBHOOKS_KEY_CACHE_TTL", 0), "how long an API key's account is kept in memory; a key rotated by another process or node still works here for up to this long; 0: default 2s, negative: no cache (env JETWEBHOOKS_KEY_CACHE_TTL)")
 	f.DurationVar(&hookCache, "webhook-cache-ttl", envDuration("JETWEBHOOKS_WEBHOOK_CACHE_TTL", 0), "how long a webhook read by the API is kept in memory; changes through another node are seen after this long; 0: default 2s on SQLite, no cache on PostgreSQL; negative: no cache (env JETWEBHOOKS_WEBHOOK_CACHE_TTL)")
 	f.DurationVar(&idemLease, "idempotency-lease", envDuration("JETWEBHOOKS_IDEMPOTENCY_LEASE", server.DefaultIdempotencyLease), "how long a request holds its Idempotency-Key; if the request dies (crash, lost database), a retry with the same key and body runs after this long (env JETWEBHOOKS_IDEMPOTENCY_LEASE)")
+	f.BoolVar(&validateResponses, "validate-responses", false, "check every API answer against openapi.yaml and log each mismatch (development and tests; buffers every answer)")
+	_ = f.MarkHidden("validate-responses")
 	f.StringVar(&logLevel, "log-level", envOr("JETWEBHOOKS_LOG_LEVEL", "info"), "debug, info, warn or error (env JETWEBHOOKS_LOG_LEVEL)")
 	f.StringVar(&logFormat, "log-format", envOr("JETWEBHOOKS_LOG_FORMAT", "text"), "text or json (env JETWEBHOOKS_LOG_FORMAT)")
 	return cmd
