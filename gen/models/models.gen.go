@@ -251,13 +251,17 @@ type CreateWebhookRequest struct {
 	// FilterUsers Outbound events only from these usernames (transactional keys or smarthosts the account owns). null = all.
 	FilterUsers nullable.Nullable[FilterList] `json:"filter_users,omitempty"`
 
-	// Name Letters, digits, hyphens, underscores and whitespace; not only whitespace.
+	// Name Letters, digits, hyphens, underscores and spaces; not only spaces. Other whitespace
+	// (tab, line breaks) and every other control character are refused.
+	//
 	//
 	// Example: Production Webhook
 	Name   WebhookName  `json:"name"`
 	Status *StatusInput `json:"status,omitempty"`
 
-	// Url An absolute http or https URL. Literal private or loopback addresses are refused.
+	// Url An absolute http or https URL, without control characters. Literal private or loopback
+	// addresses are refused.
+	//
 	//
 	// Example: https://example.com/webhook
 	Url WebhookURL `json:"url"`
@@ -343,7 +347,10 @@ type IngestEvent struct {
 	// CreatedAt Unix seconds (up to the year 3000); defaults to the time of ingest.
 	CreatedAt *int64 `json:"created_at,omitempty"`
 
-	// Data Event data, delivered as the envelope's `data` byte for byte in meaning (numbers keep every digit).
+	// Data Event data, delivered as the envelope's `data` byte for byte in meaning (numbers keep
+	// every digit). Its strings may contain any character JSON can carry, control
+	// characters included (escaped, as JSON requires); it must still be valid UTF-8,
+	// without unpaired surrogate escapes, and its numbers must fit a float64.
 	Data *json.RawMessage `json:"data,omitempty"`
 
 	// Domain Inbound events, the receiving domain (matched against filter_domains).
@@ -488,7 +495,9 @@ type UpdateWebhookRequest struct {
 	// FilterUsers Replaces the user filter; null clears it.
 	FilterUsers nullable.Nullable[FilterList] `json:"filter_users,omitempty"`
 
-	// Name Letters, digits, hyphens, underscores and whitespace; not only whitespace.
+	// Name Letters, digits, hyphens, underscores and spaces; not only spaces. Other whitespace
+	// (tab, line breaks) and every other control character are refused.
+	//
 	//
 	// Example: Production Webhook
 	Name *WebhookName `json:"name,omitempty"`
@@ -496,7 +505,9 @@ type UpdateWebhookRequest struct {
 	// Status 0 = disabled, 1 = enabled.
 	Status *StatusInput `json:"status,omitempty"`
 
-	// Url An absolute http or https URL. Literal private or loopback addresses are refused.
+	// Url An absolute http or https URL, without control characters. Literal private or loopback
+	// addresses are refused.
+	//
 	//
 	// Example: https://example.com/webhook
 	Url  *WebhookURL        `json:"url,omitempty"`
@@ -543,7 +554,8 @@ type WebhookListResponse struct {
 	Webhooks   []Webhook `json:"webhooks"`
 }
 
-// WebhookName Letters, digits, hyphens, underscores and whitespace; not only whitespace.
+// WebhookName Letters, digits, hyphens, underscores and spaces; not only spaces. Other whitespace
+// (tab, line breaks) and every other control character are refused.
 //
 // Example: Production Webhook
 type WebhookName = string
@@ -559,7 +571,8 @@ type WebhookResponse struct {
 // WebhookStatus defines model for WebhookStatus.
 type WebhookStatus string
 
-// WebhookURL An absolute http or https URL. Literal private or loopback addresses are refused.
+// WebhookURL An absolute http or https URL, without control characters. Literal private or loopback
+// addresses are refused.
 //
 // Example: https://example.com/webhook
 type WebhookURL = string

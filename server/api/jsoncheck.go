@@ -175,6 +175,43 @@ func cleanJSON(data []byte) bool {
 // member or element name it by its JSON pointer, worded as the validator
 // words schema failures.
 func checkJSONTokens(data []byte) error {
+	return walkJSON(data, func(v *visit) error {
+		switch tok := v.tok.(type) {
+		case string:
+			if reason := textProblem(v.raw); reason == "" {
+				return nil
+			} else if v.name {
+				// A name has no pointer of its own: the object's names it.
+				return fieldError(pointer(v.stack[:len(v.stack)-1]), "has a member name that "+reason)
+			} else {
+				return fieldError(pointer(v.stack), reason)
+			}
+		case json.Number:
+			if numberOutOfRange([]byte(tok)) {
+				return fieldError(pointer(v.stack), reasonNumberRange)
+			}
+		}
+		return nil
+	})
+}
+
+// visit is what walkJSON shows of one member name or value.
+type visit struct {
+	tok json.Token
+	// raw is the token's bytes, after the separators before it: Token
+	// decodes strings, replacing what is not Unicode, so that is checked
+	// on the bytes.
+	raw   []byte
+	end   int64    // the offset just after the token
+	name  bool     // a member name, not a value
+	stack []*frame // the open objects and arrays: pointer(stack) names a value
+}
+
+// walkJSON walks the tokens of one JSON value, refusing duplicate names,
+// nesting deeper than maxJSONDepth, invalid JSON and data after the value,
+// and calls fn for each member name and each value (for an object or array,
+// at its start) until fn returns an error.
+func walkJSON(data []byte, fn func(*visit) error) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var stack []*frame
@@ -190,10 +227,7 @@ func checkJSONTokens(data []byte) error {
 		if err != nil {
 			return badRequest("Request body is not valid JSON.")
 		}
-		// The token's own bytes (after the separators before it): Token
-		// decodes strings, replacing what is not Unicode, so that is
-		// checked on the bytes.
-		raw := data[start:dec.InputOffset()]
+		v := &visit{tok: tok, raw: data[start:dec.InputOffset()], end: dec.InputOffset(), stack: stack}
 		var top *frame
 		if len(stack) > 0 {
 			top = stack[len(stack)-1]
@@ -206,9 +240,9 @@ func checkJSONTokens(data []byte) error {
 				}
 				continue
 			}
-			if reason := textProblem(raw); reason != "" {
-				// A name has no pointer of its own: the object's names it.
-				return fieldError(pointer(stack[:len(stack)-1]), "has a member name that "+reason)
+			v.name = true
+			if err := fn(v); err != nil {
+				return err
 			}
 			key, _ := tok.(string)
 			if _, dup := top.keys[key]; dup {
@@ -219,39 +253,50 @@ func checkJSONTokens(data []byte) error {
 			top.wantKey = false
 			continue
 		}
+		d, isDelim := tok.(json.Delim)
 		if top != nil && top.object {
 			top.wantKey = true // this token is the member's value (or its start)
-		} else if d, ok := tok.(json.Delim); top != nil && (!ok || d != ']') {
+		} else if top != nil && (!isDelim || d != ']') {
 			top.index = top.next // this token is an element (or its start)
 			top.next++
 		}
-		switch v := tok.(type) {
-		case string:
-			if reason := textProblem(raw); reason != "" {
-				return fieldError(pointer(stack), reason)
+		if !isDelim || d == '{' || d == '[' {
+			if err := fn(v); err != nil {
+				return err
 			}
-		case json.Number:
-			if numberOutOfRange([]byte(v)) {
-				return fieldError(pointer(stack), reasonNumberRange)
-			}
-		case json.Delim:
-			switch v {
-			case '{':
-				stack = append(stack, &frame{object: true, keys: map[string]struct{}{}, wantKey: true})
-			case '[':
-				stack = append(stack, &frame{})
-			case '}', ']':
-				stack = stack[:len(stack)-1]
-			}
-			if len(stack) > maxJSONDepth {
-				return badRequest(fmt.Sprintf("Request body nests deeper than %d levels.", maxJSONDepth))
-			}
+		}
+		switch d {
+		case '{':
+			stack = append(stack, &frame{object: true, keys: map[string]struct{}{}, wantKey: true})
+		case '[':
+			stack = append(stack, &frame{})
+		case '}', ']':
+			stack = stack[:len(stack)-1]
+		}
+		if len(stack) > maxJSONDepth {
+			return badRequest(fmt.Sprintf("Request body nests deeper than %d levels.", maxJSONDepth))
 		}
 		if len(stack) == 0 {
 			return noTrailing(dec)
 		}
 	}
 	return nil
+}
+
+// pointerAt is the JSON pointer of the value of data that ends at offset
+// end ("" when none does): encoding/json reports where a value it could
+// not decode ends, and names it only by Go struct path, without indexes.
+func pointerAt(data []byte, end int64) (string, bool) {
+	var ptr string
+	found := errors.New("found")
+	err := walkJSON(data, func(v *visit) error {
+		if !v.name && v.end == end {
+			ptr = pointer(v.stack)
+			return found
+		}
+		return nil
+	})
+	return ptr, err == found
 }
 
 // frame is one open object or array of the token walk.

@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"mime"
 	"net/http"
 	"net/url"
+	"reflect"
 	"sort"
 	"strings"
 
@@ -222,9 +225,45 @@ func (a *API) validator(op *operation) echo.MiddlewareFunc {
 				}
 				return validationError(err)
 			}
-			return next(c)
+			return integerSyntaxError(req, next(c))
 		}
 	}
+}
+
+// reasonInteger is why 1.0 or 1e2 is refused where an integer is expected.
+const reasonInteger = "must be an integer, written without a decimal point or exponent"
+
+// integerSyntaxError words the generated binder's refusal of a whole number
+// written with a decimal point or an exponent (1.0, 1e2) for an integer
+// member: the validator accepts it (JSON Schema counts 1.0 as an integer),
+// Go cannot decode it into an int, and Echo's error names no field (only a
+// Go struct path, without array indexes). Other errors pass unchanged.
+func integerSyntaxError(req *http.Request, err error) error {
+	var he *echo.HTTPError
+	var ute *json.UnmarshalTypeError
+	if err == nil || !errors.As(err, &he) || he.Code != http.StatusBadRequest || !errors.As(he.Internal, &ute) ||
+		ute.Type == nil || !strings.HasPrefix(ute.Value, "number") || req.GetBody == nil {
+		return err
+	}
+	switch ute.Type.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+	default:
+		return err
+	}
+	rc, rerr := req.GetBody()
+	if rerr != nil {
+		return err
+	}
+	defer rc.Close()
+	data, rerr := io.ReadAll(rc)
+	if rerr != nil {
+		return err
+	}
+	if ptr, ok := pointerAt(data, ute.Offset); ok {
+		return fieldError(ptr, reasonInteger)
+	}
+	return err
 }
 
 // sendsBody reports whether the request carries a body at all.
@@ -331,9 +370,30 @@ func visitSchema(err error, base string, details *[]models.ErrorDetail, first *s
 	if _, ok := se.Value.(json.Number); ok && se.SchemaField == "type" {
 		// A number beyond float64 (1e309): kin-openapi's reason for it is Go
 		// text ("cannot convert json.Number to float64").
-		reason = "is not a number within range"
+		reason = reasonNumberRange
+	}
+	if n, ok := se.Value.(json.Number); ok && se.SchemaField == "enum" && se.Schema != nil && se.Schema.Type.Is("integer") {
+		// 0.5 for an integer enum (status): kin-openapi stops at the enum,
+		// whose reason would not say what is wrong with the number.
+		if f, err := n.Float64(); err == nil && f != math.Trunc(f) {
+			reason = "value must be an integer"
+		}
+	}
+	if se.SchemaField == "pattern" && se.Schema != nil {
+		if r, ok := patternReasons[se.Schema.Pattern]; ok {
+			reason = r
+		}
 	}
 	add(details, first, field, reason)
+}
+
+// patternReasons words the spec's patterns for clients: kin-openapi's
+// reason quotes the regular expression. Every pattern of the spec has one
+// (TestEveryPatternHasAReason).
+var patternReasons = map[string]string{
+	`^[^\x00-\x1F\x7F]*$`:                "must not contain control characters (U+0000 to U+001F, U+007F)",
+	`^ *[a-zA-Z0-9_\-][a-zA-Z0-9 _\-]*$`: "must be letters, digits, hyphens, underscores and spaces, not only spaces",
+	`^evt_[A-Za-z0-9_-]{1,64}$`:          "must be evt_ and 1 to 64 letters, digits, hyphens or underscores",
 }
 
 func add(details *[]models.ErrorDetail, first *string, field, reason string) {
