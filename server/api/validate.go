@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -92,7 +93,9 @@ var stringFormats = map[string]openapi3.StringFormatValidator{
 
 // loadOperations validates the spec and indexes its operations by id.
 func loadOperations(ctx context.Context, spec *openapi3.T) (map[string]*operation, error) {
-	if err := spec.Validate(ctx, openapi3.EnableSchemaFormatValidation()); err != nil {
+	// Validate compiles the spec's patterns, with compilePattern, into
+	// kin-openapi's cache, where request validation finds them.
+	if err := spec.Validate(ctx, openapi3.EnableSchemaFormatValidation(), openapi3.SetRegexCompiler(compilePattern)); err != nil {
 		return nil, fmt.Errorf("embedded spec is invalid: %w", err)
 	}
 	ops := map[string]*operation{}
@@ -387,11 +390,48 @@ func visitSchema(err error, base string, details *[]models.ErrorDetail, first *s
 	add(details, first, field, reason)
 }
 
+// textPattern is the spec's pattern for the text fields it defines: no
+// control characters (C0 and DEL).
+const textPattern = `^[^\x00-\x1F\x7F]*$`
+
+// compilePattern compiles a spec pattern as kin-openapi does (Go RE2, with
+// \uXXXX read as \x{XXXX}), except textPattern: it is checked on up to five
+// fields of every ingested event, where the regular expression took some
+// 220 ns a field (a 1000-event batch: 1 ms) and a byte loop takes 7 ns.
+// The loop matches exactly what the expression does: no
+// byte of another character's UTF-8 encoding (nor of invalid UTF-8, which
+// the expression reads as U+FFFD) is below 0x80.
+func compilePattern(expr string) (openapi3.RegexMatcher, error) {
+	if expr == textPattern {
+		return noControlChars{}, nil
+	}
+	re, err := regexp.Compile(codepointEscape.ReplaceAllString(expr, `\x{$1}`))
+	if err != nil {
+		return nil, err // an untyped nil: kin-openapi checks the matcher for nil
+	}
+	return re, nil
+}
+
+// codepointEscape is an ECMAScript \uXXXX escape, as kin-openapi rewrites it.
+var codepointEscape = regexp.MustCompile(`\\u([0-9A-F]{4})`)
+
+// noControlChars matches textPattern.
+type noControlChars struct{}
+
+func (noControlChars) MatchString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
 // patternReasons words the spec's patterns for clients: kin-openapi's
 // reason quotes the regular expression. Every pattern of the spec has one
 // (TestEveryPatternHasAReason).
 var patternReasons = map[string]string{
-	`^[^\x00-\x1F\x7F]*$`:                "must not contain control characters (U+0000 to U+001F, U+007F)",
+	textPattern:                          "must not contain control characters (U+0000 to U+001F, U+007F)",
 	`^ *[a-zA-Z0-9_\-][a-zA-Z0-9 _\-]*$`: "must be letters, digits, hyphens, underscores and spaces, not only spaces",
 	`^evt_[A-Za-z0-9_-]{1,64}$`:          "must be evt_ and 1 to 64 letters, digits, hyphens or underscores",
 }
