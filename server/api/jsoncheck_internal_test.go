@@ -1,11 +1,13 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestCheckJSON(t *testing.T) {
@@ -90,9 +92,49 @@ func FuzzCheckJSON(f *testing.F) {
 	for _, s := range []string{`{"a":1}`, `{"a":1,"a":2}`, `[1,2,{"x":[]}]`, `{"name":"My Webhook","url":"https://example.com/webhook","events":["outbound.delivered"]}`} {
 		f.Add([]byte(s))
 	}
+	for _, s := range []string{"{\"a\":\"\xff\"}", `{"a":"\ud800"}`, `{"a":"\ud83d\ude00"}`, `{"n":1e999999}`, `[1e-999999]`} {
+		f.Add([]byte(s))
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		_ = checkJSON(data) // must never panic
+		if checkJSON(data) != nil { // must never panic
+			return
+		}
+		// What passes is Unicode and decodes, every number included, in
+		// any reader that keeps numbers as float64.
+		if !utf8.Valid(data) {
+			t.Fatalf("%q: passed, but is not UTF-8", data)
+		}
+		var v any
+		if err := json.Unmarshal(data, &v); err != nil && len(bytes.TrimSpace(data)) > 0 {
+			t.Fatalf("%q: passed, but does not decode: %v", data, err)
+		}
+		// Nor does decoding replace anything with U+FFFD (unless it was sent).
+		if !bytes.Contains(data, []byte("\ufffd")) && !bytes.Contains(bytes.ToLower(data), []byte(`\ufffd`)) && hasReplacement(v) {
+			t.Fatalf("%q: passed, but decodes with U+FFFD", data)
+		}
 	})
+}
+
+// hasReplacement reports whether a decoded JSON value has U+FFFD in a
+// string or a member name.
+func hasReplacement(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return strings.ContainsRune(v, utf8.RuneError)
+	case []any:
+		for _, x := range v {
+			if hasReplacement(x) {
+				return true
+			}
+		}
+	case map[string]any:
+		for k, x := range v {
+			if strings.ContainsRune(k, utf8.RuneError) || hasReplacement(x) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // The byte scan may only ever pass what the token walk passes, and passes
