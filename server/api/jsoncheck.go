@@ -215,6 +215,7 @@ func walkJSON(data []byte, fn func(*visit) error) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var stack []*frame
+	v := &visit{} // one for the walk: fn may not keep it
 	for {
 		start := dec.InputOffset()
 		tok, err := dec.Token()
@@ -227,7 +228,7 @@ func walkJSON(data []byte, fn func(*visit) error) error {
 		if err != nil {
 			return badRequest("Request body is not valid JSON.")
 		}
-		v := &visit{tok: tok, raw: data[start:dec.InputOffset()], end: dec.InputOffset(), stack: stack}
+		*v = visit{tok: tok, raw: data[start:dec.InputOffset()], end: dec.InputOffset(), stack: stack}
 		var top *frame
 		if len(stack) > 0 {
 			top = stack[len(stack)-1]
