@@ -368,8 +368,8 @@ func textProblem(raw []byte) string {
 }
 
 // surrogateEscapes looks at the \uXXXX escape at the start of b (of valid
-// JSON): it reports how many bytes it and, for a high surrogate, the low
-// one that must follow take, and false for a surrogate without its pair,
+// JSON) and reports how many bytes it takes (with a high surrogate, the low
+// one that must follow it too), and false for a surrogate without its pair,
 // which decoding would turn into U+FFFD.
 func surrogateEscapes(b []byte) (int, bool) {
 	if len(b) < 6 {
