@@ -186,6 +186,7 @@ func newEnvWrapped(t *testing.T, configure func(*api.Config), wrap func(store.St
 var postgresTests = map[string]func(*testing.T){
 	"TestHostileRequests":       TestHostileRequests,
 	"TestHostileAccepted":       TestHostileAccepted,
+	"TestEventDataKeptAsSent":   TestEventDataKeptAsSent,
 	"TestMalformedRequests":     TestMalformedRequests,
 	"TestTenantIsolationMatrix": TestTenantIsolationMatrix,
 }
