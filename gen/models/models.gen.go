@@ -251,7 +251,9 @@ type CreateWebhookRequest struct {
 	// FilterUsers Outbound events only from these usernames (transactional keys or smarthosts the account owns). null = all.
 	FilterUsers nullable.Nullable[FilterList] `json:"filter_users,omitempty"`
 
-	// Name Letters, digits, hyphens, underscores and whitespace; not only whitespace.
+	// Name Letters, digits, hyphens, underscores and spaces; not only spaces. Other whitespace
+	// (tab, line breaks) and every other control character are refused.
+	//
 	//
 	// Example: Production Webhook
 	Name WebhookName `json:"name"`
@@ -259,7 +261,9 @@ type CreateWebhookRequest struct {
 	// Status 1 enabled, 0 disabled. Omitted, the webhook is enabled.
 	Status *StatusInput `json:"status,omitempty"`
 
-	// Url An absolute http or https URL. Literal private or loopback addresses are refused.
+	// Url An absolute http or https URL, without control characters. Literal private or loopback
+	// addresses are refused.
+	//
 	//
 	// Example: https://example.com/webhook
 	Url WebhookURL `json:"url"`
@@ -345,7 +349,10 @@ type IngestEvent struct {
 	// CreatedAt Unix seconds (up to the year 3000); defaults to the time of ingest.
 	CreatedAt *int64 `json:"created_at,omitempty"`
 
-	// Data Event data, delivered as the envelope's `data` byte for byte in meaning (numbers keep every digit).
+	// Data Event data, delivered as the envelope's `data` byte for byte in meaning (numbers keep
+	// every digit). Its strings may contain any character JSON can carry, control
+	// characters included (escaped, as JSON requires); it must still be valid UTF-8,
+	// without unpaired surrogate escapes, and its numbers must fit a float64.
 	Data *json.RawMessage `json:"data,omitempty"`
 
 	// Domain Inbound events, the receiving domain (matched against filter_domains).
@@ -495,7 +502,9 @@ type UpdateWebhookRequest struct {
 	// FilterUsers Replaces the user filter; null clears it.
 	FilterUsers nullable.Nullable[FilterList] `json:"filter_users,omitempty"`
 
-	// Name Letters, digits, hyphens, underscores and whitespace; not only whitespace.
+	// Name Letters, digits, hyphens, underscores and spaces; not only spaces. Other whitespace
+	// (tab, line breaks) and every other control character are refused.
+	//
 	//
 	// Example: Production Webhook
 	Name *WebhookName `json:"name,omitempty"`
@@ -503,7 +512,9 @@ type UpdateWebhookRequest struct {
 	// Status 0 = disabled, 1 = enabled.
 	Status *StatusInput `json:"status,omitempty"`
 
-	// Url An absolute http or https URL. Literal private or loopback addresses are refused.
+	// Url An absolute http or https URL, without control characters. Literal private or loopback
+	// addresses are refused.
+	//
 	//
 	// Example: https://example.com/webhook
 	Url  *WebhookURL        `json:"url,omitempty"`
@@ -550,7 +561,8 @@ type WebhookListResponse struct {
 	Webhooks   []Webhook `json:"webhooks"`
 }
 
-// WebhookName Letters, digits, hyphens, underscores and whitespace; not only whitespace.
+// WebhookName Letters, digits, hyphens, underscores and spaces; not only spaces. Other whitespace
+// (tab, line breaks) and every other control character are refused.
 //
 // Example: Production Webhook
 type WebhookName = string
@@ -566,7 +578,8 @@ type WebhookResponse struct {
 // WebhookStatus defines model for WebhookStatus.
 type WebhookStatus string
 
-// WebhookURL An absolute http or https URL. Literal private or loopback addresses are refused.
+// WebhookURL An absolute http or https URL, without control characters. Literal private or loopback
+// addresses are refused.
 //
 // Example: https://example.com/webhook
 type WebhookURL = string
