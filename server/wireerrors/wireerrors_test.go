@@ -98,3 +98,45 @@ func TestHandlersAnswersPassThrough(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkKeepAlive is the price of the wrapper on a keep-alive request to
+// a trivial handler over loopback, against plain hs.Serve.
+func BenchmarkKeepAlive(b *testing.B) {
+	for _, wrapped := range []bool{false, true} {
+		b.Run(map[bool]string{false: "plain", true: "wireerrors"}[wrapped], func(b *testing.B) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				io.WriteString(w, `{"status":"ok"}`)
+			})}
+			if wrapped {
+				go wireerrors.Install(hs)(ln)
+			} else {
+				go hs.Serve(ln)
+			}
+			defer hs.Close()
+			c, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			br := bufio.NewReader(c)
+			req := []byte("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := c.Write(req); err != nil {
+					b.Fatal(err)
+				}
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		})
+	}
+}
