@@ -37,6 +37,7 @@ import (
 	"github.com/jetwebhooks/jetwebhooks/server/store"
 	"github.com/jetwebhooks/jetwebhooks/server/store/cache"
 	"github.com/jetwebhooks/jetwebhooks/server/store/sqlitestore"
+	"github.com/jetwebhooks/jetwebhooks/server/wireerrors"
 )
 
 // Event is an event to publish; see ingest.Event.
@@ -405,7 +406,10 @@ func randomToken(prefix string) (string, error) {
 	return prefix + base64.RawURLEncoding.EncodeToString(b[:]), nil
 }
 
-// Handler returns the HTTP API.
+// Handler returns the HTTP API. A program serving it on an http.Server of
+// its own should serve it through wireerrors.Install, as Serve does, or the
+// answers Go's HTTP server gives before the handler runs (431, some 400s)
+// stay text/plain.
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // API returns the API, for mounting more routes on its router.
@@ -435,6 +439,12 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 // Serve is Run on an existing listener.
+//
+// Both listeners (the API's and the metrics') are served through
+// wireerrors.Install: Go's HTTP server answers some requests itself before any
+// handler runs (headers too large, malformed lines, bad percent-encoding in
+// the path), in text/plain, and the connection is the only place where those
+// answers can still become the API's JSON error shape.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
 		Handler:           s.handler,
@@ -450,7 +460,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	go func() { engineDone <- s.engine.Run(engineCtx) }()
 	go s.janitor(engineCtx)
 	if mln := s.cfg.MetricsListener; mln != nil || s.cfg.MetricsAddr != "" {
-		ms := &http.Server{Handler: s.metrics.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		ms := &http.Server{Handler: s.metricsOnly(), ReadHeaderTimeout: 10 * time.Second,
+			MaxHeaderBytes: 64 << 10, ErrorLog: hs.ErrorLog}
 		if mln == nil {
 			var err error
 			if mln, err = net.Listen("tcp", s.cfg.MetricsAddr); err != nil {
@@ -459,13 +470,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 				return fmt.Errorf("metrics listen: %w", err)
 			}
 		}
-		go ms.Serve(mln)
+		go wireerrors.Install(ms)(mln)
 		defer ms.Close()
 		s.log.Info("serving metrics", "addr", mln.Addr().String())
 	}
 
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- hs.Serve(ln) }()
+	serve := wireerrors.Install(hs)
+	go func() { serveErr <- serve(ln) }()
 	s.log.Info("serving", "addr", ln.Addr().String(), "node", s.cfg.NodeID)
 
 	var err error

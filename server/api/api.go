@@ -129,11 +129,16 @@ func New(ctx context.Context, cfg Config, st store.Store, pub *ingest.Publisher)
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = ErrorHandler(cfg.Logger)
+	// A panic is logged with the stack of the goroutine that panicked
+	// (DisablePrintStack would leave the stack empty; LogErrorFunc, not Echo's
+	// logger, prints it) and answered as an opaque 500: the value is not
+	// wrapped, so a panic carrying an *Error or an echo.HTTPError cannot
+	// choose the status or the sentence.
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
-		DisablePrintStack: true,
+		DisableStackAll: true,
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
-			cfg.Logger.Error("panic in handler", "path", c.Path(), "err", err, "stack", string(stack))
-			return err
+			cfg.Logger.Error("panic in handler", "method", c.Request().Method, "path", c.Path(), "err", err, "stack", string(stack))
+			return fmt.Errorf("recovered panic: %v", err)
 		},
 	}))
 	e.GET("/healthz", func(c echo.Context) error {
