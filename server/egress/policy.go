@@ -34,23 +34,50 @@ import (
 	"code.dny.dev/ssrf"
 )
 
-// ErrForbiddenDestination is the sentinel wrapped by every refusal from this
-// package: from [Policy.CheckURL], [Policy.AllowAddr] and [Policy.Control]
-// (and so from requests made with [Policy.NewClient]). Test for it with
-// [errors.Is]; the error's own message is a single sentence that is safe to
-// show to the API client.
-var ErrForbiddenDestination = errors.New("egress: forbidden webhook destination")
+// ErrDestinationRefused is the sentinel wrapped by every refusal from this
+// package: from [Policy.CheckURL], [Policy.AllowAddr] and [Policy.Control],
+// and, for requests made with [Policy.NewClient] or [Policy.NewTransport],
+// from a host name that cannot be resolved. Test for it with [errors.Is]
+// (it works through *url.Error and *net.OpError); the concrete error is a
+// [*RefusedError].
+var ErrDestinationRefused = errors.New("egress: webhook destination refused")
 
-// refusal is the concrete error type behind every refusal. Its message is
-// written for the API client, so it does not carry a package prefix; the
-// sentinel is reachable through Unwrap so callers can still classify it.
-type refusal struct{ msg string }
+// ErrForbiddenDestination is the former name of [ErrDestinationRefused].
+//
+// Deprecated: use ErrDestinationRefused; the two are the same value.
+var ErrForbiddenDestination = ErrDestinationRefused
 
-func (e *refusal) Error() string { return e.msg }
-func (e *refusal) Unwrap() error { return ErrForbiddenDestination }
+// RefusedMessage is the one sentence an API client is shown for any refusal
+// (and that the delivery history records). A forbidden address, a name that
+// does not resolve, a bad scheme or port all read the same, so the service
+// cannot be used to learn which internal names exist or where they point.
+// The reason goes to the operator's log (see [RefusedError]).
+const RefusedMessage = "The webhook URL's destination is not allowed or not reachable."
+
+// RefusedError is the error behind every refusal. Its message (Reason) says
+// exactly why, for the operator's log; it may name the address or the host,
+// so never show it to an API client: show [RefusedMessage].
+type RefusedError struct {
+	// Reason is one sentence for the log.
+	Reason string
+	// Err is the underlying failure (a *net.DNSError for an unresolvable
+	// name), or nil.
+	Err error
+}
+
+func (e *RefusedError) Error() string { return e.Reason }
+
+// Unwrap makes both [ErrDestinationRefused] and the underlying failure
+// reachable with errors.Is and errors.As.
+func (e *RefusedError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{ErrDestinationRefused}
+	}
+	return []error{ErrDestinationRefused, e.Err}
+}
 
 func refuse(format string, args ...any) error {
-	return &refusal{msg: fmt.Sprintf(format, args...)}
+	return &RefusedError{Reason: fmt.Sprintf(format, args...)}
 }
 
 // Policy is an egress policy: the built-in deny rules plus an operator
@@ -93,7 +120,7 @@ func normalizePrefix(pfx netip.Prefix) netip.Prefix {
 }
 
 // AllowAddr reports whether ip may be dialled: nil if it may, otherwise an
-// error wrapping [ErrForbiddenDestination] that names the kind of address.
+// error wrapping [ErrDestinationRefused] that names the kind of address.
 // IPv4-mapped IPv6 addresses are judged as the IPv4 address they carry, and
 // IPv6 zones are ignored.
 func (p *Policy) AllowAddr(ip netip.Addr) error {
@@ -131,8 +158,8 @@ func (p *Policy) verdict(ip netip.Addr) string {
 	return classify6(ip)
 }
 
-// Noun phrases used in refusal messages. They are shown to API clients, so
-// they describe the kind of address and never the operator's network.
+// Noun phrases used in refusal reasons. They go to the operator's log;
+// clients see RefusedMessage.
 const (
 	whatUnspecified = "an unspecified address"
 	whatLoopback    = "a loopback address"
