@@ -326,12 +326,14 @@ func classify6(ip netip.Addr) string {
 	return ""
 }
 
-// ParsePrefixes parses an operator allow list such as
+// ParsePrefixes parses an operator list of address ranges (the egress allow
+// list, the trusted proxies) such as
 // "127.0.0.0/8, ::1/128". Entries are separated by commas and surrounding
 // spaces are trimmed; empty entries are skipped, so "" yields nil. A bare IP
 // address means that single address (/32 or /128). A prefix with host bits
 // set (e.g. "10.1.2.3/8") is rejected rather than silently widened, because
-// in an allow list a typo opens more of the network than intended.
+// in an allow list a typo opens more of the network than intended. Errors
+// name the entry; callers prefix the flag.
 func ParsePrefixes(s string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	for _, entry := range strings.Split(s, ",") {
@@ -342,17 +344,17 @@ func ParsePrefixes(s string) ([]netip.Prefix, error) {
 		if !strings.Contains(entry, "/") {
 			addr, err := netip.ParseAddr(entry)
 			if err != nil || addr.Zone() != "" {
-				return nil, fmt.Errorf("egress: allow-list entry %q is not an IP address or CIDR prefix (e.g. 127.0.0.0/8 or ::1)", entry)
+				return nil, fmt.Errorf("entry %q is not an IP address or CIDR prefix (e.g. 127.0.0.0/8 or ::1)", entry)
 			}
 			out = append(out, netip.PrefixFrom(addr, addr.BitLen()))
 			continue
 		}
 		pfx, err := netip.ParsePrefix(entry)
 		if err != nil {
-			return nil, fmt.Errorf("egress: allow-list entry %q is not a valid CIDR prefix (e.g. 127.0.0.0/8 or ::1/128)", entry)
+			return nil, fmt.Errorf("entry %q is not a valid CIDR prefix (e.g. 127.0.0.0/8 or ::1/128)", entry)
 		}
 		if m := pfx.Masked(); m != pfx {
-			return nil, fmt.Errorf("egress: allow-list entry %q has host bits set; did you mean %q?", entry, m.String())
+			return nil, fmt.Errorf("entry %q has host bits set; did you mean %q?", entry, m.String())
 		}
 		out = append(out, pfx)
 	}
