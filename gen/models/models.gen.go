@@ -257,7 +257,7 @@ type CreateWebhookRequest struct {
 	Name   WebhookName  `json:"name"`
 	Status *StatusInput `json:"status,omitempty"`
 
-	// Url An absolute http or https URL. Literal private or loopback addresses are refused.
+	// Url An absolute http or https URL. Literal private or loopback addresses and names under .invalid are refused, all with the same message.
 	//
 	// Example: https://example.com/webhook
 	Url WebhookURL `json:"url"`
@@ -496,7 +496,7 @@ type UpdateWebhookRequest struct {
 	// Status 0 = disabled, 1 = enabled.
 	Status *StatusInput `json:"status,omitempty"`
 
-	// Url An absolute http or https URL. Literal private or loopback addresses are refused.
+	// Url An absolute http or https URL. Literal private or loopback addresses and names under .invalid are refused, all with the same message.
 	//
 	// Example: https://example.com/webhook
 	Url  *WebhookURL        `json:"url,omitempty"`
@@ -559,7 +559,7 @@ type WebhookResponse struct {
 // WebhookStatus defines model for WebhookStatus.
 type WebhookStatus string
 
-// WebhookURL An absolute http or https URL. Literal private or loopback addresses are refused.
+// WebhookURL An absolute http or https URL. Literal private or loopback addresses and names under .invalid are refused, all with the same message.
 //
 // Example: https://example.com/webhook
 type WebhookURL = string
