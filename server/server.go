@@ -88,6 +88,13 @@ type Config struct {
 	// ingest token (default unlimited). See api.Config.
 	RateLimit, IngestRateLimit float64
 	RateBurst, IngestRateBurst int
+	// AuthFailureBudget and AuthFailureWindow limit requests with a wrong
+	// API key or ingest token per client address (default 20 per minute;
+	// negative budget: unlimited); TrustedProxies are the proxies whose
+	// X-Forwarded-For names the client. See api.Config.
+	AuthFailureBudget int
+	AuthFailureWindow time.Duration
+	TrustedProxies    []netip.Prefix
 	// MetricsAddr, if set, serves /metrics on a listener of its own (say,
 	// an internal interface) instead of beside the API.
 	MetricsAddr string
@@ -268,7 +275,8 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	s.publisher = &ingest.Publisher{Store: st, Now: cfg.Now, Published: s.engine.Wake, Accepted: s.metrics.Ingested}
 	s.api, err = api.New(ctx, api.Config{IngestTokenHash: tokenHash, Egress: policy, Logger: cfg.Logger, Now: cfg.Now,
 		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, IngestRateLimit: cfg.IngestRateLimit, IngestRateBurst: cfg.IngestRateBurst,
-		Tester: s.engine, IdempotencyLease: cfg.IdempotencyLease}, st, s.publisher)
+		AuthFailureBudget: cfg.AuthFailureBudget, AuthFailureWindow: cfg.AuthFailureWindow, TrustedProxies: cfg.TrustedProxies,
+		AuthRefused: s.metrics.AuthRefused, Tester: s.engine, IdempotencyLease: cfg.IdempotencyLease}, st, s.publisher)
 	if err != nil {
 		return nil, err
 	}

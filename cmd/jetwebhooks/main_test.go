@@ -254,6 +254,8 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"serve", "--db", db, "--retry-schedule", "soon"},
 		{"serve", "--db", db, "--egress-allow", "not-a-cidr"},
 		{"serve", "--db", db, "--log-level", "loud"},
+		{"serve", "--db", db, "--trusted-proxies", "10.0.0.1/8"},
+		{"serve", "--db", db, "--auth-failure-window", "0s"},
 		{"accounts", "create", "--db", db},
 	}
 	for _, args := range cases {

@@ -262,7 +262,7 @@ type CreateWebhookRequest struct {
 	Status *StatusInput `json:"status,omitempty"`
 
 	// Url An absolute http or https URL, without control characters. Literal private or loopback
-	// addresses are refused.
+	// addresses and names under .invalid are refused, all with the same message.
 	//
 	//
 	// Example: https://example.com/webhook
@@ -513,7 +513,7 @@ type UpdateWebhookRequest struct {
 	Status *StatusInput `json:"status,omitempty"`
 
 	// Url An absolute http or https URL, without control characters. Literal private or loopback
-	// addresses are refused.
+	// addresses and names under .invalid are refused, all with the same message.
 	//
 	//
 	// Example: https://example.com/webhook
@@ -579,7 +579,7 @@ type WebhookResponse struct {
 type WebhookStatus string
 
 // WebhookURL An absolute http or https URL, without control characters. Literal private or loopback
-// addresses are refused.
+// addresses and names under .invalid are refused, all with the same message.
 //
 // Example: https://example.com/webhook
 type WebhookURL = string

@@ -137,9 +137,11 @@ func newEnvWrapped(t *testing.T, configure func(*api.Config), wrap func(store.St
 		Now:         clk.Now,
 		// The clock stands still, so a limited bucket would never refill:
 		// the many requests of most tests would be refused. Rate limiting
-		// has tests of its own that set it.
-		RateLimit: -1,
-		Tester:    engine,
+		// has tests of its own that set it. So has the budget of failed
+		// authentications, which tests of wrong keys would exhaust.
+		RateLimit:         -1,
+		AuthFailureBudget: -1,
+		Tester:            engine,
 	}
 	if configure != nil {
 		configure(&cfg)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/jetwebhooks/jetwebhooks/gen/apiserver"
 	"github.com/jetwebhooks/jetwebhooks/gen/models"
+	"github.com/jetwebhooks/jetwebhooks/server/egress"
 	"github.com/jetwebhooks/jetwebhooks/server/ingest"
 	"github.com/jetwebhooks/jetwebhooks/server/store"
 	"github.com/jetwebhooks/jetwebhooks/signature"
@@ -203,7 +204,7 @@ func (h handlers) CreateWebhook(ctx context.Context, req apiserver.CreateWebhook
 	if err := h.checkName(b.Name); err != nil {
 		return nil, err
 	}
-	if err := h.checkURL(b.Url); err != nil {
+	if err := h.checkURL(ctx, b.Url); err != nil {
 		return nil, err
 	}
 	users, err := ownedFilter(b.FilterUsers, "filter_users", acc.Users, false)
@@ -261,7 +262,7 @@ func (h handlers) UpdateWebhook(ctx context.Context, req apiserver.UpdateWebhook
 		p.Name = b.Name
 	}
 	if b.Url != nil {
-		if err := h.checkURL(*b.Url); err != nil {
+		if err := h.checkURL(ctx, *b.Url); err != nil {
 			return nil, err
 		}
 		p.URL = b.Url
@@ -540,10 +541,12 @@ func (h handlers) checkName(name string) error {
 	return nil
 }
 
-func (h handlers) checkURL(raw string) error {
+// checkURL applies the egress policy to a webhook URL. Every refusal gets the
+// same answer (see egress.RefusedMessage); why is for the log only.
+func (h handlers) checkURL(ctx context.Context, raw string) error {
 	if err := h.cfg.Egress.CheckURL(raw); err != nil {
-		msg := err.Error()
-		return badRequest("Invalid url: "+strings.TrimSuffix(msg, ".")+".", models.ErrorDetail{Field: "/url", Reason: msg})
+		h.log.Info("webhook url refused", "account", accountFrom(ctx).ID, "reason", err.Error())
+		return badRequest(egress.RefusedMessage, models.ErrorDetail{Field: "/url", Reason: "is not an allowed or reachable destination"})
 	}
 	return nil
 }

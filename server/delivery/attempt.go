@@ -99,6 +99,12 @@ func (e *Engine) send(c *store.Claim, now time.Time) sendResult {
 	signer.Sign(req.Header, c.EventID, now, c.Body)
 	resp, err := e.cfg.Client.Do(req)
 	if err != nil {
+		var refused *egress.RefusedError
+		if errors.As(err, &refused) {
+			// The customer is told only egress.RefusedMessage; the reason
+			// (not the URL, which may carry a token) is for the operator.
+			e.log.Info("webhook destination refused", "webhook", c.WebhookUUID, "delivery", c.DeliveryID, "reason", refused.Reason)
+		}
 		return classifyError(err, e.cfg.Timeout)
 	}
 	defer resp.Body.Close()
@@ -154,12 +160,17 @@ func classifyError(err error, timeout time.Duration) sendResult {
 	var tlsErr *tls.CertificateVerificationError
 	var recErr tls.RecordHeaderError
 	switch {
-	case errors.Is(err, egress.ErrForbiddenDestination):
-		return sendResult{outcome: outcomePermanent, err: "destination refused by the egress policy (private or reserved address)"}
+	case errors.Is(err, egress.ErrDestinationRefused):
+		// A forbidden address and a name that does not resolve read the
+		// same and are both retried, so neither the text nor the number of
+		// attempts tells a customer which internal names exist. (A lookup
+		// can fail for a while; a refused dial costs no connection.)
+		return sendResult{outcome: outcomeRetry, err: egress.RefusedMessage}
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
 		return sendResult{outcome: outcomeRetry, err: fmt.Sprintf("timed out after %s", timeout)}
 	case errors.As(err, &dnsErr):
-		return sendResult{outcome: outcomeRetry, err: "DNS lookup failed"}
+		// Only from a client without the egress transport.
+		return sendResult{outcome: outcomeRetry, err: egress.RefusedMessage}
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return sendResult{outcome: outcomeRetry, err: "connection refused"}
 	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):

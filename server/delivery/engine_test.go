@@ -8,12 +8,14 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -364,7 +366,8 @@ func TestTimeoutIsRetried(t *testing.T) {
 }
 
 // Connection refused and DNS failures are retried until the schedule runs
-// out, with short texts that reveal no addresses. Not parallel: the refused
+// out, with short texts that reveal no addresses; a name that does not
+// resolve reads like any other refused destination. Not parallel: the refused
 // port must not be reused by another test's receiver meanwhile.
 func TestNetworkErrorsRetried(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -377,7 +380,7 @@ func TestNetworkErrorsRetried(t *testing.T) {
 
 	cases := []struct{ name, url, want string }{
 		{"connection refused", refused, "connection refused"},
-		{"unresolvable host", "http://nonexistent.invalid/hook", "DNS lookup failed"},
+		{"unresolvable host", "http://nonexistent.invalid/hook", egress.RefusedMessage},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -497,30 +500,51 @@ func TestDeadLetterThenReplay(t *testing.T) {
 	}
 }
 
-// A policy without a loopback allowance refuses the receiver: permanent
-// failure with the egress message, nothing sent.
+// A policy without a loopback allowance refuses the receiver: the one
+// refusal message, retried like an unresolvable name (so the two cannot be
+// told apart), nothing sent, the reason in the log.
 func TestEgressRefusal(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	rc := newReceiver(t, nil)
 	hook := e.addWebhook(rc.url())
 	cfg := baseConfig()
+	cfg.Schedule = []time.Duration{0, 10 * time.Millisecond, 20 * time.Millisecond}
 	cfg.Client = egress.NewPolicy(nil).NewClient(cfg.Timeout)
+	var logs strings.Builder
+	var mu sync.Mutex
+	cfg.Logger = slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(p)
+	}), nil))
 	e.start(cfg)
 	id := e.publishOne()
-	rec := e.waitStatus(id, hook.UUID, store.StatusFailed, 1)
+	rec := e.waitStatus(id, hook.UUID, store.StatusFailed, 3)
 	as := e.attempts(rec.DeliveryID)
-	if len(as) != 1 || rec.Attempts != 1 {
-		t.Fatalf("%d attempts, want 1", len(as))
+	if len(as) != 3 || rec.Attempts != 3 {
+		t.Fatalf("%d attempts, want 3", len(as))
 	}
-	if a := as[0]; a.StatusCode != 0 || !strings.Contains(a.Error, "egress policy") {
-		t.Errorf("attempt %+v, want the egress refusal", a)
+	for i, a := range as {
+		if a.StatusCode != 0 || !strings.HasPrefix(a.Error, egress.RefusedMessage) {
+			t.Errorf("attempt %d %+v, want the refusal message", i+1, a)
+		}
+		checkCleanError(t, a.Error, hook.Secret)
 	}
-	checkCleanError(t, as[0].Error, hook.Secret)
 	if rc.count() != 0 {
 		t.Errorf("receiver got %d requests, want 0", rc.count())
 	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(logs.String(), "a loopback address") || !strings.Contains(logs.String(), hook.UUID) {
+		t.Errorf("the log does not carry the reason:\n%s", logs.String())
+	}
 }
+
+// writerFunc is an io.Writer made of a function.
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // Fan-out: an event reaches exactly the enabled webhooks whose types and
 // filters match it.

@@ -109,10 +109,10 @@ func TestClassifyError(t *testing.T) {
 		permanent bool
 		text      string
 	}{
-		{"egress refusal", opErr(refusal), true, "destination refused by the egress policy"},
+		{"egress refusal", opErr(refusal), false, egress.RefusedMessage},
 		{"deadline", &url.Error{Op: "Post", URL: "http://x", Err: context.DeadlineExceeded}, false, "timed out after 3s"},
 		{"net timeout", opErr(os.ErrDeadlineExceeded), false, "timed out after 3s"},
-		{"dns", opErr(&net.DNSError{Err: "no such host", Name: "nonexistent.invalid", Server: "10.255.255.53:53", IsNotFound: true}), false, "DNS lookup failed"},
+		{"dns", opErr(&net.DNSError{Err: "no such host", Name: "nonexistent.invalid", Server: "10.255.255.53:53", IsNotFound: true}), false, egress.RefusedMessage},
 		{"refused", opErr(os.NewSyscallError("connect", syscall.ECONNREFUSED)), false, "connection refused"},
 		{"reset", opErr(os.NewSyscallError("read", syscall.ECONNRESET)), false, "connection closed by the receiver"},
 		{"unreachable", opErr(os.NewSyscallError("connect", syscall.EHOSTUNREACH)), false, "host unreachable"},
