@@ -52,6 +52,9 @@ type ServerInterface interface {
 	// GetWebhook Get a webhook
 	// (GET /webhooks/{uuid})
 	GetWebhook(ctx echo.Context, uuid string) error
+	// ListDeliveryAttempts List a delivery's attempts
+	// (GET /webhooks/{uuid}/events/{event_id}/attempts)
+	ListDeliveryAttempts(ctx echo.Context, uuid string, eventId string, params ListDeliveryAttemptsParams) error
 	// RotateWebhookSecret Rotate a webhook's secret
 	// (POST /webhooks/{uuid}/rotate-secret)
 	RotateWebhookSecret(ctx echo.Context, uuid string) error
@@ -236,6 +239,46 @@ func (w *ServerInterfaceWrapper) GetWebhook(ctx echo.Context) error {
 	return err
 }
 
+// ListDeliveryAttempts converts echo context to params.
+func (w *ServerInterfaceWrapper) ListDeliveryAttempts(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "uuid" -------------
+	var uuid string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "uuid", ctx.Param("uuid"), &uuid, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter uuid: %s", err))
+	}
+
+	// ------------- Path parameter "event_id" -------------
+	var eventId string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "event_id", ctx.Param("event_id"), &eventId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter event_id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListDeliveryAttemptsParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListDeliveryAttempts(ctx, uuid, eventId, params)
+	return err
+}
+
 // RotateWebhookSecret converts echo context to params.
 func (w *ServerInterfaceWrapper) RotateWebhookSecret(ctx echo.Context) error {
 	var err error
@@ -322,6 +365,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/webhooks/:uuid", wrapper.GetWebhook, options.OperationMiddlewares["getWebhook"]...)
 	router.POST(options.BaseURL+"/webhooks/:uuid/rotate-secret", wrapper.RotateWebhookSecret, options.OperationMiddlewares["rotateWebhookSecret"]...)
 	router.POST(options.BaseURL+"/webhooks/:uuid/test", wrapper.TestWebhook, options.OperationMiddlewares["testWebhook"]...)
+	router.GET(options.BaseURL+"/webhooks/:uuid/events/:event_id/attempts", wrapper.ListDeliveryAttempts, options.OperationMiddlewares["listDeliveryAttempts"]...)
 	router.POST(options.BaseURL+"/webhooks/query", wrapper.QueryWebhookEvents, options.OperationMiddlewares["queryWebhookEvents"]...)
 	router.POST(options.BaseURL+"/webhooks/replay", wrapper.ReplayWebhookEvent, options.OperationMiddlewares["replayWebhookEvent"]...)
 	router.POST(options.BaseURL+"/events", wrapper.IngestEvent, options.OperationMiddlewares["ingestEvent"]...)
@@ -1334,6 +1378,103 @@ func (response GetWebhook500JSONResponse) VisitGetWebhookResponse(w http.Respons
 	return err
 }
 
+type ListDeliveryAttemptsRequestObject struct {
+	Uuid    string `json:"uuid"`
+	EventId string `json:"event_id"`
+	Params  ListDeliveryAttemptsParams
+}
+
+type ListDeliveryAttemptsResponseObject interface {
+	VisitListDeliveryAttemptsResponse(w http.ResponseWriter) error
+}
+
+type ListDeliveryAttempts200JSONResponse AttemptListResponse
+
+func (response ListDeliveryAttempts200JSONResponse) VisitListDeliveryAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDeliveryAttempts400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListDeliveryAttempts400JSONResponse) VisitListDeliveryAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDeliveryAttempts401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListDeliveryAttempts401JSONResponse) VisitListDeliveryAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDeliveryAttempts404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ListDeliveryAttempts404JSONResponse) VisitListDeliveryAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDeliveryAttempts429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListDeliveryAttempts429JSONResponse) VisitListDeliveryAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDeliveryAttempts500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ListDeliveryAttempts500JSONResponse) VisitListDeliveryAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RotateWebhookSecretRequestObject struct {
 	Uuid string `json:"uuid"`
 	Body *RotateWebhookSecretJSONRequestBody
@@ -1615,6 +1756,9 @@ type StrictServerInterface interface {
 	// GetWebhook Get a webhook
 	// (GET /webhooks/{uuid})
 	GetWebhook(ctx context.Context, request GetWebhookRequestObject) (GetWebhookResponseObject, error)
+	// ListDeliveryAttempts List a delivery's attempts
+	// (GET /webhooks/{uuid}/events/{event_id}/attempts)
+	ListDeliveryAttempts(ctx context.Context, request ListDeliveryAttemptsRequestObject) (ListDeliveryAttemptsResponseObject, error)
 	// RotateWebhookSecret Rotate a webhook's secret
 	// (POST /webhooks/{uuid}/rotate-secret)
 	RotateWebhookSecret(ctx context.Context, request RotateWebhookSecretRequestObject) (RotateWebhookSecretResponseObject, error)
@@ -1992,6 +2136,33 @@ func (sh *strictHandler) GetWebhook(ctx echo.Context, uuid string) error {
 	return nil
 }
 
+// ListDeliveryAttempts operation middleware
+func (sh *strictHandler) ListDeliveryAttempts(ctx echo.Context, uuid string, eventId string, params ListDeliveryAttemptsParams) error {
+	var request ListDeliveryAttemptsRequestObject
+
+	request.Uuid = uuid
+	request.EventId = eventId
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListDeliveryAttempts(ctx.Request().Context(), request.(ListDeliveryAttemptsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListDeliveryAttempts")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListDeliveryAttemptsResponseObject); ok {
+		return validResponse.VisitListDeliveryAttemptsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // RotateWebhookSecret operation middleware
 func (sh *strictHandler) RotateWebhookSecret(ctx echo.Context, uuid string) error {
 	var request RotateWebhookSecretRequestObject
@@ -2099,110 +2270,131 @@ func (sh *strictHandler) TestWebhook(ctx echo.Context, uuid string) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7F39cts4kn+VLt5Wxa6lZNlxMolcW3WeJDvrnWTGGzs1dzvKWRDZkjChAAYALWtSrtqHuGe4B9snueoG",
-	"SJESZctOxrMf808iUQTQABq//oY/RYme5Vqhcjbqf4pyYcQMHRr+dpLiLNcOVbL4Fhf0JEWbGJk7qVXU",
-	"j96ID2hBgEFnJKZg8GOB1oEVY4Sdn9DNcTTV+oMFvHKorNQqhjNnZI6PLFicCeVkYnf7MJduKhUcHA7U",
-	"VBfGgpsiWDFD+IALECqFkU7pg52j4R/H0lgHBm2ulUUQEyEV7MyE+YApjOjVgRpWE3Cdt5hnYoFpH5wp",
-	"cAhTFCma3aPmSEQHCKXdFI0fUtIED3vPuwMVxZGkafumURwpMcOoX1+mDq1THNlkijNBCzYTV69RTdw0",
-	"6h88eRJHM6nK7/tx5BY5dWCdkWoSXV9fx1E5I96Ar0X61q8pfUu0oqnQR5HnmUwE7cPeT5Y241Nt0N8Z",
-	"HEf96D/2lpu753+1e6+M0cYP1dzM8ylWGygtzEQ21maGKWgDYyEzC5cikymP2Y2u4+iFVuNMJg9E2soi",
-	"w1xYKCymzS0LE4iJaOlsxSXVtKyTWQamUEqqCU/jRDk0SmR+9F98Lmd6hsTrE15UWl7lWRDNJZojoInQ",
-	"r2KkCweSiU6lTTJtMWWCv9Puj7pQ6S9P63cabJFM6ZTpwiQI0tOaiCxjGpNEF8oxVedavxZmgg/LqOUR",
-	"zWhoAgZBFEoLqNJcS+WIRsydLWl8I9QiHCn7EKRKC8enJ4wtO9ojl1QTIt3pD6h2Aa8SxBRTZlcjHEIm",
-	"Z9IdMaguQIwdGnhLnzvH/NliolVqu1EcgIjnUXtjHafPfBNwGuZCOhjhWBv0I/AxqCNWwCSpHE6QZ3Ud",
-	"R++UKNxUG/kzpg+zw8dhPO44oDXjkrSWeE8bIPi1oDStLu/vO2WLPNfGYfoGUynOeSq/Bj8q7WB1qG5E",
-	"bUN3NNoLg8LhD15G1nBepKmkViI7NTpH4yRJg7HILMZRXnv0KcLLUnLfSDq99VpaR4s0lplDc5HqmZCK",
-	"m4os+34c9X+8uZM/cjvfy/vVNThRI4Ik8PSAVtkCxp7fLUIYC3ZkeK18QMchgAjoubK7XVBFlsEfQGQZ",
-	"sSV9E6MMoz5J7SX1hQ18/wVo/75wLcQbPQvU01ie1XacEcqKxG8OsZ0lPrQzYdxUW3efCXkd4mbyA4t8",
-	"R68SCznhijvM/ozfP1F5UU5/LIrMRf396zgqTLbl8O/evo68hvKxkIZw4EdPve8kLpnxfaXX6NFPmDDT",
-	"vcRMXqJZnFWkN/cgR5VKNenTaRbO4Sx3sMASBfsgHGQorAOtsHohCFDSDkv5L+1AEdlpkWF6RNIrQWv7",
-	"kPrx6Zlv1YcczUzQRGm3gyg2kKJIOxk6Ry97nQ9VMaO5BhojWgFnWM3z3Udx5DuoTb1U6eKo0iuaJzdF",
-	"R0oVfZQOZ3Yr+HnJjajXMIwwRizoO5aj4JWY5cRfUdg2xqIxMTjx3xp55RzqTQPUhHdHWmco1NreL2fv",
-	"B2/b9zrVa0swlpil67zw57PvvwMW3mhoSyqbhAE/BuxOurDnmW2v1zYngyJA+6qC3ZyBJ6B6v3UCFXRu",
-	"u1FnxYhmM6JTzq1ZCl3HZAqc+A72D9kQKL+t7GYcFUp+LDD8HHCCu3qLiTbp+komLEnSC8Fkkt5On0iG",
-	"Pz1cLlAl0sNRvXBBPt4qO8opyLTJYnjpLq4WP3/17HnbNmTCuovSnrlIdIrrm83oGPSRpVlXnnA62vMp",
-	"KoKFP52fn5YGICn/BhOUl5iuo2rbhDPh0LqLJXTeNOcVtLqOo1wsMi3SzdK5MW5gnzi66kx0JzxkFeCt",
-	"mL9Ba8XEAzmaS5ncugVn4TVqwXr4hRdBLQxevVH4rVr72WknsouwvrZN34ujIjSu+IgftGxwMO8vggy5",
-	"+bBxF6GncuINRmzQvjrV5RY0h43rvL+6zWvTbeXJjce+VB+bHPuKOMPrCkDtyOhwkAgFOkkK02c23j8E",
-	"W8MBElsW8qywMNRB3eh+LLDAdBgP1Hwqkyn8Gd2rmZDZI1tqIrmYIJ+BjwWN6XUfSHVSzGj0ERuIFvwK",
-	"7BV5KhwOVGn6WEi1V0TZBOrCsVofPUyELWNtgjTl4ZjuUeHigbJSJUhnMKw8z7acH5JZIV0MCi+JulLS",
-	"NoXnyrhRvHxStag/pH+T5iODtDurbcdoVpraXMwa7xid581XLqVh9qge6BxV85Ukk8mHlUd6lmdCKseO",
-	"oJIoj0K1R/X5lM8CTeXXUaa58zZ9oaar1kXOnRxJDWHT620EyEp9OGGb9GvhkunnGiJbCUk/Hp+yNWp7",
-	"NwnHVVS5QedszMkf+HXJadAW2Z0Jr/pr0cRqCtXWClRJxeZp+KW6254EQ+TCo3mNgZ4e3so/TY2iiYDv",
-	"lLwq3RCwU+QEAAR6CxQGHvd6vd0jCDaGLX9zcoagx8H5QTJ7TUuZiSs5I7R4fPCk9/jps17JCv5pr02s",
-	"p8KJ24TyGnwrB9QuXmIVCG+6obrETLN3ekivDGG0cMiWLH+QCmYolFQT2FHFbITGwgfEnFDULCCVE+l2",
-	"a2r2toqAt4fXV7ppVsdMo0ccIsG3gp0ZsThNYkJGtYOmhc/0rKLH2n7LFkX8+zwYurnRaZGg6SRTbVGB",
-	"TI/Y658zj4BM2UvOUoYdmomXWisCAdxcJthlUU72FQ3xP6RB/njc+avo/NzrPL/ovP+0Hz89vP5dq6my",
-	"qvyssPQtutCta3Bndbiwbd62FX9CHNy7bDxWzoSNu8aejW32bAVMaoc9vLoZTDbDYdis6lvDG8wMT4e4",
-	"CuvwmeEDRRq5F+10WrqtRkdaeIdYi1J1bgr0mj57b2UKU5HCCFEt+cpbCUsPucJ5bdjakBXelurlBl34",
-	"PkhddRjX16ptqcPx3rzWs3D+vxRpZX9txPyFNLr7SXZSKi/GRs9aTctb4RkvnL5Hy/rG1Q7C/sGzW0XX",
-	"PW1bdrt7zgzusSe9mlDab0qj/Tai9XhssdnHahdbyLSbUeuWyW9n4DI7LK3bLQ2+682MtYnH76gW1p0c",
-	"LapVtUU3Lf36b2wEtoY2WnXJskE5XtX5xoO1yas5rGTfsCEhhQUBdqG0WswIT4fhEA+7d3M3Vhi0wZTw",
-	"Me/PUOjvdwA/i4E/gxfL6d5HuP1Jz2Em1ALGBu0Ulq/CHA2Woq09p2G3G90GYW0RI5+P4OXnEeuYAobL",
-	"tRuGV7z+oHCO1rEG7Ur/QKs/90apUvFpyWSogj3+Pv7i8rFywtwkmN5qJxyeYWLQ3Y9RJ0YkeJGjkTpt",
-	"QO+zp4cEthtCoVMEnaVkxhh0rMRbsHLidfsemS1fQSoWtjJl4OAQODelVM48hD/tHT67DdPbmPVs6ftb",
-	"9ZEsHQWt21IP56yxVg/+AKm0ZOunMezDHwAVf6lBSy/ef79GJNko9HvnUvhoF1H0MvQUxdEr3030niho",
-	"dXG3svn+Yc1VRrC3yYUUEyqWLrDKx8UbNeu2OZJ+cxs1uOIcrSv91p+D+KXetGVosT3YUQ8ytu1Y64lo",
-	"zuAWEMcNsLrM++BIAaZwcHXVbhukheHg/IXXS7aJmpRBtua4P0wXPvDbjEvuKB3gxcYc10xTg9ai3T3y",
-	"QWGtygDlDTGMVb12gy1TubRHOl20L411wrAEcbV1emTLmEpw5OzDt/Lr3fZQ4T2DJ77dhgDQeZMYjvL4",
-	"BmGVyvjPvUM/NTG2PrQjqUp9JsJwDqMuHOxYRKgrb+OQTqYLl+gZ7rYx1EaRWD/YbeKxvjxNrrwpsvqO",
-	"vf3/EskjrLcl6IVycGr5gQILJBkKY0G6h0oJaVBEHd+Fns/K6Ng6j+POmRt3Ua3rjMwvtXFg6Py2aPRm",
-	"33GrF7jFiRCUkNb+WhXyLvzgXUk+rVImWOlEIB3sFDUidjlXlDaxlZzb4aUib5l1sCWJi3YK2QNWqkmj",
-	"BQEPZmPYcdNacG8p3w73e/CNVsjzCH7oAMGlJAqZWCAKpzthHJhLler57tFAeWHkpmjm0mIX3mKHlUZS",
-	"haXzCbanx+cv/gQ7nlFhf7d2BjjOt530sp+fRbHqE1hHpKr/NRpui4KtIsn9e+Iw80yncizbNJV7nIIS",
-	"VdZIyQ1eSl3YC69rXOBVLg3au5yWd8rJrHS/YmkTGQ+CnE1Pj2lOYMhek6S5cCI1WUz2Cx8oP/wGHSZY",
-	"aIHEneF8ajG5+Pvf/m+424VTg5ZsDa1CTJzDEBN0MYgR/yIVZNJ603mZxuI7eTP+9i/PzbNvvv3vj+Z8",
-	"/tO705fPTl6f/vVEH7wWr8XZ/P4qUUDKmsOtNWHisxA6bs3Fq6kZDeZeOzdreRR1/r0B/UmAblbWFV65",
-	"i6Qwtk1t3sCM5SaW7GgQhEGYaYNV4OEIcmEJfMhoHPoBhrelt61bAGV3W6NSKfKub4lKL5W/aogb1vC7",
-	"cLSby/OakxBt7KOKNobpIp+isjEUKkVjE23IoOYMKenQ5iLxwRGfwLp82OT1U47l8REuZxPfHBuuRet+",
-	"FJ2fjzt/7XWedy4GA/v+961xukop3SLysZ6uGPiwNI3GRZYt7ruzW+/nbft30/adtXjVSq9JKdRbTfaa",
-	"dra2+8eKIEtnhUOYOpcTptL/Ft69fd2F19Kh4cisvCSc0wYyrfORSD4s7Uw+NwbHhQ3un2qtuaf+3l54",
-	"0k30bG9eccMSfYxciUP2Dm9z/3oAL4x0izNa5ZCKkMtvcXFcUJu2qfrg5aNascRQ5NLjetMzVNDE2Fka",
-	"0qxnQokJzlC5qo6BmQGFYbdWoI+mzIFujoCe6w+o2sk5r4pxHtlGrQaZhfQYEq3GchLstNinWFVzIOp3",
-	"t6DkmmkZ65b1ANL3OlNtHStqkraI5ucFrx7XM8UqBD0+PemXDjXuiVMvkF4bqFokWhoWopgutURW8Gp9",
-	"+sqTMo06BlFLCCsbDdRUWqeNL87znuruQA2UX75LVDAsWcoOgU6/8FSNdZbpeX280tnnS8tIdzc+q26g",
-	"Gj9xlprMSDjskBTfm6DbSzFDhzDSqUQbAxvM1begrpJpbXeBFehkqknbnokUgQeS7E/QhmtwvAJUUUvE",
-	"LfeGpxpeefvq+OWbV4/sQBGsCCdHMpNuQcyAlhdiePr92XmZpzzkto1HeyPhkumQD2lNFD4CPVf9tWTA",
-	"gSqTMPyxlqFqLQYul6RH86lwnHGxnIJmZlWYOE9TyF3kNZIW/nz2/Xd9GH4alIA3iPrgXQUw8L4HejKI",
-	"BkWv9zjRivMYHKoE+QkOouthDFbP0MkZWuakgRqG3PYhKDEjbY0JGo9DCgRnXVtvNmQywSAiQjHlcS6S",
-	"KXYOuj2WstIxYNV1hePTkyiOLtFYf172uz3/ss5RiVxG/ehxt9d97BNNpow/e0vzI9e2Rbk8LUaZtFO0",
-	"XGHgXdZjbZaHZFPoB86rHAjaYq1woKpGORrgPA+ad2nS0V6FZEupeLhaWUk9F9qbeP2BEnDQO+DMI1tl",
-	"P0gLmbauC8fLRJyhXAk0akU6gc8aondCl3agqEM+98MqK6OsjA0ZoAVWg/nU0ZUKzLKEFubafLADJWjp",
-	"ShavTr7f5upAnaSc1bTMaIsbJccbfDbLV/ZWSpKv33vBjdZ9HRyftxR7VUKwmR9HXy56+wePD588/erZ",
-	"czFKUhxHywQznwARWSTd6z9rcpPDxSQr7crz9YSl6PjFi1en569eNlOd+6U+1Clk2tk/eFzLH2sLdvis",
-	"IxKpHf54HW9ZwdZIumyqPMF11Sg+PugdfLHiudW0yfUqOp+XV3Iul/Md9nqb+q0I3auVSHOT/dubNIoZ",
-	"udHz2xtV1c7UYP/x7Q2qglhu8GQbslqqF6nxwfOtRmuUtl7H0ZNtlq9Z/VzX3vg0rmlLP76nI2eL2UyY",
-	"xRI3SQHCcKCdmNh6ai512pB526BwCEb0er0yGb4FKzdgch9ElhHMDtQSCQ0oai5tF976bNsgR6vaTVIB",
-	"zC8HdZyI/PB4d5fz2cj//lUQopmtvQkm7G848U+LE8AQQFbMMt2qDTDqvplJmzvwtSwLbleuI6hZRTHo",
-	"LEVOrjWkK/k8E3/yyWyTKsmKlKtC0SXTAUNEqac5DRaR437e3cgq9A/STXXhllWJ3g3l9aqVHAYyQfz1",
-	"FFlWBl5biBwoj3YCEpHTewR7RzCsec9Yrcs3e8a6cComQS0UA9WKi30YckLbECyGleMCIyt/9o7S0pEG",
-	"OwJKr3KYGRk6DXp2ybBwUpGW6O8oKCMBTQCkXfqh3Mo18FtB/4qaG/Ks+AYWtkeXF7CUeXqNa1e2Tdu8",
-	"jlfpeBFmFibG8Rg/7bsSFlyfmy6ECaTd4Ex5v4a4vS+GuG0e3A3XG6wz7cMC7wMjW4VatDbVlGtItfTq",
-	"cm1o0GlWYjwcoPfnrIQUYguOpwwLzvALzoSRThdd+F5li1ADSwYyTOQlKkimQk3waKCGdQd+nwMsQ1Jr",
-	"hk1PfvlLiM9xcWIoHNwhGOLme1VtSMuRbWQWRJ9hX5XBkV4Z2IjE/uggeZwedvDJ+GnnUHw16jxLnqed",
-	"Hu6PD8Tj0WHyJN3enmlNgdhKbflyh2g1y7/lAJWObV+f2XRsP7D+cnh7o+p2oX95/aU65Z6PlrmJGw96",
-	"q83ib3GppzbWvbAhAqnogKH1ykQjhjlQZRBzCL+HkbD49JB0gMcHYIRK9Ywrz0iR4CJhku+ZJV2Bb+OC",
-	"MydUKkxaBnOs9z8P1HHQSEjI1NWSR0SAj+2HGGm9XphVnJssoDvc6gYzfz3cQJX3w4UBrRhjv+XeteoJ",
-	"36JTXQnns24rFYu9uG23v7Ve5QapHI/RcLn0+nVuTeBr3Mfzq3qmSm/ltumu7yuN482iFtbjMPONwZ6t",
-	"sbb1rqIHxtrVuOINWNsWRPzNVvwHwNoXIS/jZqytG4B7Xqfe6DM6Q2GSKW4yBStffIhXdeGV4CvtEm24",
-	"bnXp76+O2EA5DTVTsAvf+fILhp0jrg32NXHDvWGocRsGd1KSFVZeItRTYroDNfTK0DCgt7+UrpFjurEo",
-	"aBW+X7w+WebHt+EY1ySFk/CqNLI/D4subnJIh7KsJ72t0aRRjvjAKNKsWGvBkDdlwKZiHc8sD2zz/Hvg",
-	"Ae9GpTmtuYQ2YYIPOG8GhbfYCSEsAbmwriWi1wfRLPZawI7CeZXFv4x/k0oRYugg012Oqwvvwyoxh5MF",
-	"amXRwtVqo7WRE6lEltFElWNXjyKQodd8Hh1eyXBrKSfvOF1aiOzrYUuwC6+uROKyBSMTAUSZTE5mICFM",
-	"rXSMg9r+RB21FZXZkCkaCBx7kkMcqg1TfG1dHVQ+H1PYJMRLdyFGyf7B4+2VkWZd4wPjx0qV4cZQlgks",
-	"mDa47jeD7x8AdPwW1iy21dDVJtj5RIfyOpQhYdtFBi/5ecPr04UTZyGU89YrS0lhSIRKMOPLCsk2XNVW",
-	"Bso6Oq21G5nKQyvTtnPqx687b359x4dfq1Zl/EGY+tdiM78Xt/sVWsMbb9EVRtm6GloXODUlN8QY1l0L",
-	"3TXu+AbdA7DGFnbaee14/BtwwjfotnAv3RQbqS3YIwsEQ104D0YuWQ4KdC4+Fgg+dHAEQi18olChPig9",
-	"V6Xn47CKVeTCTZehipBE3pSjLfdCL0MTLci4x+UB2Fmm8N91Ul+KuE3eug1J599UHjrB98qs1Bn4K2a9",
-	"/0m6LrwsTMhrGyiuPwdffw47q8XiMdRqyXfr6J8IYxbg5nrdhzdQNL5whUHOexgGkjvV46HXVdke5bRO",
-	"BTpLd2OwuqyONNbXWM8lRzZDJSpjhS4ccHlzUyAdwfC/OoGGztlyKE65DZcQVJUXku88HCg/DdZatcLd",
-	"LhyHoBlCY2VWCu6lBTTCknZk9Izz4TZpnsxSZa61Z6zPUD2b1wXwHQHb650tlxVcr//VhgfG0rNQrsPE",
-	"pUeNgJOval3dvd+U0H8EJZT3aykWHpVpBlvroXsu1Pz+k4BsqAxnPxefR6/Jxj5WmS0g/PWWneEgoqkN",
-	"ojIlVSpSbwbKX9vXSKuE4fmrs/PhbuxvGqyVTgrnr6L7+9/+l8xovh+c08DKP6sRyjTYeq6uokirGwsX",
-	"uW9bB/8qThG8BI+qmnCGXqHqFxCknugKtIFgdhxwgMF5hJBMMfmwTAUm3c7nFJd+iPX89GXufSY/IEn6",
-	"ym44AlEWfbrwF09oviEA0wav52jdF4j13uYl3Bpj2+6x+IUxtvXiiU2ZEGFX5sJyDcFRw4dryVYreU06",
-	"b/Fg+uB5ar8hbhviniGdZH8wbrL4V5Pb6sVLIa+NC4E82vog2x4H/EJv638nS4kJtsaHfQWfr8tZNf5h",
-	"p/T6d8oik8zfPREQuyJ6PYepzLcLybNblDIchWKnji92IpaqjxVcs9fvr/8/AAD//w==",
+	"7H37chs30u+roOZslaXaIUVd7NhUbdVRbCfxxre15Mo5G/rTgDNNEfEQoAGMKMalqn2I7xm+B9sn+aob",
+	"wNw4pCjbkbO7+cdlkTNAA2j8+t78GKVqNlcSpDXR8GM055rPwIKmv55lMJsrCzJd/ghL/CQDk2oxt0LJ",
+	"aBi94O/BMM40WC0gYxo+FGAsM3wCbOcXsAsYT5V6bxhcWZBGKBmzU6vFHO4ZZmDGpRWp2R2yhbBTIdnB",
+	"0UhOVaENs1Nghs+AvYcl4zJjY5Xhf8wCNH05EdpYpsHMlTTA+AUXku3MuH4PGRvjoyOZlAuwvTcwz/kS",
+	"siGzuoCETYFnoHePmzMhHYxLZaeg3ZQCF3g0eNQfySiOBC7bvRrFkeQziIb1berhPsWRSacw47hhM371",
+	"HOSFnUbDg/v342gmZPh7P47sco4DGKuFvIiur6/jKKyIDuBbnr1xe4p/pUriUvC/fD7PRcrxHPZ+MXgY",
+	"H2uT/knDJBpG/2evOtw9963Ze6q10m6q5mGeTaE8QGHYjOcTpWeQMaXZhIvcsEuei4zm7EfXcfRYyUku",
+	"0jsirbXJbMENKwxkzSPzC4iRaGFNySXlsowVec50IaWQF7SMZ9KCljx3s//mazlVM0Bev6BNxe2VjgVB",
+	"X4I+ZrgQ/JaPVWGZIKIzYdJcGciI4JfKfqcKmf32tL5UzBTpFG+ZKnQKTDhaU57nRGOaqkJaoupMqedc",
+	"X8DdMmq4ojlOjcDAkUJhGMhsroS0SCPMrQk0vuBy6a+UuQtShWEnr58Rtuwoh1xCXiDpVr0HucvgKgXI",
+	"ICN21dwCy8VM2GMC1SXjEwuavcH/907o/wZSJTPTj2IPRLSO2hOrOH3qXmFWsQUXlo1hojS4Gega1BHL",
+	"Y5KQFi6AVnUdR28lL+xUafErZHdzwid+PhrYozXhkjAGeU9phvBrmFS4u3S+b6Up5nOlLWQvIBP8jJby",
+	"NfhRKsvaU/UjfNcPh7OdWAuzuX0ujH3jUZ9ksFZz0FY4EcDdQ/R/YWFmbqLzCeTiEvTSj4774o+Ua82X",
+	"+LeEK3ueFtqoDmZ5rcGAtGwxBbrtGhjXwGbIMYGYYzbnxiA6ccMSN1KCbNQSaHFkijQFY2qMNVYqBy4j",
+	"J+w+FEIjS/1cPhlXS35XDqjGv0BKa3msgVv4ySkWNeHIs0zgCnj+urZ/E54biFtbCpdB3dl43vgUng3O",
+	"OhG5BX2eqRkX0p1Lnr+aRMOfNw/yHb3nRnnXZpxncow4zhw9TMl8ySYOJAwwPxfbEf6x8AFiiEdephbS",
+	"7PaZLPKc/YXxPMdDwL/4OIdoiKpORX1hPFh8AdpfFbaDeK1mnnqcy93PHau5NDx1h4N31eDlNTOu7VQZ",
+	"+ykLcorXZvI9i7zER5ERLbfFLVZ/Ss8/k/MiLH/Ci9xGw/3rOCp0vuX0b988X+F0ot4NEgdm7GL19k1e",
+	"uaqvJLAfzs5eh3vJ1IRxlvnX1mjgu7ijbYxZHfsnf/3LsY3lCKxsp5DiKkghGgz1RBwCZcaDowoFShFS",
+	"XunVac6qGe4ZJovZGHSwBnD2sJjYMdd+zHiqlTHe5jBkG2jS7UkkzoQUs2JW165rZGSFJjw+dzDaJOUH",
+	"tWC5khcIa1ap9zFLlZRAjIuiM+cI8EuLaM+zGJWhmchzURPIW+wEBDWzvd3Lxm475ZAmURKcRYWwDDKF",
+	"Ico8A6kGa2LaAKkYzzINhi7TSKIyKVIgxS2/xENDIy0TGlLcZovaEmmWlmRXCrjH9wzevmBj4bDCsA+F",
+	"spDt9keSriQJBWEZgTWqLc4sgis+m+P9jIgdDwcH5XQkCicqz9UCja/nKvUS3dq5Ge7t+Vf7qZrtSVj0",
+	"kFtXrnyHYKF9PE9zbm5xqUmGP6Z3ViGt+wiO2ZqFd+FSMN7OUQ/oZnZnkeyzH8W3eF1bB+A2P2ZpYdEw",
+	"4Ozt2Xe9h4ygluOVFpKsMPf5SOIpvXz7nNjSMDOlAzTs7Z+/++67J7vHDBeyrItyNJukkuDObVVcE+qd",
+	"pyqDbvJrtNJRuxfqm4S86FgI5/LPd2zX6uVowWTADESPqHl3m4Q2mSFcsfZpbELY01I4NFc8B5kJeUEX",
+	"LrDFEoJyPmTcshwQFvCONvmGLlAwS4UZSeTBrCCO8qrOMKAbfubeGrI56BlHrkV56i1EzTLgWS8Ha/Fh",
+	"f+ckwtzPgUZar9XkfSg1KTdAbenVSZfmblMUZGDR1t9a26RhntBLXZpmiXYVQnjB6HGhkNlNemP5qlfm",
+	"ttYj3eRd517DgU4k5rJ1msORTKyYgSpsQtyAW5GDhZLXK5EV3vTPH49kUgmScw2TwkCWDNtXH3Uh5r91",
+	"Vnb5UmsIR5IfoSajArsgyy2EAbaDqryNmXMeBLOPB4yPR5ImLaQGnk7xau7iVDY3fvCz56dsymVmpvw9",
+	"IB+myCkTtGqAXYJ2/63mxrczMFZI3rFYmgyVH5YpcDaSF1Dkr/H/JzMVaXQCbSRLFWbGl/4lnk7ZzlyL",
+	"S24hZrlS8zFP38c4BOhLlFcMdSMCBLqIeD9nYAy/AFSxR3Ks7BQRdl7ouTIQM6McjcJYpZdMwyXw3LTd",
+	"Md5X5ExPXC2KsXMHRq0j9ZuMSOBR0p2Mc1IcXF0RYYdXVzhMkJZrx8DnSplqyCKTgE8E0eoUgYR4PhlJ",
+	"kttOvjtp72bxgGiVOieXydr5kD7nWXM2bdPB4txVIoURsk5m2M6DI5Jo4yXzivJuE6X8ZYjiaPUuND/0",
+	"mBVHNsdL3MFOURzVtp2Az+1LHfPLJa5HPw9bKxg4EZBnq8Dw19NXLxk5lUAjv5a+cuKGmEH/os/2nD6/",
+	"N+gCNQ3cuxzajt8mhDkCyuc7Eay0TrdF6tNijKsZ4zWnt8k7ch1HM371zA2wf0QKdPirBedxVEjxoQD/",
+	"tVd5aKg3kCqdre5kSsZ6du4MjG20Yxzt3Hq/zY3meViCyJoyBi7t+dXy128ePuo6BlTkz2sWyXa644pf",
+	"ZUWB7DS3+uysZsbcM2zmcD4FaUtRsSOsYYn/KyF1IbHK8jyQaZJdr2N5EC9DIO6arWiitMbyMnTrc53j",
+	"lTQhnASFzhmZn6bVIS0WjD2vLPBtttmrZNdxNOfLXPFsvZOnMa+/InF01btQPf8hud/e8MULJwJIwXAA",
+	"duOt8Y/hG+QDP3eejI5LXD5ROHZc+bp5ol2+1jgq/MvlXaEPOpjYc9q5d0VsBhQawo8UFt64bA3a20ut",
+	"jqA5bVy/3+1jXlluJ0+uhbbgum1y7FPyaxDdDN9DeWRZyiVTaVpoJ8z2j5ipYR3KfsPmeWFYorzXqv+h",
+	"gAKyJB7JxVSkU/ZXsE9nXOT3THBozVFVwDvwocA5nQuNZSotZjj7mIIzhrkd2CvmGbcwkiHsYFimnBOY",
+	"wg99diJXZ/cLoaiU0t5koOmI7nFh45E0QqaAd9DvPK02rA9QVxI29rpAaU40ZW9r3iiuPinfqH+I/6bN",
+	"jzTg6bTfnYBuvWrmfNZ4Rqv5vPnIpdDEHuUHag6y+Uiai/R96yPUt7mQloKwgSiHQrWP6usJn3mawp/j",
+	"XNHgXWpBzeVZF6u3CuI2BOpgsBYgSxvpGcWDvuU2nX6uP3srRcDNR7dshdrBJgWgjSobXJeNNa0LbWgw",
+	"RX5rwsvxOszNT4k2BCrWL8Nt1e3OxPuzzx2a1xjowdGN/NPUmpoI+LbmfGU7xRwBAEFvCVyzw8FgsHsc",
+	"NHATvkPdm6mJDzx2+iln/Mq5TQ8P7g8OHzwcBFZwnw46nanc8puE8gp8S8vwvbjCKsadmQLyEnJFmSEJ",
+	"PpI4X+tEafcfIdkMuERjbMf5iQ17DzBHFNVLlokLYXdrvoRtFQEXVlnd6WZ0Jq7ZSUiCe4vtzJDFcREX",
+	"XEhjWTNQRPS00WPlvEWHsfFq7uMlc62yIgXdS6fKgGQiO6aMmznxCBPkpXVShpIJUie1WgKB2YVIgTz/",
+	"KJA1TvFfqCX/fNL7O+/9Oug9Ou+9+7gfPzi6/lOnP6at/LRY+gZd6MY9uLXKX5iuSHcrLBV7W5U8ZGVM",
+	"au2pUYBsmzNreyqry+4fXQ8m6+HQH1b5VyMTwwVG1ISVFgbdGbpQqJE70Y63pR91Rz5cMLrLrasLCC5i",
+	"YZCjpjxjYwBZ8ZWzEqrsFAmL2rS1KUu8DerlGl34U5C6HDCu71XXVvvrvX6vvS/oi5EWxusi5m+o0X2a",
+	"ZEel8nyi1azTfL4RnuHcqk94s35wtYuwf/DwRtH1ifY7pbw4zvRR1vuDmlDab0qjztCemkwMNMdoD7GF",
+	"TNuMWjcsfjsDl9ihsm63NPiu1zPWOh6/pVpYd+R0qFblEW3a+tXvyAjsTCvq1CXDC2G+cvC1F2td6CYp",
+	"ZV/SkJDcMM7MUiq5nCGeJv4SU/rKLWIqJQatMSVcvulnKPSfdgE/i4E/gxfDcj9FuP2gFmzG5ZJNNJgp",
+	"qx5lC9AQRNuGbIbNENYVxHS5wE5+HpOOyVlS7V3iH3H6g4QFGEquQIvfcWpn0GqjVCn5NDAZSG+Pv4u/",
+	"uHwsnTCbBNMbZbmFU0ok+DRGvdA8hfM5aKGyBvQ+fHCEYLsmDXEKTOWZT2EgJd4wIy6cbj9As+UblvGl",
+	"KU0ZdnDEKC88KGcOwh8Mjh7ehOldzHpa+f7aPpLKUdB5LPWsoBXWGrC/sEwYtPWzmO2zvzCQ9EcNWgbx",
+	"/rsVItFGwe97l9wlTSFFT/xIURw9dcNE75CCTjd+J5vvH9VcZQh761xIMaJicIGVPi46qFm/y5H0h9uo",
+	"wRVnYGzwW38O4ge9acsMte6ATj1XrevEOm9EcwU3gDisgdUq57oWRey2DVqJWF86b4rt1DOkquwoMCGM",
+	"omTIwuhvlW20yZbZIuuHkudCvk/YpzLfJzhyKCtotx99sm65Gjy5MaGnRswXT+hpiLHVqS1KVRwz5Zrq",
+	"h1Rh2Y4BYHXlbeJLOVRhUzWD3S6GWisS6xe7Szw204iaKUbr00fekrf/3yIHmfS21GcKeKeWm8izQJoD",
+	"14YJe1eZxQ2KcODb0PNZicFbpwPfOgH4Nqp1nZHpoS4O9IPfFHFf7zveMls1qDOd462Jd5eZwyELNQzC",
+	"hG1lD1PeDx5iJzk3w0tJXpVZsSWJy24KyQMW1KTxEoEH8gnboazaVfl2tD9g3yvp8pe8HzpkX3tJ5BP6",
+	"GS+s6vl52ELITC12j31WbZmx1WdvoEdKo3B5yJSC8/rk7PEPbMcnEe3v1u5AR/B/nfQyn58p0vYJrCJS",
+	"Of4KDTdFwdpI8ukjUZh5pjIxEV2ayifcgoAqK6TMNVwKVZhzp2ucw9VcaDC3uS1vpRV5maEbbCLtQJAq",
+	"WfFjyj3XaK8J1FyoiBEtJvOFL5Sbfo0O4y00T+JOspgaSM//+Y//SXb7LJQNKelj4hSGuAAbMz6mb4Rk",
+	"uTDOdK5SddwgLyY//u2Rfvj9j///gz5b/PL29ZOHz56//vszdfCcP+eni09XiTxS1hxunQkTn4XQcWdJ",
+	"R03NaDD3yr1ZyaOo8+8G9N9cOLaxyGsNM26q/QrPf5HarzKRZHtUCiLv+oaodKX8lVNs2MOX/mo3t+c5",
+	"ZVqb2EUVTcymy/kUpIlZITPQJlXal54spsKCmfPUBUdcHVT1YZPXX1Msj65wWE28OTZci9b9zHu/nvT+",
+	"Pug96p2PRubdnzvjdKVSukXkYzUn2/NhMI0mRZ4vP/Vktz7Pm85v0/GddnjVgtckCPVOk72mna2c/olE",
+	"yFJ5YYHKVBBTqVyFvX3zvM+eCwuaIrOUf4zfhgzkys6ke+PzVZtM0FX4sii5oUIfLVpxyMHRTe5fB+CF",
+	"FnZ5irvsUxHm4kdYnhT4TtdSXfDyXq1QOeFz4XC96RkqcGHkLPXVejMu+QXMQNqyhpiYAbgmt5anD5dM",
+	"gW6KgJ6p9yC7yTkrC+HvmUadNJqF+DFLlZyIC2+nxS7FqlwDUr+7BSXXRMtEdewHQ32vN1XGkqIm8Ihw",
+	"fU7wqkk9U6xE0JPXz4bBoUYjUeoF4GMjWYtEC01CFLJKSyQFrzamq/oOtSIx47WEsPDSSIYs9ar4rT+S",
+	"I+m27xIkSwJLmYTh7eeOKpcsXp8vOPtcWwfU3bXLqhvJxleUpSZyFA47KMX3LsDuZUAlEGOVCTAxI4O5",
+	"/Murq2ham11XlpZOFWrbM54Bo4kE+ROUpvp3pwCV1CJx1dm4ejT3yJunJ09ePL1nRhJhhVsxFrmwVBsA",
+	"hjYief3q9CzkYicuM77+0d6Y23Sa0CWticJ7TC3kcCUZcCRDEoa71qEKIGbUqgQ/Wky5pYyLaglKh9oM",
+	"R5PPXaQ9Eob99fTVyyFLPo4C4I2iIXOuAjZyvgf8ZBSNisHgMKUiQF//R5/AKLpOYmbUDKyYgSFOovIL",
+	"KuBJmOQz1NaIoMnEp0BQZrlxZkMuUvAiwjcyOZnzdAq9g/6ApKywBFh1XeHk9bMoji5BG3df9vsD97Ca",
+	"g+RzEQ2jw/6gf+gSTaaEP3uV+TFXpkO5fF2Mc2GmYKhMw7msJ0rfXMhKqdXueV/kMZLlS3PQjPI8cN3B",
+	"pMOz8smWvrKyVp1cz4V2Jt5wJDk7GBxQ5lFVDCIMy5WxfXZSJeIkohVoVBJ1Apc1hM/4Ic1I4oB075My",
+	"KyN0pfEZoAWUk7nU0Vb3k9C+hi2Ufm9GkuPWBRYvb7475vJCPcsoq6nKaIsb7X7W+GyqR/Za7YCu3znB",
+	"DcZ+6x2fNzRaKIVgMz8O/zgf7B8cHt1/8M3DR3ycZjCJqgQzlwARGUDd6//W5CaFi1FWmtbnqwlL0cnj",
+	"x09fnz190kx1HgZ9qFeIrLd/cFjLH+sKdrisIxSpPfrvdbxl94hG0mVT5WnVjtJFORgcfLHGFe20ydUO",
+	"Fi4vL3AutdI4GgzWjVsSuldrT0Sv7N/8SqORCL306OaXyk5D+ML+4c0vlM1o6IX725DV0TkEXz54tNVs",
+	"jbYy13F0f5vta3YeqmtvdBtXtKWf3+GVM8VsxvWywk1UgMBfaMsvTD01FwdtyLxtUNgHIwaDQUiG78DK",
+	"NZg8ZDzPEWZHskJCTSXHTJg+e+Oybb0cLfumoAqgfzuoo0Tku8e729zPRv73V0GIZrb2Opgwf+DEvyxO",
+	"MIIAtGKqdKsuwKj7Zi663IHPRejb0moFVrOKYqbyDCi5VqOu5PJMfOmqskzINC8yKn0Hm05HBBFBT7OK",
+	"GQCK+zl3I6nQPwk7VYWtKi+dG8rpVa0cBjRBXAFrnofAaweRI+nQjrOUz/E5hL1jltS8Z6TWzdd7xvrs",
+	"Nb/waiEfyU5cHLKEEtoSZsDvHBUYGfGrc5QGRxrb4Sx4lf3K0NBp0LOLhoUVErVE1x8sRAKaAIin9FM4",
+	"yhXwa6F/Sc2GPCvqfkj2aNX8MOTpNVoebpu2eR236XjsV+YXRvEYt+zbEuZdn+uaMXrSNjhT3q0g7uCL",
+	"IW6XB3dNa7FVpr1b4L1jZCtRC/emXHINqSqvLtWGep2mFeOhAL27ZwFSkC0onpIUlOHnnQljlS377JXM",
+	"l74GFg1kdiEuQbJ0yuUFHI9kUnfgDynAkqBakzQ9+eEbH5+j4kRfOLiDMESv75W1IR1XtpFZEH2GfRWC",
+	"I4MQ2Ij4/vggPcyOenB/8qB3xL8Z9x6mj7LeAPYnB/xwfJTez7a3ZzpTILZSW77cJWpn+XdcoODYdvWZ",
+	"Tcf2HesvRze/VHb2/LfXX8pb7vioyk1ce9E7bRbXDLCe2lj3wvoIpMQLBsYpE40Y5kiGIGbC/szG3MCD",
+	"I9QBDg+Y5jJTM9dXKWauSBjle25QV3A9mE4tlxnXWQjmGOd/HskTr5GgkKmrJfeQABfb9zHSer0wqTib",
+	"LKBbdFRmM9eaeSRDb2Y/oeETGHb0PC4/oW4fZTtml3Vbqljkxe3qvNzZRpllYjIBTeXSq62Um8DXaOv4",
+	"VT1TwVu5bbrru1LjeLGshfUozLwx2LM11na2vLxjrG3HFTdgbVcQ8Q9b8XeAtY99XsZmrK0bgHtOp17r",
+	"MzoFrtMprDMFS1+8j1f12VNO7aRTpalutfL3l1dsJK1iNVOwz1668guCnWOqDXY1ccle4mvcEu9OSvPC",
+	"iEtg9ZSY/kgmvj+TR2/XELqRY7q2KKgN34+fP6vy4wmw15h7UFuoS281LKk3nkliEkhd3WC4zEZyMV2i",
+	"cRvymSkrttWCJtk9Zsn3T2t+sL2PqOxdB4/fR/x/2UFmJCn9pmYQz7qQmKqq/F1+GtwEn4em55tc6r6w",
+	"7P5gazxsFFTeMQ42a+46UPBFCDmVzO+44I6ttv8MRKPTKHW/FafWOlRzIfP1sPYGej4Ix9mcG9sRkxwy",
+	"3ixXW7IdCYuqW24ZwUelyGcBMJHtUmYAd164gJqU7lAr7Oa2Vt2ttLgQkuc5LlRa1x0PYRIfc5mAcCX8",
+	"bx5Q+pFVwcYlbxXZsn329IqnNl8StiLEhXR4NGQRI2vFbxSWdzfquKsszvhcV0/gxJHsI2ldmOKqA+ug",
+	"8vmYQkYtXNpzPk73Dw63V6ealZl3jB+tOsm1wTjtWTBrcN0fJuvvAHTcEdZsznbwbR3sOOHsC6mgqxXD",
+	"E/q84bfqs2fWMF+QXK+NRZUn5TKFnHrKojLR1rdG0li8rbWeUuHSiqzrnrr56+6nr++6cXvVaU7cCVN/",
+	"LTZzZ3GzZ6QzQPMGbKGlqSvSdYFTU9N9lGTVOdJf4Y7vwd4Ba2xhaZ7Vrsd/ACd8D3YLB9mm6E5tw+4Z",
+	"hjDUZ2feTEfbRzI15x8KYC74ccy4XLpUp0K+l2ohg+/mqIy2zLmdVsEWnwbflKMdvypTBVc6kLE0W4KA",
+	"r4yXtZHINYnsLkDptJTajyPgdaj0tcr6bJqcsYtFeusNdaVmtoGzipPdZoRz0y8TDEkTG0nh6h1nPIOY",
+	"TVd+b6DVEbqWQRmzhj04kjtJred5Uu/9u0t/2HbR6UqTebJeX/MLyFgu3kPLkkzcb7Ktj7bWkkTKX4UZ",
+	"yc+JcrJ1Qc6RLKOc7KQ6PzUp+6uH/N/ApbFbEq9+LUjCughpy6jePlL61SOiv7PIZz27r7y2P7tfF9n/",
+	"5sE3R0f7D3DusvPufqsOHHfnoKz0ppbRribYrXx/YFqt/oe1ttKtIuyoVdw7lEWe4+bWqTmsU3PQouZo",
+	"vyKFKqPvDw5X5m/3oW7S8LFK5B1FM46HLFFjG0XXbfLuDw5b1H1zv07dYXuvqo3ClbXoch+1ySHh0Zj1",
+	"YDBwqSK+nMNbP9sJ6q6fr1ojrGvtjwNrtNJDft+GzVeNgfOu7ftCagD5N4UMZQZe5iEWkwPBZVgHBXLG",
+	"l8y1o53yS3Ad4rx2/qXUgrizRQHK6HuGbSIXie2moVb2v56OW3VZ6lZeqDoTelUF5W01si+lWa0Llq5R",
+	"lb4vA6Sc2vq1yjzdz5g4mY8C+EmhfVnBSFL7H+ba/7Cddq+emNVa+ezWTdeUa71kdqFWQ6gjifNzW2ig",
+	"k048yb3y48Q52rzOZacgEUl26RccgpJjXIubhaDEMt8IpFRoqLtM05o+Zsn/63kaeqfVVFTx5HtAlYWv",
+	"glpOj6RbBrnclITdPjvxEhpYY2da/Y6EYaC5gcz9pBVa6uvcZsRSodTNMdZn+M2a3ZqoRdP2TrOOXlHX",
+	"qz9Ye8eG4KmvlibisuNGvk+IujRP7w8P2u/Bg0bnVdm090KW59ZOtD3rW678i4CsNzIozEj30Qm12KWK",
+	"5Uvmf7h6JxlFuLRRFCqChGTCmpF0XZMbVS0sOXt6eoZ2KDV6rnWu4NZ1Av7nP/4bLU+ykSgLP/yisK+S",
+	"Jdd/2QksKxtGL+fu3Tr4l2ki1c/1+ZY8BL1c1vs/ZY7oErSbPxaE4DwGlk4hfV9VYqU8z53CESz21fLA",
+	"qvTRGXiyarhxzHiIllr/Y8/ux4Io/6ULXs/A2C+QandTiHNrjO1qI/YbY2xn3691iaj+VIIH47gRQjd8",
+	"aUpea/5Q3h+I+9UR9xTwJruLsSlc0a4tqNeO+7ICqsN2aOtynPYo38qP9nElHC75BXSm55ngqBJ6JXLB",
+	"dkLSRS/U+Oau9ZdH7JLoVZMhlDv42qUtKkmPfa15z9WaI0vV5/Jx5et31/8bAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -374,7 +374,7 @@ func (h handlers) QueryWebhookEvents(ctx context.Context, req apiserver.QueryWeb
 			Id: r.EventID, Uuid: u, Service: models.Service(r.Service), EventType: models.EventType(r.EventType),
 			SourceUid: r.SourceUID, SourceAction: r.SourceAction, Payload: payload, WebhookUrl: r.WebhookURL,
 			CreatedAt: r.CreatedAt.Unix(), LatestStatus: models.DeliveryStatus(r.Status), TotalAttempts: r.Attempts,
-			LastResponseCode: code,
+			LastResponseCode: code, LastAttempt: lastAttemptModel(r.LastAttempt),
 		}
 	}
 	return apiserver.QueryWebhookEvents200JSONResponse{Events: out, Total: total, Limit: p.Limit, Offset: p.Offset}, nil
