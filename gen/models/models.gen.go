@@ -556,8 +556,11 @@ type TestDeliveryResponse struct {
 	DurationMs int64 `json:"duration_ms"`
 
 	// Error Why the attempt failed (no secrets, no addresses); null on success.
-	Error   nullable.Nullable[string] `json:"error"`
-	EventId string                    `json:"event_id"`
+	Error nullable.Nullable[string] `json:"error"`
+
+	// ErrorClass Why the attempt failed, from the documented set (see `ErrorClass`); null on success.
+	ErrorClass nullable.Nullable[ErrorClass] `json:"error_class,omitempty"`
+	EventId    string                        `json:"event_id"`
 
 	// ResponseBody The start of the endpoint's answer (up to 1 KiB).
 	ResponseBody *string `json:"response_body,omitempty"`

@@ -159,6 +159,11 @@ func (h handlers) TestWebhook(ctx context.Context, req apiserver.TestWebhookRequ
 	if o.Error != "" && o.Status != store.StatusSuccess {
 		resp.Error = nullable.NewNullableWithValue(o.Error)
 	}
+	if o.ErrorClass != "" {
+		resp.ErrorClass = nullable.NewNullableWithValue(models.ErrorClass(o.ErrorClass))
+	} else {
+		resp.ErrorClass = nullable.NewNullNullable[models.ErrorClass]()
+	}
 	if o.ResponseBody != "" {
 		b := o.ResponseBody
 		resp.ResponseBody = &b
