@@ -52,6 +52,9 @@ type ServerInterface interface {
 	// GetWebhook Get a webhook
 	// (GET /webhooks/{uuid})
 	GetWebhook(ctx echo.Context, uuid string) error
+	// ListDeliveryAttempts List a delivery's attempts
+	// (GET /webhooks/{uuid}/events/{event_id}/attempts)
+	ListDeliveryAttempts(ctx echo.Context, uuid string, eventId string, params ListDeliveryAttemptsParams) error
 	// RotateWebhookSecret Rotate a webhook's secret
 	// (POST /webhooks/{uuid}/rotate-secret)
 	RotateWebhookSecret(ctx echo.Context, uuid string) error
@@ -236,6 +239,46 @@ func (w *ServerInterfaceWrapper) GetWebhook(ctx echo.Context) error {
 	return err
 }
 
+// ListDeliveryAttempts converts echo context to params.
+func (w *ServerInterfaceWrapper) ListDeliveryAttempts(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "uuid" -------------
+	var uuid string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "uuid", ctx.Param("uuid"), &uuid, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter uuid: %s", err))
+	}
+
+	// ------------- Path parameter "event_id" -------------
+	var eventId string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "event_id", ctx.Param("event_id"), &eventId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter event_id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListDeliveryAttemptsParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListDeliveryAttempts(ctx, uuid, eventId, params)
+	return err
+}
+
 // RotateWebhookSecret converts echo context to params.
 func (w *ServerInterfaceWrapper) RotateWebhookSecret(ctx echo.Context) error {
 	var err error
@@ -322,6 +365,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/webhooks/:uuid", wrapper.GetWebhook, options.OperationMiddlewares["getWebhook"]...)
 	router.POST(options.BaseURL+"/webhooks/:uuid/rotate-secret", wrapper.RotateWebhookSecret, options.OperationMiddlewares["rotateWebhookSecret"]...)
 	router.POST(options.BaseURL+"/webhooks/:uuid/test", wrapper.TestWebhook, options.OperationMiddlewares["testWebhook"]...)
+	router.GET(options.BaseURL+"/webhooks/:uuid/events/:event_id/attempts", wrapper.ListDeliveryAttempts, options.OperationMiddlewares["listDeliveryAttempts"]...)
 	router.POST(options.BaseURL+"/webhooks/query", wrapper.QueryWebhookEvents, options.OperationMiddlewares["queryWebhookEvents"]...)
 	router.POST(options.BaseURL+"/webhooks/replay", wrapper.ReplayWebhookEvent, options.OperationMiddlewares["replayWebhookEvent"]...)
 	router.POST(options.BaseURL+"/events", wrapper.IngestEvent, options.OperationMiddlewares["ingestEvent"]...)
@@ -1334,6 +1378,103 @@ func (response GetWebhook500JSONResponse) VisitGetWebhookResponse(w http.Respons
 	return err
 }
 
+type ListDeliveryAttemptsRequestObject struct {
+	Uuid    string `json:"uuid"`
+	EventId string `json:"event_id"`
+	Params  ListDeliveryAttemptsParams
+}
+
+type ListDeliveryAttemptsResponseObject interface {
+	VisitListDeliveryAttemptsResponse(w http.ResponseWriter) error
+}
+
+type ListDeliveryAttempts200JSONResponse AttemptListResponse
+
+func (response ListDeliveryAttempts200JSONResponse) VisitListDeliveryAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDeliveryAttempts400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListDeliveryAttempts400JSONResponse) VisitListDeliveryAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDeliveryAttempts401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListDeliveryAttempts401JSONResponse) VisitListDeliveryAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDeliveryAttempts404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ListDeliveryAttempts404JSONResponse) VisitListDeliveryAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDeliveryAttempts429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListDeliveryAttempts429JSONResponse) VisitListDeliveryAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDeliveryAttempts500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ListDeliveryAttempts500JSONResponse) VisitListDeliveryAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RotateWebhookSecretRequestObject struct {
 	Uuid string `json:"uuid"`
 	Body *RotateWebhookSecretJSONRequestBody
@@ -1615,6 +1756,9 @@ type StrictServerInterface interface {
 	// GetWebhook Get a webhook
 	// (GET /webhooks/{uuid})
 	GetWebhook(ctx context.Context, request GetWebhookRequestObject) (GetWebhookResponseObject, error)
+	// ListDeliveryAttempts List a delivery's attempts
+	// (GET /webhooks/{uuid}/events/{event_id}/attempts)
+	ListDeliveryAttempts(ctx context.Context, request ListDeliveryAttemptsRequestObject) (ListDeliveryAttemptsResponseObject, error)
 	// RotateWebhookSecret Rotate a webhook's secret
 	// (POST /webhooks/{uuid}/rotate-secret)
 	RotateWebhookSecret(ctx context.Context, request RotateWebhookSecretRequestObject) (RotateWebhookSecretResponseObject, error)
@@ -1995,6 +2139,33 @@ func (sh *strictHandler) GetWebhook(ctx echo.Context, uuid string) error {
 	return nil
 }
 
+// ListDeliveryAttempts operation middleware
+func (sh *strictHandler) ListDeliveryAttempts(ctx echo.Context, uuid string, eventId string, params ListDeliveryAttemptsParams) error {
+	var request ListDeliveryAttemptsRequestObject
+
+	request.Uuid = uuid
+	request.EventId = eventId
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListDeliveryAttempts(ctx.Request().Context(), request.(ListDeliveryAttemptsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListDeliveryAttempts")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListDeliveryAttemptsResponseObject); ok {
+		return validResponse.VisitListDeliveryAttemptsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // RotateWebhookSecret operation middleware
 func (sh *strictHandler) RotateWebhookSecret(ctx echo.Context, uuid string) error {
 	var request RotateWebhookSecretRequestObject
@@ -2102,129 +2273,150 @@ func (sh *strictHandler) TestWebhook(ctx echo.Context, uuid string) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H39chtHkuerZOA2QuBOAwQpSpbImIjj6MOjtWxrRSp8N24tUehOADVsVMFV1QRhBSPmIe4Z9sHmSS4y",
-	"q6rRDTRISKJk7679hwU0ur6zfvmd/NDJ9GyuFSpnO8cfOnNhxAwdGv72KsfZXDtU2fI7XNKTHG1m5NxJ",
-	"rTrHne/FJVoQYNAZiTkY/KVE68CKMUL37+gWOJpqfWkBrx0qK7VK4MwZOccHFizOhHIys3vHsJBuKhUc",
-	"HqVqqktjwU0RrJghXOIShMphpHP6YBdo+MexNNaBQTvXyiKIiZAKujNhLjGHEb2aqmG1ANd7i/NCLDE/",
-	"BmdKHMIURY5m76Q5Es0DhNJuisYPKWmBR4On/VT9NJUFNgb3yzWlsknYhlUD6KYd62RRwAilmsDc6Ayt",
-	"xTzt7PXhNLZOlZsKB6hyC1KBgEfX1zCRV2hBOsuTGonsEoQDrTI8Aa1oDsJBLtFCV0BmhJ3uwVQX1IWD",
-	"sTbUKYJFc4XmgQW5OkcoUFiE7pB/hF6v9luPfxsmkONYlIWDo0dg9xIQY4cmVYupzKar7aqv3m9/P1Wd",
-	"pCOJMvzudpKOEjPsHNcpqUeklHRsNsWZIJqaievXqCZu2jk+fPQo6cykit8Pks5cOIeG+vyPn/8jTa8H",
-	"g16aXh+8TNPrb16+/9d/6SQdt5zTGNYZqSadm5ubpBPpgsn4LyJ/6ydL3zKtiCDoo5jPC5kJoub9v1si",
-	"6Q+1ef2LwXHnuPO/9ldXZN//avdfGKONH6p5Jc6nq52RFmaiGGszwxy0gbGQhYUrUcicx+x3bpLOM63G",
-	"hcy+0tTWzgEWwkJpMW8SflhAwhTYpHVpgYk6VaZUSqpJQivragWZQeFwjwkk3HuiRv84h6mwYKXKEEaI",
-	"CnIs0GFOJHOTdF4pOmNR+Ll/8Z040zMkvJnwkdDhKFhdmBOgbaBfxUiXjhYhLeTSZoW2mPOp/aDdS12q",
-	"/MvP9QcNtsymhHS6NBkSSNBcM1EUPMcs06VyPKtzrV8LM8GvS+YRJgsamsBZ0AylJUyba6kczRHnzsY5",
-	"fi/UMlxI+zWmKi2cvnnFUNrVnntINaGpO32Jag/wOkPMMWd6N8IhFHImHZM2ryQrJNI68tygJc6lqK2G",
-	"mVBLWBitJnEES23qvduTwBcYReEtfe6d8meLmVa57XeSgJe8G7U3NjnumW8CTsNCSAcjHGuDfgSpJv0G",
-	"sAZclMrhBHlvbpLOOyVKN9VG/or516GT0zAedxz4LmOjtJYoWBsgLmFBadpBppJ3ypbzuTYO8+8xl+Kc",
-	"l/JbULXSDtaH6neobeiORnvGIPeTR70arxF5LqmVKN4YPUfjJHGksSgsJp157dGHDl5FGezWqdNbr6V1",
-	"tEljWTg0F7meCam4qSiKH8ed459v7+Qlt/O9vF/fg1dqRMAGfj6gVbEkiYJujUUIY0FXhtfiA7pUAYpA",
-	"L5Td64MqiwL+DKIoiCylw5mtUWXk1kmH3hOjAjvHJJlV7FwYI5a1ZZY2XJB7WOSPpWtZpdGzsEway9Nk",
-	"1xmhrMj8KVY33M6EcVNt3RdduReebl9nILof6FUiSidc+RHbdMbvv1Lzsm2fDgAVTTBPYEAckD/34ceZ",
-	"dI4eNni9jS/zDS5NsePU37193fEy2y+lNIRKP/uV+06SeDXeVxukR3/HjK/AcyzkFZrlWbXs5gLmqHKp",
-	"JseELSRIzuYOlugCJh+TVE1Cr2OpOr4QhALSOqJEJG2qaNp5WWB+QhyZZPljEmNofHrmWx3DHM1M0EKJ",
-	"pIJ4YSBHkfcKJFnWSz1JB1U5o7WGOXZoB5xh2dh330k6voPa0lfEU8lKTRzJ0ZGYSR8rwrsTDJ9zI+p1",
-	"nQQxjoLXYjYnUu2EY2NkHNMt6ndaphfXUG8agC+8O9K6QKE2zn61ej9427nXZ72xBWOJRb5JC/929uMP",
-	"wAIJGjqSStdl9pMA9id92PfEtj9oW5NBERjNusrRXIGfQPV+6wIqIN/1oM7KEa1mRFeMWzNPvElIf3rl",
-	"Ozg4Yu0pfls7zaRTKvlLieFngpw4kbeYaZNv7mQQ3i8ET5M0GfpEEsXjo9UGVQJGuKoXLnDrOzlZXILM",
-	"mySGV+7ievnrN0+eth1DIay7iBreRaZz3DxshuAgHa009njD6WovpqgIFv56fv4mGhZIHTKYobxCpuot",
-	"AF1bcCEcWnexgt3b1ryGVjek3S4LLfLtskJj3EA+See6N9G98JAFkrdi8T1aKyaeCaC5ktmdR3AWXqMW",
-	"rFtceD7XyqvCG6U/qo2fnXaiuAj7a9ukz6RThsYVHfGDlgMOLOUi8JDbLxt3EXqKC28QYmPu60tdHUFz",
-	"2KRO++vHvLHcVprceu2jMNuk2BdEGV4gAWrnjTyZUKCzrDTHTMYHR2BrOEBsy8K8KC0MdZBp+r+UWGI+",
-	"TKLF5t/QvZgJWTywUdyZiwnyHfilpDG9gAW5zsoZjT5ipdcG1X2/nOfCYaqiOmch114sZrWuD6dqc/Sw",
-	"EDYXaBO4KQ/H8x6VLkmVtwcoXckQtNq4PiQlh5QwhVc0u8hpm8xzbdxOsnpStag/pP9nzUcG6XTW247R",
-	"rDW1czFrvGP0fN585UoaJo/qgZ6jar6SFTK7XHukZ/NCSOXYehYn5VGo9qi+nvgszCl+HRWaO2+TF2oC",
-	"cZ3lNInwJ+mmunRAepbRBWRTYUTm0LCWet+WugbvGgzuFohfsWL9F+Gy6edqWTvxXD8eX9qN2Q5u47Xr",
-	"IHWLCNtYk8ePTUZs0JbFR0+86q9FsKvJZzvLY3EW25fht+rjziQoTxeeOdRo7PHRfZBYU4Zpkvs7Ja+j",
-	"GQa65Zwgh2B2icLAw8FgsHcSjeE2/ubkDEGPg5GHrsWGXDQT13JG+PTw8NHg4eMng0gt/umgTZDIhRN3",
-	"iQEbDEM5oHbJCh1BeI0U1RUWmv0sQ3plCKOlQ9bk+YNUMEOhpJpAV5WzERoLl4jzlNF2CbmcSLfXh1eO",
-	"EJz20sJMLBkYhFQg1HIFDsCiNYF3JoxZJhE+UrXCD5AqK8occ+iizcSc1EdhfctAbXbvBKSDWWkdRM+J",
-	"N5fDu/OXvSfE0QI+lWouiD7BlsboiXAIvlebMKch9hWXxf2NpQMB40IL9/jIs5CPFKq8pWOThpoGE68T",
-	"e/SmzfWtoDuj+03HMxFS8Xzqtpu9NnT9FGKXLXrPj/NgvJgbnZcZml421RYVyPyEvVZzb6GXOfuumKmz",
-	"TTzzQsIa/wW3kBn2O40JksD+82nvb6L366D39KL3/sNB8vjopnWOG7Lm2pX/lHU3pdP72MmP1mFK22aw",
-	"XbM0JcHPwBp/ZWbaSh5s87on4lhD9Rrqhle3o/p2vhSoovrW8Fzw/SOorNzAjEwMW6RpeZGNMKnfqkzm",
-	"pTe7tgjL56ZEr8GxfV7mMBW59yxVBOy1v5U3R+GiNmxtyIrxRbVhi47zKSyz6jCp71XbVgeo2b7Xs4BF",
-	"9zW12F/bZP6dJPVPE7FIWbgYGz1rNRncyQTxwulPaFk/uNpdOTh8ch8yxCeaNdiLtEm8b0j9svJXrFlS",
-	"Hw36dcHhoCkxHLQtWY/HFlu698YcllfspZzXBtkcYwfB5HZo/fy93c10wgS5spvsaEq42U7a227ZR2oI",
-	"dfNZi5RdUcBtx7f5G5sXWl14rWpFbBDHqzrferW32cuHFZsfNoQBYUGAXSqtljNC9GGAkWH/4wzZFQpu",
-	"UVJ9lM5n6HZfDAK+9DX4DIqOm/YpTPqveuG92GODdgqrV2GBBiOLbo/l2ut37oLiNv+qj8PycsAJayQC",
-	"hqvtHYZXvKikcIHWsb7lov2q1d9wK3esqD2SKqpgL3qf3Dufr4yEtzHYt9oJh2eYGXSfRu4TIzK8mKOR",
-	"Or8lUGCKoIuclFyDjlU8C1ZOvOY3ICbxDeRiafdqfOLJ46PBALqHR8DBeHsNtvF4cPTkLq7RRqVnK6P0",
-	"uvFuZcFqPY+6j3JjoQP4c+WZTOAA/rzyQlbINEgO3m9MkhQ++r13Jbyvl2b0PPTUSTovfDed9zSDVt9L",
-	"K30fHNVsuISa22ybXv0NttnK+MonNuu3WTj/sGc2qOIcrYsOlc9hGFGq29Ff3u6Fe98WSsJWfD32ViNC",
-	"MR6wds+Gm2c77LffnuZq70B63IK9q4AsdndhDofX1+2KUF4ajne58CLQLq6/6ClesyhPlz5Eoulc7yod",
-	"MMkm7Jz3oVVsA2LfnVbRy36LI25dQt+iuFV+mZHOl+1bY50wLh5W3KcHNjoGg23wAL6Tf9nrf7oYu+kB",
-	"9O22eDHPm5NhV6VvEHYpOjE/2X9Z43UtBExES31mwnCAty4ddC0i1OVE4uDEnHXpMj3DvTaC2so36yDQ",
-	"xkPr29OkytvCA96xy+q/RTwWC3cZek4erIl+oEACWYHCWJDudxdl1Zg6dfxFJv5ZQVI7h0Z9dEDTx0j0",
-	"9avBL7XRdOj8riCN7Q6OVldFiw0miECt/bXqAX34yVvifAS1zLCSyEA66Ja1SexxUC2daet07gasanqr",
-	"YJwdp7hsnyEbEKOQNloSlGExhq6b1nzeK455dDCAb7VCXkfwlQRQj7wthEuCKJ3uhXFgIVWuF3snqfLs",
-	"zU3RLKTFPrzFHousJJFL5yPx35yeP/srdD2hwsFe7bKw72I3fmg/P7hoC0zUMO7+IOfTe+Loi5nO5Vi2",
-	"yT6fcAsiqmxMZW7wSurSXnjp5QKv59Kg/Zjb8k45WUTrNUbVzHi05OQlekxrAkNqoiRZiP1hpLjZe75Q",
-	"fvgtUlFQFMMUu8PF1GJ28c9//Odwrw9vDHIkfJX8we6iCboExIh/kQoKab3Gvoru8p18P/7u35+aJ99+",
-	"939/MeeLv7978/zJq9dv/vZKH74Wr8XZ4tOFrICUNWthaxzRZyF00hqiWhNcGsS9cW82wovq9HsL+hOn",
-	"3S7+K7x2F1lpbJsgvoUY4yFGcjQIwiDMtKlCe+0JzIXl3DJhYegHGN4V9bmpU8TudkalyPJu7oiuWImT",
-	"1RC37OEP4Wo3t+c1x+baxHu+bQLT5XyKyiZQqhyNzbQhdV7lYOck1LBfyQeO+wd9+JFDhRdT6ZAfparr",
-	"xCiBQiqEkUFxafe4B882fGTxRqQNb7/BcWmrWKfq5rxhDy4DQtybZOeICfjXn0Xv19Pe3wa9pxdp2nu/",
-	"+gr8vd0wWUnRO/ilNoOEY/pXOKJxWRTLTyWcncnlLvK4jTrOWmyF0SQUZYZWe0RN+NsgrlNFiKiL0iFM",
-	"nZsTZNO/Ft69fZ3AYnvUFbyWDg077+UVQaw2UGg9H4nsMlWV1uwd9ZyxwOQKfal85ESNmhIQpDKSfFFl",
-	"cYbDWyc0ntzx/n540s/0bH9RUdwKL41c800Pju7B2u65UmmkW57R2YY4obn8DpenJXXbtsHeof2gluw1",
-	"FHPpmVXT2FbSjrHhOeRtzIQSE5yhclUGFZMgCsOWwjA/2hWOsmCv+Lm+RNU+nfNG9m0tG4y0Z3pMRz2W",
-	"k6DOJj6csloDzX5vh5nc8FzGumU/gITY3lRbx9KnpFOk9XlpQo/rUaEVWzh98+o42ii5J3YiIr3GcUEx",
-	"gEEalgwwX4m+TFW1Pn3OW0yZSEDUgj9jo1RNpXXa+ARvb/XvpypVfvuuUMEwUp0dAmGO8LMa66LQi/p4",
-	"0X7qE2tJITE+gjZVjZ84IlUWxPG6JJrsT9Dt+2RUGOlcok2A7QrVtyCDZzpHy9mtqcqmmlSImcgReCDJ",
-	"ZhdtOIfQS3XVbGlyq7Px0Un+lbcvTp9//+KBTRWBmXByJAvplkQMaHkjhm9+PDuPOQlDbtt4tD8SLpsO",
-	"+ZLX+PsD0At1vBH4m6oYAWS5hQxZtwlwyj09WkyF43Cf1RI0E6vCzPk5hThl3iPpA7iOYfghjTCbdo7B",
-	"W1Qg9SYaepJ20nIweJhpxeEvDlWG/ATTzs0wAatn6CThF1FSqoYhj2VIqEYiKE9oPA6RM5xh4efDCjqY",
-	"sqDDGldKWRVYViXzdVFwHu24tKKIafqDev/ca8j6RN6tUYEzLxr5LGC6p5ylz6/uHaeqB0StMVuwFq3m",
-	"Ob0PSgOl+eHB41rAWkR9yRHZ0kB3mHbStMyfDAZpZ0idg8/9dXjNkeA0+giriGrLdQJUiHizEebBCJYs",
-	"OBG30ir4gr7708uXL5/3adb+GH2MHIxpDlV4HHSHB/iU/xvW+iX2YTVIZWUew3h8bGESMrtn2jqadNh7",
-	"TmmN886RbhD4oEKvfYRTBCcuPTFO6P2Fkc6houXR4o9hOOg/GibUL2dk0RyGB/1BuA4HeDhM1mQmfya8",
-	"a3GImASc41gqtNCNGr9nmtTVu7eviYJ8MDwqZzwY+Dj23PoZeIAmqdB6adEL9ETAnJ1dytz35sPbbLKe",
-	"cr8X5rmKkYQavz+Gd38aDAbsl6NPBy+h+8O71wmsBMkx0lGwRVZMOPW3NCqBf/7jP71wSc2+eQnd5y9e",
-	"7/Wp93MG7MCFLVixBKv78KJ2gHTKdAEiPjywHkHkWvTnVBc5CLVsTHpb9Ce0BH96WqXTWsUTliqbCjWJ",
-	"0m4hMwxyZigecToX2RR7h/1B0LdW8slisegL/rmvzWQ/tLX7r189e/HD2QtuQ9qDdCzW1HWg0zevOknn",
-	"Co0NuY79gX9Zz1GJuewcdx72B/2HPtBxyiLI/sqsMte2LbSnHBXSTtFyQqGnnbE2Kz65zZPOFOvfpx3S",
-	"ClNVNZqjAY4QJKCKhEubGJBAKl8VZJWqWk998qar41QJOBwcctivrYLipIVCW+cLkoRA0KFci/7whUd8",
-	"YCu9E7q0qaIOGVmGVbBeLLASEj5KrAbzmSJr9yFWYoGFNpc2VYK2LnK5ivl70qh46qucA29XEedJo3LN",
-	"FqP16pX9tco2N++9xoDW/SW4iO7INK9E5Wb8On25GBwcPjx69PibJ0/FKMtx3FlFd/u4uI5FEtL/d026",
-	"5hgekqjt2vPNgNnO6bNnL96cv3jezGw6jopYr5R57+DwYS3Euc2F7ONVSaru8cebZMf0+UZSRFPXCjmF",
-	"jeorh4PDe8vcX09r2Ezh96gWKZczkY8Gg239VhPdr9WI4SYHdzdpVFLgRk/vblSVe6EGBw/vblDV9OAG",
-	"j3aZVkvpBGp8+HSn0RrVOW6SzqNdtq9ZwKWuwPFt3FCYfn5PV86Ws5kwyxVukg6E4UI7MbH11BnqtCH2",
-	"7oLCwW1LHDXkvrVg5RZMPmZ1WRhM1QoJDShqLm0f3vpsmCBKV7ImaQHmy0EdJwp9fbz7mPvZyM/6TRCi",
-	"mU21DSbsHzjxXxYngCEA9BhWMbBtgFG3OU/a3ByvZSzisVZRqWYYSUAXOXJahiFZyYft+ZvvNUIv3Z7A",
-	"GF02TRkiopzmNFhEL0pzO9ZaY6Ll6o6yed3LVWuRYaSG+PpcRRFDVFommSqPdgIyMaf3CPZOYFjzCrBY",
-	"N99u8e/DGzEJYqFIVSsuHsOQo4yHYDHs3DwGtHuVLI7VFRC9ZWFlD2yqGvPZY2VBKpISfYGk6OFsAiCd",
-	"0k/xKDfAb0t4/W1hq1yljk1SqyJ1MXi6UZpu13j8m2R9Hs/CysLCfCEpXvbHTiy4dLYVzQtTq5lc1+2p",
-	"7zcQd3BviNvmmdpSW2mTaL8u8H5lZKtQi/amWnINqVbeKi4FEWSaNd81hzLZRqkdIgv2Ew9LDpgO9sSR",
-	"zpd9+FEVy5U1K9iIwKvYJ6ka1h2Tx+w4HpJYM2x6KOMvIe6AaxEE00iXYIib71fpiy1XthGD1fkM/So6",
-	"fQfRYdsRB6PD7GF+1MNH48e9I/HNqPcke5r3BngwPhQPR0fZo3x3faY1WGwnseX+LtF68lfLBYoeNV+O",
-	"oelR+8ryy9HdjaoCif/t5Zfqlns6WkV8b73orTqLLyFXDxivO2JCZIWiCxYqwzZjM1IVgzOG8CcYCYuP",
-	"j0gGeHgIRqhczzjtmwQJrglC/L2wJCt4i/WZEyoXJo9uZetdUKk6DRIJMZm6WPKAJuBjlkLsR708CIs4",
-	"t2lAH1EcGGa+ynCqYpnhMKAVYzxuKd9bPWGjfFVZ2OcyVCKWdzPUUXWzsG9wXvPCo/1/AV3Pz0UVnOPr",
-	"pGalMexk8QdyAlWEc60KSjVB2t7W2sOQy/EYDddhifWHU3U0eNqHV2OPw3HCU2EbxVS9FT5moDdqERP5",
-	"ZIHCojXO+9kqc6LKY+q6NnlMuAlxxSQfZnrm49bB6QmS3JgAU1CtvGWqQjliGMuYfRIH0MaXCmZR25+g",
-	"Vhm2sY5GOcXf1LYX7b27pmG8r2S275e1EI2m0brNqb4zt2otNfmVudV6SMgt3Kot/uMPbft3wK2ehYi9",
-	"27lVXYXe91rJVqvbGQqTTXGbMl15M4LTvw8vvD+W8UbWPSbVFUuV01BTpvvwg88HZJw+Ye+VTzYf7g9D",
-	"8vgwGOSyorTyCqEeLNlP1dCLk8PA/3xl4kY+w9Zc13UG+Oz1q1XeVhW4wKg9E0sYIRQ4dj5pQmkYPvN3",
-	"r0dnP0xW373idgyD4d6xR/jgjvPluYYfboZJrMvit2t9JmfPv+OqxBxvzXr9kNt291jjp8MIzIcm4+V4",
-	"24a8nBwc7u6LaFj5PPS8uM0JEfKjHw12xr9GZYKbzWLv94lzzVTxFpT7PjrlKuL25/OV9dr/GYjFp1GJ",
-	"Extmv22o5eOKtsPWW+wFN6WAuYhZeg2v7TGIZn70EroKF1VO2yrMiYS5ECoFMt/j8Cnh7ZQRFdm7XquI",
-	"IlytLIo2ciKVKApaKBcZJ8Es/I0IHwOO19L60uQcfOp0tALwvWdtvw8vrkXmiiVjJ0FYTK0iVZ8wsJZt",
-	"zQEeXnI4acvDtiGgJkwwyKCNuMEmhvh09DqIfD6GsNqPV+5CjLKDw4e7i0vNggJfWU5aS8zf6q40gQTz",
-	"BtX9odT/DkDHH2FNK193T26DnQ90KW9CUi621TB6zs8bSpKvtxbqaNSLMbACJlSGBdefJtVsXZ5KlXV0",
-	"W2tFNpdV9FLbPfXj1w10v71xq9JkN9WFr0LUvxWZ+bO423Y0aS/440qjbF1QrjOcmhge/Eib5qP+BnV8",
-	"i+4rkMYOmmTNSPE/gRK+RbeDCfE2/1dtwx5YIBjqw3lQw0m3UaDn4pcSQ2TfCQi19MFgpbpUeqGi2eio",
-	"8kfNhZuu3FEhAarJR1v+8MjK/dSCjPtsPcPeKv3sYxd1X5PbZpHdkjD1bWWFFVxSbi1Hzv/VAG9jlK4P",
-	"z0sTwotTxSVbwJdsgW78K1vRNJlAvRxLHf05rhLcQm/aaVNF4wtXGuTYlmGYcq96PPSyKmvMbBtUoIt8",
-	"j413oVaAj9IFu5DsvQ51GSp9kQuDNBnSCQz/Ty/MoXe2GoozK0LdniprUHLwcqr8Mlhq1Qr3+nAaHKMI",
-	"jZ1Zq1kjLaARlqQjo2dsSd0meTJJxUQeT1ifIXo2K+xwUZzd5c6W+j5fWFvdAUvPQqopTy4/adhnfY2H",
-	"9dP7Qwj9PQihfF4rtvAghpLsLIfuu1AB478IyIY6KWyJ4/voJdnE+6OLJYQ/9Ngdph1aWtqJYcdSkXiT",
-	"Kl8XuRE6C8PzF2fnw73El3Kupf2HP64I//zH/yM1mtMnONQv/vW3kAPI2nNVxCmvSkIv575tHfwrV0+w",
-	"EjyoKqR4v4mql+PJ/aQr0AaC2XHAAQbnEUI2xexyFe5Nsp2PG492iM00pFWKVSEvkas2R73hBEQsWODC",
-	"X/aj9QYnWxu8nqN19+DPv8squDPGtlWA+sIY21qGaVu0SziVhbCcKnbSsDJb0tUirUnnNR7Mv3os4h+I",
-	"24a4Z0g3uVa1awvSrgcw1nNUQ+wi53t6tPVuwH12SYbeNv+krhITbI0BsNFHK82G8g/d6A3oxVzCwldi",
-	"CohdTXozTi3GVIYA6R3SVU5CTmvP57QSSdXHCqbZm/c3/z8AAP//",
+	"7H3tchs5kuCrZPA2wuROkaJk2W1TMRGn8UePt9XdXkuOuZsurwqsAkmMigAbQIniOBQxD3HPsA82T3KR",
+	"CaC+WJRoW+3u3W3/cIhVBSABJPI7Ex97qVqulOTSmt7kY2/FNFtyyzX9epPx5UpZLtPNd3yDTzJuUi1W",
+	"VijZm/S+Z1fcAAPNrRY8A81/LrixYNiMQ/9v3K75dKHUlQF+Y7k0QskIzq0WK/7IgOFLJq1IzWACa2EX",
+	"QsLRcSwXqtAG7IKDYUsOV3wDTGYwVRn+YdZc08uZ0MaC5malpOHA5kxI6C+ZvuIZTPHTWCblBOzwHV/l",
+	"bMOzCVhd8AQWnGVcD06aIyEcwKSyC67dkAIneDx+PorlXxYi543B3XR1IU3kl6FqAP24Z6zIc5hyIeew",
+	"0irlxvAs7g1GcBpax9IumAUuMwNCAoMnNzcwF9fcgLCGgJqy9AqYBSVTfgJKIgzMQia4gT6DVDOzGMBC",
+	"5diFhZnS2CkHw/U1148MiGofIefMcOgn9BKGw9q7Ib1LIsj4jBW5heMnYAYRsJnlOpbrhUgX1XLVZ++W",
+	"fxTLXtQTiBludXtRT7Il703qmDREVIp6Jl3wJUOcWrKbMy7ndtGbHD15EvWWQobfh1FvxazlGvv8j5/+",
+	"I45vxuNhHN8cvo7jm29ef/jXf+lFPbtZ4RjGaiHnvdvb26gX8ILQ+E8se+eAxV+pkogQ+CdbrXKRMsTm",
+	"g78ZROmPNbj+RfNZb9L7XwfVETlwb83BK62VdkM1j8TFoloZYWDJ8pnSS56B0jBjIjdwzXKR0Zij3m3U",
+	"e6HkLBfpVwKttQ+wZgYKw7Mm4vsJRISBTVwXBgipY6kLKYWcRzizvpKQas4sHxCC+HOP2OgeZ7BgBoyQ",
+	"KYcp5xIynnPLM0SZ26j3RuIes9zB/ouvxLlacqQ3c9oS3BwJ1YE5AVwGfMumqrA4CWEgEybNleEZ7doP",
+	"yr5Whcx+eVh/UGCKdIGUThU65UgkENaU5TnBmKaqkJagulDqjOk5/7poHshkjkMjcWYIoTBI01ZKSIsw",
+	"8pU1Acbvmdz4A2m+BqjCwOnbN0RK+8pxDyHnCLpVV1wOgN+knGc8I3zXzHLIxVJYQm2aSZoLjvPIMs0N",
+	"ci6JbRUsmdzAWis5DyMYbFPv3Zx4vkBUFN7h38NT+tvwVMnMjHqRp5e0GrUvtjnuuWsCVsGaCQtTPlOa",
+	"uxGEnI8ahNXTRSEtn3Nam9uo916ywi6UFn/n2dfBk1M/HnXs+S7RRmEMYrDSgFzCgFS4goQl76UpViul",
+	"Lc++55lgFzSVXwOrpbLQHmrUw7a+Oxzt1Fq+XNkzYew7z3lImtJqxbUVjg0x9xH9LSxfmvvgfMlzcc31",
+	"xveO6+K3lGnNNvhb8ht7mRbaqA5keas5Yep6wYlmaA5Mc1gixgRgTmDFDIkNzEDiekpG20w16pkiRfml",
+	"hlhTpXLOZM8x3J8LoRGlfiq/jKopfyg7VNO/8ZTm8oI4w18cq6gxaJZlAmfA8re19Zux3PCotaT8Ogiu",
+	"d+43foV7g6PORG65vszUkgnp9iXPf5z1Jj/d3clraud6+dBGnDdyitwAHDygZL5BMQwX3XDwY0Ff+M/C",
+	"A6REnn6DWkszGIEs8hz+CCzPcRNKNNnaDfyOTXPem6A4u40YfpqF8VTlASb5Y2E7ZqnV0k8Tx3IHuW81",
+	"k4albhdLsmiWTNuFMvYXnbmTOO+ep0e6H/BTRG3LbPEJy3RO37+Rq6JrnQ6BSwQwi2CMYgP9PYIfl8Ja",
+	"fNgQkEz4mMheofM9QX//7mzr3NHMXSdROBpdB69NV7YIx4+Sw58vLt4GKgFqBgxFNmq2Q7Mb4La1Kd52",
+	"33/xxKjs21iGZB76hRQ3gSdSZyg5YxfIwZ4eVzSpZGglgdke5qIa4ZEBWSynXActE0cPk4kcBh9GwFKt",
+	"jPG6rCGdU5POSAx6KaRYFktSSbbByApN3OHS4WwTlD+rNeQoIggSGq4iSJWUnE4HMvKcIbvZWOQ9LItQ",
+	"wFuKPBc18WCPleBBdG4v96ax2k7gpUFQkSRNHZkElymfIAc2PNXcoj4rM/wdZB674LFEAVmknITR/Bo3",
+	"DbXeTGie4jJblABJWrbESVMunAKq1jLo7titMPBzoSzPBqNY0rknFiUsEOtAUczpkvyGLVd41HuEjo/H",
+	"R+VwxJhnKs/VGpX6M5V6+cLalZkcHPimo1QtDyRfDxFbezupR0VeaB0v05yZTyAIJFG8oDbb9KB7C05g",
+	"x8S3gKyps5colXQju1PTDuE78Sc8rq0NcIsfQVpYVHYYvL94PXwGRM8ZHmkhSS91z2OJu/TD+zNCSwNm",
+	"QRto4P0fXr9+/XJwAjiRTV2wQEVSKsndvm0LD0QxL1OV8W7wa7DSVrsG9UVCXHQohGP57zuWa/twtMhk",
+	"oBlIPXrNs9sEtIkM4Yi1d+MuCnteMpbmjFdcZkLO6cAFtNhw61WFCTBLdhpLZ7SJN3SAgqIuTCwRB7OC",
+	"MMoLXpNA3fCZazWBFddLhliLTNtrvRoyzrJhzq3Fj/2Zk0jmfgow0nytJpNNKde5DmpTr3a6VOGbrCDj",
+	"lol8f9mXunlJjbrk3pLaVRTCM0ZPFwqZ3SfFlk29aLm3VOsG79r3Gh3opMRMtnZzEsvEiiVXhU0IG3Ap",
+	"cm55iesVywot/fcnsUwqRnKp+awwPEsm7aOPAhf4t85yUDZqdeFA8j3UeFRAF0S5tTAc+qhY2AicQSQo",
+	"oSzQ+CiWNGghNWfpAo/mAIeyufGdX5ydw4LJzCzYFUc8TBFTZqhjcbjm2v1ZjY2tM26skKxjsjQYCj+Q",
+	"Ke40Ns+gSIP3f5PSjDA6hhbLUoRZso1vxNIF9FdaXDPLI8iVWk1ZehVhF1xfI78ClI2IINBBxPO55Maw",
+	"OXd216myC6Swq0KvlOERGOVgFMYqvQHNrznLTdvE5O1fThHG2SIbu3TEqLWlfpGREngq6XbGGV6Obm4I",
+	"sMc3N9hN4JY7+8DvSp5qSD+UHL8IrNUJAgnhfBJL4tuOvztu70bxBNEqdUlmoJ3jIXzO1ug07KbRyJng",
+	"RMpjRJ3MQP/pMXG06SYYpQdNKuUPQy/qbZ+F5kNPs6KezfEQd6BTL+rVlp0In1uXOs0vp7ib+nmytUUD",
+	"Z4Ln2TZh+LfzH38AMpRxjfha+mAIGyLgo/kIDpw8fzDuImqaM28AaZvCmyTMAVB+30nBSl15X0p9Xkxx",
+	"NlM85tSabDW3UW/Jbt64Dg6PSYAOv1rkPOoVUvxccP/aizzU1TueKp1tr6Q3Kl86BWMf6Rh7u7TeinSv",
+	"sSBMQWRNHsOv7eXN5u/fPHvetQ0oyF/WNJL9ZMctK8+WANmpbo3goqbGPDKwdHQ+JUOlZxV9YQ0k/ldC",
+	"4kJilWV5ANMkAy9jeSJeerfcMduSRGmO5WHoluc6+ythQnISBDqnZH6eVIewWG7sZaW977PMXiS7jXor",
+	"tskVy3abnBrj+iMS9W6GczX0D8kY+I6tv3csgAQMR8DuPTX+M2xBdv1LZy7pNHn4LwqHjluvmzvaZfmN",
+	"eoVvXJ4VetCBxB7TLr0p4m6CQl34nsLEG4etAXt7qtUWNIeN6ue7vc1b0+3EyZ2kLRiSmxj7iuwaBDdg",
+	"O+dgTZkElaaFdszs8BhMjdYh7zewygsDifKmsdHPBS94lkTBW/pv3L5aMpE/MsFqtkJRAc/AzwWO6ex0",
+	"kKm0WOLoU3I4Ge82OyhWGbM8lsGVYiBTziRNLpURnMrt0f1EyFWntFcZaDiCe1rYKJbOFydVaYrC2Yb5",
+	"cZSVhI28LFCqE03e2xq3F1VPyhb1h/h/2nykOe5Ou+2M61ZTs2LLxjdarVbNT66FJvQoH6gVl81P0lyk",
+	"V61HKG8zIS15rgNQjgrVHtXnE555mMLPaa6o8y6xoGZXrbPVloIg7AKFwVRJq1UO6YJpllqunQHqgb3k",
+	"Df48Ht9vV31DTq0/MZsuvtRYv5dc4cajQ7sF7fgueaJNpO6whDbmtMtvo7kp8k8GvOyvQ3v9HFdKgGL3",
+	"NNxSfdqeeBv8pWMONRx7evwQKNaU05ro/r5m7oV+sUKSg2R2w5mGx+PxeHASZH4T3qG0D2rmHaydltEl",
+	"u3GG2sdHT8aPnz4bB2xxT8ed5ltm2X1iwBbDkBawXVRRR2BOMeLymueKYpwS/CRx1t2Z0u4PIWHJmUT1",
+	"r+8s0wauOF/FRG03kIm5sIMRvLFIwXEtnY6KhIEJ1LI3FXEAUh+QeKdM600UyEcsK/oBQqZ5kfEM+tyk",
+	"bEVanXEtPbaZwQkIC8vCWAhRS1AzCSJH8/SpkCuG+Amm0FrNUWV3vXqjMbKvMC3qbyYsMJjlitmnxw0D",
+	"4b5ClXOYbeNQ0+8W1XROXFzXCvpLPN+4PXMmJMFTdwEOuqjr5yC76NDtflx5H9hKq6xIuR6mC2W4BJGd",
+	"UMTYykXHCDKKO6ZO8SipExJa/BfsWqScHC0VgKiU/HQ6/Csb/n08fH45/PDxMHp6fNsJ45as2TrynzPv",
+	"pnT6ECv5yXpaYbqCJVoOy8gbGMisWXord6IHuU4fCDnaFuiK6vpPd1P13XzJY0X5qxE15Bxeagal5kiU",
+	"icgWalpOZEOaNOp1e7RcyEOXuV4XPJj+hUHUXbDMRXWVCOy0vyqSSvJ1bdjakCXjC2rDDh3nc1hm2WFU",
+	"X6uupfakZvdaexvfg4EW+usC5t9RUv88EQuVhcuZVstOs8i9TJBfWvUZLesbVzsrh0fPHkKG+EzTDUVw",
+	"dcTEoPplxN95zSH/ZDyqCw6HTYmh0+GrZjPDO7p3BiuSV8yVWNUG2R5jD8HkbtL65Wu7n+mEELKym+xp",
+	"Srjdjdq7Ttknagh1E2GHlF1iwF3bt/2OzAud4XOdakVoEMYrO995tHc5BZOSzScNYYAZYGA2UsnNEil6",
+	"4skIhWl9greupII7lFQXIf8Fut0vRgJ+6WPwBRgdFu1zmPSf1dpFkM40NwuoPoU11zyw6Duibe4mxV1O",
+	"dpcD4eSAE9JIGCTV8ib+EycqSb7mhoJ/UKR3+N7pVL2TO5bYHlCVS28v+hA9OJ8vjYR3Mdh3yjLLzynQ",
+	"5fPQfa5Zyi9XXAuV3RGku+Cg8syH1JCKZ8CIudP8xsgkvoGMbcygxieePT0ej6F/dAyUCDNosI2n4+Nn",
+	"93GNLiw9r4zSbeNdZcHq3I96qNvWRMfwxzLALYJD+GMVzFZSpnF0+GELSFT48P3wmrmQQYTope+pF/Ve",
+	"uW56HxCCTv9SJ34fHtdsuEg1d9k2nfrrbbOl8ZV2bDnqsnD+bs9sYMUFNzY4VL6EYQSpbs+wy25P44eu",
+	"MG6y4vs4KItUjAasnbNke2+TUffpac72HkrPd9DeKhmi5grvVoRa0YQPHfwH/XqYXxXiRzYg8t0pGUKJ",
+	"Rr+lkLmojDYujyxH6mqhbziHpOoy2Wcm96mcewTdUexqQLOww2W4XbBqUlDeYPT5Avi27/LeeLoaMA8e",
+	"T9fg0h1HD48b9pkyTWmhqgg7VJNwUfZAsUIVNlVLPug6Cjs5fp18dXH/ZhRfM8Jvd/TWe3K2/bdISCCx",
+	"NPWBOt4O6gbyKJDmnGkDwv7m0gwaoGPHvwjgX5QlsHduwCdH9H+KLlI/GvRRF077zu8Lodntmtkz/DyI",
+	"gZ397QhgKVMBQlh56ASEbaUDUCAf7mknOPcTrBK8KlRqTxA33RCS6TOIl9MNkjKez6BPYfLbvP74cAzf",
+	"KukCEr2XJ6RTeK7s84WAFVYN/TiwFjJT68GJD5MvQzBH8I4PSdgWLrGAYurenl68+DP0fVTg4aB2WDqi",
+	"eXbZ2syXh37tIBM1GvdwJOfze6K4kaXKxEx0SW2fcQoCVdkCZaX5tVCFuXRy1yW/WQnNzaeclvfSirwM",
+	"uQ9KpXbUkkoe4GNKJtGo4AqUfciThyqneeAD5YbfIRV5FdeD2E/WC8PTy3/+4z+TwQhCVmKZMk6Orjm3",
+	"EbApvREScmGcraGKvXOdfD/77t+f62fffvd/f9YX67+9f/vy2Zuzt399o47O2Bk7X3++kOUpZc3O2RkB",
+	"9UUUOurM0aoJLg3k3jo3W4FRdfy9g/rfnZd6Zw7pDmS8K7U0fP8gqaVlZNj+VCmwvNt74kIqcbIc4o41",
+	"/MEf7ebynFHqhImcz95EsNisFlyaCAqZcW1SpX0umVmhUEMeMZc56R6M4EcK3l4vhOX0KJZ9y6YR5EJy",
+	"mGrOrsyAenBsw8V6b8UI0fL7OOZ27tRb8j0TQQhrE+0d6wH/+hMb/v10+Nfx8PllHA8/VD+BfnebVEsp",
+	"eg+P2nYORyga4bdoVuT55nMRZ290uQ897sKO8w4rZzBmBZmh05JSE/62kOtUIkVUeWE5pbUhyab0Nnj/",
+	"7iyC9e54MTgTlmsKO6BcBmwZshliWer7LsSAUnYJXWEU0sBq2BQBQ5UR5Yuy9ovfvDaideXerUuMq+il",
+	"Fi2v+vj4AfwEjisVWtjNOe6tj3Baie/45rTAbrsW2LniH9VKRCRsJRyzapoJC1wxMpn7xOUlk2zOl1za",
+	"su4CoSBnmmycHj5cFYoPIX/+hbrishuci0bNnloNCdSe8TFu9UzMvTobuUDQcg4I/WAPSG4JlpnqWA9A",
+	"IXa4UMaS9ClwF3F+TppQs3o8a8kWTt++mQTrKvVE7k+On1FEUwi9EJokA55Voi9hVa1PVykjZLRFwGph",
+	"q6FRLEMuTZWiO4plLN3yXXMJScA6kwDSHOagcikt9fGCGcmV40GFRLvY31g2XlEsrciR4/VRNDmYc3vg",
+	"StjAVGWCmwjIrlD+8jJ4qjJuBi55Nl0oVCGWLONAAwkyuyhNlUecVFdCi8BVe+Piqtwn716dvvz+1SMT",
+	"SyRmzIqpyIWlDCZuaCGStz+eX4SMkcTl79QfHUyZTRcJHfIaf38Eai0nWyHLsQyxSy49KOQqRUCFuvDR",
+	"esEsBSpVU1A6ZJA5mHyENa2RcKFnE0g+xoHMxr0JOIsKxM5Eg0/iXlyMx49TSlX2Wcr0hMe92yQCo5bc",
+	"CqRfiEmUJEZphglSNRRBCaDZzMf8UP6Lg4cUdNBFjps1K5WyMiSuLAHSp6QwooUsD8W9xvX+qVdfK4bT",
+	"ak1zviwze30NEartRZ8OJrEcUvZGqDFSi7NznN6F04FU9PDwaS3ULlB9QbHkQkM/iXtxXGTPxuO4l2Dn",
+	"4CoGWX5DMew4+pSXseCGqovJKGRih9RAzaosslKroAPqsn5HCLXbRp9OP0MYysA+6CeH/Dn9S2r9Ivsw",
+	"CoQ0IgsBSC4qMvL1oJbKWATarz0VwglwZxxPELhwSKd9+F0Ey64cMs7x+7UW1nJKUsbJTyAZj54kEfZL",
+	"CbMIQ3I4GvvjcMiPkqglM7k9oVULQ4TSQRmfCckN9IPG75gmdvX+3RlikAvj55KKB0QhAj8zDgJHoFEq",
+	"NE5adAI9IjDVdCpE5npzgXkmahfqGng4q+hOqPH7Cbz/w3g8Jo8i/nX4Gvo/vD+LoBIkZxy3giyybE4F",
+	"gwotI/jnP/7TCZfY7JvX0H/56mwwwt4viGB7LmzAsA0YNYJXtQ0Mif6BPrhE/wmhZj1udaHyDJjcNIDe",
+	"FbcKHWGrDldxt6pIyEKmCybnQdrNRcq9nOlLzp2uWLrgw6PR2OtblXyyXq9HjF6PlJ4f+Lbm4OzNi1c/",
+	"nL+iNqg9CEtiTV0HOn37phf1rrk2vtjHaOw+Visu2Ur0Jr3Ho/HosQvRXJAIclCZVVbKdAUlFdNcmAU3",
+	"lE/qcGem9P0VNwhj3fc+GzWWZaMV10CxjUioAuLiInpK4EtA1Gq11JO2nOlqEksGR+MjCliuslaFgVwZ",
+	"68oY+hDWRLTiVly5QheSi9/4Lk0ssUOiLEkZZhjKMvpUlYKXg7kcl9Z5CPUbYa30lYklw6ULXK5k/g41",
+	"Sp76JqOQ4SpWPmrUu9xhtK4+OWjVw7z94DQGbuyfvIvonvpUpajcjLzHH5fjw6PHx0+efvPsOZumGZ/1",
+	"qrh0F9HXMxyF9P9dk64p+gglatN6vh3q2zt98eLV24tXL5s5WZOgiA0LkQ0Pjx7XgrO7nN8u0hal6iH9",
+	"eRvtWXSrkc7R1LVaRS7ooByNjx6s3lc7IWO78JejagFzqRTP8Xi8q98S0INaZUlqcnh/k0b9NWr0/P5G",
+	"ZZFIbHD4+P4GZSVAavBkH7A6Cq5h46Pne43WqOl3G/We7LN8zbKPdQWOTuOWwvTTBzxyplgumd5UdBN1",
+	"IO4PtGVzU0/6wU4bYu8+VNi7bZGj+qy9Dlq5gyZPSF1mmseyooSaaqOAMCN45/J4vChdypqoBehfjtRR",
+	"itPXp3efcj4bmWW/CoVo5oHtIhPmdzrxX5ZOAJEAUDOoone7CEbd5jzvcnOciVDFrlWHtWYYiUDlGaeE",
+	"Eo2ykgs49DU2SCN00u0JzLhNFzGRiCCnWQWGcydKUzvSWkOKaHVGybzu5KpWTBuqIa7SRp6HEJUOIGPp",
+	"qB2DlK3wOyR7J5DUvAIk1q12W/xH8JbNvVjIYtlJFyeQUHx0Aob7lVuFUHynkoWx+gyCt8zP7JGJZQOe",
+	"ASkLQqKU6MqqBg9nkwDiLv0lbOUW8duRGHBXwC3VtiaTVFXaOoR9Nwpa75tJcBu14XjhZ+Yn5srP0rQ/",
+	"FTDv0tlVatuDVjO5tu2pH7Yo7vjBKG6XZ2pHRdZtpP26hPcrU7aSauHalFOuUarKW0VFLLxM0/JdUyiT",
+	"adSaRLQgP3FSUKi3tydOVbYZwY8y31TWLG8jAqdin8QyqTsmJ+Q4TlCsSZoeyvDGxx1QFQVvGukjGaLm",
+	"B2XiZceRbcRg9b5AvwpO33Fw2PbY4fQofZwdD/mT2dPhMftmOnyWPs+GY344O2KPp8fpk2x/faYzWGwv",
+	"seXhDlE7ba3jAAWPmisk0fSofWX55fj+RmVZ9f/28kt5yh0eVbHqOw96p87iaijXQ93rjhgfWSHxgPn7",
+	"JJqxGbEMwRkJ/AGmzPCnxygDPD4CzWSmlq4AZASumgny99ygrOAs1ueWyYzpLLiVjXNBxfLUSyTIZOpi",
+	"ySMEwMUs+diPemETEnHu0oA+4UoRWLq7SWIZLifxAxo245OOSz/KJ2SUL+8jcVkYpYjl3Ax1qrp9HYh3",
+	"XtPEg/1/DX3Hz1kZnONuV0gLrcnJ4jbkpCrBWqvfUgKIy9t5YwlkYjbjmirIhFtLYnk8fj6CNzNHhwPA",
+	"C2YaVzA4K3zInW/cYILok3oMC9Y452crzYkyC0n3SmchVSiUetUcUrV0Efdg1Zyj3Egl8Vi9KH4s/SUm",
+	"MBMhbyYMoLS7YIREbbeDSqa8i3U06on/qra9YO/dN4HkQymzfb+phWg0jdZdTvW9uVVnrfWvzK3aISF3",
+	"cKuu+I/fte3fALd64SP27uZWdRX6wGklO61u55zpdMF3KdOlN8M7/Ufwyvljid6IusekPGKxtApqyvQI",
+	"fnCZjESnT8h75dLkk4PEp70n3iCX5oUR1xzqwZKjWCa+FKfnf+4+k0Y+w84s3TYDfHH2pso4KwMXiGov",
+	"2QamHHI+sy5pQipIXrizN8S9T6Lqt1PcJjBOBhNH4b07zhUWSz7eJlGoKOOWqw3J+cvv6C4TircmvT6h",
+	"tv0Bafy4GZ75IDBOjncQ71DxeW1rXPKHgaReFTFxTK+rVCGTWSzXiw3dYOXzlChnpFUfMRmcQPLtq5rt",
+	"8+AjCvi3wcr7Ef8uyxvGkkJJa0aQZRfvoMRsT31eBdPQl9H/y7vcKD43/cl4bwreqApxu33J1UNS6maa",
+	"fged/j64Fcvj6Xb9K2vm/zNoLu1GKRBtGS530V0XGbWb8L7jQ+9oZbBiIUOy4XeeAGvmpm+gL/m6urqh",
+	"DNRCcdQHe4HIBhQAxpylNdB1ig+oVaNhtlaSRmkxF5LlOU6ULldyBIE+c1Hs/EYYdyUThc9aFewYRLnI",
+	"XjGCVzcstfmGqD8S4ZAcloDSSMVrme4UouJkn5OuHHjjQ4I8gF6KbkQ+NmmIKwVQJyJfTkPIcMGv7SWb",
+	"podHj/cX+JrFHL6ypNcqirDT4ao9CmYNrPvdLPEbIDpuC2t2hbaDdRfZcczYJ0TzrvpRL+l5Q81zte58",
+	"DZN6IQxSIZlMeU4XHKDw0JYIY2ksntZagdNNGX/VdU7d+HUT469vnit18W2F56sg9a+FZm4v7rd+zbuL",
+	"LdlCS1MX9esMp6ZIeE/YtgFstIUd33L7FVBjD124Zmb5n4AJ33K7hxH0Lg9ebcEeGUAyNIILb0hA7UyC",
+	"WrGfC+5jE0+AyY0LZyvklVRrGQxfx6VHbcXsonKo+RSuJh/tuHCxcqB1UMZSTQkMvlJWdnqbdyRhOSe0",
+	"k1JqN3XhcajktUo/birFkfM3V4a7VkSJ09uTQdOLfdc1WROSxGIpXPb/kmU8gsXW5Vet60lqgfIRNPS/",
+	"WPaTWmmJpH4RxaC0PDZKMGzdeETa6ls25xnk4oq3NMdkUmq33R71WiBQeWFiLL/Ekw27HNmxLD3ZcFrt",
+	"n5qVl/2ENI+ApZGbEqsu0pR8lxe8pUTv7w3/1b3evzHvdj2Cszy2P7mr7g6/efrN8fHhUxy7vAbisFXP",
+	"BVfnqKzYQveXuAoZbuaHY9O6d2pSu+OkVZKk1yp1MZFFnuPi1qF5XIfmqAXN8WEFCtUJeTJ+vDV++1KU",
+	"Jgwfq3yNuLdkuMkSJba4d9sG78n4cQu6b57UoXvcXqtqoXBmLbjcozY4xDwaox6Nxy4cyOcKeu1nP0bd",
+	"dbPrDmZdu4sjoEYrBOi3rdj8qnEOrGv5HkgMcJ44GbLJPM9DWkwGBBdFHwTIJdv4vJQFu25dVv5AYkHU",
+	"WbAHeTTd1b8bXAS2G4ZaEZzdcNxdmHEv4YWcl3xYZf9/qkT2UJLVLof4DlHp29IJzqgWcatEgbtTz/F8",
+	"ZMAvC+2zu2JJtf7A1fqDvq9IX3qGI6jX8aurrpTWAnattt3kscTxmS00p51OPMjD8nHiDG1e5rILLpGS",
+	"DMh3GoQc48rarQUFD/qCXqVAQxXlmtr0CST/Z+hhGJ5XQ1Fiqy/4WBZtEJQ7Fks3DTK5KckHIzj1HJpD",
+	"Y2VaxQ6FAa6Z4Zmr2YWa+i6zGaFUyKN2iPUFdrNmaUaqpri/0ayjMOQvbGrfQxE895U+CLjspOEeD16W",
+	"5u79bkH7LVjQaL8qnfZRiOTd24h2YH0Bsv8iRNYrGeQIpfPomFrkwgHzDSyZvuIZZazi1OJeyPoSEoQ1",
+	"sXQXajQylyC5eHV+gXoo3QFSq7rErLsn4Z//+H+oeZKORJkW1ofd+BIMZPovq39m5V0im5VrWyf+ZaRN",
+	"dXe0L1DnwlZkvY5j5oAuiXbz5kokzlMO6YKnV1W2Xcry3AkcQWPfzgKvMtydgierYlEnwIJ3lMrsiXDd",
+	"JcU4dZHXC27sA4RT3ufS3JvGdpUO/YVpbGf9zl3Bxn5XggXjpOHkN2xjSlxr3tr8O8X91SnuOceTXCv3",
+	"uoPStvNH6iVCfOoIldtw1NZFYR1QRJjv7eOWO1yyOe8MwTTBUCX0lucC+iEYYxhKOeSuEKan2CXQ2ypD",
+	"SGnx+Wl7ZAuf+JIiQ1dSBFGqPpb3K99+uP3/AQAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -34,6 +34,42 @@ func (e DeliveryStatus) Valid() bool {
 	}
 }
 
+// Defines values for ErrorClass.
+const (
+	ErrorClassConnectionFailed   ErrorClass = "connection_failed"
+	ErrorClassConnectionRefused  ErrorClass = "connection_refused"
+	ErrorClassDestinationRefused ErrorClass = "destination_refused"
+	ErrorClassHttpStatus         ErrorClass = "http_status"
+	ErrorClassRedirect           ErrorClass = "redirect"
+	ErrorClassResponseTooLarge   ErrorClass = "response_too_large"
+	ErrorClassTimeout            ErrorClass = "timeout"
+	ErrorClassTls                ErrorClass = "tls"
+)
+
+// Valid indicates whether the value is a known member of the ErrorClass enum.
+func (e ErrorClass) Valid() bool {
+	switch e {
+	case ErrorClassConnectionFailed:
+		return true
+	case ErrorClassConnectionRefused:
+		return true
+	case ErrorClassDestinationRefused:
+		return true
+	case ErrorClassHttpStatus:
+		return true
+	case ErrorClassRedirect:
+		return true
+	case ErrorClassResponseTooLarge:
+		return true
+	case ErrorClassTimeout:
+		return true
+	case ErrorClassTls:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for EventType.
 const (
 	EventTypeInboundBlocked    EventType = "inbound.blocked"
@@ -241,6 +277,15 @@ func (e WebhookStatus) Valid() bool {
 	}
 }
 
+// AttemptListResponse defines model for AttemptListResponse.
+type AttemptListResponse struct {
+	Attempts []DeliveryAttempt `json:"attempts"`
+
+	// NextCursor Present when there are more attempts; pass it as `cursor`.
+	NextCursor *string `json:"next_cursor,omitempty"`
+	Success    bool    `json:"success"`
+}
+
 // CreateWebhookRequest defines model for CreateWebhookRequest.
 type CreateWebhookRequest struct {
 	Events EventList `json:"events"`
@@ -269,6 +314,36 @@ type CreateWebhookRequest struct {
 	Url WebhookURL `json:"url"`
 }
 
+// DeliveryAttempt One HTTP attempt of a delivery (jetwebhooks extension).
+type DeliveryAttempt struct {
+	// At When the attempt started (unix seconds).
+	At int64 `json:"at"`
+
+	// Attempt The attempt's number within the delivery, from 1, across retries and replays.
+	Attempt int `json:"attempt"`
+
+	// DurationMs How long it took, connection to last byte read, in milliseconds.
+	DurationMs int64 `json:"duration_ms"`
+
+	// Error Why the attempt failed, in one safe sentence: no secrets, and no address the
+	// service resolved (a redirect's target is the receiver's own answer and is quoted).
+	// null when it succeeded.
+	//
+	//
+	// Example: HTTP 302 redirect not followed: Location https://example.com/new-hook
+	Error nullable.Nullable[string] `json:"error"`
+
+	// ErrorClass Why the attempt failed; null when it succeeded.
+	ErrorClass nullable.Nullable[ErrorClass] `json:"error_class"`
+
+	// ResponseBody The first 1 KiB of the receiver's answer, cut on a UTF-8 boundary (invalid UTF-8
+	// and NUL bytes shown as U+FFFD); empty when there was none.
+	ResponseBody string `json:"response_body"`
+
+	// StatusCode The receiver's HTTP status; null when no answer was received.
+	StatusCode nullable.Nullable[int] `json:"status_code"`
+}
+
 // DeliveryStatus pending: no attempt yet; retry: at least one attempt failed and another is
 // scheduled; success: delivered; failed: permanently failed or dead-lettered.
 type DeliveryStatus string
@@ -283,6 +358,22 @@ type Error struct {
 	// Success Example: false
 	Success bool `json:"success"`
 }
+
+// ErrorClass Why an attempt failed:
+// `timeout`: no complete answer within the attempt timeout;
+// `connection_refused`: the receiver's host refused the connection;
+// `connection_failed`: the connection failed otherwise (reset, closed before an answer,
+// host unreachable);
+// `tls`: the TLS handshake or certificate verification failed;
+// `destination_refused`: the host name does not resolve, or resolves to an address
+// webhooks may not reach (private, loopback, reserved). One class and one message for
+// both on purpose, so the history reveals nothing about internal names;
+// `http_status`: the receiver answered a status other than 2xx and 3xx;
+// `redirect`: the receiver answered 3xx; redirects are never followed, and `error`
+// quotes the target;
+// `response_too_large`: the receiver answered 2xx with a body larger than the service
+// reads (64 KiB by default).
+type ErrorClass string
 
 // ErrorDetail defines model for ErrorDetail.
 type ErrorDetail struct {
@@ -306,6 +397,10 @@ type EventRecord struct {
 
 	// Id Example: evt_xyz789
 	Id string `json:"id"`
+
+	// LastAttempt jetwebhooks extension. The delivery's most recent attempt (its `attempt` is
+	// `total_attempts`); null before the first.
+	LastAttempt nullable.Nullable[DeliveryAttempt] `json:"last_attempt,omitempty"`
 
 	// LastResponseCode null before the first attempt and when no HTTP answer was received.
 	LastResponseCode nullable.Nullable[int] `json:"last_response_code"`
@@ -475,8 +570,11 @@ type TestDeliveryResponse struct {
 	DurationMs int64 `json:"duration_ms"`
 
 	// Error Why the attempt failed (no secrets, no addresses); null on success.
-	Error   nullable.Nullable[string] `json:"error"`
-	EventId string                    `json:"event_id"`
+	Error nullable.Nullable[string] `json:"error"`
+
+	// ErrorClass Why the attempt failed, from the documented set (see `ErrorClass`); null on success.
+	ErrorClass nullable.Nullable[ErrorClass] `json:"error_class,omitempty"`
+	EventId    string                        `json:"event_id"`
 
 	// ResponseBody The start of the endpoint's answer (up to 1 KiB).
 	ResponseBody *string `json:"response_body,omitempty"`
@@ -654,6 +752,15 @@ type CreateWebhookParams struct {
 	// the server's idempotency lease (`serve --idempotency-lease`, default 45 s), after
 	// which the same request runs again.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// ListDeliveryAttemptsParams defines parameters for ListDeliveryAttempts.
+type ListDeliveryAttemptsParams struct {
+	// Limit Page size.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Continue after this cursor.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
 // IngestEventJSONRequestBody defines body for IngestEvent for application/json ContentType.

@@ -101,6 +101,10 @@ func TestIngestAndQuery(t *testing.T) {
 		t.Errorf("last_response_code = %v, want null before any attempt", got.LastResponseCode)
 	}
 	got.LastResponseCode = nil
+	if !got.LastAttempt.IsNull() {
+		t.Errorf("last_attempt = %v, want null before any attempt", got.LastAttempt)
+	}
+	got.LastAttempt = nil
 	var payload map[string]any
 	if err := json.Unmarshal(got.Payload, &payload); err != nil ||
 		!reflect.DeepEqual(payload, map[string]any{"to": "user@example.com", "from": "sender@example.com"}) {

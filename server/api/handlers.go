@@ -160,6 +160,11 @@ func (h handlers) TestWebhook(ctx context.Context, req apiserver.TestWebhookRequ
 	if o.Error != "" && o.Status != store.StatusSuccess {
 		resp.Error = nullable.NewNullableWithValue(o.Error)
 	}
+	if o.ErrorClass != "" {
+		resp.ErrorClass = nullable.NewNullableWithValue(models.ErrorClass(o.ErrorClass))
+	} else {
+		resp.ErrorClass = nullable.NewNullNullable[models.ErrorClass]()
+	}
 	if o.ResponseBody != "" {
 		b := o.ResponseBody
 		resp.ResponseBody = &b
@@ -388,7 +393,7 @@ func (h handlers) QueryWebhookEvents(ctx context.Context, req apiserver.QueryWeb
 			Id: r.EventID, Uuid: u, Service: models.Service(r.Service), EventType: models.EventType(r.EventType),
 			SourceUid: r.SourceUID, SourceAction: r.SourceAction, Payload: payload, WebhookUrl: r.WebhookURL,
 			CreatedAt: r.CreatedAt.Unix(), LatestStatus: models.DeliveryStatus(r.Status), TotalAttempts: r.Attempts,
-			LastResponseCode: code,
+			LastResponseCode: code, LastAttempt: lastAttemptModel(r.LastAttempt),
 		}
 	}
 	return apiserver.QueryWebhookEvents200JSONResponse{Events: out, Total: total, Limit: p.Limit, Offset: p.Offset}, nil
