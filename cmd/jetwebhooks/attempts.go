@@ -72,8 +72,8 @@ func statusText(a client.DeliveryAttempt) string {
 
 // classText is an attempt's error class, "-" for a success.
 func classText(a client.DeliveryAttempt) string {
-	if v, err := a.ErrorClass.Get(); err == nil {
-		return string(v)
+	if a.ErrorClass != nil {
+		return string(*a.ErrorClass)
 	}
 	return "-"
 }
@@ -85,10 +85,10 @@ func lastFailure(e client.EventRecord) string {
 	if err != nil {
 		return "-"
 	}
-	class, err := a.ErrorClass.Get()
-	if err != nil {
+	if a.ErrorClass == nil {
 		return "-"
 	}
+	class := *a.ErrorClass
 	if msg, err := a.Error.Get(); err == nil && msg != "" {
 		return string(class) + ": " + msg
 	}

@@ -95,8 +95,8 @@ when the test was carried out, whatever the receiver answered; use --output json
 			}
 			fmt.Fprintf(p.w, "Test event %s %s: %s in %d ms.\n", res.EventId, verdict, code, res.DurationMs)
 			if e, err := res.Error.Get(); err == nil && e != "" {
-				if class, err := res.ErrorClass.Get(); err == nil {
-					fmt.Fprintf(p.w, "Error (%s): %s\n", class, e)
+				if res.ErrorClass != nil {
+					fmt.Fprintf(p.w, "Error (%s): %s\n", *res.ErrorClass, e)
 				} else {
 					fmt.Fprintf(p.w, "Error: %s\n", e)
 				}

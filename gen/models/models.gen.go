@@ -333,8 +333,9 @@ type DeliveryAttempt struct {
 	// Example: HTTP 302 redirect not followed: Location https://example.com/new-hook
 	Error nullable.Nullable[string] `json:"error"`
 
-	// ErrorClass Why the attempt failed; null when it succeeded.
-	ErrorClass nullable.Nullable[ErrorClass] `json:"error_class"`
+	// ErrorClass Why the attempt failed; absent when it succeeded (an enum cannot also be null in
+	// every language's generator, so the field is left out instead).
+	ErrorClass *ErrorClass `json:"error_class,omitempty"`
 
 	// ResponseBody The first 1 KiB of the receiver's answer, cut on a UTF-8 boundary (invalid UTF-8
 	// and NUL bytes shown as U+FFFD); empty when there was none.
@@ -572,9 +573,9 @@ type TestDeliveryResponse struct {
 	// Error Why the attempt failed (no secrets, no addresses); null on success.
 	Error nullable.Nullable[string] `json:"error"`
 
-	// ErrorClass Why the attempt failed, from the documented set (see `ErrorClass`); null on success.
-	ErrorClass nullable.Nullable[ErrorClass] `json:"error_class,omitempty"`
-	EventId    string                        `json:"event_id"`
+	// ErrorClass Why the attempt failed, from the documented set (see `ErrorClass`); absent on success.
+	ErrorClass *ErrorClass `json:"error_class,omitempty"`
+	EventId    string      `json:"event_id"`
 
 	// ResponseBody The start of the endpoint's answer (up to 1 KiB).
 	ResponseBody *string `json:"response_body,omitempty"`

@@ -57,19 +57,19 @@ func (h handlers) ListDeliveryAttempts(ctx context.Context, req apiserver.ListDe
 	return resp, nil
 }
 
-// attemptModel is the API's view of a recorded attempt: absent status code,
-// class and error are null.
+// attemptModel is the API's view of a recorded attempt: absent status code
+// and error are null; the class of a success is left out.
 func attemptModel(a *store.Attempt) models.DeliveryAttempt {
 	m := models.DeliveryAttempt{
 		Attempt: a.Number, At: a.At.Unix(), DurationMs: a.Duration.Milliseconds(), ResponseBody: a.ResponseBody,
-		StatusCode: nullable.NewNullNullable[int](), ErrorClass: nullable.NewNullNullable[models.ErrorClass](),
-		Error: nullable.NewNullNullable[string](),
+		StatusCode: nullable.NewNullNullable[int](), Error: nullable.NewNullNullable[string](),
 	}
 	if a.StatusCode > 0 {
 		m.StatusCode = nullable.NewNullableWithValue(a.StatusCode)
 	}
 	if a.ErrorClass != "" {
-		m.ErrorClass = nullable.NewNullableWithValue(models.ErrorClass(a.ErrorClass))
+		class := models.ErrorClass(a.ErrorClass)
+		m.ErrorClass = &class
 	}
 	if a.Error != "" {
 		m.Error = nullable.NewNullableWithValue(a.Error)

@@ -161,9 +161,8 @@ func (h handlers) TestWebhook(ctx context.Context, req apiserver.TestWebhookRequ
 		resp.Error = nullable.NewNullableWithValue(o.Error)
 	}
 	if o.ErrorClass != "" {
-		resp.ErrorClass = nullable.NewNullableWithValue(models.ErrorClass(o.ErrorClass))
-	} else {
-		resp.ErrorClass = nullable.NewNullNullable[models.ErrorClass]()
+		class := models.ErrorClass(o.ErrorClass)
+		resp.ErrorClass = &class
 	}
 	if o.ResponseBody != "" {
 		b := o.ResponseBody
