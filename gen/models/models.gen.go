@@ -445,8 +445,10 @@ type IngestEvent struct {
 	// CreatedAt Unix seconds (up to the year 3000); defaults to the time of ingest.
 	CreatedAt *int64 `json:"created_at,omitempty"`
 
-	// Data Event data, delivered as the envelope's `data` byte for byte in meaning (numbers keep
-	// every digit). Its strings may contain any character JSON can carry, control
+	// Data Event data, delivered as the envelope's `data` as it was sent, only with insignificant
+	// whitespace removed: its member order, its string escapes (`<` stays `<`, `\u003c`
+	// stays `\u003c`) and every digit of its numbers; the signatures cover those exact
+	// bytes. Its strings may contain any character JSON can carry, control
 	// characters included (escaped, as JSON requires); it must still be valid UTF-8,
 	// without unpaired surrogate escapes, and its numbers must fit a float64.
 	Data *json.RawMessage `json:"data,omitempty"`

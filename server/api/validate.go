@@ -183,9 +183,16 @@ func refuseNull(req *http.Request, names []string) error {
 // type, then parameters and body against the schema. The validated body value
 // is kept on the request (KeepValidatedValue) so the strict handler binds
 // exactly what was validated instead of decoding the bytes a second time.
+//
+// Except for events: their data is the producer's, delivered as sent (member
+// order, string escapes, every digit). The validated value is a decoded map,
+// which the binder would encode again with sorted keys; without it the binder
+// decodes the bytes themselves into the model, whose data is a
+// json.RawMessage. The schema refuses unknown members, and the JSON check
+// duplicate and case-variant ones, so that decode binds what was validated.
 func (a *API) validator(op *operation) echo.MiddlewareFunc {
 	opts := &openapi3filter.Options{
-		KeepValidatedValue:      true,
+		KeepValidatedValue:      !strings.EqualFold(op.id, "ingestEvent") && !strings.EqualFold(op.id, "ingestEventBatch"),
 		MultiError:              true,
 		AuthenticationFunc:      openapi3filter.NoopAuthenticationFunc, // done below, before validation
 		SchemaValidationOptions: validationOptions(),
