@@ -377,6 +377,8 @@ type BadRequestJSONResponse Error
 
 type ConflictJSONResponse Error
 
+type HeadersTooLargeJSONResponse Error
+
 type InternalErrorJSONResponse Error
 
 type NotFoundJSONResponse Error
@@ -405,15 +407,25 @@ type IngestEventResponseObject interface {
 	VisitIngestEventResponse(w http.ResponseWriter) error
 }
 
-type IngestEvent202JSONResponse IngestResponse
+type IngestEvent202ResponseHeaders struct {
+	IdempotentReplayed *string
+}
+
+type IngestEvent202JSONResponse struct {
+	Body    IngestResponse
+	Headers IngestEvent202ResponseHeaders
+}
 
 func (response IngestEvent202JSONResponse) VisitIngestEventResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(202)
 	_, err := buf.WriteTo(w)
 	return err
@@ -508,6 +520,20 @@ func (response IngestEvent429JSONResponse) VisitIngestEventResponse(w http.Respo
 	return err
 }
 
+type IngestEvent431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response IngestEvent431JSONResponse) VisitIngestEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type IngestEvent500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response IngestEvent500JSONResponse) VisitIngestEventResponse(w http.ResponseWriter) error {
@@ -531,15 +557,25 @@ type IngestEventBatchResponseObject interface {
 	VisitIngestEventBatchResponse(w http.ResponseWriter) error
 }
 
-type IngestEventBatch202JSONResponse IngestBatchResponse
+type IngestEventBatch202ResponseHeaders struct {
+	IdempotentReplayed *string
+}
+
+type IngestEventBatch202JSONResponse struct {
+	Body    IngestBatchResponse
+	Headers IngestEventBatch202ResponseHeaders
+}
 
 func (response IngestEventBatch202JSONResponse) VisitIngestEventBatchResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(202)
 	_, err := buf.WriteTo(w)
 	return err
@@ -634,6 +670,20 @@ func (response IngestEventBatch429JSONResponse) VisitIngestEventBatchResponse(w 
 	return err
 }
 
+type IngestEventBatch431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response IngestEventBatch431JSONResponse) VisitIngestEventBatchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type IngestEventBatch500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response IngestEventBatch500JSONResponse) VisitIngestEventBatchResponse(w http.ResponseWriter) error {
@@ -698,6 +748,20 @@ func (response ListWebhooks401JSONResponse) VisitListWebhooksResponse(w http.Res
 	return err
 }
 
+type ListWebhooks413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response ListWebhooks413JSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListWebhooks429JSONResponse struct{ TooManyRequestsJSONResponse }
 
 func (response ListWebhooks429JSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
@@ -711,6 +775,20 @@ func (response ListWebhooks429JSONResponse) VisitListWebhooksResponse(w http.Res
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhooks431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListWebhooks431JSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -840,6 +918,20 @@ func (response UpdateWebhook429JSONResponse) VisitUpdateWebhookResponse(w http.R
 	return err
 }
 
+type UpdateWebhook431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response UpdateWebhook431JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateWebhook500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response UpdateWebhook500JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
@@ -863,15 +955,25 @@ type CreateWebhookResponseObject interface {
 	VisitCreateWebhookResponse(w http.ResponseWriter) error
 }
 
-type CreateWebhook200JSONResponse WebhookResponse
+type CreateWebhook200ResponseHeaders struct {
+	IdempotentReplayed *string
+}
+
+type CreateWebhook200JSONResponse struct {
+	Body    WebhookResponse
+	Headers CreateWebhook200ResponseHeaders
+}
 
 func (response CreateWebhook200JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -962,6 +1064,20 @@ func (response CreateWebhook429JSONResponse) VisitCreateWebhookResponse(w http.R
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateWebhook431JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1073,6 +1189,20 @@ func (response QueryWebhookEvents429JSONResponse) VisitQueryWebhookEventsRespons
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type QueryWebhookEvents431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response QueryWebhookEvents431JSONResponse) VisitQueryWebhookEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1202,6 +1332,20 @@ func (response ReplayWebhookEvent429JSONResponse) VisitReplayWebhookEventRespons
 	return err
 }
 
+type ReplayWebhookEvent431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ReplayWebhookEvent431JSONResponse) VisitReplayWebhookEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ReplayWebhookEvent500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response ReplayWebhookEvent500JSONResponse) VisitReplayWebhookEventResponse(w http.ResponseWriter) error {
@@ -1266,6 +1410,20 @@ func (response DeleteWebhook404JSONResponse) VisitDeleteWebhookResponse(w http.R
 	return err
 }
 
+type DeleteWebhook413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response DeleteWebhook413JSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteWebhook429JSONResponse struct{ TooManyRequestsJSONResponse }
 
 func (response DeleteWebhook429JSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
@@ -1279,6 +1437,20 @@ func (response DeleteWebhook429JSONResponse) VisitDeleteWebhookResponse(w http.R
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhook431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response DeleteWebhook431JSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1347,6 +1519,20 @@ func (response GetWebhook404JSONResponse) VisitGetWebhookResponse(w http.Respons
 	return err
 }
 
+type GetWebhook413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response GetWebhook413JSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetWebhook429JSONResponse struct{ TooManyRequestsJSONResponse }
 
 func (response GetWebhook429JSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
@@ -1360,6 +1546,20 @@ func (response GetWebhook429JSONResponse) VisitGetWebhookResponse(w http.Respons
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhook431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetWebhook431JSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1444,6 +1644,20 @@ func (response ListDeliveryAttempts404JSONResponse) VisitListDeliveryAttemptsRes
 	return err
 }
 
+type ListDeliveryAttempts413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response ListDeliveryAttempts413JSONResponse) VisitListDeliveryAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListDeliveryAttempts429JSONResponse struct{ TooManyRequestsJSONResponse }
 
 func (response ListDeliveryAttempts429JSONResponse) VisitListDeliveryAttemptsResponse(w http.ResponseWriter) error {
@@ -1457,6 +1671,20 @@ func (response ListDeliveryAttempts429JSONResponse) VisitListDeliveryAttemptsRes
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDeliveryAttempts431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListDeliveryAttempts431JSONResponse) VisitListDeliveryAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1587,6 +1815,20 @@ func (response RotateWebhookSecret429JSONResponse) VisitRotateWebhookSecretRespo
 	return err
 }
 
+type RotateWebhookSecret431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response RotateWebhookSecret431JSONResponse) VisitRotateWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RotateWebhookSecret500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response RotateWebhookSecret500JSONResponse) VisitRotateWebhookSecretResponse(w http.ResponseWriter) error {
@@ -1709,6 +1951,20 @@ func (response TestWebhook429JSONResponse) VisitTestWebhookResponse(w http.Respo
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhook431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response TestWebhook431JSONResponse) VisitTestWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2273,152 +2529,155 @@ func (sh *strictHandler) TestWebhook(ctx echo.Context, uuid string) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3tchs5kuCrZPA2wuROkaJk2W1LMRHn8UePt93dXkuOuZsurwqsSpIYFQF2ASWK41DEPMQ9wz7YPMlF",
-	"JoD6IIsSbavdvbvtHw6xqgAkgER+Z+JjL9WLpVaorOmdfOwtRSEWaLHgX68zXCy1RZWuv8M1PcnQpIVc",
-	"WqlV76T3vbhEAwIKtIXEDAr8uURjwYgpQv9vaFc4mWt9aQCvLSojtYrgzBZyiQ8MGFwIZWVqBiewknYu",
-	"FRwdx2quy8KAnSMYsUC4xDUIlcFEZ/SHWWHBL6eyMBYKNEutDIKYCamgvxDFJWYwoU9jlVQTsMN3uMzF",
-	"GrMTsEWJCcxRZFgMTtsjERwglLZzLNyQkiZ4PH46itVf5jLH1uBuukWpTOSXoW4A/bhnrMxzmKBUM1gW",
-	"OkVjMIt7gxE8C61jZefCAqrMgFQg4NH1NczkFRqQ1jBQE5FegrCgVYqnoBXBICxkEg30BaSFMPMBzHVO",
-	"XViY6oI6RTBYXGHxwICs9xFyFAahn/BLGA4b74b8Lokgw6kocwvHj8AMIhBTi0WsVnOZzuvlas7eLf8o",
-	"Vr2oJwkz3Or2op4SC+ydNDFpSKgU9Uw6x4UgnFqI6zeoZnbeOzl69CjqLaQKvw+j3lJYiwX1+R8//Ucc",
-	"X4/Hwzi+PnwVx9ffvPrwr//Si3p2vaQxjC2kmvVubm6iXsALRuM/ieydA5Z+pVoRQtCfYrnMZSoImw/+",
-	"ZgilPzbg+pcCp72T3v86qI/IgXtrDl4WhS7cUO0jcT6vV0YaWIh8qosFZqALmAqZG7gSucx4zFHvJuo9",
-	"12qay/QrgbaxD7ASBkqDWRvx/QQixsA2rksDjNSxKkqlpJpFNLO+VpAWKCwOGEH8uSdsdI8zmAsDRqoU",
-	"YYKoIMMcLWaEMjdR77WiPRa5g/0XX4kzvUCiNzPeEtocBfWBOQVaBnorJrq0NAlpIJMmzbXBjHftB21f",
-	"6VJlvzysP2gwZTonSqfLIkUiEgRrKvKcYUxTXSrLUJ1r/UYUM/y6aB7IZE5DE3EWBKE0RNOWWipLMOLS",
-	"mgDj90Kt/YE0XwNUaeDZ29dMSvvacQ+pZgS61ZeoBoDXKWKGGeN7ISxCLhfSMmrzTNJcIs0jywo0xLkU",
-	"tdWwEGoNq0KrWRjBUJtm7+bU8wWmovCO/h4+478NplplZtSLPL3k1Wh8sc1xz1wTsBpWQlqY4FQX6EaQ",
-	"ajZqEVZPF6WyOENem5uo916J0s51If+O2dfBk2d+PO7Y812mjdIYwmBdAHEJA0rTCjKWvFemXC51YTH7",
-	"HjMpznkqvwZWK21hc6hRj9r67mi0Z9biYmnfSGPfec7D0lShl1hY6diQcB/x39LiwtwF5wvM5RUWa987",
-	"rYvfUlEUYk2/FV7bi7QsjO5AlrcFMqau5sg0o0AQBcKCMCYAcwpLYVhsEAYS11My2maqUc+UKckvDcSa",
-	"aJ2jUD3HcH8uZUEo9VP1ZVRP+UPVoZ78DVOey3PmDH9xrKLBoEWWSZqByN821m8qcoPRxpLiVRBcb91v",
-	"+or2hkadytxicZHphZDK7Uue/zjtnfx0eyevuJ3r5cMm4rxWE+IG4OABrfI1iWG06AbBjwV96T8LD4gS",
-	"efoNeqXMYASqzHP4I4g8p02o0GRrN+g7Mcmxd0Li7DZi+GmWxlOVe5jkj6XtmGWhF36aNJY7yH1bCGVE",
-	"6naxIotmIQo718b+ojN3Euft8/RI9wN9SqhthS0/YZnO+PvXall2rdMhoCIAswjGJDbw3yP4cSGtpYct",
-	"AcmEj5nslUW+J+jv373ZOnc8c9dJFI5G18HbpCtbhONHhfDn8/O3gUqAnoIgkY2b7dDsBrRtmxRvu++/",
-	"eGJU9W2sIDIP/VLJ68ATuTOSnKkL4mCPj2uaVDG0isBsD3Nej/DAgCoXEyyClkmjh8lEDoMPIxBpoY3x",
-	"uqxhnbNgnZEZ9EIquSgXrJJsg5GVBXOHC4ezbVD+rFeQk4ggWWi4jCDVSiGfDmLkuSB2s7bEe0QWkYC3",
-	"kHkuG+LBHiuBQXTeXO51a7WdwMuDkCLJmjoxCVQpnhAHNpgWaEmfVRn9DjKPnWOsSECWKbIwml/RppHW",
-	"m8kCU1pmSxIgS8uWOWmK0imgeqWC7k7dSgM/l9piNhjFis89syhpgVkHiWJOl8RrsVjSUe8xOj4cH1XD",
-	"MWOe6jzXK1Lq3+jUyxfWLs3JwYFvOkr14kDhakjY2ttJPWrywut4kebCfAJBYIniObfZpgfdW3AKYlJz",
-	"5+bUoS8UoCoXkArF4kduNEzQUUipYoV8DHOhZqWY4QMDM1RYCKuLCIz2FgrMeaFznFpgNUYZi4KXvNfQ",
-	"kC9I0Ok+P07zO4Tv5J+IAmzsqdvPCNLSkv4k4P35q+ETYBYhiEpIxaquex4r2vgf3r9hTDdg5owTBt7/",
-	"4dWrVy8Gp0Brs27KKqSbKq3QocK2PMJE+CLVGXaD34CVscc1OIUa4Qi9HVbSWP77bLQbTWpRuk15Axki",
-	"gtRrk4M2oOGcbq7/bWT6rOJO7TkuUWVSzfjUBtxao/X6xgkIy8Yeywe9jXx8CoO2L02sCJGzktHSS28n",
-	"gUTSM9fqBJZYLAShPnF+rzoXkKHIhjlaSx/7g6uIVv4UYOT52oLtPpVw6DpoTL3e28oO0OYnGVoh8/0F",
-	"aO7mBTfqEp4rklmTGc9dPXEpVXaXKFw19fLp3qKxG7xr3xvEpJOcC7WxmyexSqxcoC5twthAS5GjxQq7",
-	"a74XWvrvT2OV1NzoosBpaTBLTjYPO0lt4N8680PVaKMLB5LvocHoAroQyq2kQeiTdmIjcFaVoMmKwCii",
-	"WPGgpSpQpHM6jAMayubGd37+5gzmQmVmLi6R8DAlTJmSooZwhYX7sx6bWmdorFSiY7I8GElQkGl0ap/n",
-	"cmwG8H+z5k0wOq4Yq0oOWoi1byTSOfSXhbwSFiPItV5ORHoZURdYXBHTAxKwmMXwQaTzuUBjxAyd8Xai",
-	"7Zxo6rIsltpgRdTn0lhdrKHAKxS52bRTeSOa06ZptsQLLxz52dhSv8hECTxddDvjrDdH19cM2MPra+om",
-	"sNydfdB3FWM2rGQyj6r4s5MmEsb5JFbM/J2Q4EQGN4oniFbrC7Yl7RyP4HMGS6emty1Pzo4nU4wJdTID",
-	"/cfHzMMm62DZHrSplD8Mvai3fRbaDz3Nino2p0PcgU69qNdYdiZ8bl2aNL+a4m7q58nWFg1kxr5NGP7t",
-	"7McfgK1tWBC+Vo4cxoYIcDQbwYFTCg7GXUStQOGtKJv29DYJcwBU33dSsErh3pdSn5UTms2Ejjm3ZoPP",
-	"TdRbiOvXroPDY5bCw68Nch71SiV/LtG/Jq4dAHmHqS6y7ZX0lukLp6XsI2JTbxfWm6LutDiEKciszWPw",
-	"yl5cr//+zZOnXdtA2sBFQ63ZTwDdMhVtSaGdOtsIzhu60AMDC0fnU7Z2elbRl9ZA4n8lLC4kVluRBzBN",
-	"MvBSlSfilYvMHbMdwlSNLzzn6nB0S3Sd/VcwEnkJIp3TXD9PriNYLBp7UZsE9ll2L6LdRL2lWOdaZLvt",
-	"WF1LEPWuhzM99A/ZwvhOrL53LIEFDkfQ7jxF/jNqwc6CC2eD6bSj+C9Kh55br9s73GVOjnqlb1ydHX7Q",
-	"gdQe8y68feN2AsNd+J7CxFuHrwX75lTrLWgPGzXP++Y2b023Eyd3krpgnW5j7EvW0hhuoHbOa5sKBTpN",
-	"y8Ixt8NjMA3aR7KAgWVeGki0t7eNfi6xxCyJggv239C+XAiZPzDBFLck0YHOwM8ljemMf5DptFzQ6BP2",
-	"Yhnvizsol5mwGKvgnzGQaWfnZj/NCJ6p7dH9RNj/pwuvQvBwDPektFGsnINP6cq+RbMN80OSnaSNvGxQ",
-	"qRdtXrwxbi+qn1Qtmg/p/7T9qEDanc22Uyw2mpqlWLS+KfRy2f7kShaMHtUDvUTV/iTNZXq58YjkbyGV",
-	"ZXd4AMpRocaj5nzCMw9T+DnJNXfeJSY0jLVNNruhMEg7J+Ew1coWOod0LgqRWiycVeueXe8tfj0e322s",
-	"fc2esj8Jm86/1AOwl5zhxuNDuwXt+Db5YpNI3WJebc1plzOoQFPmnwx41V+HNvs5/pkAxe5puKX6tD3x",
-	"hv0LxxwaOPb4+D5QrC23tdH9fcOGDP1ySSSHyOwaRQEPx+Px4DToACa8I+kf9NR7bTvNrQtx7ay/D48e",
-	"jR8+fjIO2OKejjttwsKKu8SALYahLFC7qKaOIJyihOoKc82BUwl9ktALaVnCMahs5PwxrBZJZeRMsf6r",
-	"LHMNi2Yp2HC70FeYnTA7WCBbxXWRYeFiPdwiA5pULNFAP4nL8fhhmpCOuDYQfkaQxP7PWIVX/sGAGYOz",
-	"UGZyJtl5QH07G7zxAVdypoQtCzSQ6ivW3bRBwGuR2lixiXAEryuInHpNNExIBUKtazoGrPkQn0lFUayj",
-	"QOliVZM6kCrNSzatuqmRQmpcS38wzOCUVnNRGgshagsa9ktivp6Ulmop6CiBKYtCz4TFsGBOzW1M1vU3",
-	"lRYETHMt7OPjljVzX/nPOQy30b3td4wa6jJto2sF/QWRIsKkmZCK4Wm6QAddjOBzzqXsUEt/XHof4LLQ",
-	"WZliMUxpoxXI7JQj5pYuOkiyrdrJHxyPkzp5ZkNUALuSKbKjqQaQ9Kmfng3/KoZ/Hw+fXgw/fDyMHh/f",
-	"dMK4JRZvUKfPmXdbkL6PlfxkFbM0XcEiGw7byNtG2CJbeWt3oge7ju8JOTbN5TWD8J/uZkC7WajHiupX",
-	"K2rKOfz0FCqll4koU1gimU66hKkuRr1uj54L+ejyLRQlBj+FNIS6c5G5qLYKgZ2iWkeSKVw1hm0MWfHo",
-	"oOHsUMc+h7tXHUbNtepaak9qdq+1N0/eG2ihvy5g/p2Uis+TBkmvuZgWetFp0bmTX+OF1Z/RsrlxjbNy",
-	"ePTkPsSdz7Q6cQRbR0wQaYpG/h0bAQmPxqOmjHPYFm46Hd56OjXY0b2ztbFoZS7lsjHI9hh7yFC3k9Yv",
-	"X9v9rDyMkLWJZ0+rx81u1N51yj5RmWlaNzsUggoDbtu+7XdsCekMH+zUgEKDMF7V+c6jvcufmVRsPmkJ",
-	"A8KAALNWWq0XRNETT0Y4TO0THI0VFdyhT7sMgS9QQ38xEvBLH4MvwOiwaJ/DpP+sVy6CdlqgmUP9Kayw",
-	"wMCib4k2up0Ud0UEuBwQJweccoiegKRe3sR/4kQlhSs0lf7i8L3TH3wrd6ywPaAqKm/a+hDdO5+v7Jm3",
-	"Mdh32gqLZxzo83noPitEihdLLKTObglSniPoPPMhRXCJuDSs+ZFE1B8Tk/gGMrE2gwafePL4eDyG/tEx",
-	"cCLQoMU2Ho+Pn9zFNbqw9Ky2n2/aGWtjW+d+NEP9tiY6hj9WAX4RHMIf62C+ijKNo8MPW0CSwkfvh1fC",
-	"hUwSRC98T72o99J10/tAEHS6xjrx+/C4YW4mqrnLDOvUX29GruzEvGOLUZcx9nfTawsrztHY4Pv5EoYR",
-	"pLo9w067naQfusLY2eHgg7YsUTEesHHOku29TUbdp6c92zsoPe6gvXUySMOL360IbURT3nfwI/SbYY51",
-	"iCPbgNjNqFWIghr9lkIGoyraujqySNTVQt8gQlJ3mQyq8MLmXO5SMveICeRo3YBYYU+raMBgcuWYwcHo",
-	"80XubcfqneF+DWDuPdyvxZc7DhsdMOozFQUnwuoy7ElDpiVpgwQJXdpUL3DQhfw7eXyTYHXx+3aQYTsA",
-	"cXeo2Xv2BP63SMFgQTT1UUXe8ukG8iiQ5igKA9L+5hIrWqBTx78I4F+UF7F3NsQn5zB8ivbRPBr8URdO",
-	"+87vivfZ7TfaM+A+CH6d/e2ItqmSH0IgfegEpN1IgOCoQ9rTTnDuJlgVeHVc154grrshZGNnECgnayJl",
-	"mE+hz4kB29z9+HAM32rloie9OygkkHg+7DOkQJRWD/04sJIq06vBqU8MqOJFR/AOhyxeS5dKwZ6ut8/O",
-	"n/8Z+j6E8XDQOCy3hR5tWNfMl8ep7SATDRp3fyTn83vioJaFzuRUdslpn3EKAlXZAmVZ4JXUpblwktYF",
-	"Xi9lgeZTTst7ZWVeZQQENbJw1JKLPNBjTp8pSKWVJOuw746UTHPPB8oNv0Mq8kqtB7GfrOYG04t//uM/",
-	"k8EIQh5mlSTPrq0Z2igIaVJBLo2zLtSBgq6T76ff/fvT4sm33/3fn4vz1d/ev33x5PWbt399rY/eiDfi",
-	"bPX5QpanlA3LZmd41hdR6KgzK60huLSQe+vcbEVtNfH3Fup/eyburVmzO5DxtmTa8P29JNNWYWv7U6XA",
-	"8m7uCFqpxclqiFvW8Ad/tNvL84bzPEzknPsmgvl6OUdlIihVhoVJdeGz5zjiwLAPzMUmuAcj+JEjzeuo",
-	"hFj1rZhEkEuFMClQXJpmFIELTN8KYOLl90HXm9lib9nbzAQhrE20dyAK/OtPYvj3Z8O/jodPL+J4+KH+",
-	"Cfy724haSdF7+NC2E05CmQy/RdMyz9efizh7o8td6HEbdpx12DWD+SrIDJ22k4bwt4VczxRRRJ2XFjmR",
-	"j0g2J/TB+3dvIljtDmaDN9JiwYEGnHhBLUPqRawqDd8FFXCSMqMrjEKWWgObIhCkMpJ8UVW78Zu3iWhd",
-	"2YarCuNqelnIDT/6+PgePAOOK5WFtOsz2lsffrWU3+H6WUnddi2wc74/aBTFSMRSOmbVNgyWtGJsJPep",
-	"2guhxAwXqGxVaYJREEXBVk0PH60KR4SwB/9cX6LqBue8VaWoUTWDtGd6TFs9lTOvzkYuSrWaA0E/2AOS",
-	"G4ZlqjvWA0iIHc61sSx9StpFmp+TJvS0GWxbsYVnb1+fBHsq98QOT6TPODkzBFvIgiUDzGrRl7Gq0aer",
-	"DRLS7yIQjZja0ChWIfGnTkoexSpWbvmuUEESsM4kQDRHOKhc/k1zvGA4cgWISCEpXGByrFqvONBX5sTx",
-	"+iSaHMzQHriiPTDRmUQTAdsVql9eBk91hmbg0oXTuSYVYiEyBB5IstlFF1xrxUl1FbQEXL03LpLKffLu",
-	"5bMX3798YGJFxExYOZG5tJxuhYYXInn749l5SG9JXLJR89HBRNh0nvAhb/D3B6BX6mQrnjpWIVrJ5TKF",
-	"xKoIuDQZPVrNhcUrX4rMTUEXId3NweTDv3mNpAs2O4HkYxzIbNw7AWdRgdiZaOhJ3HNxdJyc7fOy+QnG",
-	"vZskAqMXaCXRL8IkzmjjnMiEqBqJoAzQdOqjfDhZx8HDCjoUZU6bNa2UsioIrip60ucMNqaFIg/lzMbN",
-	"/rlXXx0HebUmOS6qTGZfNYWrmfGng5NYDTnVJFRVaUTWOU7vIw6V5oeHjxvBdYHqSw50lwX0k7gXx2X2",
-	"ZDyOewl1Dq5GksVrG5KmJ1gFqhuup6aikHse8hgLUae8VVoFH1CXlDwiqN02+gICU4KhCuWDfnKIT/lf",
-	"0ug3cgnbUhmZhZAjF7IZ+QpYC20sAe3Xnkv/BLgzpBME0g5G8NppH34XwYpLh4wz+n5VSGuRc6hp8ieQ",
-	"jEePkoj65exegiE5HI39cTjEoyTakJncnvCqhSFCsaQMp1KhgX7Q+B3TpK7ev3tDGORyDFBxuYQopAdk",
-	"xkHgCDRJhcZJi06gJwTmKlalzFxvLhTPRJulyQYezjqeExr8/gTe/2E8HrMPkf46fAX9H96/iaAWJKdI",
-	"W8EWWTHjEklloSL45z/+0wmX1OybV9B/8fLNYES9nzPB9lzYgBFrMHoELxsbGEobBPrgShucNGJnXaTq",
-	"XOcZCLVuAb0rUhU6AlUdrtJu1bGPpUrnQs2CtJvLFL2c6YvsPVuKdI7Do9HY61u1fLJarUaCX490MTvw",
-	"bc3Bm9fPX/5w9pLbkPYgLYs1TR3o2dvXvah3hYXx5U1GY/exXqISS9k76T0cjUcPXVDmnEWQg9qsstSm",
-	"KwypnOTSzNFw8qvDnaku7q4xwhjrvveps7GqGi2xAI5mJEIVEJcW0VMCX/SiUZ2mmVHmTFcnsRJwND6C",
-	"BQpVp9hKA7k21hVu9EGridyIVHEFGl0QLn3juzSxog6ZsiRVYGEoROnzaEqsBnMJOBvnIVSshJUuLk2s",
-	"BC1d4HIV83eoUfHU1xkHCdeB/FGrwucOo3X9ycFGBdCbD05jQGP/5F1Ed1TkqkTldloA/bgYHx49PH70",
-	"+JsnT8UkzXDaq4PmXQxfzyAJ6f+7IV1zvBFJ1Gbj+XZwb+/Z8+cv356/fNFOGDsJitiwlNnw8OhhIxy7",
-	"y93tYmtJqh7ynzfRnmXGWrkmbV3Lp6e2qlQejY/urcLZZrbIdqkzR9UC5rJr8Hg83tVvBehBo5YmNzm8",
-	"u0mr4hw3enp3o6osJjU4fHh3g6r2ITd4tA9YHSXmqPHR071Ga1UxvIl6j/ZZvnahy6YCx6dxS2H66QMd",
-	"OVMuFqJY13STdCD0B9qKmWlmJFGnLbF3Hyrs3bbEUX1KYQet3EGTT1hdFgXGqqaEBZduAWlG8M4lGXlR",
-	"upI1Oe3klyN1nH/19endp5zPVtrbr0Ih2klqu8iE+Z1O/JelE8AkAPQU6njdLoLRtDnPutwcb2So27dR",
-	"ebZhGIlA5xlyCklBspILMfQFQVgjdNLtKUzRpvOYSUSQ06wGg+hEaW7HWmvIX63PKJvXnVy1EcVGaogr",
-	"C5LnIUSlA8hYOWonIBVL+o7I3ikkDa8Ai3XL3Rb/EbwVMy8Wilh10sUTSDgiOgGDfuWWIfjeqWRhrL6A",
-	"4C3zM3tgYtWCZ8DKglQkJbpCssHD2SaAtEt/CVu5Rfx2pALcFmLL1bzZJFUX8w6B3q0S3vvmDtxEm3A8",
-	"9zPzE3MFd3nanwqYd+nsKi7uQWuYXDftqR+2KO743ihul2dqRw3abaT9uoT3K1O2imrR2lRTblCq2lvF",
-	"FTa8TLPhu+ZQJtOqrklowX7ipOTgbm9PnOhsPYIfVb6urVneRgROxT6NVdJ0TJ6w4zghsSZpeyjDGx93",
-	"wCUevGmkT2SImx9UqZYdR7YVg9X7Av0qOH3HwWHbE4eTo/RhdjzER9PHw2PxzWT4JH2aDcd4OD0SDyfH",
-	"6aNsf32mM1hsL7Hl/g7RZqJaxwEKHjVX5aLtUfvK8svx3Y2qQvL/7eWX6pQ7PKqj03ce9E6dxVWNbga3",
-	"Nx0xPrKCq2H6GzTasRmxCsEZCfwBJsLg42OSAR4eQSFUpheuPmUErtQK8ffckKzgLNZnVqhMFFlwKxvn",
-	"gorVMy+REJNpiiUPCAAXs+RjP5pVV1jEuU0D+oRLVGDhbmOJVbiOxQ9oxBRPOq45qZ6wUb66gcXlXVQi",
-	"lnMzNKnq9gUo3nkd+ZIEbP9fQd/xc1EF57gaA2lZFOxkcRtyWhedbRSXqQCk5e28owUyOZ1iweVtwj0t",
-	"sToePx3B66mjwwHguTCtSyecFT5ky7fubCH0ST2GBWuc87NV5kSVhTR7XWQhOSgUty0QUr1wMfZg9QxJ",
-	"buT6faJ5DUCs/LUtMJUhUyYMoAt3pQqL2m4HtUqxi3W0Kqj/qra9YO/dN2XkQyWzfb9uhGi0jdZdTvW9",
-	"uVVndfmvzK02Q0Ju4VZd8R+/a9u/AW713Efs3c6tmir0gdNKdlrdzlAU6Rx3KdOVN8M7/Ufw0vljmd7I",
-	"psekOmKxshoayvQIfnC5i0ynT9l75RLjk4PEJ7on3iCX5qWRVwjNYMlRrBJfN9TzP3eDSyufYWde7iYD",
-	"fP7mdZ1jVgUuMNVeiDVMsC5S3Vcakufu7A1p75Oo/u0UtxMYJ4MTR+G9O85VPUs+3iRRKI7tlmsTkrMX",
-	"33G1HI63Zr0+4bb9AWv8tBme+RAwTo53EO9Q8bGxNS75w0DSLOGYOKbXVVdRqCxWq/ma7+zymUmcM7JR",
-	"zDEZnELy7cuG7fPgIwn4N8HK+5H+rmoxxopDSRtGkEUX7+BUbE99XgbT0JfR/4vb3Cg+G/3ReG8K3qoD",
-	"cbN9rdd9Uup2Yn4Hnf4+uBWr4+l2/Str5v8zaC7vRiUQbRkud9FdFxm1m/C+w6F3tApYipAT2fI7n4Bo",
-	"Z6Ovoa9wVV9WUQVqkTjqg71AZgMOABPO0hroOscHNOrPCNsoQqMLOZNK5DlNlK+TcgSBP3NR7HgtjbuE",
-	"isNnrQ52DKZcbK8Ywctrkdp8zdSfiHBIDktAF0TFG7ntHKLiZJ/Trqx340OCPIBeim5FPrZpiEv+bxKR",
-	"L6chbLjAK3shJunh0cP9Bb52+YavLOltlEHY6XAtPApmLaz73SzxGyA6bgsbdoVNB+susuOYsU+Bxq6K",
-	"US/4eUvNc9XtfNWSZukLViGFSjHn2xhIeNiUCEPNvUb11XUVf9V1Tt34TRPjr2+eq3TxbYXnqyD1r4Vm",
-	"bi/utn7Nussr2bJQpinqNxlOQ5HwnrBtA9hoCzu+RfsVUGMPXbhhZvmfgAnfot3DCHqbB6+xYA8MEBka",
-	"wbk3JJB2pkAvxc8l+tjEUxBq7cLZSnWp9EoFw9dx5VFbCjuvHWo+havNRzuumKwdaB2UsVJTAoOvlZWd",
-	"3uYdSVjOCe2klMbdZHQcanmt1o/bSnHk/M214W4josTp7cmg7cW+7WKwE5bEYuXLsC5EhhHMt6772rhL",
-	"pREoH0FL/4tVP2kUk0iat2YMKstjqwTD1oVMrK2+FTPMIJeXuKE5JieVdtvtUW8EAlVXRMbqSzzZsMuR",
-	"HavKkw3P6v3T0+pmopDmEbA0clMS9dWhCnd5wTeU6P294b+61/s35t1uRnBWx/Ynd7nf4TePvzk+PnxM",
-	"Y1d3VhxuVHCh1TmqarTwZSuuQoab+eG4qlERaqg0LmTZKEnS2yh1caLKPKfFbULzsAnN0QY0x4c1KFwn",
-	"5NH44db4mze4tGH4WOdrxL2FoE1WJLHFvZtN8B6NH25A982jJnQPN9eqXiia2fbYzClaQxyNxy72xycG",
-	"elVnP67cdXHtDs7cuCUk4MFGvM9vW4v5VYMaRNfy3RPPd243FVLHPIMjwsvWAhcyH6TFhVj7JJS5uNq4",
-	"i/2eZICoszoPMeQHBm4Dl4DthqFR8WY3HLfXXdxLUmFPJQ7rVP9PFb/uS4za5f3eIRd9W3m8BZca3qhH",
-	"4G77cwyeuO2LsvCpXLHiUn7gSvlB39fGr9zAETTL9DX1VM5hAbvS2z7xWDXKu0sFiQd5WD1OnFXNC1h2",
-	"joooyYAdpUGiMa5q3UpypKCv11VJL1wwrq06n0Lyf4YehuFZPRRnsfp6jlWFBsmJYrFy02D7mlY4GMEz",
-	"z44RWiuzUctQGsBCGMxcSS5Sy3fZyBilQtK0Q6wvMJK1Ky9yscT9LWQddR9/Ybv6HlrfmS/rwcBlpy1f",
-	"eHCptHfvd3PZb8FcxvtVK7APQtju3hazA+urjf0XIbJeo2CvJ59Hx9QiF/uXr2EhikvMOD2Vphb3QoqX",
-	"VCCtiZW72qOVpgTJ+cuzc1I6+TaSRoklYd01CP/8x/8jNZMVIk6rsD7GxtdbYDt/Vdwzq241WS9d2ybx",
-	"r8Jq6quxfTU6F6OimmUaMwd0RbTbd2oScZ4gpHNML+vUulTkuRM4gnq+nfJdp7M7bU7VlaFOQQRXKNfU",
-	"k+EiTg5o6iKv52jsPcRO3uW/3JvGdlUG/YVpbGd5zl2RxX5XgrnitOXRN2JtKlxr3cb9O8X99SnuGdJJ",
-	"blRz3UFpN5NFmvVAfJ4I19Zw1NaFXB1w+Jfv7eOW71uJGXbGW5pglZLFlpsC+iHyYhjqNuSu6qWn2BXQ",
-	"2ypDyF/xyWh7pAaf+vohQ1c/hFCqOZZ3It98uPn/AQAA//8=",
+	"7L37chtHki/8Khn4NkLgTgMEL5IlMCbi00iyR2vZ1opUzDnj1rIL3Qmgho0quKuaIMbBiHmI8wz7YPMk",
+	"JzKrqi9Ag4Qk2h7v0fwxFhvddc3K6y+zfu6lerHUCpU1vfHPvTmKDAv+5+sMF0ttUdl3uMzFGjN6mqFJ",
+	"C7m0UqveuJfYosQEVnNUYOfSgFBmhQVIA3aOUGCqiwyz8FhPQShAUeQSCyjwpxKNhZW0c37diAXGquo3",
+	"XQ++xTX0/4Z2hZO51lcG8MaiMlKrgzMQE4PKgrZzLFbS4DBWvahn0jkuBA0VVbnojX/s0Rh7H6KeXS+x",
+	"N+4ZW0g1693e3ka9pSjEAu3mjNP1t7jenu134goNCCjQFhKzagJGTHHHMCM4t4Vc4iMDBhdCWZmagzFP",
+	"WSo4Po3VXJeFqaYPV7gGoTKY6Gwdlo1+nMrCWCjQLLUyCGImpIL+QhRXmMGEXo1VUm/ZIOzZGNwWuY09",
+	"OGv3xEsvFC+h65L2EE5Hz4ax+stc5tjq3E23KJWJ/DLUH0A/7hkr8xwmKNUMloVO0RjM4t7BEJ6Hr2Nl",
+	"58ICqsyAVCDg8c0NzOQ1GpDW8KAmIr0CYUGrFM9AKxqDsJBJNNAXkBbCzA9grnNqwsJUF9QogsHiGotH",
+	"BmS9j5CjMAj9hH+EwaDx24B/SyLIcCrK3MLpYzAHEYipxSJWq7lMa7pszd4tv6M3SZThVrcX9ZRYEI1t",
+	"0HCLLBfi5g2qmZ33xsePH0e9hVTh7yOiSGuxoDb/68f/iuOb0WgQxzdHX8fxzVdff/j3f+t10nGgCybj",
+	"P4nsnRss/ZVqRQRB/xTLZS5TQdR8+DdDJP1zY1z/VuC0N+79f4c1Rzh0v5rDV0WhC9dV+0hczOuVkQYW",
+	"Ip/qYoEZ6AKmQuYGrkUuM+5z2LuNei+0muYy/ZWGtslLVsJAaTBrE76fQMQU2KZ1aYCJOlZFqZRUs4hm",
+	"1tcK0gKFxQMmEH/uiRrd4wzmwoCRKkWYICrIMEeLGZHMbdT7s+OyF1q/EcUMf9VtemQ8L4BJrtMrmmFO",
+	"gyA2IxTUBwkKFJmB/pNT+Fb+ic4wcyPMYjXBqS7Qs/hqoQpdWswiMBqEWoNeYsGTgIVYwwwtSOvn/1oR",
+	"jYvcjfcXn/25XiDx2xmTJBFnc55nQGRAv4qJLmmUNJlMmjTXBjOm2u+1/VqXKvvlx/q9BlOmc+L0uixS",
+	"JCZJY01FnvMY01SXyvKofhP6qcREm2qkIZ6+1FJZGiMurYH+EXwn/xTB0Yj+S4waBEyETeegp7HCa+o8",
+	"IunlOfDBEH4IVGP4jNKGiJYwlBas1qEx+oGlA4/Gk9eF1t8JtfZM0PwayyMNPH/7msVXXzuJLdWMlsvq",
+	"K1QHgDcpIqlCxGMKYRFyuZCW2QmvXppL0mZElhVoSFtQbqILOkurQqtZ6MHQN83WzZmXxSy54B39e/Cc",
+	"/20w1Sozw17UVO0ab2xrOefuE7AaVkJa8Iede5BqNmwJMy+LpLI4Q16b26j3XonSznUh/47Zr0Obz31/",
+	"jt94/kbySBpDp0YXQJLZgNK0gnx63itTLpe6sJh9h5kUFzyV3+IkKW1hs6thj771zVFvz63FxdK+kca+",
+	"89KeHi8L4rNWOtEv3Ev8b2lxYe4b50vM5TUWa986rYvfUlEUYk1/K7yxl2lZGN1BLG8LZEr1FgAWCKJA",
+	"WBDFhMGcwVIYVtWEgcS1lAy3FZmoZ8qUdMYGYU20zlGonlNyfiplQST1Y/VmVE+51vD15G+Y8lxesDT+",
+	"ixPPDaVIZJmkGYj8bWP9piI3GG0sqeNS9+43vUV7Q71OZW6xuMz0Qkjl9iXPf5j2xj/e3cjX/J1r5cMm",
+	"4bxWE5JA4MYDWuVrZoJ2jgbB9wV96V8LD4gTeZkBeqXMwRBUmefwRxB5TptQkcnWbtB7YpJjb0wmxDZh",
+	"+GmWxnOVB5jkD6XtmGWhF36a1Jc7yH1bCGVE6naxYotmIQo718b+ojN3Wv7d8/RE9z29SqRthS0/YpnO",
+	"+f3Xall2rdMRoKIBZhGMSFXhfw/hh4W0rIK1lFITXma2Vxb5nkN//+7N1rnjmbtGonA0ug7eJl/ZYhw/",
+	"KIQ/X1y8DVyCfQOkJvNnu4x+2rZNjrfd9l88M6raNlYQm4d+qeRNkIncGFkr1ARJsCenNU+qBFrFYLa7",
+	"uah7eGRAlYsJFsGyp97DZCJHwUcRiLTQxnj/gWE7v2A7nQX0Qiq5KBdsBm4PIyudXnTpaLY9lD/rFeSk",
+	"Ijjt6CqCVCuFfDpIkOeCxM3aIiv1ESmVC5nnsqEe7LESGNT1zeVet1bbKdncCRnv7B0hIYEqxTFJYINp",
+	"gaT50QIoXek8do6xIqVcpsgKcH5NmyagwEwWmNIyW9LzbMPBhNIZ/XqlgopIzUoDP5XaYnYwjBWfexZR",
+	"0gKLDlLFnP2ON2KxpKPeY3I8GR1X3bFgnuo81yvMxvBGp16/sHZpxoeH/tNhqheHClcDotbeTu5Rsxde",
+	"x8s0F+YjGAJrFC/4m21+0L0FlYtsa+rQFwpQlQtIhWL1IzcaJug4pFSsnBdryIWalWKGjwzMUJFmrgs2",
+	"8JxXCHNe6BynFth0Usai4CXvNbwSl6TodJ8fZ20fkYVJHGBjT91+RpCWlmw2Ae8vvh48BRYRgriEVOxe",
+	"cM9jRRv//fs3TOkGzJxpwsD7P3z99dcvD86A1mbd1FVWgrQv5V2H2/oIM+HLVGfYPfzGWJl63AdnUBMc",
+	"kbejSurLv58Nd5NJrUq3OW9gQ8SQem120B5oOKeb638Xmz6vpFN7jktUmVQzPrWBttZovb0xBjK8kHgL",
+	"HfQ28fEpDB4WaWJFhJyVTJZeexsHFknP3FdjWGKxEET6JPm9uV5AhiIb5GgtvewPrnfv+jHyfG3BvrZK",
+	"OXQNdDh/o17le2jLkwytkPn+CjQ385I/6lKeK5ZZsxkvXT1zKVV2nypcfer1071VY9d51743mEknOxdq",
+	"YzfHsUqsXKAubcLUQEuRo8WKumu5F77075/FKqml0WWB09Jglow3DztpbeB/dS6P6qONJtyQfAsNQRfI",
+	"JQQEoE/WiY3AeXKCJSuCoIhixZ2WqkCRzukwHlBXNje+8Ys35zAXKjNzcYVEhylRypQMNYRrLNw/677p",
+	"6wyNlUp0TJY7Iw0KMo3O7PNSjt0A/t9sedMYnVSMVaUHLcTafyTSOfSXhbwWFiPItV5ORHoVURNYXJPQ",
+	"A1KwWMTwQaTzuUBjxAydw3yi7Zx46rIsltpgxdTn0lhdrKHAaxS52fSNeceds6ZptiQLLx372dhSv8jE",
+	"CTxfdDvjPEbHNzc8sJObG2omiNydbdB7lWA2bGSyjKrks9MmEqb5JFYs/J2S4FQG14tniFbrS/YY7eyP",
+	"xuecxM5M7/KRyhRj1fKStnxZLS7lD0Mv6m2fhfZDz7Oins3pEHeQUy/qNZadGZ9blybPr6a4m/t5trXF",
+	"A1mwbzOG/zj/4XtgDx8WRK9V8IypIQIczoZw6IyCw1EXUytQeC/KZgyjzcLcAKr3OzlYZXDvy6nPywnN",
+	"ZkLHnL9mh89t1FuIm9eugaNT1sLDXxvsPOqVSv5Uov+ZpHYYyDsOdG6vpI8GXDorZR8Vm1q7tN4Vda/H",
+	"IUxBZm0Zg9f28mb996+ePuvaBrIGLhtmzX4K6JaraEsL7bTZhnDRsIUeGVg4Pp+yt9OLir60BhL/V8Lq",
+	"QmK1FXkYpkkOvFbViD2w8uiO2Q5lqqYXnnN1OLo1us72qzESewkqnbNcP02vo7FYNPaydgnss+xeReOg",
+	"9TrXItvtx+pagqh3M5jpgX/IHsZ3YvWdEwmscDiGdu8p8q/RFxyguHQ+mE4/in+jdOS59XN7h7vcyVGv",
+	"9B9XZ4cfdBC1p7xL79+4m8FwE76lMPHW4WuNfXOq9Ra0u42a531zm7em20mTO1ld8E63KfYVW2k8bqDv",
+	"XCwkFQp0mpaFE25Hp2AavI90AQPLvDSQaO9vG/5UYolZEoWw93+gfbUQMn9kgituSaoDnYGfSurTOf8g",
+	"02m5oN4nHDkzPv55WC4zYTFWISZkINPOz82xoSE8V9u9+4lwzFUX3oTg7njck9JGsXJBVaUr/xbNNswP",
+	"SXeSNvK6QWVetGXxRr+9qH5SfdF8SP+fth8VSLuz+e0Ui41PzVIsWu8Uerlsv3ItCyaP6oFeomq/kuYy",
+	"vdp4RPq3kMoyBCEMynGhxqPmfMIzP6bwJ4eBdxhJDWdtU8xuGAw+TpdqZQudQzoXhUgtFs6r9cBwh5a8",
+	"Ho3ud9a+5kjZn4RN558bAdhLz3D98aHdGu3oLv1ik0nd4V5tzWlXMKhAU+YfPfCqvQ5r9lPiM2EUu6fh",
+	"lurj9sQ79i+dcGjQ2JPThyCxtt7WJvf3DR8y9MslsRxis2sUBZyMRqODs2ADmPAbaf+gpz5q2+luXYgb",
+	"5/09OX48OnnydBSoxT0ddfqEhRX3qQFbAkNZoO+imjuCcIYSqmvMNYPVEnoloR+kZQ3HoLKRi8ewWSSV",
+	"kTPF9q+yLDUsmqVgx+1CX2M2ZnGwQPaK6yLDwuFr3CIDmlQs0UA/icvR6CRNyEZcGwh/RpDE/p+xCj/5",
+	"BwcsGJyHMpMzycEDatv54I0HucmZErYs0ECqr9l20wYBb0RqY8UuwiG8rkbkzGviYUIqBrBUfAzY8iE5",
+	"k4qiWEeB08WqZnUgVZqX7Fp1UyOD1Lgv/cEwB2e0movSWAhIOWj4L0n4elZaqqWgowSmLAo9ExbDgjkz",
+	"tzFZ195UWhAwzbWwT05b3sx99T8XMNwm93bcMWqYy7SN7ivoL4gVESXNhFQ8nmYI9KBLEHzKuZQdZukP",
+	"Sx8DXBY6K1MsBilttAKZnTFKcekQWZJ91U7/YAxQ6vSZDVUB7EqmyIGmeoBkT/34fPBXMfj7aPDscvDh",
+	"56Poyelt5xi31OIN7vQp824r0g+xkh9tYpamCyyyEbCNvG+EPbJVtHYneXDo+IGIY9NdXgsI/+puAbRb",
+	"hHqqqP5qIbVcwE9PoTJ6mYkyhyWW6bRLmOpi2OuO6DnIR1dsoSixgaqWGcxF5pCEFQE7Q7VGrylcNbpt",
+	"dFnJ6GDh7DDHPkW6Vw1GzbXqWmrPanavtXdPPtjQQntdg/lPMio+TRsku+ZyWuhFp0fnXnmNl1Z/wpfN",
+	"jWuclaPjpw+h7nyi14kRbB2YILIUjfw7NgAJj0fDpo5z1FZuOgPeejo12NG887WxamWu5LLRyXYfe+hQ",
+	"d7PWz1/b/bw8TJC1i2dPr8ftbtLedco+0phpejc7DIKKAu7avu3f2BPSCR/stIDCB6G/qvGdR3tXPDOp",
+	"xHzSUgaEAQFmrbRaL4ijJ56NMEztIwKNFRfcYU+7rIzPMEN/MRbwSx+Dz6DosGifIqT/rFcOQTst0Myh",
+	"fhVWWGAQ0Xegje5mxV2IAJd34/SAM49TTurlTfwrTlVSuEJT2S+O3jvjwXdKx4raA6mi8q6tD9GDy/nK",
+	"n3mXgH2nrbB4zkCfTyP3WSFSvFxiIXV2B0h5jqDzzEOK4ApxadjyI42oPyIh8RVkYm0OGnLi6ZPT0Qj6",
+	"x6fAyVcHLbHxZHT69D6p0UWl57X/fNPPWDvbOvejCfXbmugI/lgB/CI4gj/WYL6KM42iow9bgySDj34f",
+	"XAsHmaQRvfQt9aLeK9dM7wONoDM01knfR6cNdzNxzV1uWGf+ejdy5SfmHVsMu5yxX1yvLaq4QGND7Odz",
+	"BEbQ6vaEnXYHST90wdg54OBBW5a4GHfYOGfJ9t4mw+7T057tPZwed/DeOgGlEcXvNoQ20JQPDX6EfhPm",
+	"WEMc2QfEYUatAgpq+K8EGYwqtHV1ZJG4q4W+QYSkbjJpZOA25nKfkbkHJpDRuoGwwp5WaMDgcj1yWWmf",
+	"rnJvB1bvhfs1BvPgcL+WXO44bJwpLQy7ICVmjLd0e9LQaUnbIEVClzbVCzzoIv6dMr7JsLrkfRtk2AYg",
+	"7oaavedI4P+IFAxWRFOPKvKeT9eRJ4E0R1EYkPZfLrGiNXRq+BcZ+GflReydDfHROQwfY300jwa/1EXT",
+	"vvH78D6740Z7Au6D4tfZ3g60TZX8EID0oRGQdiMBglGHtKedw7mfYVXDq3Fdew5x3T1CdnYGhXKyJlaG",
+	"+RT6nBiwLd1Pj0bwjVYOPenDQSGBxMthnyEForR64PuBlVSZXh2c+cSAuoAEvMMBq9fSpVJwpOvt84sX",
+	"f4a+hzAeHTQOy13Qow3vmvl8nNoONtHgcQ/Hcj69JQa1LHQmp7JLT/uEUxC4ytZQlgVeS12aS6dpXeLN",
+	"UhZoPua0vFdW5lVGQDAjC8ctubAGPeb0mYJMWkm6DsfuyMg0D3ygXPc7tCJv1Poh9pPV3GB6+c9//Hdy",
+	"MISQh1kVJuDQ1gxtFJQ0qSCXxnkXaqCga+S76bf/+ax4+s23//un4mL1t/dvXz59/ebtX1/r4zfijThf",
+	"fbqS5Tllw7PZCc/6LA4ddWalNRSXFnFvnZst1FaTfu/g/ndn4t6ZNbuDGO9Kpg3vP0gybQVb258rBZF3",
+	"ew9opVYnqy7uWMPv/dFuL88bzvMwkQvumwjm6+UclYmgVBkWJtWFz55jxIHhGJjDJrgHQ/iBkeY1KiFW",
+	"fSsmEeRSIUwKFFemiSJwwPQtABMvvwddb2aLveVoMzOEsDbR3kAU+PcfxeDvzwd/HQ2eXcbx4EP9J/Df",
+	"3U7USoveI4a2nXASSpP4LZqWeb7+VMLZm1zuI4+7qOO8w68Z3FdBZ+j0nTSUvy3ieq6II+q8tMiJfMSy",
+	"OaEP3r97E1VFJzrAbPBGWiwYaMCJF/RlSL2IVWXhO1ABJykzucIwZKk1qCkCQSZjs/JVyM/YJLSubMNV",
+	"RXE1vyzkRhx9dPoAkQEnlcpC2vU57a2HXy3lt7h+XlKzXQvsgu+PGkUxErGUTli1HYMlrRg7yX2q9kIo",
+	"McMFKltVmmASRFGwV9OPj1aFESEcwb/QV6i6h3PRqgzVqJpB1jPXuUm1msqZN2cjh1Kt5kCjP9hjJLc8",
+	"lqnuWA8gJXYw18ay9ilpF2l+TpvQ0ybYthILz9++Hgd/6tLVQ7EakF6rK6fYOcqCNQPMatWXqarRpqsN",
+	"EtLvIhANTG34KFYh8adOSh7GKlZu+a5RQRKoziR1bR/j82+a/QXHkSv6RAZJ4YDJsWr9xEBfmZPE65Nq",
+	"cjhDe+gKJcFEZxJNBOxXqP7yOniqMzQHLl04nWsyIRYiQ+COpKnLzvmEtGq0NLh6bxySyr3y7tXzl9+9",
+	"emRiRcxMWDmRubScboWGFyJ5+8P5RUhvSVyyUfPRIRe2SfiQN+T7I9ArNd7CU8cqoJVcLlNIrIqAy8HR",
+	"o9VcWLz25d/cFHQR0t3cmDz8m9dIOrDZGJKf48Bm494YnEcFYueioSdxz+HoODnb52XzE4x7t0kERi/Q",
+	"SuJfREmc0cY5kQlxNVJBeUDTqUf5cLKOGw8b6FCUOW3WtDLKKhBcVfSkzxlszAtFHkrIjZrtc6u+Og7y",
+	"ak1yXFSZzL5qCleQ41cPxrEacKpJqKrSQNY5Se8Rh0rzw6MnDXBd4PqSge6ygH4S9+K4zJ6ORnEvocbB",
+	"1WWyeGND0vQEK6C64Rp2Kgq55yGPsRB1yltlVfABdUnJQxq120ZfQGBKY6igfNBPjvAZ/y9ptBu5hG2p",
+	"jMwC5MhBNiNfdWyhjaVB+7Xn0j9h3BnSCQJpD4bw2lkffhfBiitHjDN6f1VIa5FzqGnyY0hGw8dJRO1y",
+	"di+NITkajvxxOMLjJNrQmdye8KqFLkKxpAynUqGBfrD4ndCkpt6/e0MU5HIMUHG5hCikB2TGjcAxaNIK",
+	"jdMWnUJPBMyVs0qZudYcFM9Em+XgDvw4azwnNOT9GN7/YTQacQyR/nX0NfS/f/8mglqRnCJtBXtkxYxL",
+	"JJWFiuCf//hvp1zSZ199Df2Xr94cDKn1C2bYXgobMGINRg/hVWMDQ2mDwB9caYNxAzvrkKpznWcg1Lo1",
+	"6F1IVegAqjpapd2qsY+lSudCzYK2m8sUvZ7pCxs+X4p0joPj4cjbW7V+slqthoJ/Hupidui/NYdvXr94",
+	"9f35K/6GrAdpWa1p2kDP377uRb1rLIwvbzIcuZf1EpVYyt64dzIcDU8cKHPOKshh7VZZatMFQyonuTRz",
+	"NJz86mhnqov7a4wwxbr3fepsrKqPllgAoxmJUQXCpUX0nMAXvWhUp2lmlDnX1ThWAo5Hx7BAoeoUW2kg",
+	"18a6YpketJrIDaSKK4rpQLj0jm/SxIoaZM6SVMDCUPzT59GUWHXmEnA2zkOoEgorXVyZWAlauiDlKuHv",
+	"SKOSqa8zBgnXQP52VdUdTuv6lcONqqu3H5zFgMb+yYeI7qnIVanK7bQA+uNydHR8cvr4yVdPn4lJmuG0",
+	"V4PmHYavZ5CU9P+/oV0z3og0arPxfBvc23v+4sWrtxevXrYTxsbBEBuUMhscHZ804Nhd4W6HrSWtesD/",
+	"vI32LDPWyjVp21o+PbVVGfR4dPxgFc42s0W2S505rhYod6MEXUep2l09+q8OOwoSc6+no9GuT6vZHzaK",
+	"ovInR/d/0ipjxx89u/+jqr4pfXB0cv8HVRFH/uDxPsPqqFtHHx8/26u3VmlE+u5kj7XYrFh6G/Ue77Ps",
+	"7UqfTWuSWcOW9fbjBzr/plwsRLGumTiXjfbcxYqZaaZHUaMtHXwfkeBjyCTefX5jB+PeISDGbLuLAmNV",
+	"s+WC68iANEN45zKevF5fKb6cA/PL8V1OBvv1me/HMItWDt5vwq7aGXO7eJb5wrS+MK2HYFpVsVuokcxd",
+	"3KvpjZ91BYDeyFDRcKMOcMNlFIHOM+TkmoK0SAe+9KVS2FZ2ev8ZTNGm85j5VdBgrQaD6IwM/o7t+ZDZ",
+	"WzMMDjw4jXMD30cGmiuYkucBvNMxyFg51isgFUt6j3jwGSSNeAkrvMvdsZAhvBUzrzCLWHUy6TEkjBVP",
+	"wKBfuWVIS3DGauirLyDEEf3MHplYtcZzwGaUVKQ/uxK7Ifbb5sa0S38JW7nFiXckSdwFPuba8uysq0vL",
+	"Bwh8q6D8vlkVt9HmOF74mfmJuVLEPO2PHZgPdu0qde+H1nBGb3qaP2yx/9GDsf+umN2O6rzbRDvs/ZoM",
+	"+6P57++EhVbskTahWtsGS6wDhlzkxGtyG/ABRpOZVoFToj8O1Scl4+u9S3eis/UQflD5unYoejcdOC/H",
+	"WaySZmx4zLH7hJS5pB0kDr946AdX2fDeqT7xO/78sMp27eANLRhc7zNM3BB3H4WYeU8cTY7Tk+x0gI+n",
+	"Twan4qvJ4Gn6LBuM8Gh6LE4mp+njbH+TshOvt5ey9nCndTNXsOOkhqCmKzTSDmr+uud1dHr/R9X9AV8U",
+	"rPu4g6O/OrFgJ4PotPBcwe9mXkIzhuZBMVzI1F8404bVxCrgahL4A0yEwSenpKScHEMhVKYXrrRoBK5K",
+	"DikguSFlxgUbzq1QmSiygAgwLnoYq+deZSIp2NSbHtEAHNzMw3aaBXNYB7vLXvyIO4dg4S4vilW4vch3",
+	"aMQUxx23AlVPOJ5SXVjkUmYqHdBFiJrcePu+II87iHw1CQ7drKDvFA5R4apceYi0LAqOj7kNOavrBTfq",
+	"AlUDpOXtvNIIMjmdYsGVicK1RrE6HT0bwuup499hwHNhWne0uABKKHTQuuKIyCf1FBYcqS5EWnmCVda4",
+	"+SrkdYW6xAVCqhcuPQKsniEptu7ClOYNDrHytxzBVIYkp9CBLtwNRGwLuB3UKsUukdMqfv+bumWDq37f",
+	"bJ8PlVL53bqBrmnHG7rwEHtLuc6LAX5lKbeJ5rlDynVBd774Jr6IzrbofOGRn3eLzqbD4dDZcDsdpuco",
+	"inSOu1wPVVTMg0eG8MrF9Zn5yWbkrTrvsbIaGq6HIXzvcmBZaJxxFNQVWEgOE18wIfG+1DQvjbxGaIJu",
+	"h7FKfP1ZL4z97UPNvJid+d2b0vjFm9d1rmIFgGERshBrmGBd7LyvNCQvHCMYEM0kUf23M3PHMEoOxk7c",
+	"+LCuq56X/HybRKHIuluuzZGcv/yWqy4xbp+9IAl/2z9g/whthpeENBhnjLgR73CIYGNrXBKRgaRZCjRx",
+	"ErirPqdQWaxW8zXft+cz3Dj3aKMoaHJwBsk3rxpu68OfyUq5DQ76n+nfVU3PWDEkueEyWnQJMk7p96zw",
+	"VXCkfZ4wurwrHOerGjwe7S1OWvVEbrev5HtIsdEu8NAhNL4L4enqeLpd/1f3Y/w/xat5Fyutbss9vItf",
+	"O2Tebob9Dgc+0C9gKUJObgv3MAbRroawhr7CVX1ZSgUUdPexBtTNAQMQhfNnB3nA+JRG/SNhG0WQdCFn",
+	"Uok8p4nydWaOkfBrLosCb6Rxl6AxfNvq4MRhjsfOmiG8uhGpzdcsNYh5h+TEBHRB3L9RW4EhUk6BO+uq",
+	"umA8JM0P0JsCLeRtm/c4zajJfD6f97DXBq/tpZikR8cn+2ut7fIhv7K6ulGGY2fAv/AkmLWo7otP5nfM",
+	"rNzWN5wqm7H4XezKCX+fuo9dlc5e8vOWjeuqMvpqO82SLWw/C5VizreIkLKyqYGGWpGNqsHrCjfYdb5d",
+	"/02/7G/v06wcEds+zX/Nw/B7o2e36ff7GGfd9cdsWSjTtGGaErFhIfmA6LabcbhFht+g/RVocA+PQ8OZ",
+	"9YXkHpDkvkG7h0/7rohxY2ceGSDGOoQL7xci+1aBXoqfSvQo4TMQau2ApaW6Unqlgh/ztIrgLoWd1wFc",
+	"n0zZ1ig6LnutA7YdvL4y9IKqU5t7O9ENO9IhHejB6WuNWwLp3NWaa+1haLsVIodvqP2wG3Aq5/lIDtqo",
+	"ibuu6BuzThorXxB5ITKMYL518d7GrUaNlJUIWhZ0rPpJo6xL0ry/5qByJLeKoWxdjcb2/lsxwwxyeYUb",
+	"tncyrvwD3QiOBgquuqw1Vp+DnIBdwIlYVcgJeF7vn55Wd4SFhKtApZGbkqgv8VW4C3Wx4YbYH33xm6Ms",
+	"/sXQFE0sdXVsf3TXbB599eSr09OjJ9R3dXvM0UYtJVqd46paEl975GrVuJkfjapqMaGaUeNqpI3iQL2N",
+	"ojNjVeY5LW5zNCfN0RxvjOb0qB4KV+x5PDrZ6n/zLqX2GH6uM6fi3kLQJivSQePe7ebwHo9ONkb31ePm",
+	"6E4216peKJrZdt8sKVpdHI9GDmvmU3S90bef+O+6QnqHCtC4ryfQwQa+7H+YPfe7BNGIrn16IOXChWtV",
+	"yBb1kpQ4PDtoXJZM0H8XYu3zzubiGlvh1IdSNqLOglwk+R8ZuGu4NNjuMTSKXO0ex92lVvdSiTjCjYO6",
+	"usfH6nkPpa/tQk3sUMC+qZASgquLb5QgcRd8Ok2CxPrLsvDZm7Hi6p3gqndC31+HUcEHImhW5mya+Jy2",
+	"Bnalt7EUsWrc6CAVJH7Ig+px4hyZXpOzc1TEsg44wB5UJ+MKVa4kQ2B9ib5KTeIakW2vwxkk/2vgxzA4",
+	"r7vixHVfwrUqyiI5NzRWbhrs0tQKD4bw3Mt9hNbKbJQvlQawEAYzV4XPWF3scksySYU6CY6wPsMv2S62",
+	"yvVR93dKdpR6/YVDIHvYsee+kg8PLjtrYShC9Ku9e188lL9nDyXvc21hPwo49r2dlIfWFyb8nTBnb/Jw",
+	"YJvPsROGkcOo5mtYiOIKM85kp6nFvZANKhVIa2LlbgFqZTRCcvHq/IKsYr64qFGNTVh3Y8o///F/yA5m",
+	"i42TnqzHdPnSLBySqeoAZ9UFSOul+7YpNCoYV32Lvi9c6TBRqlnRNXODrph9+/pdYuoThHSO6VWdhZuK",
+	"PHeKSvAfbFeHqCtfOHNT1UXkzkCEaDeX35Thzl4G0HWx5Qs09gEwvveFqPfmzV1FhH9h3txZyXcX1N7v",
+	"SvCnnLVAG0asTUVrrYv7v3Dq3y+nPkfiAI2C0Ts49GbWVbPkkE+44vI9jks7aOAhwxR9az9vwSKUmGEn",
+	"LtgEd5sstiJK0A+gnEEoDZO7wrqe01eD3jZRQiKYTzHdo/rAmS9RNHAliogUm315nMDth9v/GwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -694,6 +694,9 @@ type BadRequest = Error
 // Conflict defines model for Conflict.
 type Conflict = Error
 
+// HeadersTooLarge defines model for HeadersTooLarge.
+type HeadersTooLarge = Error
+
 // InternalError defines model for InternalError.
 type InternalError = Error
 

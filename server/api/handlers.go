@@ -445,7 +445,7 @@ func (h handlers) IngestEvent(ctx context.Context, req apiserver.IngestEventRequ
 	if err != nil {
 		return nil, singleEventError(err)
 	}
-	return apiserver.IngestEvent202JSONResponse(toIngestResponse(res[0])), nil
+	return apiserver.IngestEvent202JSONResponse{Body: toIngestResponse(res[0])}, nil
 }
 
 // singleEventError drops the batch index from errors about POST /events.
@@ -475,7 +475,7 @@ func (h handlers) IngestEventBatch(ctx context.Context, req apiserver.IngestEven
 	for i, r := range res {
 		out[i] = toIngestResponse(r)
 	}
-	return apiserver.IngestEventBatch202JSONResponse{Success: true, Results: out}, nil
+	return apiserver.IngestEventBatch202JSONResponse{Body: models.IngestBatchResponse{Success: true, Results: out}}, nil
 }
 
 // reasonNUL is why a string with a NUL character is refused: the stores
