@@ -91,6 +91,17 @@ type AttemptPage struct {
 	NextCursor string
 }
 
+// fromWithSecret is a webhook of an answer that always carries the secret
+// (create, get, rotate) as the client's one Webhook type.
+func fromWithSecret(w models.WebhookWithSecret) *Webhook {
+	secret := w.Secret
+	return &Webhook{
+		Uuid: w.Uuid, Name: w.Name, Url: w.Url, Events: w.Events, Status: w.Status, Secret: &secret,
+		FilterUsers: w.FilterUsers, FilterDomains: w.FilterDomains, CreatedAt: w.CreatedAt, LastModified: w.LastModified,
+		DisabledReason: w.DisabledReason, DisabledAt: w.DisabledAt, PreviousSecretExpiresAt: w.PreviousSecretExpiresAt,
+	}
+}
+
 // WebhookPage is one page of ListWebhooksPage.
 type WebhookPage struct {
 	Webhooks []Webhook
@@ -450,7 +461,7 @@ func (c *Client) RotateSecret(ctx context.Context, uuid string, grace time.Durat
 	if err != nil {
 		return nil, err
 	}
-	return &out.Webhook, nil
+	return fromWithSecret(out.Webhook), nil
 }
 
 // TestWebhook delivers a sample event of eventType ("" for
@@ -501,7 +512,7 @@ func (c *Client) GetWebhook(ctx context.Context, uuid string) (*Webhook, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &body.Webhook, nil
+	return fromWithSecret(body.Webhook), nil
 }
 
 // CreateWebhook creates a webhook and returns it, with the signing secret the
@@ -525,7 +536,7 @@ func (c *Client) CreateWebhook(ctx context.Context, req CreateWebhookRequest, op
 	if err != nil {
 		return nil, err
 	}
-	return &body.Webhook, nil
+	return fromWithSecret(body.Webhook), nil
 }
 
 // UpdateWebhook changes the fields set in req of the webhook named by

@@ -33,7 +33,8 @@ const created = await api.POST("/webhooks", {
 });
 check(created.response.status === 200 && created.data !== undefined, `status ${created.response.status}`);
 const hook = created.data.webhook;
-check(hook.secret?.startsWith("whsec_") === true, "no whsec_ secret in the create answer");
+// The secret is required in the create answer (WebhookWithSecret): no optional chaining.
+check(hook.secret.startsWith("whsec_"), "no whsec_ secret in the create answer");
 check(hook.status === "enabled", `status ${hook.status}`);
 const uuid = hook.uuid;
 

@@ -645,7 +645,7 @@ type Webhook struct {
 	// PreviousSecretExpiresAt jetwebhooks extension. Until when the secret replaced by the last rotation still signs (unix seconds), or null.
 	PreviousSecretExpiresAt nullable.Nullable[int64] `json:"previous_secret_expires_at,omitempty"`
 
-	// Secret The signing secret (`whsec_…`). Present on create and get, absent in lists.
+	// Secret The signing secret (`whsec_…`). Always present on create, get and rotate-secret (see `WebhookWithSecret`), absent in lists.
 	//
 	// Example: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
 	Secret *string            `json:"secret,omitempty"`
@@ -673,7 +673,9 @@ type WebhookResponse struct {
 	// Message Example: Webhook created successfully
 	Message *string `json:"message,omitempty"`
 	Success bool    `json:"success"`
-	Webhook Webhook `json:"webhook"`
+
+	// Webhook A webhook with its signing secret, as create, get and rotate-secret answer it.
+	Webhook WebhookWithSecret `json:"webhook"`
 }
 
 // WebhookStatus defines model for WebhookStatus.
@@ -684,6 +686,36 @@ type WebhookStatus string
 //
 // Example: https://example.com/webhook
 type WebhookURL = string
+
+// WebhookWithSecret A webhook with its signing secret, as create, get and rotate-secret answer it.
+type WebhookWithSecret struct {
+	// CreatedAt Unix seconds.
+	CreatedAt int64 `json:"created_at"`
+
+	// DisabledAt jetwebhooks extension. When the service disabled it (unix seconds), or null.
+	DisabledAt nullable.Nullable[int64] `json:"disabled_at,omitempty"`
+
+	// DisabledReason jetwebhooks extension. Why the service disabled this webhook by itself (the
+	// endpoint answered 410 Gone, or every delivery failed for the auto-disable window);
+	// null otherwise. Re-enabling it with PATCH (status 1) clears it.
+	DisabledReason nullable.Nullable[string]   `json:"disabled_reason,omitempty"`
+	Events         []SubscribableEventType     `json:"events"`
+	FilterDomains  nullable.Nullable[[]string] `json:"filter_domains"`
+	FilterUsers    nullable.Nullable[[]string] `json:"filter_users"`
+
+	// LastModified Unix seconds.
+	LastModified int64  `json:"last_modified"`
+	Name         string `json:"name"`
+
+	// PreviousSecretExpiresAt jetwebhooks extension. Until when the secret replaced by the last rotation still signs (unix seconds), or null.
+	PreviousSecretExpiresAt nullable.Nullable[int64] `json:"previous_secret_expires_at,omitempty"`
+
+	// Secret The signing secret (`whsec_…`).
+	Secret string             `json:"secret"`
+	Status WebhookStatus      `json:"status"`
+	Url    string             `json:"url"`
+	Uuid   openapi_types.UUID `json:"uuid"`
+}
 
 // IdempotencyKey defines model for IdempotencyKey.
 type IdempotencyKey = string

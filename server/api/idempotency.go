@@ -181,7 +181,7 @@ func (a *API) replayCreate(c echo.Context, rec *store.IdempotencyRecord) error {
 // at every replay.
 func createdResponse(w *store.Webhook) apiserver.CreateWebhook200JSONResponse {
 	msg := "Webhook created successfully"
-	return apiserver.CreateWebhook200JSONResponse{Body: models.WebhookResponse{Success: true, Message: &msg, Webhook: toModel(w, true)}}
+	return apiserver.CreateWebhook200JSONResponse{Body: models.WebhookResponse{Success: true, Message: &msg, Webhook: toModelWithSecret(w)}}
 }
 
 // leaseToken identifies one request's reservation.
