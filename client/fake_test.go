@@ -503,12 +503,13 @@ func (f *fakeAPI) replay(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "Event not found.")
 		return
 	}
-	writeJSON(w, http.StatusOK, models.ReplayResponse{
+	writeJSON(w, http.StatusOK, models.ReplayEventResponse{
 		Success:    true,
+		ReplayedBy: models.ReplayEventResponseReplayedByEventId,
 		EventId:    id,
-		Status:     models.ReplayResponseStatusEnqueued,
+		Status:     models.ReplayStatusEnqueued,
 		Message:    "Event queued for replay",
-		Deliveries: ptr(1),
+		Deliveries: 1,
 	})
 }
 

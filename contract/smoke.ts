@@ -75,7 +75,7 @@ check(everything.response.status === 200 && (everything.data?.total ?? 0) >= 1, 
 
 step = "replay";
 const replayed = await api.POST("/webhooks/replay", { body: { event_id: eventId } });
-check(replayed.data !== undefined && replayed.data.status === "enqueued" && replayed.data.event_id === eventId, "replay not enqueued");
+check(replayed.data !== undefined && replayed.data.status === "enqueued" && replayed.data.event_id === eventId && replayed.data.replayed_by === "event_id", "replay not enqueued");
 
 step = "error";
 const invalid = await api.POST("/webhooks", { body: { name: "Bad", url: "not a url", events: ["outbound.delivered"] } });

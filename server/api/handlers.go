@@ -431,9 +431,20 @@ func (h handlers) ReplayWebhookEvent(ctx context.Context, req apiserver.ReplayWe
 	if h.publisher.Published != nil {
 		h.publisher.Published()
 	}
-	n := res.Deliveries
-	return apiserver.ReplayWebhookEvent200JSONResponse{Success: true, EventId: res.EventID,
-		Status: models.ReplayResponseStatusEnqueued, Message: "Event re-queued for delivery", Deliveries: &n}, nil
+	var out models.ReplayResponse
+	if b.SourceUid != nil {
+		err = out.FromReplaySourceResponse(models.ReplaySourceResponse{Success: true,
+			ReplayedBy: models.ReplaySourceResponseReplayedBySourceUid, SourceUid: *b.SourceUid, EventId: res.EventID,
+			Status: models.ReplayStatusEnqueued, Message: "Events re-queued for delivery", Deliveries: res.Deliveries})
+	} else {
+		err = out.FromReplayEventResponse(models.ReplayEventResponse{Success: true,
+			ReplayedBy: models.ReplayEventResponseReplayedByEventId, EventId: res.EventID,
+			Status: models.ReplayStatusEnqueued, Message: "Event re-queued for delivery", Deliveries: res.Deliveries})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("replay answer: %w", err)
+	}
+	return apiserver.ReplayWebhookEvent200JSONResponse(out), nil
 }
 
 // IngestEvent implements POST /events.
