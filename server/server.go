@@ -26,6 +26,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jetwebhooks/jetwebhooks/gen/apiserver"
 	"github.com/jetwebhooks/jetwebhooks/server/accounts"
 	"github.com/jetwebhooks/jetwebhooks/server/api"
 	"github.com/jetwebhooks/jetwebhooks/server/contract"
@@ -108,6 +109,12 @@ type Config struct {
 	// MaintenanceInterval is how often the janitor runs: auto-disable,
 	// erasing expired rotated secrets and idempotency keys (default 1 min).
 	MaintenanceInterval time.Duration
+	// Handlers, if set, replaces the API operations' implementation behind
+	// the same authentication, rate limits, validation, idempotency and error
+	// mapping: it gets ours and returns what serves the requests (a struct
+	// embedding ours that overrides one method, or one built on
+	// Unimplemented). See api.Config.Handlers.
+	Handlers func(ours apiserver.StrictServerInterface) apiserver.StrictServerInterface
 	// BasePath serves everything under a path prefix ("/hooks": the API at
 	// /hooks/webhooks, the spec at /hooks/openapi.yaml, the docs at
 	// /hooks/docs/, health and metrics below it too), for mounting Handler
@@ -136,6 +143,14 @@ type Config struct {
 	// For tests and development: each response is buffered and validated.
 	OnContractViolation func(contract.Violation)
 }
+
+// Unimplemented answers every API operation with 501 in the JSON error
+// shape; embed it in a Config.Handlers implementation that serves only some.
+type Unimplemented = api.Unimplemented
+
+// AccountFrom returns the account an API request authenticated as, for
+// operations given through Config.Handlers.
+func AccountFrom(ctx context.Context) *store.Account { return api.AccountFrom(ctx) }
 
 // DefaultIdempotencyLease is Config.IdempotencyLease's default: a little
 // over the longest request the server answers (its write timeout is 30 s).
@@ -282,7 +297,7 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	s.api, err = api.New(ctx, api.Config{IngestTokenHash: tokenHash, Egress: policy, Logger: cfg.Logger, Now: cfg.Now,
 		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, IngestRateLimit: cfg.IngestRateLimit, IngestRateBurst: cfg.IngestRateBurst,
 		AuthFailureBudget: cfg.AuthFailureBudget, AuthFailureWindow: cfg.AuthFailureWindow, TrustedProxies: cfg.TrustedProxies,
-		AuthRefused: s.metrics.AuthRefused, Tester: s.engine, IdempotencyLease: cfg.IdempotencyLease, BasePath: cfg.BasePath}, st, s.publisher)
+		AuthRefused: s.metrics.AuthRefused, Tester: s.engine, IdempotencyLease: cfg.IdempotencyLease, BasePath: cfg.BasePath, Handlers: cfg.Handlers}, st, s.publisher)
 	if err != nil {
 		return nil, err
 	}

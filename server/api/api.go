@@ -75,6 +75,12 @@ type Config struct {
 	// Tester makes the attempt of a test send (the delivery engine); without
 	// it POST /webhooks/{uuid}/test answers 503.
 	Tester TestSender
+	// Handlers, if set, replaces the operations' implementation: it gets
+	// ours and returns what serves the requests, for example a struct that
+	// embeds ours and overrides one method, or one built on Unimplemented.
+	// Either way every request still passes authentication, rate limits,
+	// validation, idempotency and error mapping first.
+	Handlers func(ours apiserver.StrictServerInterface) apiserver.StrictServerInterface
 	// BasePath is the path prefix the API is served under ("" or, say,
 	// "/hooks"): every route is registered below it, so the handler is
 	// mounted on a mux as it is, without http.StripPrefix.
@@ -209,7 +215,13 @@ func New(ctx context.Context, cfg Config, st store.Store, pub *ingest.Publisher)
 		perOp[id] = mws
 		perOp[strings.ToLower(id[:1])+id[1:]] = mws
 	}
-	apiserver.RegisterHandlersWithOptions(e, apiserver.NewStrictHandler(handlers{a}, nil),
+	var impl apiserver.StrictServerInterface = handlers{a}
+	if cfg.Handlers != nil {
+		if impl = cfg.Handlers(impl); impl == nil {
+			return nil, errors.New("api: Config.Handlers returned nil")
+		}
+	}
+	apiserver.RegisterHandlersWithOptions(e, apiserver.NewStrictHandler(impl, nil),
 		apiserver.RegisterHandlersOptions{BaseURL: cfg.BasePath, OperationMiddlewares: perOp})
 	a.echo = e
 	return a, nil
