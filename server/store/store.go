@@ -292,6 +292,28 @@ type ReplayResult struct {
 	Deliveries int
 }
 
+// PurgeParams selects the history one PurgeHistory call deletes. The unit is
+// the event: an event goes, with all its deliveries and their attempts, when
+// it was created before Before and every delivery of it is finished (success
+// or failed) and last changed before Before. Nothing of an event with a
+// pending or retrying delivery, or one finished (or replayed) since Before, is
+// deleted.
+type PurgeParams struct {
+	// Before is the retention horizon (now minus the retention).
+	Before time.Time
+	// Limit caps the events one call deletes, so that one batch holds the
+	// database's write locks only briefly.
+	Limit int
+}
+
+// PurgeResult counts the rows one PurgeHistory call deleted, by table.
+type PurgeResult struct {
+	Events, Deliveries, Attempts int
+	// Busy is true when another node was purging at that moment (PostgreSQL:
+	// one node purges at a time), so this call deleted nothing.
+	Busy bool
+}
+
 // QueueStats summarises the delivery queue for metrics and benchmarks.
 type QueueStats struct {
 	Due       int64
@@ -379,6 +401,18 @@ type Store interface {
 	ReleaseIdempotencyKey(ctx context.Context, scope, key string) error
 	// PurgeIdempotencyKeys deletes records created before before.
 	PurgeIdempotencyKeys(ctx context.Context, before time.Time) (int, error)
+
+	// PurgeHistory deletes one batch of history past retention (see
+	// PurgeParams): at most p.Limit events, each with all its deliveries and
+	// their attempts, and records the newest purged creation time per account
+	// (PurgedThrough).
+	PurgeHistory(ctx context.Context, p *PurgeParams) (*PurgeResult, error)
+	// PurgedThrough returns the newest creation time of the account's events
+	// PurgeHistory has deleted (zero: none yet).
+	PurgedThrough(ctx context.Context, accountID string) (time.Time, error)
+	// OldestEventAt returns the creation time of the oldest stored event; ok
+	// is false when there is none.
+	OldestEventAt(ctx context.Context) (t time.Time, ok bool, err error)
 
 	// QueueStats summarises the queue at now.
 	QueueStats(ctx context.Context, now time.Time) (*QueueStats, error)

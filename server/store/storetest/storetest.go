@@ -49,6 +49,8 @@ func Run(t *testing.T, open Opener) {
 		{"DeferWithoutAttempt", testDefer},
 		{"CompleteBatch", testCompleteBatch},
 		{"CompleteSameDeliveryTwice", testCompleteSameDeliveryTwice},
+		{"Retention", testRetention},
+		{"RetentionBatches", testRetentionBatches},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
