@@ -99,6 +99,17 @@ type Config struct {
 	// MaintenanceInterval is how often the janitor runs: auto-disable,
 	// erasing expired rotated secrets and idempotency keys (default 1 min).
 	MaintenanceInterval time.Duration
+	// Retention is how long finished history is kept: an event goes, with
+	// its deliveries and their attempts, once it is older than this and all
+	// its deliveries finished (succeeded, failed or dead-lettered) longer
+	// than this ago (default 30 days; negative: kept forever). Durations
+	// under an hour are accepted (tests, soak benchmarks) and warned about.
+	Retention time.Duration
+	// PurgeInterval is how often the retention purge runs (default 1 min).
+	PurgeInterval time.Duration
+	// PurgeBatch is how many events one purge transaction deletes at most
+	// (default 256); batches follow each other until nothing is left.
+	PurgeBatch int
 	// ShutdownTimeout bounds graceful shutdown of the HTTP server (default 10 s).
 	ShutdownTimeout time.Duration
 	// KeyCacheTTL is how long an API key's account is kept in memory
@@ -222,12 +233,14 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	if cfg.MaintenanceInterval <= 0 {
 		cfg.MaintenanceInterval = time.Minute
 	}
+	cfg.applyRetentionDefaults()
 	s := &Server{cfg: cfg, store: st, log: cfg.Logger, metrics: metrics.New(st, cfg.Now)}
 	boot, tokenHash, err := s.bootstrap(ctx)
 	if err != nil {
 		return nil, err
 	}
 	s.Bootstrap = boot
+	s.warnShortRetention()
 
 	policy := egress.NewPolicy(cfg.EgressAllow)
 	timeout := cfg.DeliveryTimeout
@@ -429,6 +442,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	engineDone := make(chan error, 1)
 	go func() { engineDone <- s.engine.Run(engineCtx) }()
 	go s.janitor(engineCtx)
+	go s.purger(engineCtx)
 	if mln := s.cfg.MetricsListener; mln != nil || s.cfg.MetricsAddr != "" {
 		ms := &http.Server{Handler: s.metrics.Handler(), ReadHeaderTimeout: 10 * time.Second}
 		if mln == nil {

@@ -25,6 +25,7 @@ func newServeCmd() *cobra.Command {
 		rateBurst, ingestRateBurst, perWebhook                                        int
 		timeout, lease, keyCache, hookCache                                           time.Duration
 		concurrency                                                                   int
+		retention, purgeInterval                                                      time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -59,6 +60,12 @@ token and prints them once.`,
 			if timeout <= 0 {
 				return usagef("--delivery-timeout must be positive")
 			}
+			if retention == 0 {
+				return usagef("--retention must not be 0; a negative value keeps history forever")
+			}
+			if purgeInterval <= 0 {
+				return usagef("--purge-interval must be positive")
+			}
 			var key []byte
 			var prev [][]byte
 			if secretKey != "" {
@@ -83,6 +90,7 @@ token and prints them once.`,
 				Addr: addr, DB: db, IngestToken: ingestToken, EgressAllow: allow,
 				RetrySchedule: sched, DeliveryTimeout: timeout, Concurrency: concurrency, Lease: lease,
 				SQLiteSynchronous: sqliteSync, Logger: log, KeyCacheTTL: keyCache, WebhookCacheTTL: hookCache,
+				Retention: retention, PurgeInterval: purgeInterval,
 			}
 			srv, err := server.Open(cmd.Context(), cfg)
 			if err != nil {
@@ -119,6 +127,8 @@ token and prints them once.`,
 	f.IntVar(&ingestRateBurst, "ingest-rate-burst", envInt("JETWEBHOOKS_INGEST_RATE_BURST", 0), "burst allowed with the ingest token (env JETWEBHOOKS_INGEST_RATE_BURST)")
 	f.DurationVar(&keyCache, "key-cache-ttl", envDuration("JETWEBHOOKS_KEY_CACHE_TTL", 0), "how long an API key's account is kept in memory; a key rotated by another process or node still works here for up to this long; 0: default 2s, negative: no cache (env JETWEBHOOKS_KEY_CACHE_TTL)")
 	f.DurationVar(&hookCache, "webhook-cache-ttl", envDuration("JETWEBHOOKS_WEBHOOK_CACHE_TTL", 0), "how long a webhook read by the API is kept in memory; changes through another node are seen after this long; 0: default 2s on SQLite, no cache on PostgreSQL; negative: no cache (env JETWEBHOOKS_WEBHOOK_CACHE_TTL)")
+	f.DurationVar(&retention, "retention", envDuration("JETWEBHOOKS_RETENTION", 30*24*time.Hour), "how long finished history is kept: an event, its deliveries and their attempts are deleted once it is older than this and all its deliveries finished longer ago; pending and retrying deliveries are never deleted; negative: keep forever (env JETWEBHOOKS_RETENTION)")
+	f.DurationVar(&purgeInterval, "purge-interval", envDuration("JETWEBHOOKS_PURGE_INTERVAL", time.Minute), "how often history past --retention is deleted, in small batches (env JETWEBHOOKS_PURGE_INTERVAL)")
 	f.StringVar(&logLevel, "log-level", envOr("JETWEBHOOKS_LOG_LEVEL", "info"), "debug, info, warn or error (env JETWEBHOOKS_LOG_LEVEL)")
 	f.StringVar(&logFormat, "log-format", envOr("JETWEBHOOKS_LOG_FORMAT", "text"), "text or json (env JETWEBHOOKS_LOG_FORMAT)")
 	return cmd

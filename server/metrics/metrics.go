@@ -28,6 +28,7 @@ type Metrics struct {
 	attemptDuration prometheus.Histogram
 	claims          prometheus.Counter
 	takeovers       prometheus.Counter
+	purged          *prometheus.CounterVec
 }
 
 // New registers the metrics in a fresh registry (with Go and process
@@ -62,9 +63,10 @@ func New(st store.Store, now func() time.Time) *Metrics {
 			Name: "jetwebhooks_delivery_lease_takeovers_total", Help: "Claims of deliveries whose previous lease expired unfinished (a worker died or stalled).",
 		}),
 	}
+	m.purged = newPurgedCounter()
 	m.reg.MustRegister(m.httpRequests, m.httpDuration, m.eventsIngested, m.deliveries, m.attemptDuration, m.claims, m.takeovers,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		&queueCollector{st: st, now: now})
+		&queueCollector{st: st, now: now}, m.purged, &retentionCollector{st: st, now: now})
 	return m
 }
 
