@@ -113,6 +113,10 @@ func TestRetentionPurgesFinishedHistoryOnly(t *testing.T) {
 		t.Fatalf("oldest event age = %vs, want the in-flight event's 31 days", age)
 	}
 
+	if size := metricValue(t, e.url, "jetwebhooks_database_size_bytes"); size <= 0 {
+		t.Fatalf("database size = %v, want the SQLite file's size", size)
+	}
+
 	// The in-flight delivery finishes; replayed now, the event is recent
 	// history again, kept for another retention period.
 	releaseOnce.Do(func() { close(release) })

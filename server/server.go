@@ -226,6 +226,7 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	// The cache sits outside the secret box: a cached webhook's secret is
 	// opened once, not on every read (it is in memory either way while
 	// deliveries are signed; at rest it stays sealed).
+	backend := st
 	st = cache.Wrap(secretbox.Wrap(st, box), cacheOptions(cfg, st))
 	if cfg.AutoDisableAfter == 0 {
 		cfg.AutoDisableAfter = 5 * 24 * time.Hour
@@ -235,6 +236,9 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	}
 	cfg.applyRetentionDefaults()
 	s := &Server{cfg: cfg, store: st, log: cfg.Logger, metrics: metrics.New(st, cfg.Now)}
+	if sz, ok := backend.(store.Sizer); ok {
+		s.metrics.WatchDatabaseSize(sz)
+	}
 	boot, tokenHash, err := s.bootstrap(ctx)
 	if err != nil {
 		return nil, err

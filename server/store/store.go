@@ -550,3 +550,12 @@ func SigningSecrets(current, previous string) []string {
 	}
 	return []string{current, previous}
 }
+
+// Sizer is implemented by backends that can tell how much disk their
+// database takes, for the jetwebhooks_database_size_bytes metric and the
+// soak benchmark.
+type Sizer interface {
+	// DatabaseSize returns the database's size on disk in bytes: SQLite's
+	// file and its write-ahead log, PostgreSQL's pg_database_size.
+	DatabaseSize(ctx context.Context) (int64, error)
+}

@@ -170,3 +170,13 @@ func (s *Store) OldestEventAt(ctx context.Context) (time.Time, bool, error) {
 	}
 	return fromMS(*v), true, nil
 }
+
+// DatabaseSize implements store.Sizer: pg_database_size of the store's
+// database (tables, indexes, TOAST and free space autovacuum keeps for reuse).
+func (s *Store) DatabaseSize(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.pool.QueryRow(ctx, `SELECT pg_database_size(current_database())`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("database size: %w", interpret(err))
+	}
+	return n, nil
+}

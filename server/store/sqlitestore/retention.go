@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"time"
 
@@ -156,4 +157,22 @@ func (s *Store) OldestEventAt(ctx context.Context) (time.Time, bool, error) {
 		return time.Time{}, false, nil
 	}
 	return fromMS(v.Int64), true, nil
+}
+
+// DatabaseSize implements store.Sizer: the database file and its
+// write-ahead log, whose size between checkpoints is part of the disk the
+// store needs.
+func (s *Store) DatabaseSize(context.Context) (int64, error) {
+	var total int64
+	for _, suffix := range []string{"", "-wal"} {
+		fi, err := os.Stat(s.path + suffix)
+		if errors.Is(err, os.ErrNotExist) && suffix != "" {
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("database size: %w", err)
+		}
+		total += fi.Size()
+	}
+	return total, nil
 }
