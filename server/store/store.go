@@ -17,6 +17,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"sort"
@@ -156,7 +157,10 @@ type Event struct {
 	Domain       string
 	SourceUID    string
 	SourceAction string
-	// Data is the event's data object as JSON.
+	// Data is the event's data object as JSON. It may be empty when Body is
+	// an envelope whose last member is "data" (what ingest builds): the data
+	// is then stored once, inside Body, and QueryDeliveries returns Body's
+	// data member (see EnvelopeData).
 	Data []byte
 	// Body is the exact envelope delivered and signed.
 	Body      []byte
@@ -558,4 +562,20 @@ type Sizer interface {
 	// DatabaseSize returns the database's size on disk in bytes: SQLite's
 	// file and its write-ahead log, PostgreSQL's pg_database_size.
 	DatabaseSize(ctx context.Context) (int64, error)
+}
+
+// envelopeDataKey precedes the data member of an envelope.
+var envelopeDataKey = []byte(`,"data":`)
+
+// EnvelopeData returns the data member of an envelope as ingest builds it,
+// {"id":…,"service":…,"type":…,"created_at":…,"data":{…}}: the bytes after
+// the first `,"data":` up to the closing brace. The members before it are an
+// id of [A-Za-z0-9_-], fixed names and a number, which cannot contain that
+// text. It returns nil for anything else.
+func EnvelopeData(body []byte) []byte {
+	i := bytes.Index(body, envelopeDataKey)
+	if i < 0 || body[len(body)-1] != '}' {
+		return nil
+	}
+	return body[i+len(envelopeDataKey) : len(body)-1]
 }

@@ -604,7 +604,7 @@ func (s *Store) QueryDeliveries(ctx context.Context, p *store.QueryParams) ([]*s
 	from := ` FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE ` + strings.Join(where, " AND ")
 	n := len(args)
 	page := `SELECT d.id, e.id, d.webhook_uuid, e.service, e.type, e.source_uid, e.source_action,
-			e.data, d.webhook_url, e.created_at, d.status, d.attempts, d.last_response_code` + from +
+			e.data, CASE WHEN length(e.data) = 0 THEN e.body END, d.webhook_url, e.created_at, d.status, d.attempts, d.last_response_code` + from +
 		` ORDER BY e.created_at DESC, d.id DESC LIMIT $` + strconv.Itoa(n+1) + ` OFFSET $` + strconv.Itoa(n+2)
 	// The SQLite backend's LIMIT/OFFSET semantics: a negative limit means no
 	// limit (LIMIT NULL here) and a negative offset counts as zero; PostgreSQL
@@ -621,11 +621,15 @@ func (s *Store) QueryDeliveries(ctx context.Context, p *store.QueryParams) ([]*s
 		for rows.Next() {
 			var r store.DeliveryRecord
 			var created int64
+			var envelope []byte
 			if err := rows.Scan(&r.DeliveryID, &r.EventID, &r.WebhookUUID, &r.Service, &r.EventType, &r.SourceUID,
-				&r.SourceAction, &r.Data, &r.WebhookURL, &created, &r.Status, &r.Attempts, &r.LastResponseCode); err != nil {
+				&r.SourceAction, &r.Data, &envelope, &r.WebhookURL, &created, &r.Status, &r.Attempts, &r.LastResponseCode); err != nil {
 				return err
 			}
 			r.CreatedAt = fromMS(created)
+			if envelope != nil {
+				r.Data = store.EnvelopeData(envelope)
+			}
 			out = append(out, &r)
 		}
 		return rows.Err()

@@ -406,7 +406,7 @@ func (s *Store) QueryDeliveries(ctx context.Context, p *store.QueryParams) ([]*s
 		return nil, 0, fmt.Errorf("query deliveries: count: %w", interpret(err))
 	}
 	rows, err := s.r.QueryContext(ctx, `SELECT d.id, e.id, d.webhook_uuid, e.service, e.type, e.source_uid, e.source_action,
-			e.data, d.webhook_url, e.created_at, d.status, d.attempts, d.last_response_code`+from+
+			e.data, CASE WHEN length(e.data) = 0 THEN e.body END, d.webhook_url, e.created_at, d.status, d.attempts, d.last_response_code`+from+
 		` ORDER BY e.created_at DESC, d.id DESC LIMIT ? OFFSET ?`, append(args, p.Limit, p.Offset)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("query deliveries: %w", interpret(err))
@@ -417,11 +417,15 @@ func (s *Store) QueryDeliveries(ctx context.Context, p *store.QueryParams) ([]*s
 		var r store.DeliveryRecord
 		var created int64
 		var code sql.NullInt64
+		var envelope []byte
 		if err := rows.Scan(&r.DeliveryID, &r.EventID, &r.WebhookUUID, &r.Service, &r.EventType, &r.SourceUID,
-			&r.SourceAction, &r.Data, &r.WebhookURL, &created, &r.Status, &r.Attempts, &code); err != nil {
+			&r.SourceAction, &r.Data, &envelope, &r.WebhookURL, &created, &r.Status, &r.Attempts, &code); err != nil {
 			return nil, 0, fmt.Errorf("query deliveries: %w", interpret(err))
 		}
 		r.CreatedAt = fromMS(created)
+		if envelope != nil {
+			r.Data = store.EnvelopeData(envelope)
+		}
 		if code.Valid {
 			c := int(code.Int64)
 			r.LastResponseCode = &c

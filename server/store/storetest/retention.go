@@ -220,3 +220,29 @@ func must3[A, B any](a A, b B, err error) (A, B) {
 	}
 	return a, b
 }
+
+// testDataInEnvelope checks an event stored with its data only inside its
+// envelope (what ingest stores): the history returns the envelope's data
+// member, exactly, and an event stored with its own data keeps it.
+func testDataInEnvelope(t *testing.T, s store.Store) {
+	acc := newAccount(t, s, nil, nil)
+	newHook(t, s, acc, hookOpts{})
+	data := `{"note":"\u003cb\u003e,\"data\":1 \u0026","n":[1,{"data":2}]}`
+	once := newEvent(acc, "outbound.delivered", nil)
+	once.Data = []byte{}
+	once.Body = []byte(`{"id":"` + once.ID + `","service":"outbound","type":"outbound.delivered","created_at":1,"data":` + data + `}`)
+	own := newEvent(acc, "outbound.delivered", nil)
+	publish(t, s, t0, once, own)
+	for _, c := range []struct {
+		e    *store.Event
+		want string
+	}{{once, data}, {own, string(own.Data)}} {
+		recs := must2(t, s, &store.QueryParams{AccountID: acc.ID, EventID: c.e.ID, Limit: 10})
+		if len(recs) != 1 || string(recs[0].Data) != c.want {
+			t.Fatalf("history data of %s = %q, want %q", c.e.ID, recs[0].Data, c.want)
+		}
+	}
+	if c := findClaim(t, claimAll(t, s, t0), once.ID); string(c.Body) != string(once.Body) {
+		t.Fatalf("claim body = %q, want the envelope as stored", c.Body)
+	}
+}

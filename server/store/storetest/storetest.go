@@ -51,6 +51,7 @@ func Run(t *testing.T, open Opener) {
 		{"CompleteSameDeliveryTwice", testCompleteSameDeliveryTwice},
 		{"Retention", testRetention},
 		{"RetentionBatches", testRetentionBatches},
+		{"DataInEnvelope", testDataInEnvelope},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
