@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -160,5 +161,41 @@ func TestRetentionNegativeKeepsEverything(t *testing.T) {
 	e.clock.Add(10 * 365 * 24 * time.Hour)
 	if res, err := e.srv.Purge(t.Context()); err != nil || res.Events != 0 {
 		t.Fatalf("purge with retention off = %+v, %v", res, err)
+	}
+}
+
+// lockedBuffer is a log destination goroutines may share.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestShortRetentionIsWarned checks that a retention in seconds is accepted
+// and warned about, and the default is not.
+func TestShortRetentionIsWarned(t *testing.T) {
+	for _, c := range []struct {
+		retention time.Duration
+		warned    bool
+	}{{5 * time.Second, true}, {0, false}} {
+		var logs lockedBuffer
+		newEnv(t, func(cfg *server.Config) {
+			cfg.Retention = c.retention
+			cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+		})
+		if got := strings.Contains(logs.String(), "retention is very short"); got != c.warned {
+			t.Errorf("retention %v: warned = %v, want %v\n%s", c.retention, got, c.warned, logs.String())
+		}
 	}
 }
