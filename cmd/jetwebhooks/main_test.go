@@ -248,6 +248,9 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"serve", "--db", db, "--retry-schedule", "soon"},
 		{"serve", "--db", db, "--egress-allow", "not-a-cidr"},
 		{"serve", "--db", db, "--log-level", "loud"},
+		{"serve", "--db", db, "--retention", "0s"},
+		{"serve", "--db", db, "--purge-interval", "0s"},
+		{"serve", "--db", db, "--retention", "soon"},
 		{"accounts", "create", "--db", db},
 	}
 	for _, args := range cases {
