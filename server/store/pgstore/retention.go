@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -15,14 +16,21 @@ import (
 // (the bytes "jetwhprg" read as a big-endian int64).
 const purgeLockID int64 = 0x6a6574_77687072_67
 
-// purgeCandidatesSQL is the SQLite backend's: an account's oldest events past
-// the horizon none of whose deliveries is unfinished or changed since, found
-// through events_created.
-const purgeCandidatesSQL = `SELECT e.seq, e.created_at FROM events e
-	WHERE e.account_id = $1 AND e.created_at < $2
-	AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq
-		AND (d.status IN ('pending', 'retry') OR d.updated_at >= $2))
-	ORDER BY e.created_at LIMIT $3`
+// purgeWindowSQL reads the next window of an account's events past the
+// horizon, oldest first, after the cursor (created_at, seq), through
+// events_created. The check of their deliveries is a separate statement on
+// purpose: folded into this one as NOT EXISTS, PostgreSQL turns it into an
+// anti join that scans the whole deliveries table (no index serves "pending
+// or changed since"), and with stale statistics sorts every old event
+// first; both grow with the history the purge exists to bound.
+const purgeWindowSQL = `SELECT seq, created_at FROM events
+	WHERE account_id = $1 AND created_at < $2 AND created_at >= $3 AND (created_at > $3 OR seq > $4)
+	ORDER BY created_at, seq LIMIT $5`
+
+// purgeWindowsPerAccount bounds the windows one batch reads per account, so
+// that a long run of old events still retrying costs a bounded amount per
+// batch (the next batch starts from the oldest again).
+const purgeWindowsPerAccount = 8
 
 // PurgeHistory implements store.Store. A transaction-level advisory lock,
 // tried and never waited for, keeps a second node from purging at the same
@@ -46,6 +54,12 @@ func (s *Store) PurgeHistory(ctx context.Context, p *store.PurgeParams) (*store.
 			res.Busy = true
 			return nil
 		}
+		// Every statement below must find its rows through an index, whatever
+		// the statistics say: a sequential scan here would cost as much as
+		// the history the purge exists to bound (see purgeWindowSQL).
+		if _, err := tx.Exec(ctx, `SET LOCAL enable_seqscan = off`); err != nil {
+			return interpret(err)
+		}
 		accRows, err := tx.Query(ctx, `SELECT id FROM accounts ORDER BY id`)
 		if err != nil {
 			return interpret(err)
@@ -60,22 +74,52 @@ func (s *Store) PurgeHistory(ctx context.Context, p *store.PurgeParams) (*store.
 		}
 		cands := map[int64]candidate{}
 		var seqs []int64
+		window := max(4*p.Limit, 256)
 		for _, acc := range accounts {
+			cursorAt, cursorSeq := int64(math.MinInt64), int64(-1)
+			for w := 0; w < purgeWindowsPerAccount && len(seqs) < p.Limit; w++ {
+				// Walk events_created in order (an index scan, ties sorted
+				// incrementally) rather than collect every old event and
+				// sort them, which is what stale statistics choose.
+				if _, err := tx.Exec(ctx, `SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off`); err != nil {
+					return interpret(err)
+				}
+				rows, err := tx.Query(ctx, purgeWindowSQL, acc, before, cursorAt, cursorSeq, window)
+				if err != nil {
+					return interpret(err)
+				}
+				var ws []int64
+				var seq, created int64
+				_, err = pgx.ForEachRow(rows, []any{&seq, &created}, func() error {
+					ws = append(ws, seq)
+					cands[seq] = candidate{acc, created}
+					cursorAt, cursorSeq = created, seq
+					return nil
+				})
+				if err != nil {
+					return interpret(err)
+				}
+				if _, err := tx.Exec(ctx, `SET LOCAL enable_bitmapscan = on; SET LOCAL enable_sort = on`); err != nil {
+					return interpret(err)
+				}
+				if len(ws) == 0 {
+					break
+				}
+				busy, err := unfinishedEvents(ctx, tx, ws, before)
+				if err != nil {
+					return err
+				}
+				for _, seq := range ws {
+					if !busy[seq] && len(seqs) < p.Limit {
+						seqs = append(seqs, seq)
+					}
+				}
+				if len(ws) < window {
+					break
+				}
+			}
 			if len(seqs) >= p.Limit {
 				break
-			}
-			rows, err := tx.Query(ctx, purgeCandidatesSQL, acc, before, p.Limit-len(seqs))
-			if err != nil {
-				return interpret(err)
-			}
-			var seq, created int64
-			_, err = pgx.ForEachRow(rows, []any{&seq, &created}, func() error {
-				seqs = append(seqs, seq)
-				cands[seq] = candidate{acc, created}
-				return nil
-			})
-			if err != nil {
-				return interpret(err)
 			}
 		}
 		if len(seqs) == 0 {
@@ -142,6 +186,22 @@ func (s *Store) PurgeHistory(ctx context.Context, p *store.PurgeParams) (*store.
 		return nil, fmt.Errorf("purge history: %w", err)
 	}
 	return res, nil
+}
+
+// unfinishedEvents returns which of the events have a delivery pending,
+// retrying or changed at or after before: one index probe per event.
+func unfinishedEvents(ctx context.Context, tx pgx.Tx, seqs []int64, before int64) (map[int64]bool, error) {
+	rows, err := tx.Query(ctx, `SELECT DISTINCT event_seq FROM deliveries WHERE event_seq = ANY($1)
+		AND (status IN ('pending', 'retry') OR updated_at >= $2)`, seqs, before)
+	if err != nil {
+		return nil, interpret(err)
+	}
+	busy := map[int64]bool{}
+	var seq int64
+	if _, err := pgx.ForEachRow(rows, []any{&seq}, func() error { busy[seq] = true; return nil }); err != nil {
+		return nil, interpret(err)
+	}
+	return busy, nil
 }
 
 // PurgedThrough implements store.Store.
