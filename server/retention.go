@@ -11,7 +11,7 @@ import (
 const (
 	defaultRetention     = 30 * 24 * time.Hour
 	defaultPurgeInterval = time.Minute
-	defaultPurgeBatch    = 256
+	defaultPurgeBatch    = 128
 	// shortRetention is the retention under which the log warns: fine for a
 	// test or a soak benchmark, surprising in production.
 	shortRetention = time.Hour
@@ -36,9 +36,10 @@ func (s *Server) warnShortRetention() {
 }
 
 // Purge deletes the history past retention (see Config.Retention), one
-// batch of at most PurgeBatch events per transaction, until nothing is left
-// or another node is purging (PostgreSQL: one node at a time), and returns
-// what it deleted. Run calls it every PurgeInterval.
+// batch of at most PurgeBatch events per transaction, each followed by a
+// pause as long as the batch took, until nothing is left or another node is
+// purging (PostgreSQL: one node at a time), and returns what it deleted. Run
+// calls it every PurgeInterval.
 func (s *Server) Purge(ctx context.Context) (store.PurgeResult, error) {
 	var total store.PurgeResult
 	if s.cfg.Retention < 0 {
@@ -47,10 +48,12 @@ func (s *Server) Purge(ctx context.Context) (store.PurgeResult, error) {
 	// One horizon for the whole run, so that a run under steady load ends.
 	p := &store.PurgeParams{Before: s.cfg.Now().Add(-s.cfg.Retention), Limit: s.cfg.PurgeBatch}
 	for ctx.Err() == nil {
+		start := time.Now()
 		res, err := s.store.PurgeHistory(ctx, p)
 		if err != nil {
 			return total, err
 		}
+		took := time.Since(start)
 		total.Events += res.Events
 		total.Deliveries += res.Deliveries
 		total.Attempts += res.Attempts
@@ -61,6 +64,13 @@ func (s *Server) Purge(ctx context.Context) (store.PurgeResult, error) {
 		}
 		if res.Events < p.Limit {
 			break
+		}
+		// Pace the batches: the store is idle for the purge as long as the
+		// last batch held it, so the purge takes at most half of the
+		// database's write time and deliveries' latency barely notices.
+		select {
+		case <-ctx.Done():
+		case <-time.After(took):
 		}
 	}
 	return total, nil

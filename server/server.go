@@ -108,7 +108,7 @@ type Config struct {
 	// PurgeInterval is how often the retention purge runs (default 1 min).
 	PurgeInterval time.Duration
 	// PurgeBatch is how many events one purge transaction deletes at most
-	// (default 256); batches follow each other until nothing is left.
+	// (default 128); batches follow each other, paced, until nothing is left.
 	PurgeBatch int
 	// ShutdownTimeout bounds graceful shutdown of the HTTP server (default 10 s).
 	ShutdownTimeout time.Duration
