@@ -53,6 +53,9 @@ func Run(t *testing.T, open Opener) {
 		{"CompleteBatch", testCompleteBatch},
 		{"CompleteSameDeliveryTwice", testCompleteSameDeliveryTwice},
 		{"AttemptHistory", testAttemptHistory},
+		{"Retention", testRetention},
+		{"RetentionBatches", testRetentionBatches},
+		{"DataInEnvelope", testDataInEnvelope},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
