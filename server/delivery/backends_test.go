@@ -23,6 +23,7 @@ import (
 // as a subtest of TestPostgres (skipped, with one notice, without
 // JETWEBHOOKS_TEST_POSTGRES). The backend is chosen by the test's name.
 var storageTests = map[string]func(*testing.T){
+	"TestFallbackPickupsCounted":            TestFallbackPickupsCounted,
 	"TestDeliverSuccessSignedBothSchemes":   TestDeliverSuccessSignedBothSchemes,
 	"TestDeliverJetEmailVector":             TestDeliverJetEmailVector,
 	"TestRetryAfter500ThenSuccess":          TestRetryAfter500ThenSuccess,

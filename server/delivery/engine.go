@@ -89,6 +89,11 @@ type Config struct {
 type Observer interface {
 	Claimed(n int, takenOver int)
 	Attempted(status string, code int, d time.Duration)
+	// PolledUp counts deliveries that only the fallback poll found: the
+	// engine slept a whole PollInterval with nothing due that it knew of, so
+	// no wake-up reached it for them. It should stay near zero; a steady
+	// count means wake-ups are lost and deliveries wait for the poll.
+	PolledUp(n int)
 }
 
 // Engine delivers. Create it with New, run it with Run.
@@ -244,6 +249,9 @@ func (e *Engine) dispatch(c *store.Claim) *store.Outcome {
 func (e *Engine) claimLoop(ctx context.Context, work chan<- *store.Claim) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	// polled: the last sleep was a whole PollInterval with nothing known to
+	// be due, and it ended on the timer, not a wake-up.
+	polled := false
 	for {
 		// Wait for at least one free slot before claiming: claims held in
 		// memory without a worker would only age their leases.
@@ -277,7 +285,11 @@ func (e *Engine) claimLoop(ctx context.Context, work chan<- *store.Claim) {
 				}
 			}
 			e.cfg.Observer.Claimed(len(claims), taken)
+			if polled {
+				e.cfg.Observer.PolledUp(len(claims))
+			}
 		}
+		polled = false
 		for _, c := range claims {
 			work <- c
 		}
@@ -287,11 +299,11 @@ func (e *Engine) claimLoop(ctx context.Context, work chan<- *store.Claim) {
 		if len(claims) == free && err == nil {
 			continue // there may be more due right now
 		}
-		wait := e.cfg.PollInterval
+		wait, full := e.cfg.PollInterval, true
 		if err == nil {
 			if next, ok, nerr := e.st.NextDueAt(ctx); nerr == nil && ok {
 				if d := next.Sub(e.cfg.Now()); d < wait {
-					wait = max(d, time.Millisecond)
+					wait, full = max(d, time.Millisecond), false
 				}
 			}
 		}
@@ -307,6 +319,7 @@ func (e *Engine) claimLoop(ctx context.Context, work chan<- *store.Claim) {
 			return
 		case <-e.wake:
 		case <-timer.C:
+			polled = full
 		}
 	}
 }

@@ -1025,3 +1025,40 @@ func TestSlowWebhookCannotStarveOthers(t *testing.T) {
 		t.Fatalf("%d attempts to the slow webhook at once, want at most its cap of 2", m)
 	}
 }
+
+// TestFallbackPickupsCounted: a delivery published with a wake-up is picked
+// up by it; one stored without the publisher's (another process that cannot
+// reach the engine) waits for the fallback poll on SQLite, and the observer
+// counts it, while PostgreSQL's own notification wakes the engine.
+func TestFallbackPickupsCounted(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	rc := newReceiver(t, nil)
+	hook := e.addWebhook(rc.url(), withEvents("outbound.delivered"))
+	obs := &observer{}
+	cfg := baseConfig()
+	cfg.PollInterval = 200 * time.Millisecond
+	cfg.Observer = obs
+	e.start(cfg)
+
+	woken := e.publishOne()
+	e.waitStatus(woken, hook.UUID, store.StatusSuccess, 1)
+	before := obs.polledUp.Load()
+
+	// Published straight into the store: no wake-up reaches the engine.
+	silent := &ingest.Publisher{Store: e.st}
+	res, err := silent.Publish(context.Background(), []ingest.Event{{AccountID: e.acc.ID, Type: "outbound.delivered", User: "alice"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.waitStatus(res[0].EventID, hook.UUID, store.StatusSuccess, 1)
+	// PostgreSQL announces every publish to every node itself (NOTIFY), so
+	// there a wake-up does reach the engine.
+	want := int64(1)
+	if _, notifies := e.st.(store.Waker); notifies {
+		want = 0
+	}
+	if n := obs.polledUp.Load() - before; n != want {
+		t.Errorf("the delivery the publisher did not announce: %d fallback pickups counted, want %d", n, want)
+	}
+}

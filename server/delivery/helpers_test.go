@@ -385,15 +385,17 @@ func (c *manualClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 // observer records the engine's claims and outcomes.
 type observer struct {
-	claimed, takenOver atomic.Int64
-	mu                 sync.Mutex
-	statuses           []string
+	claimed, takenOver, polledUp atomic.Int64
+	mu                           sync.Mutex
+	statuses                     []string
 }
 
 func (o *observer) Claimed(n, taken int) {
 	o.claimed.Add(int64(n))
 	o.takenOver.Add(int64(taken))
 }
+
+func (o *observer) PolledUp(n int) { o.polledUp.Add(int64(n)) }
 
 func (o *observer) Attempted(status string, _ int, _ time.Duration) {
 	o.mu.Lock()

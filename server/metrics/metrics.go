@@ -30,6 +30,7 @@ type Metrics struct {
 	takeovers       prometheus.Counter
 	authRefusals    *prometheus.CounterVec
 	queueVacuums    prometheus.Counter
+	polledUp        prometheus.Counter
 	purged          *prometheus.CounterVec
 }
 
@@ -67,12 +68,15 @@ func New(st store.Store, now func() time.Time) *Metrics {
 		authRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "jetwebhooks_auth_refusals_total", Help: "Refused authentications: invalid (a wrong API key or ingest token, 401) or throttled (the client address spent its failure budget, 429).",
 		}, []string{"reason"}),
+		polledUp: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "jetwebhooks_fallback_pickups_total", Help: "Deliveries the engine found only by its fallback poll, with no wake-up for them; near zero when wake-ups work.",
+		}),
 		queueVacuums: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "jetwebhooks_queue_vacuums_total", Help: "Vacuums of the delivery queue the service ran itself (PostgreSQL), so claims stay cheap whatever autovacuum does.",
 		}),
 	}
 	m.purged = newPurgedCounter()
-	m.reg.MustRegister(m.httpRequests, m.httpDuration, m.eventsIngested, m.deliveries, m.attemptDuration, m.claims, m.takeovers, m.authRefusals, m.queueVacuums,
+	m.reg.MustRegister(m.httpRequests, m.httpDuration, m.eventsIngested, m.deliveries, m.attemptDuration, m.claims, m.takeovers, m.authRefusals, m.queueVacuums, m.polledUp,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&queueCollector{st: st, now: now}, m.purged, &retentionCollector{st: st, now: now})
 	return m
@@ -100,6 +104,10 @@ func (m *Metrics) Attempted(status string, _ int, d time.Duration) {
 
 // Ingested counts accepted events.
 func (m *Metrics) Ingested(n int) { m.eventsIngested.Add(float64(n)) }
+
+// PolledUp counts deliveries found only by the fallback poll
+// (delivery.Observer).
+func (m *Metrics) PolledUp(n int) { m.polledUp.Add(float64(n)) }
 
 // QueueVacuumed counts a vacuum of the delivery queue.
 func (m *Metrics) QueueVacuumed() { m.queueVacuums.Inc() }
