@@ -141,6 +141,8 @@ type Server struct {
 	// Bootstrap holds what a first start generated (nil otherwise).
 	Bootstrap *Bootstrap
 	closeOnce sync.Once
+	// ingestHash is the ingest token hash the API started with.
+	ingestHash []byte
 }
 
 // Bootstrap is what the first start on an empty database created. The secrets
@@ -242,6 +244,7 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 		return nil, err
 	}
 	s.Bootstrap = boot
+	s.ingestHash = tokenHash
 
 	policy := egress.NewPolicy(cfg.EgressAllow)
 	timeout := cfg.DeliveryTimeout
@@ -359,6 +362,11 @@ func (s *Server) bootstrap(ctx context.Context) (*Bootstrap, []byte, error) {
 	if s.cfg.IngestToken != "" {
 		h := sha256.Sum256([]byte(s.cfg.IngestToken))
 		tokenHash = h[:]
+		// Stored like a generated one, so every server re-reading the
+		// stored hash (watchIngestToken) agrees with this one.
+		if err := recordIngestToken(ctx, s.store, tokenHash, IngestTokenConfigured, s.cfg.Now()); err != nil {
+			return nil, nil, err
+		}
 	} else {
 		tok, err := randomToken("ing_")
 		if err != nil {
@@ -372,6 +380,9 @@ func (s *Server) bootstrap(ctx context.Context) (*Bootstrap, []byte, error) {
 		tokenHash = stored
 		if created {
 			boot.IngestToken = tok
+			if err := recordIngestToken(ctx, s.store, tokenHash, IngestTokenGenerated, s.cfg.Now()); err != nil {
+				return nil, nil, err
+			}
 		}
 	}
 	// Only the node that wins this marker creates the first account, so nodes
@@ -449,6 +460,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	engineDone := make(chan error, 1)
 	go func() { engineDone <- s.engine.Run(engineCtx) }()
 	go s.janitor(engineCtx)
+	go s.watchIngestToken(engineCtx, s.ingestHash)
 	if mln := s.cfg.MetricsListener; mln != nil || s.cfg.MetricsAddr != "" {
 		ms := &http.Server{Handler: s.metrics.Handler(), ReadHeaderTimeout: 10 * time.Second}
 		if mln == nil {

@@ -77,7 +77,7 @@ type API struct {
 	store      store.Store
 	publisher  *ingest.Publisher
 	log        *slog.Logger
-	ingestHash []byte
+	ingestHash ingestHash // SHA-256 of the ingest token; replaced by SetIngestTokenHash
 	echo       *echo.Echo
 }
 
@@ -110,12 +110,12 @@ func New(ctx context.Context, cfg Config, st store.Store, pub *ingest.Publisher)
 		ingestLim: ratelimit.New(cfg.IngestRateLimit, cfg.IngestRateBurst, cfg.Now)}
 	if cfg.IngestToken != "" {
 		h := sha256.Sum256([]byte(cfg.IngestToken))
-		a.ingestHash = h[:]
+		a.ingestHash.set(h[:])
 	} else if cfg.IngestTokenHash != nil {
 		if len(cfg.IngestTokenHash) != sha256.Size {
 			return nil, errors.New("api: IngestTokenHash must be a SHA-256 (32 bytes)")
 		}
-		a.ingestHash = cfg.IngestTokenHash
+		a.ingestHash.set(cfg.IngestTokenHash)
 	}
 	spec, err := apiserver.GetSpec()
 	if err != nil {
