@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -19,7 +20,11 @@ import (
 // stdin, and returns its output and exit code.
 func runBin(t *testing.T, dir string, env []string, stdin string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(binPath, args...)
+	// A command that should exit but hangs fails the test instead of
+	// blocking the suite.
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binPath, args...)
 	cmd.Dir = dir
 	cmd.Env = append(cleanEnv(), env...)
 	cmd.Stdin = strings.NewReader(stdin)
@@ -217,6 +222,22 @@ func TestSecretsFromFileAndStdin(t *testing.T) {
 		if code != exitUsage {
 			t.Errorf("%s: exit %d, want %d; stderr %q", name, code, exitUsage, errOut)
 		}
+	}
+	// serve and listen read theirs from files too: a bad value in the file
+	// is reported under the flag's name, proving the file was read.
+	badKey := filepath.Join(dir, "bad-key")
+	os.WriteFile(badKey, []byte("not-base64!\n"), 0o600)
+	if _, errOut, code := runBin(t, dir, nil, "", "serve", "--db", filepath.Join(dir, "s.db"), "--secret-key-file", badKey); code != exitUsage || !strings.Contains(errOut, "--secret-key") {
+		t.Errorf("serve --secret-key-file with a bad key: exit %d, %q", code, errOut)
+	}
+	if _, errOut, code := runBin(t, dir, []string{"JETWEBHOOKS_WEBHOOK_SECRET_FILE=" + filepath.Join(dir, "absent")}, "", "listen", "--port", "0"); code != exitUsage || !strings.Contains(errOut, "JETWEBHOOKS_WEBHOOK_SECRET_FILE") {
+		t.Errorf("listen with JETWEBHOOKS_WEBHOOK_SECRET_FILE naming a missing file: exit %d, %q", code, errOut)
+	}
+	if _, errOut, code := runBin(t, dir, nil, "", "listen", "--port", "0", "--secret", "whsec_x", "--secret-file", badKey); code != exitUsage || !strings.Contains(errOut, "give the secret once") {
+		t.Errorf("listen --secret and --secret-file: exit %d, %q", code, errOut)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 3 { // key, tok, bad-key: the refused serve created nothing
+		t.Errorf("refused commands left files behind: %v", ents)
 	}
 	// Every secret flag has a file twin, and its help leads away from the
 	// command line.
