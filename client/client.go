@@ -48,8 +48,6 @@ type (
 	// ReplayRequest names what ReplayEvent re-queues: exactly one of
 	// EventId or SourceUid, optionally restricted to one webhook by Uuid.
 	ReplayRequest = models.ReplayRequest
-	// ReplayResponse is the answer to ReplayEvent.
-	ReplayResponse = models.ReplayResponse
 	// Event is an event published with PublishEvent or PublishEvents.
 	// AccountId and Type are required.
 	Event = models.IngestEvent
@@ -76,7 +74,31 @@ type (
 	DeliveryStatus = models.DeliveryStatus
 	// TestResult is the outcome of TestWebhook's attempt.
 	TestResult = models.TestDeliveryResponse
+	// DeliveryAttempt is one HTTP attempt of a delivery: when, how long, the
+	// receiver's status, why it failed and the start of its answer. See
+	// ListDeliveryAttempts and EventRecord.LastAttempt.
+	DeliveryAttempt = models.DeliveryAttempt
+	// ErrorClass says why an attempt failed ("timeout", "http_status", …).
+	ErrorClass = models.ErrorClass
 )
+
+// AttemptPage is one page of ListDeliveryAttemptsPage.
+type AttemptPage struct {
+	Attempts []DeliveryAttempt
+	// NextCursor continues the listing; empty on the last page.
+	NextCursor string
+}
+
+// fromWithSecret is a webhook of an answer that always carries the secret
+// (create, get, rotate) as the client's one Webhook type.
+func fromWithSecret(w models.WebhookWithSecret) *Webhook {
+	secret := w.Secret
+	return &Webhook{
+		Uuid: w.Uuid, Name: w.Name, Url: w.Url, Events: w.Events, Status: w.Status, Secret: &secret,
+		FilterUsers: w.FilterUsers, FilterDomains: w.FilterDomains, CreatedAt: w.CreatedAt, LastModified: w.LastModified,
+		DisabledReason: w.DisabledReason, DisabledAt: w.DisabledAt, PreviousSecretExpiresAt: w.PreviousSecretExpiresAt,
+	}
+}
 
 // WebhookPage is one page of ListWebhooksPage.
 type WebhookPage struct {
@@ -123,6 +145,9 @@ type Client struct {
 	apiKey      string
 	ingestToken string
 	userAgent   string
+	// retries says whether requests are retried (RetryPolicy), and so
+	// whether creates and publishes get an Idempotency-Key made up.
+	retries bool
 }
 
 // config collects what the Options set.
@@ -130,6 +155,7 @@ type config struct {
 	httpClient  *http.Client
 	userAgent   string
 	ingestToken string
+	retry       RetryPolicy
 }
 
 // Option configures a Client; pass Options to New.
@@ -176,7 +202,7 @@ func New(baseURL, apiKey string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := config{userAgent: "jetwebhooks-go/" + Version}
+	cfg := config{userAgent: "jetwebhooks-go/" + Version, retry: DefaultRetryPolicy}
 	for _, opt := range opts {
 		if opt != nil {
 			opt(&cfg)
@@ -185,7 +211,18 @@ func New(baseURL, apiKey string, opts ...Option) (*Client, error) {
 	if cfg.httpClient == nil {
 		cfg.httpClient = &http.Client{Timeout: defaultTimeout}
 	}
-	api, err := apiclient.NewClientWithResponses(server, apiclient.WithHTTPClient(cfg.httpClient))
+	hc := cfg.httpClient
+	if cfg.retry.MaxAttempts > 1 {
+		// A copy, so the caller's http.Client is left as it was.
+		cp := *hc
+		next := cp.Transport
+		if next == nil {
+			next = http.DefaultTransport
+		}
+		cp.Transport = &retryTransport{next: next, policy: cfg.retry, sleep: sleepCtx}
+		hc = &cp
+	}
+	api, err := apiclient.NewClientWithResponses(server, apiclient.WithHTTPClient(hc))
 	if err != nil {
 		return nil, fmt.Errorf("jetwebhooks: %w", err)
 	}
@@ -194,6 +231,7 @@ func New(baseURL, apiKey string, opts ...Option) (*Client, error) {
 		apiKey:      apiKey,
 		ingestToken: cfg.ingestToken,
 		userAgent:   cfg.userAgent,
+		retries:     cfg.retry.MaxAttempts > 1,
 	}, nil
 }
 
@@ -228,6 +266,22 @@ func (c *Client) editor(token string, opts ...CallOption) apiclient.RequestEdito
 		req.Header.Set("Accept", "application/json")
 		for _, o := range opts {
 			o(req)
+		}
+		return nil
+	}
+}
+
+// keyedEditor is editor for a create or publish: with retries on and no
+// Idempotency-Key from the caller, it sends one made up for this call, so a
+// retry is answered once instead of creating twice.
+func (c *Client) keyedEditor(token string, opts ...CallOption) apiclient.RequestEditorFn {
+	edit := c.editor(token, opts...)
+	return func(ctx context.Context, req *http.Request) error {
+		if err := edit(ctx, req); err != nil {
+			return err
+		}
+		if c.retries && req.Header.Get("Idempotency-Key") == "" {
+			req.Header.Set("Idempotency-Key", idempotencyKey())
 		}
 		return nil
 	}
@@ -343,6 +397,72 @@ func (c *Client) ListWebhooksPage(ctx context.Context, limit int, cursor string)
 	return page, nil
 }
 
+// ListDeliveryAttempts returns every attempt of the delivery of event
+// eventID to the webhook uuid (the Id and Uuid of an EventRecord), oldest
+// first, following cursors. A delivery the account does not have yields an
+// *Error with StatusCode 404 (see IsNotFound).
+func (c *Client) ListDeliveryAttempts(ctx context.Context, uuid, eventID string) ([]DeliveryAttempt, error) {
+	all := []DeliveryAttempt{}
+	cursor := ""
+	seen := map[string]bool{}
+	for {
+		page, err := c.ListDeliveryAttemptsPage(ctx, uuid, eventID, 0, cursor)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page.Attempts...)
+		if page.NextCursor == "" {
+			return all, nil
+		}
+		if seen[page.NextCursor] {
+			return nil, errors.New("jetwebhooks: list delivery attempts: the server repeated a page cursor")
+		}
+		seen[page.NextCursor] = true
+		cursor = page.NextCursor
+	}
+}
+
+// ListDeliveryAttemptsPage returns one page of a delivery's attempts: up to
+// limit (0: the server's cap, 1000) after cursor ("" for the first page).
+func (c *Client) ListDeliveryAttemptsPage(ctx context.Context, uuid, eventID string, limit int, cursor string) (*AttemptPage, error) {
+	const op = "list delivery attempts"
+	if err := checkUUID(op, uuid); err != nil {
+		return nil, err
+	}
+	if eventID == "" || eventID == "." || eventID == ".." {
+		return nil, fmt.Errorf("jetwebhooks: %s: invalid event id %q", op, eventID)
+	}
+	params := &models.ListDeliveryAttemptsParams{}
+	if limit > 0 {
+		params.Limit = &limit
+	}
+	if cursor != "" {
+		params.Cursor = &cursor
+	}
+	rsp, err := send(op, func() (*http.Response, error) {
+		return c.api.ListDeliveryAttempts(ctx, uuid, eventID, params, c.editor(c.apiKey))
+	})
+	if err != nil {
+		return nil, err
+	}
+	parsed, err := apiclient.ParseListDeliveryAttemptsResponse(rsp)
+	if err != nil {
+		return nil, fmt.Errorf("jetwebhooks: %s: %w", op, err)
+	}
+	body, err := decoded(op, parsed.JSON200, parsed.Body)
+	if err != nil {
+		return nil, err
+	}
+	page := &AttemptPage{Attempts: body.Attempts}
+	if page.Attempts == nil {
+		page.Attempts = []DeliveryAttempt{}
+	}
+	if body.NextCursor != nil {
+		page.NextCursor = *body.NextCursor
+	}
+	return page, nil
+}
+
 // RotateSecret gives the webhook a new signing secret and returns the webhook
 // with it. For grace (0 to 7 days) the old secret keeps signing deliveries
 // too, so receivers can switch over; a negative grace takes the server's
@@ -371,7 +491,7 @@ func (c *Client) RotateSecret(ctx context.Context, uuid string, grace time.Durat
 	if err != nil {
 		return nil, err
 	}
-	return &out.Webhook, nil
+	return fromWithSecret(out.Webhook), nil
 }
 
 // TestWebhook delivers a sample event of eventType ("" for
@@ -422,7 +542,7 @@ func (c *Client) GetWebhook(ctx context.Context, uuid string) (*Webhook, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &body.Webhook, nil
+	return fromWithSecret(body.Webhook), nil
 }
 
 // CreateWebhook creates a webhook and returns it, with the signing secret the
@@ -433,7 +553,7 @@ func (c *Client) GetWebhook(ctx context.Context, uuid string) (*Webhook, error) 
 func (c *Client) CreateWebhook(ctx context.Context, req CreateWebhookRequest, opts ...CallOption) (*Webhook, error) {
 	const op = "create webhook"
 	rsp, err := send(op, func() (*http.Response, error) {
-		return c.api.CreateWebhook(ctx, &models.CreateWebhookParams{}, req, c.editor(c.apiKey, opts...))
+		return c.api.CreateWebhook(ctx, &models.CreateWebhookParams{}, req, c.keyedEditor(c.apiKey, opts...))
 	})
 	if err != nil {
 		return nil, err
@@ -446,7 +566,7 @@ func (c *Client) CreateWebhook(ctx context.Context, req CreateWebhookRequest, op
 	if err != nil {
 		return nil, err
 	}
-	return &body.Webhook, nil
+	return fromWithSecret(body.Webhook), nil
 }
 
 // UpdateWebhook changes the fields set in req of the webhook named by
@@ -486,7 +606,7 @@ func (c *Client) DeleteWebhook(ctx context.Context, uuid string) error {
 func (c *Client) QueryEvents(ctx context.Context, req QueryRequest) (*QueryResponse, error) {
 	const op = "query events"
 	rsp, err := send(op, func() (*http.Response, error) {
-		return c.api.QueryWebhookEvents(ctx, req, c.editor(c.apiKey))
+		return c.api.QueryWebhookEvents(markSafe(ctx), req, c.editor(c.apiKey))
 	})
 	if err != nil {
 		return nil, err
@@ -513,7 +633,28 @@ func (c *Client) ReplayEvent(ctx context.Context, req ReplayRequest) (*ReplayRes
 	if err != nil {
 		return nil, fmt.Errorf("jetwebhooks: %s: %w", op, err)
 	}
-	return decoded(op, parsed.JSON200, parsed.Body)
+	if parsed.JSON200 == nil {
+		return nil, fmt.Errorf("jetwebhooks: %s: unexpected answer %d", op, rsp.StatusCode)
+	}
+	// The spec's answer is a oneOf of two shapes; one struct holds both.
+	return decoded[ReplayResponse](op, nil, parsed.Body)
+}
+
+// ReplayResponse is the answer to ReplayEvent, for a replay by event id and
+// by source uid alike.
+type ReplayResponse struct {
+	Success bool `json:"success"`
+	// ReplayedBy is "event_id" or "source_uid": what the request named.
+	ReplayedBy string `json:"replayed_by"`
+	// EventId is the replayed event; for a replay by source uid, the newest
+	// of the message's events.
+	EventId string `json:"event_id"`
+	// SourceUid is the replayed message (replays by source uid only).
+	SourceUid string              `json:"source_uid,omitempty"`
+	Status    models.ReplayStatus `json:"status"`
+	Message   string              `json:"message"`
+	// Deliveries is how many fresh deliveries were queued.
+	Deliveries int `json:"deliveries"`
 }
 
 // PublishEvent publishes one event for delivery to every matching webhook of
@@ -524,7 +665,7 @@ func (c *Client) ReplayEvent(ctx context.Context, req ReplayRequest) (*ReplayRes
 func (c *Client) PublishEvent(ctx context.Context, ev Event, opts ...CallOption) (*PublishResult, error) {
 	const op = "publish event"
 	rsp, err := send(op, func() (*http.Response, error) {
-		return c.api.IngestEvent(ctx, &models.IngestEventParams{}, ev, c.editor(c.ingestToken, opts...))
+		return c.api.IngestEvent(ctx, &models.IngestEventParams{}, ev, c.keyedEditor(c.ingestToken, opts...))
 	})
 	if err != nil {
 		return nil, err
@@ -546,7 +687,7 @@ func (c *Client) PublishEvents(ctx context.Context, evs []Event, opts ...CallOpt
 		return []PublishResult{}, nil
 	}
 	rsp, err := send(op, func() (*http.Response, error) {
-		return c.api.IngestEventBatch(ctx, &models.IngestEventBatchParams{}, models.IngestBatchRequest{Events: evs}, c.editor(c.ingestToken, opts...))
+		return c.api.IngestEventBatch(ctx, &models.IngestEventBatchParams{}, models.IngestBatchRequest{Events: evs}, c.keyedEditor(c.ingestToken, opts...))
 	})
 	if err != nil {
 		return nil, err

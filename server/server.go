@@ -26,6 +26,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jetwebhooks/jetwebhooks/gen/apiserver"
 	"github.com/jetwebhooks/jetwebhooks/server/accounts"
 	"github.com/jetwebhooks/jetwebhooks/server/api"
 	"github.com/jetwebhooks/jetwebhooks/server/contract"
@@ -37,6 +38,7 @@ import (
 	"github.com/jetwebhooks/jetwebhooks/server/store"
 	"github.com/jetwebhooks/jetwebhooks/server/store/cache"
 	"github.com/jetwebhooks/jetwebhooks/server/store/sqlitestore"
+	"github.com/jetwebhooks/jetwebhooks/server/wireerrors"
 )
 
 // Event is an event to publish; see ingest.Event.
@@ -87,6 +89,13 @@ type Config struct {
 	// ingest token (default unlimited). See api.Config.
 	RateLimit, IngestRateLimit float64
 	RateBurst, IngestRateBurst int
+	// AuthFailureBudget and AuthFailureWindow limit requests with a wrong
+	// API key or ingest token per client address (default 20 per minute;
+	// negative budget: unlimited); TrustedProxies are the proxies whose
+	// X-Forwarded-For names the client. See api.Config.
+	AuthFailureBudget int
+	AuthFailureWindow time.Duration
+	TrustedProxies    []netip.Prefix
 	// MetricsAddr, if set, serves /metrics on a listener of its own (say,
 	// an internal interface) instead of beside the API.
 	MetricsAddr string
@@ -100,6 +109,29 @@ type Config struct {
 	// MaintenanceInterval is how often the janitor runs: auto-disable,
 	// erasing expired rotated secrets and idempotency keys (default 1 min).
 	MaintenanceInterval time.Duration
+	// Handlers, if set, replaces the API operations' implementation behind
+	// the same authentication, rate limits, validation, idempotency and error
+	// mapping: it gets ours and returns what serves the requests (a struct
+	// embedding ours that overrides one method, or one built on
+	// Unimplemented). See api.Config.Handlers.
+	Handlers func(ours apiserver.StrictServerInterface) apiserver.StrictServerInterface
+	// BasePath serves everything under a path prefix ("/hooks": the API at
+	// /hooks/webhooks, the spec at /hooks/openapi.yaml, the docs at
+	// /hooks/docs/, health and metrics below it too), for mounting Handler
+	// on an existing mux or Echo app as it is, without http.StripPrefix.
+	// Empty: the root.
+	BasePath string
+	// Retention is how long finished history is kept: an event goes, with
+	// its deliveries and their attempts, once it is older than this and all
+	// its deliveries finished (succeeded, failed or dead-lettered) longer
+	// than this ago (default 30 days; negative: kept forever). Durations
+	// under an hour are accepted (tests, soak benchmarks) and warned about.
+	Retention time.Duration
+	// PurgeInterval is how often the retention purge runs (default 1 min).
+	PurgeInterval time.Duration
+	// PurgeBatch is how many events one purge transaction deletes at most
+	// (default 128); batches follow each other, paced, until nothing is left.
+	PurgeBatch int
 	// ShutdownTimeout bounds graceful shutdown of the HTTP server (default 10 s).
 	ShutdownTimeout time.Duration
 	// KeyCacheTTL is how long an API key's account is kept in memory
@@ -122,6 +154,14 @@ type Config struct {
 	// For tests and development: each response is buffered and validated.
 	OnContractViolation func(contract.Violation)
 }
+
+// Unimplemented answers every API operation with 501 in the JSON error
+// shape; embed it in a Config.Handlers implementation that serves only some.
+type Unimplemented = api.Unimplemented
+
+// AccountFrom returns the account an API request authenticated as, for
+// operations given through Config.Handlers.
+func AccountFrom(ctx context.Context) *store.Account { return api.AccountFrom(ctx) }
 
 // DefaultIdempotencyLease is Config.IdempotencyLease's default: a little
 // over the longest request the server answers (its write timeout is 30 s).
@@ -231,6 +271,7 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	// The cache sits outside the secret box: a cached webhook's secret is
 	// opened once, not on every read (it is in memory either way while
 	// deliveries are signed; at rest it stays sealed).
+	backend := st
 	st = cache.Wrap(secretbox.Wrap(st, box), cacheOptions(cfg, st))
 	if cfg.AutoDisableAfter == 0 {
 		cfg.AutoDisableAfter = 5 * 24 * time.Hour
@@ -238,13 +279,18 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	if cfg.MaintenanceInterval <= 0 {
 		cfg.MaintenanceInterval = time.Minute
 	}
+	cfg.applyRetentionDefaults()
 	s := &Server{cfg: cfg, store: st, log: cfg.Logger, metrics: metrics.New(st, cfg.Now)}
+	if sz, ok := backend.(store.Sizer); ok {
+		s.metrics.WatchDatabaseSize(sz)
+	}
 	boot, tokenHash, err := s.bootstrap(ctx)
 	if err != nil {
 		return nil, err
 	}
 	s.Bootstrap = boot
 	s.ingestHash = tokenHash
+	s.warnShortRetention()
 
 	policy := egress.NewPolicy(cfg.EgressAllow)
 	timeout := cfg.DeliveryTimeout
@@ -270,7 +316,8 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	s.publisher = &ingest.Publisher{Store: st, Now: cfg.Now, Published: s.engine.Wake, Accepted: s.metrics.Ingested}
 	s.api, err = api.New(ctx, api.Config{IngestTokenHash: tokenHash, Egress: policy, Logger: cfg.Logger, Now: cfg.Now,
 		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, IngestRateLimit: cfg.IngestRateLimit, IngestRateBurst: cfg.IngestRateBurst,
-		Tester: s.engine, IdempotencyLease: cfg.IdempotencyLease}, st, s.publisher)
+		AuthFailureBudget: cfg.AuthFailureBudget, AuthFailureWindow: cfg.AuthFailureWindow, TrustedProxies: cfg.TrustedProxies,
+		AuthRefused: s.metrics.AuthRefused, Tester: s.engine, IdempotencyLease: cfg.IdempotencyLease, BasePath: cfg.BasePath, Handlers: cfg.Handlers}, st, s.publisher)
 	if err != nil {
 		return nil, err
 	}
@@ -416,7 +463,10 @@ func randomToken(prefix string) (string, error) {
 	return prefix + base64.RawURLEncoding.EncodeToString(b[:]), nil
 }
 
-// Handler returns the HTTP API.
+// Handler returns the HTTP API. A program serving it on an http.Server of
+// its own should serve it through wireerrors.Install, as Serve does, or the
+// answers Go's HTTP server gives before the handler runs (431, some 400s)
+// stay text/plain.
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // API returns the API, for mounting more routes on its router.
@@ -431,8 +481,29 @@ func (s *Server) Publish(ctx context.Context, events ...Event) ([]PublishResult,
 	return s.publisher.Publish(ctx, events)
 }
 
-// RunDelivery runs only the delivery engine until ctx ends.
-func (s *Server) RunDelivery(ctx context.Context) error { return s.engine.Run(ctx) }
+// RunBackground runs everything the server does besides answering requests,
+// until ctx ends: the delivery engine, the maintenance loop (auto-disable,
+// erasing rotated secrets and old idempotency keys), the retention purge and
+// the re-reading of a rotated ingest token.
+// A program that serves Handler on an HTTP server of its own runs this
+// beside it; Run and Serve run it themselves. It returns once all of it has
+// stopped.
+func (s *Server) RunBackground(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() { defer wg.Done(); s.janitor(ctx) }()
+	go func() { defer wg.Done(); s.purger(ctx) }()
+	go func() { defer wg.Done(); s.watchIngestToken(ctx, s.ingestHash) }()
+	err := s.engine.Run(ctx)
+	wg.Wait()
+	return err
+}
+
+// RunDelivery is RunBackground.
+//
+// Deprecated: it once ran the engine alone, silently skipping maintenance;
+// use RunBackground, which it now calls.
+func (s *Server) RunDelivery(ctx context.Context) error { return s.RunBackground(ctx) }
 
 // Run serves the API on cfg.Addr and runs the delivery engine until ctx ends,
 // then shuts down gracefully: stop accepting, finish requests, stop claiming,
@@ -446,6 +517,12 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 // Serve is Run on an existing listener.
+//
+// Both listeners (the API's and the metrics') are served through
+// wireerrors.Install: Go's HTTP server answers some requests itself before any
+// handler runs (headers too large, malformed lines, bad percent-encoding in
+// the path), in text/plain, and the connection is the only place where those
+// answers can still become the API's JSON error shape.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
 		Handler:           s.handler,
@@ -458,11 +535,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	engineCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
 	engineDone := make(chan error, 1)
-	go func() { engineDone <- s.engine.Run(engineCtx) }()
-	go s.janitor(engineCtx)
-	go s.watchIngestToken(engineCtx, s.ingestHash)
+	go func() { engineDone <- s.RunBackground(engineCtx) }()
 	if mln := s.cfg.MetricsListener; mln != nil || s.cfg.MetricsAddr != "" {
-		ms := &http.Server{Handler: s.metrics.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		ms := &http.Server{Handler: s.metricsOnly(), ReadHeaderTimeout: 10 * time.Second,
+			MaxHeaderBytes: 64 << 10, ErrorLog: hs.ErrorLog}
 		if mln == nil {
 			var err error
 			if mln, err = net.Listen("tcp", s.cfg.MetricsAddr); err != nil {
@@ -471,13 +547,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 				return fmt.Errorf("metrics listen: %w", err)
 			}
 		}
-		go ms.Serve(mln)
+		go wireerrors.Install(ms)(mln)
 		defer ms.Close()
 		s.log.Info("serving metrics", "addr", mln.Addr().String())
 	}
 
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- hs.Serve(ln) }()
+	serve := wireerrors.Install(hs)
+	go func() { serveErr <- serve(ln) }()
 	s.log.Info("serving", "addr", ln.Addr().String(), "node", s.cfg.NodeID)
 
 	var err error

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -449,3 +450,28 @@ func TestPostgresNeedsSecretKey(t *testing.T) {
 }
 
 func fmtSscan(s string, v *float64) (int, error) { return fmt.Sscan(s, v) }
+
+// TestMetricsCountAuthRefusals: wrong keys and the 429s of an address over
+// its failure budget are counted, through the server's own wiring of
+// --auth-failure-budget.
+func TestMetricsCountAuthRefusals(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) { c.AuthFailureBudget, c.AuthFailureWindow = 2, time.Hour })
+	wrong, _ := client.New(e.url, "api_0000000000000000000000000000000000000000000")
+	for i := range 3 {
+		_, err := wrong.ListWebhooks(t.Context())
+		want := http.StatusUnauthorized
+		if i == 2 {
+			want = http.StatusTooManyRequests
+		}
+		var apiErr *client.Error
+		if !errors.As(err, &apiErr) || apiErr.StatusCode != want {
+			t.Fatalf("wrong key %d: %v, want %d", i+1, err, want)
+		}
+	}
+	if v := metricValue(t, e.url, `jetwebhooks_auth_refusals_total{reason="invalid"}`); v != 2 {
+		t.Errorf("invalid credentials counted = %v, want 2", v)
+	}
+	if v := metricValue(t, e.url, `jetwebhooks_auth_refusals_total{reason="throttled"}`); v != 1 {
+		t.Errorf("throttled requests counted = %v, want 1", v)
+	}
+}

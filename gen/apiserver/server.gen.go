@@ -52,6 +52,9 @@ type ServerInterface interface {
 	// GetWebhook Get a webhook
 	// (GET /webhooks/{uuid})
 	GetWebhook(ctx echo.Context, uuid string) error
+	// ListDeliveryAttempts List a delivery's attempts
+	// (GET /webhooks/{uuid}/events/{event_id}/attempts)
+	ListDeliveryAttempts(ctx echo.Context, uuid string, eventId string, params ListDeliveryAttemptsParams) error
 	// RotateWebhookSecret Rotate a webhook's secret
 	// (POST /webhooks/{uuid}/rotate-secret)
 	RotateWebhookSecret(ctx echo.Context, uuid string) error
@@ -236,6 +239,46 @@ func (w *ServerInterfaceWrapper) GetWebhook(ctx echo.Context) error {
 	return err
 }
 
+// ListDeliveryAttempts converts echo context to params.
+func (w *ServerInterfaceWrapper) ListDeliveryAttempts(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "uuid" -------------
+	var uuid string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "uuid", ctx.Param("uuid"), &uuid, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter uuid: %s", err))
+	}
+
+	// ------------- Path parameter "event_id" -------------
+	var eventId string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "event_id", ctx.Param("event_id"), &eventId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter event_id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListDeliveryAttemptsParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListDeliveryAttempts(ctx, uuid, eventId, params)
+	return err
+}
+
 // RotateWebhookSecret converts echo context to params.
 func (w *ServerInterfaceWrapper) RotateWebhookSecret(ctx echo.Context) error {
 	var err error
@@ -322,6 +365,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/webhooks/:uuid", wrapper.GetWebhook, options.OperationMiddlewares["getWebhook"]...)
 	router.POST(options.BaseURL+"/webhooks/:uuid/rotate-secret", wrapper.RotateWebhookSecret, options.OperationMiddlewares["rotateWebhookSecret"]...)
 	router.POST(options.BaseURL+"/webhooks/:uuid/test", wrapper.TestWebhook, options.OperationMiddlewares["testWebhook"]...)
+	router.GET(options.BaseURL+"/webhooks/:uuid/events/:event_id/attempts", wrapper.ListDeliveryAttempts, options.OperationMiddlewares["listDeliveryAttempts"]...)
 	router.POST(options.BaseURL+"/webhooks/query", wrapper.QueryWebhookEvents, options.OperationMiddlewares["queryWebhookEvents"]...)
 	router.POST(options.BaseURL+"/webhooks/replay", wrapper.ReplayWebhookEvent, options.OperationMiddlewares["replayWebhookEvent"]...)
 	router.POST(options.BaseURL+"/events", wrapper.IngestEvent, options.OperationMiddlewares["ingestEvent"]...)
@@ -332,6 +376,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 type BadRequestJSONResponse Error
 
 type ConflictJSONResponse Error
+
+type HeadersTooLargeJSONResponse Error
 
 type InternalErrorJSONResponse Error
 
@@ -361,15 +407,25 @@ type IngestEventResponseObject interface {
 	VisitIngestEventResponse(w http.ResponseWriter) error
 }
 
-type IngestEvent202JSONResponse IngestResponse
+type IngestEvent202ResponseHeaders struct {
+	IdempotentReplayed *string
+}
+
+type IngestEvent202JSONResponse struct {
+	Body    IngestResponse
+	Headers IngestEvent202ResponseHeaders
+}
 
 func (response IngestEvent202JSONResponse) VisitIngestEventResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(202)
 	_, err := buf.WriteTo(w)
 	return err
@@ -464,6 +520,20 @@ func (response IngestEvent429JSONResponse) VisitIngestEventResponse(w http.Respo
 	return err
 }
 
+type IngestEvent431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response IngestEvent431JSONResponse) VisitIngestEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type IngestEvent500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response IngestEvent500JSONResponse) VisitIngestEventResponse(w http.ResponseWriter) error {
@@ -487,15 +557,25 @@ type IngestEventBatchResponseObject interface {
 	VisitIngestEventBatchResponse(w http.ResponseWriter) error
 }
 
-type IngestEventBatch202JSONResponse IngestBatchResponse
+type IngestEventBatch202ResponseHeaders struct {
+	IdempotentReplayed *string
+}
+
+type IngestEventBatch202JSONResponse struct {
+	Body    IngestBatchResponse
+	Headers IngestEventBatch202ResponseHeaders
+}
 
 func (response IngestEventBatch202JSONResponse) VisitIngestEventBatchResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(202)
 	_, err := buf.WriteTo(w)
 	return err
@@ -590,6 +670,20 @@ func (response IngestEventBatch429JSONResponse) VisitIngestEventBatchResponse(w 
 	return err
 }
 
+type IngestEventBatch431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response IngestEventBatch431JSONResponse) VisitIngestEventBatchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type IngestEventBatch500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response IngestEventBatch500JSONResponse) VisitIngestEventBatchResponse(w http.ResponseWriter) error {
@@ -654,6 +748,20 @@ func (response ListWebhooks401JSONResponse) VisitListWebhooksResponse(w http.Res
 	return err
 }
 
+type ListWebhooks413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response ListWebhooks413JSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListWebhooks429JSONResponse struct{ TooManyRequestsJSONResponse }
 
 func (response ListWebhooks429JSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
@@ -667,6 +775,20 @@ func (response ListWebhooks429JSONResponse) VisitListWebhooksResponse(w http.Res
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhooks431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListWebhooks431JSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -796,6 +918,20 @@ func (response UpdateWebhook429JSONResponse) VisitUpdateWebhookResponse(w http.R
 	return err
 }
 
+type UpdateWebhook431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response UpdateWebhook431JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateWebhook500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response UpdateWebhook500JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
@@ -819,15 +955,25 @@ type CreateWebhookResponseObject interface {
 	VisitCreateWebhookResponse(w http.ResponseWriter) error
 }
 
-type CreateWebhook200JSONResponse WebhookResponse
+type CreateWebhook200ResponseHeaders struct {
+	IdempotentReplayed *string
+}
+
+type CreateWebhook200JSONResponse struct {
+	Body    WebhookResponse
+	Headers CreateWebhook200ResponseHeaders
+}
 
 func (response CreateWebhook200JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -918,6 +1064,20 @@ func (response CreateWebhook429JSONResponse) VisitCreateWebhookResponse(w http.R
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateWebhook431JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1033,6 +1193,20 @@ func (response QueryWebhookEvents429JSONResponse) VisitQueryWebhookEventsRespons
 	return err
 }
 
+type QueryWebhookEvents431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response QueryWebhookEvents431JSONResponse) VisitQueryWebhookEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type QueryWebhookEvents500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response QueryWebhookEvents500JSONResponse) VisitQueryWebhookEventsResponse(w http.ResponseWriter) error {
@@ -1056,6 +1230,14 @@ type ReplayWebhookEventResponseObject interface {
 }
 
 type ReplayWebhookEvent200JSONResponse ReplayResponse
+
+func (t ReplayWebhookEvent200JSONResponse) MarshalJSON() ([]byte, error) {
+	return ReplayResponse(t).MarshalJSON()
+}
+
+func (t *ReplayWebhookEvent200JSONResponse) UnmarshalJSON(b []byte) error {
+	return (*ReplayResponse)(t).UnmarshalJSON(b)
+}
 
 func (response ReplayWebhookEvent200JSONResponse) VisitReplayWebhookEventResponse(w http.ResponseWriter) error {
 
@@ -1158,6 +1340,20 @@ func (response ReplayWebhookEvent429JSONResponse) VisitReplayWebhookEventRespons
 	return err
 }
 
+type ReplayWebhookEvent431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ReplayWebhookEvent431JSONResponse) VisitReplayWebhookEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ReplayWebhookEvent500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response ReplayWebhookEvent500JSONResponse) VisitReplayWebhookEventResponse(w http.ResponseWriter) error {
@@ -1222,6 +1418,20 @@ func (response DeleteWebhook404JSONResponse) VisitDeleteWebhookResponse(w http.R
 	return err
 }
 
+type DeleteWebhook413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response DeleteWebhook413JSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteWebhook429JSONResponse struct{ TooManyRequestsJSONResponse }
 
 func (response DeleteWebhook429JSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
@@ -1235,6 +1445,20 @@ func (response DeleteWebhook429JSONResponse) VisitDeleteWebhookResponse(w http.R
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhook431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response DeleteWebhook431JSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1303,6 +1527,20 @@ func (response GetWebhook404JSONResponse) VisitGetWebhookResponse(w http.Respons
 	return err
 }
 
+type GetWebhook413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response GetWebhook413JSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetWebhook429JSONResponse struct{ TooManyRequestsJSONResponse }
 
 func (response GetWebhook429JSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
@@ -1320,9 +1558,148 @@ func (response GetWebhook429JSONResponse) VisitGetWebhookResponse(w http.Respons
 	return err
 }
 
+type GetWebhook431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetWebhook431JSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetWebhook500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response GetWebhook500JSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDeliveryAttemptsRequestObject struct {
+	Uuid    string `json:"uuid"`
+	EventId string `json:"event_id"`
+	Params  ListDeliveryAttemptsParams
+}
+
+type ListDeliveryAttemptsResponseObject interface {
+	VisitListDeliveryAttemptsResponse(w http.ResponseWriter) error
+}
+
+type ListDeliveryAttempts200JSONResponse AttemptListResponse
+
+func (response ListDeliveryAttempts200JSONResponse) VisitListDeliveryAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDeliveryAttempts400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListDeliveryAttempts400JSONResponse) VisitListDeliveryAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDeliveryAttempts401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListDeliveryAttempts401JSONResponse) VisitListDeliveryAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDeliveryAttempts404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ListDeliveryAttempts404JSONResponse) VisitListDeliveryAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDeliveryAttempts413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response ListDeliveryAttempts413JSONResponse) VisitListDeliveryAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDeliveryAttempts429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListDeliveryAttempts429JSONResponse) VisitListDeliveryAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDeliveryAttempts431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListDeliveryAttempts431JSONResponse) VisitListDeliveryAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDeliveryAttempts500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ListDeliveryAttempts500JSONResponse) VisitListDeliveryAttemptsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -1442,6 +1819,20 @@ func (response RotateWebhookSecret429JSONResponse) VisitRotateWebhookSecretRespo
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RotateWebhookSecret431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response RotateWebhookSecret431JSONResponse) VisitRotateWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1572,6 +1963,20 @@ func (response TestWebhook429JSONResponse) VisitTestWebhookResponse(w http.Respo
 	return err
 }
 
+type TestWebhook431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response TestWebhook431JSONResponse) VisitTestWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type TestWebhook500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response TestWebhook500JSONResponse) VisitTestWebhookResponse(w http.ResponseWriter) error {
@@ -1615,6 +2020,9 @@ type StrictServerInterface interface {
 	// GetWebhook Get a webhook
 	// (GET /webhooks/{uuid})
 	GetWebhook(ctx context.Context, request GetWebhookRequestObject) (GetWebhookResponseObject, error)
+	// ListDeliveryAttempts List a delivery's attempts
+	// (GET /webhooks/{uuid}/events/{event_id}/attempts)
+	ListDeliveryAttempts(ctx context.Context, request ListDeliveryAttemptsRequestObject) (ListDeliveryAttemptsResponseObject, error)
 	// RotateWebhookSecret Rotate a webhook's secret
 	// (POST /webhooks/{uuid}/rotate-secret)
 	RotateWebhookSecret(ctx context.Context, request RotateWebhookSecretRequestObject) (RotateWebhookSecretResponseObject, error)
@@ -1995,6 +2403,33 @@ func (sh *strictHandler) GetWebhook(ctx echo.Context, uuid string) error {
 	return nil
 }
 
+// ListDeliveryAttempts operation middleware
+func (sh *strictHandler) ListDeliveryAttempts(ctx echo.Context, uuid string, eventId string, params ListDeliveryAttemptsParams) error {
+	var request ListDeliveryAttemptsRequestObject
+
+	request.Uuid = uuid
+	request.EventId = eventId
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListDeliveryAttempts(ctx.Request().Context(), request.(ListDeliveryAttemptsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListDeliveryAttempts")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListDeliveryAttemptsResponseObject); ok {
+		return validResponse.VisitListDeliveryAttemptsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // RotateWebhookSecret operation middleware
 func (sh *strictHandler) RotateWebhookSecret(ctx echo.Context, uuid string) error {
 	var request RotateWebhookSecretRequestObject
@@ -2102,118 +2537,160 @@ func (sh *strictHandler) TestWebhook(ctx echo.Context, uuid string) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H37chs31uernOr9qizV16QoWXZsqqZqFduT0cS3seTK7oReEew+JBE3AQZAi2JcqpqH2GfYB5sn2ToH",
-	"QLObbEr0JU5mJv/YZLMBHAAHv3OHPiSZns21QuVs0v+QzIURM3Ro+NtZjrO5dqiy5fe4pCc52szIuZNa",
-	"Jf3khXiPFgQYdEZiDgZ/LtE6sGKMsPcTugWOplq/t4DXDpWVWqVw7oyc4z0LFmdCOZnZ/T4spJtKBUfH",
-	"AzXVpbHgpghWzBDe4xKEymGkc/pgF2j4x7E01oFBO9fKIoiJkAr2ZsK8xxxG9OpADasJuM4bnBdiiXkf",
-	"nClxCFMUOZr9k+ZIRAcIpd0UjR9S0gSPe4+7A/XDVBbYGNxP15TKpmEZVg1gb5BYJ4sCRijVBOZGZ2gt",
-	"5oNkvwunsfVAualwgCq3IBUIeHB9DRN5hRaks0zUSGTvQTjQKsMT0IpoEA5yiRb2BGRG2Ok+THVBXTgY",
-	"a0OdIlg0V2juWZCrfYQChUXYG/KP0OnUfuvwb8MUchyLsnBw/ADsfgpi7NAM1GIqs+lqueqz98vfHagk",
-	"TSRxhl/dJE2UmGHSr3NSh1gpTWw2xZkgnpqJ6+eoJm6a9I8ePEiTmVTx+2GauOWcOrDOSDVJbm5u0iRu",
-	"OvPotyJ/4ymhb5lWtNv0UcznhcwEserBT5b49UNt0P8yOE76yf84WPH/gf/VHjwzRhs/VJPfL6araUsL",
-	"M1GMtZlhDtrAWMjCwpUoZM5jdpObNHmi1biQ2VcibW2RYSEslBbzJleHCaTMXk1GlhaYYwfKlEpJNUlp",
-	"ZntaQWZQONzn3Q+HmljNP85hKixYqTKEEaKCHAt0mBM/3KTJmXJolCg87b/6SpzrGRKYTHhLaHMUrE7D",
-	"CdAy0K9ipEtHk5AWcmmzQlvMeddeavdnXar816f1pQZbZlOCMV2aDAkBiNZMFAXTmGW6VI6putD6uTAT",
-	"/LpsHjGwoKEJeQVRKC0B1lxL5YhGnDsbaXwh1DIcSPs1SJUWTl+fMU7uaS8apJoQ6U6/R7UPeJ0h5pgz",
-	"vxvhEAo5k+4kwDWDG7yhz51T/mwx0yq33SQNMMbzqL2xKQjPfRNwGhZCOhjhWBv0I0g16TbwLiCaVA4n",
-	"yLO6SZO3SpRuqo38BfOvs8OnYTzuOIhDRjVpLfGeNkDgbUFpWl3e37fKlvO5Ng7zF5hLccFT+S34UWkH",
-	"60N1E2obuqPRnjA8/eDxqiYlRJ5LaiWK10bP0ThJsmQsCotpMq89+pDgVVSNbiWd3nouraNFGsvCobnM",
-	"9UxIxU1FUbwaJ/0fb+/kz9zO9/JufQ3O1IggCTw9oFWxJEFP/G4RwliwJ8Nr8QEdhwAioBfK7ndBlUUB",
-	"fwJRFMSW0uHM1rgyytk0offEqMCkTwpTJYiFMWJZm2ZpwwH5ApN8VbqWWRo9C9OksTxP7jkjlBWZ30Xi",
-	"T0sMa2fCuKm27leduddpbp9nYLqX9CoxpROu/IhlOuf3z9S8bFunQ0BFBOYp9Eh28ecuvJpJ5+hhQ0rb",
-	"+DKf4NIUO5L+9s3zxGtbP5fSECr96GfuO0nj0XhXLZAe/YQZH4GnWMgrNMvzatrNCcxR5VJN+oQtwjmc",
-	"zR0sMWJyn5Rd0kUdK7vxhSDOyRiIuoy0A0Vk52WB+QnJUlKx+6SA0Pj0zLfqwxzNTNBEiaWCYmAgR5F3",
-	"CnSOXvb6K6pyRnMNNCa0As6wyuq7T9LEd1Cb+op5Ki2niSM5OlIQ6WPFeHeC4VNuRL2usyDGUfBazObE",
-	"qknYNkbGMZ0iYvIN8uIc6k0D8IV3R1oXKNTG3q9m7wdv2/c61RtLMJZY5Ju88NfzVy+BVQk0tCWVCcri",
-	"JwXsTrpw4JntoNc2J4MiCJp1Y6E5A09A9X7rBCog33WjzssRzWZER4xbs0y8ScmsOfMdHB6zURO/re1m",
-	"mpRK/lxi+JkgJxLyBjNt8s2VDGr3pWAyyQahT6RRPDxeLVClYISjeumCtL5TksUpyLzJYnjlLq+Xv3zz",
-	"6HHbNhTCustom11mOsfNzWYIDtrRypCOJ5yO9mKKimDhLxcXr6O9T4aMwQzlFTJXbwHo2oQL4dC6yxXs",
-	"3jbnNbS6SZO5WBZa5Nt1hca4gX3S5Loz0Z3wkBWSN2LxAq0VEy8E0FzJ7M4tOA+vUQu2Ci69nGuVVeGN",
-	"0m/Vxs9OO1FchvW1bdpnmpShccVH/KBlg4NIuQwy5PbDxl2EnuLEG4zYoH19qqstaA6b1nl/fZs3ptvK",
-	"k1uPfVRmmxz7jDjDKyRA7bzvJRMKdJaVps9sfHgMtoYDJLYszIvSwlAHnab7c4kl5sM0OlL+iu7ZTMji",
-	"no3qzlxMkM/AzyWN6RUsyHVWzmj0EZurNhjdB+U8Fw4HKhpiFnLt1WI2yLpwqjZHDxNhQ1+bIE15OKZ7",
-	"VLp0oLwlr3SlQ9Bs4/yQjBzpUlB4RdRFSdsUnmvjJunqSdWi/pD+zZqPDNLurLcdo1lraudi1njH6Pm8",
-	"+cqVNMwe1QM9R9V8JStk9n7tkZ7NCyGVY6dWJMqjUO1RfT7xWaApfh0Vmjtv0xdqCnFd5HyUU6whbHq9",
-	"uzXYM7aQvxUum36uWbSTkPTj8SnboLZ3m3BcR5VbdM7GnPyB35ScBm1ZfDThVX8tmlhNodpZgYpUbJ+G",
-	"X6qP25Ng7Vx6NK8x0MPjO/mnqVE0EfCtktfRKQJ75ZwAgEBvicLA/V6vt38SPcY2/ubkDEGPgyuGZPaG",
-	"ljIT13JGaHH/6EHv/sNHvcgK/mmvTaznwom7hPIGfCsH1C5dYRUIbx+iusJCczBiSK8MYbR0yHY1f5AK",
-	"ZiiUVBPYU+VshMbCe8Q5oahZQi4n0u3X1OxdFQFvnW+udNPI93acRxwiwbeCvRmxOE1iQia+g6a/gelZ",
-	"R4+N/ZYtivirebCm50bnZYamk021RQUyP+Hoxtw7e2XOMQ6WMuxezbzUWhMI4BYywy6LcrKvaIj/Qxrk",
-	"j6edv4vOL73O48vOuw+H6cPjm/9qNVXWlZ81lr5DF7pzDT5aHS5tm+9vzWmRBmczG4+Vx2LrrrH7ZJc9",
-	"WwOT2mEPr24Hk+1wGDar+tbwTTPD0yGuonh8ZvhAkUbuRTudlm6r0ZGX3j3XolRdmBK9ps++ZJnDVOQ+",
-	"dlDxlbcSVv56hYvasLUhK7yN6uUWXfhTkLrqMK2vVdtSh+O9fa1n4fx/KdJif23E/I00uk+T7KRUXo6N",
-	"nrWalnfCM146/Qkt6xtXOwiHR4/uFF2faNtyEGCTM1+TDm7lL1hzpz3odevy6rApqA7b5qPHY4st3XuL",
-	"nsWkfS/ntUE2x9hBHt6OeHcs3G7GMbPSyjLe0Vi82c6U287HR6qUdQdJi1pWbe9te7P5GxuQrUGaVj00",
-	"NojjVZ1vPZTbPKLDSm4OG9JVWBBgl0qr5YyweBgAYNj9OFdlhV9bzBCfHvEZxsCnHd7PYuDP4MU43U8R",
-	"jH/RC5gJtYSxQTuF1auwQINRLLanv+x3k7vgry325VNXvOw9Yf1UwHC1dsPwitc9FC7QOta+XfQttPqC",
-	"b5VIFZ9GJkMVbPl36ReXrZUD5zah9kY74fAcM4Pu0xh1YkSGl3M0Uue3BHGnCLrIyeQx6Fjht2DlxNsB",
-	"PcLubyAXS7tfg+9HD497Pdg7OgbOX9pvoPnD3vGju8C8jUvPVw7DdcfKyrvQuh/1+NHGRHvwpypqlMIh",
-	"/GkVIaowpZcevtsgkgwb+r1zJXwcjih6GnpK0uSZ7yZ5RxS0+sVb+fvwuOZfI7zb5ndKCQ6j36xyjPGO",
-	"zbpt3qc/fE0NrrhA66Kz+3OgPipbO8Yy2yMk79rC/Oxh1WPvQyAU4wFr52y4ubfDbvvpac72DqTHLdi7",
-	"SnPhUATmcHR93W585KXhXIRLr7zsEpaJUbzmuD9Mlz583Qx87ikdMMmmHDjNc4PWot0/8aFtrWIE9JYg",
-	"ybrivMVYqnzmI50v25fGOmFc3Ky4TvdsDNoET9EhfC+/3W+PRX5idMa32xJhumgSw2Ek3yCsUgwwfXJs",
-	"qSbrWhiYmJb6zIThnFhdOtiziFDX8EiCk3DWpcv0DPfbGGqr3KyDQJsMrS9PkytvC92+5XDCv0WuDCt3",
-	"GXpJHrxmfqDAAlmBwliQ7neXAdMgnTr+VQj/rASWndNWPjrZ5GM0+vrR4JfaeDp0flcAfbu7u9Vx3eL3",
-	"CCpQa3+tdkAXfvDeL5+XKjOsNDKQDvbKGhH7nIVLe9pKzt2AVZG3SpTYkcRlO4XstItK2mhJUIbFGPbc",
-	"tBaPXEnM48MefKcV8jyC6zyAepRtIZUNROl0J4wDC6lyvdg/GSgv3twUzUJa7MIb7LDKShq5dD6/+fXp",
-	"xZO/wJ5nVDjcrx0WDk3uJg/t5yd+bIGJGsZ9Ocj59J44Mj7TuRzLNt3nE05BRJUNUuYGr6Qu7aXXXi7x",
-	"ei4N2o85LW+Vk0X0GGM0zYxHS673oMc0JzBkJkrShbj4ggw3+4UPlB9+i1YUDMVA4t5wMbWYXf7zH/9v",
-	"uN+F1wYtWTpVSj1HTiboUhAj/kUqKKT1Fvsq88Z38mL8/d8em0ffff+/fzYXi5/evn766Oz567+f6aPn",
-	"4rk4X3y6khWQsubna83x+CyETlvTB2uKS4O5N87NRupHnX9vQX+StNvVf4XX7jIrjW1TxLcwY9zEyI4G",
-	"QRiEmTZV2qU9gbmwXI4jLAz9AMO7MvI2bYrY3c6oFEXezR2B9JU6WQ1xyxq+DEe7uTzPOW/Spj4QalOY",
-	"LudTVDaFUuVobKYNmfOc1CUd2rnIfDzHJ/auHjZ5/TWHH/kIx9mkt4ezawHGH0Xnl9PO33udx53LwcC+",
-	"++/W0GKl5u4QrNnMsIxVL2ENx2VRLD91Z3fez7v277btO29x5kWfTRTqrQ6Dmna2sfuniiBLF6VDmDo3",
-	"J0yl/y28ffO8C8+lQ8PBZHlFOKcNFFrPfS1btFz53BgclzY4n6q15p76BwfhSTfTs4NFxQ0r9DFyLXTa",
-	"O77L6+wBvDTSLc9plUP2xFx+j8vTktq0TdXHW+/Vqk2GYi49rjf9UiVNjH20If18JpSY4AyVqwpBmBlQ",
-	"GHaqBfpoyhyb56DthX6Pqp2ci0ZtX63YhQxNegyZVmM5CZZf6rPCqjkQ9fs7UHLDtIx1y3oA6XudqbaO",
-	"FTVJW0Tz84JXj+vJbRWCnr4+60d3HvfEYTCk1waqFjyXhoUo5istkRW8Wp++dCdmfqcgajlssdFATaV1",
-	"2vjyUe8g7w7UQPnlu0IFw8hSdgh0+oWnaqyLQi/q40VXo6/sI93d+ETAgWr8xIl1siDhsEdS/GCC7sBX",
-	"w8FI5xJtCmyCV9+CukrGuuXyuoHKppq07ZnIEXggyR4KbbiIyStAFbVE3GpveKrhlTfPTp++eHbPDhTB",
-	"inByJAvplsQMaHkhhq9fnV/E1Ooht208OhgJl02HfEhrovAe6IXqb+QvDlTMG/HHWoayvxS4oJceLabC",
-	"cZLIagqamVVh5jxNId2S10ha+Ov5q5d9GH4YRMAbJH3wzgcYeG8GPRkkg7LXu59pxakXDlWG/AQHyc0w",
-	"Batn6OQMLXPSQA1DOv4QlJiRtsYEjccha4MTxa03GwqZYRARoZb1dC6yKXaOur2gy6zQarFYdAX/3NVm",
-	"chDa2oPnZ0+evTx/xm1IMkvHIFfXL05fnyVpcoXGhhqPbs+/rOeoxFwm/eR+t9e97/NppoxZByuTZa5t",
-	"WzS7HBXSTtFyIYV3so+1WR2sbVEquKhSPYgttMKBqhrN0QCns9BaRTOQ9jfklErli5RXJTr1lG9vFvYH",
-	"SsBR74gTrGyV5CEtFNo6Xx8d8o2Gci0m6uugfXIUvRO6tANFHTJWDKvkk1jvHRJdS6wG8xmya0WzsTAc",
-	"Ftq8twMlaOnisajQwrNGdQjPck7eWiXupY1C+i0OodUrB2uF9jfvvLBH674N7tc7KuwqwdlMA6Qvl73D",
-	"o/vHDx5+8+ixGGU5jpNVHp3P80gskr72P2uyliPbJF/t2vPNvKzk9MmTZ68vnj1tZnT3ow7VKWXeOTy6",
-	"X0uTawvP+OQqEsMd/niT7lg22MgtbapJoZaiUS9+1Dv6YhWL69mhm6WLPv0wci5XYB33etv6rQg9qFW1",
-	"c5PDu5s0Kki50eO7G1UF6tTg8P7dDaoqZG7wYBeyWkpGqfHR451Ga9QT36TJg12Wr1lyXtf4+DRuaFg/",
-	"vqMjZ8vZTJjlCjdJacJwoJ2Y2HoGMnXakJO7oHAIifR6vZjz34KVWzC5D6IoCGYHaoWEBhQ1l7YLb3xS",
-	"cZC9VcEsqQ3m14M6zrf++nj3Meezkeb+myBEMyl9G0zYP3DiXxYngCGALJ9VZlgbYNT9OZM2F+JzGYuX",
-	"1+6AqFlSKegiR84hNqQr+ZQYf/LJ1JMqK8qci1/RZdMBQ0TU05wGi8jRR++iZLX7B+mmunSr4kvvuvJ6",
-	"1VrWBZkt/kaRoojh3xYiB8qjnYBMzOk9gr0TGNY8bqzWzbd707rwWkyCWigGqhUX+zDk3LshWAwrN485",
-	"nN6kiWPtCYie6DAzMo4a9OyTMeKkIi3RXwwRowdNAKRd+iFu5Qb4bckovS0ljC/NYRt2dWdOTCls3JSz",
-	"awrqTbpOx5MwszAxjuH4aX8sYcFduu0On0DaLQ6YdxuI2/tiiNvm9d1yp8Qm035d4P3KyFahFq1NNeUa",
-	"Uq08wVwCG3SatbgQpwnYxhUDxBYcgxmWnIwYHBAjnS+78EoVy1DqS0Y1X22lIJsKNcGTgRrWnf59DsoM",
-	"Sa0ZNr3/8ZcQ0+MazFAfuUcwxM0PqhKYliPbyG9IPsO+igGVXgyGJOJwdJTdz487+GD8sHMsvhl1HmWP",
-	"804PD8dH4v7oOHuQ727PtCZi7KS2fLlDtF7M0HKAojPcl6E2neFfWX85vrtRdaXTv73+Up1yz0erbMqt",
-	"B73VZvFX59STMeue2xC1VHTAwkV1zbjnQMXA5xD+G0bC4sNj0gHuH4ERKtczLrAjRYJroUm+F5Z0Bb5A",
-	"Dc6dULkweQwAWe+zHqjToJGQkKmrJfeIAJ8PEOKq9bJoVnFus4A+4q5CmPlLDwcq3noYBrRijP2W2wSr",
-	"J3x1UXXRoc8TrlQs75eso+rmPYMh7sQT9/eWKb2APS/PRRX49je7ZaUx7JX1G3ICVfZgrfq7IpCWt/Uq",
-	"RMjleIyG68/jdYgDddx73IWzscfhSPBU2Mb1b/5GuFjF2LgakdgnCxwWvXHeMV+5E1Ueyx+1yWMye8jZ",
-	"I/0w0zOfEwpOT5D0xhSYg2rXeg1UuB0RxjJmdscBtPE3F7Kq7XdQqwzbREfjGqnf1LcX/b27pji/q3S2",
-	"F8taMLXptG4Lse0srVqv2PrK0mo9mnuLtGoL3f5hbf8OpNWTkA1zu7Sqm9AH3irZ6nU7R2GyKW4zpqto",
-	"RogSduGZ4JsYGW9kPWJSHbGBchpqxnQXXvpaG8bpEy4i98WTw4NhKIYcBodcVpRWXiHUE5G6AzX06uQw",
-	"yD9/l2IjV3hrBdi6AHzy/GxVE1FFOhm1Z2IJI4QCx84nJCsNwyf+7HVo74fp6rs33PrQG+73PcJLv4j+",
-	"WpLhh5thygFbswzLtU7J+dPvLZdAc3Ie2fVDbru3zxY/bUYQPkSM1+NtG/JyyVw4u8+iY+Xz0PPytiBE",
-	"qBp80NsZ/xqVtjeb19N+SZxrFlC2oNyLGJSrmNvvz1e2a/8zEIt3o1InNtx+21DLJyJsh6032AlhSgFz",
-	"EStgGlHbPohm7eES9hQuqnqRVV4EKXMhtwJkvs/5FsL7KSMqchJJrcJfuFqZvzZyIpUoCpqocuzOU3m4",
-	"strnV+K1tI4TKjmpy+noBeBzz9Z+F55di8wVS8ZOgrBYtkCmPmFgrZKRkx285nDSVuNoQwZxIDDooCHW",
-	"2IYhvtSzDiKfjyFs9uOVuxSj7PDo/u7qUrPM9ivrSWtFr1vDlSawYN7guj+M+t8B6PgtrFnl6+HJbbDz",
-	"gQ7lTSh4w7Y7OZ7y84aR1IUzZyFUl9cLndkAEyrDgu/dJNNsXZ8aKOvotNYuF4uHVuZt59SPX3fQ/fbO",
-	"rcqS3TQXvgpT/1Zs5vfibt/RpP2OC1caZeuKcl3g1NTwEEfadB91N7jjO3RfgTV2sCRrTor/BE74Dt0O",
-	"LsTb4l+1BbtngWCoCxfBDCfbRoGei59LBB8eOgGhlj4ZrFTvlV6o6DY6ruJRc+Gmq3BUKC5oytGWC9dX",
-	"4acWZDxg7xl2VqUdHzupL0XcNo/slmKE7yovrOArktbqT/xtyd7HKF0XnpYm5DsOFF+HAP46BNiLf/Qj",
-	"uiZTqF91UEf/TBizBLfQm37agaLxhSsNcm7LMJDcqR4Pva7KFjP7BhXoIt9n512owzXWV/4vJEevQ81z",
-	"ZS9y0X1TIJ3A8H91Ag2d89VQnIod7sSoKnIkX985UH4arLVqhftdOA2BUYTGyqzdByEtoBGWtCOjZ+xJ",
-	"3aZ5MkvFHHzPWJ+hejZvr+ALJ3bXO1vuzviVrdUdsPQ8lHExcflJwz/r66fXd+8PJfT3oITyfq3Ewr2Y",
-	"SrKzHnrgQnX5vwjIhjsI2BPH59FrsqmPRxdLCH93am84SGhqgySmHUtF6s1A+RsoG6mzMLx4dn4x3E/9",
-	"pZm1ktrwt57gn//4v2RG81X3nOoX/15NKN9h67m6ICWvLt9czn3bOvhXoZ7gJbhX3T7g4yaqftVF7omu",
-	"QBsIZscBBxicRwjZFLP3q3Rv0u183nj0Q2zWLaxqMgr5HknSV3bDCYhYDOzC3yKi+YYgWxu8XqB1XyCe",
-	"f5dXcGeMbbtd5VfG2NYrTrZlu4RdWQjLtSUnDS+zJVst8pp03uLB/KvnIv6BuG2Ie450kms34mxB2vUE",
-	"xnpRW8hd5AIxj7Y+DHjAIcnQ2+Zf+FNigq05ADbGaKXZMP5hL0YDOrH4qPC3nATErojezFOLOZUhQXqH",
-	"cpWTUATX8UVwxFL1sYJr9ubdzf8PAAD//w==",
+	"7L39chs3sij+Kl38nSqTZ4cU9WHHpmqrftrYyfrESXwsufbezfhowBmQxGoIMABGFONS1T7EfYbzYPsk",
+	"t7oBzBeHEm0rTnKu80cszgyABtDo726876VquVKSS2t6k/e9BWcZ1/Tny4wvV8pyad/wVc42PMOnGTep",
+	"FisrlOxNeonVBU9gveAS7EIYYNKsuQZhwC44aJ4qnfEsPFYzYBI407ngGjT/ueDGwlrYBX1u2JLHshw3",
+	"3Qy/4xvo/4PbNZ8ulLoywG8sl0YoOTgFNjVcWlB2wfVaGD6KZS/qmXTBlwxB5bJY9iY/9RDG3ruoZzcr",
+	"3pv0jNVCznu3t7dRb8U0W3LbnnG6+Y5vtmf7PbviBhhobrXgWTkBw2Z8B5gRnFstVvyRAcOXTFqRmsGE",
+	"piwkHJ3EcqEKbcrpwxXfAJMZTFW2CcuGL2dCGwuam5WShgObMyGhv2T6imcwxU9jmVRbNgx7NgG3RW5j",
+	"B6fNkWjpmaQldEPiHsLJ+Nkoln9biJw3BnfT1YU0kV+GqgH0456xIs9hyoWcw0qrlBvDs7g3GMFZaB1L",
+	"u2AWuMwMCAkMHt/cwFxccwPCGgJqytIrYBaUTPkpKIkwMAuZ4Ab6DFLNzGIAC5VjFxZmSmOnHAzX11w/",
+	"MiCqfYScM8Ohn9BLGA5r74b0Lokg4zNW5BZOHoMZRMBmlutYrhcirfCyMXu3/A7fBGKGW91e1JNsiTjW",
+	"wuEGWi7ZzSsu53bRmxw9fhz1lkKG34eIkdZyjX3+10//Fcc34/Ewjm8Ov4njm6++effv/9brxOOAF4TG",
+	"f2HZGwcs/kqVRITAP9lqlYuUITYf/MMgSr+vwfVvms96k97/d1BRhAP31hy80FppN1TzSFwsqpURBpYs",
+	"nym95BkoDTMmcgPXLBcZjTnq3Ua9r5Wc5SL9TKC1acmaGSgMz5qI7ycQEQY2cV0YIKSOpS6kFHIe4cz6",
+	"SkKqObN8QAjizz1io3ucwYIZMEKmHKacS8h4zi3PEGVuo95fHZW9UOoV03P+WbfpkfG0AKa5Sq9whjkC",
+	"gWSGSagOEmjOMgP9JyfwnfgLnmGiRjyL5ZTPlOaexJcLpVVheRaBUcDkBtSKa5oELNkG5tyCsH7+LyXi",
+	"OMsdvL/67M/VkiO9nRNKInLW53kKiAb4lk1VgVDiZDJh0lwZnhHW/qDsN6qQ2a8P6w8KTJEukNKrQqcc",
+	"iSTCmrI8JxjTVBXSElS/Cf6UbKKJNcIgTV8pIS3CyFfWQP8Qvhd/ieBwjP8ioQYGU2bTBahZLPk1Dh4h",
+	"9/IUeDCCHwPWGDqjuCGswQyFBatU6AxfEHcgaDx6XSj1PZMbTwTN51geYeDs9UtiX33lOLaQc1wuq664",
+	"HAC/STlHUQhpjGaWQy6WwhI5odVLc4HSDMsyzQ1KC9JNdIlnaa2VnIcRDLap925OPS8mzgVv8O/hGf1t",
+	"eKpkZka9qC7a1b7YlnLOXROwCtZMWPCHnUYQcj5qMDPPi4S0fM5pbW6j3lvJCrtQWvzCs8+Dm2d+PEdv",
+	"PH1DfiSMwVOjNCBnNiAVriCdnrfSFKuV0pZn3/NMsAuaym9xkqSy0B5q1MO2vjsc7cxavlzZV8LYN57b",
+	"4+OVRjprhWP9zH1EfwvLl+Y+OJ/zXFxzvfG947r4LWVasw3+lvzGXqaFNqoDWV5rTpjqNQCuOTDNYYkY",
+	"E4A5hRUzJKoxA4nrKRltCzJRzxQpyow1xJoqlXMme07I+bkQGlHqp/LLqJpyJeGr6T94SnP5mrjx3xx7",
+	"rglFLMsEzoDlr2vrN2O54VFrSR2Vune/8SvcGxx1JnLL9WWmlkxIty95/uOsN/np7k6+oXaul3dtxHkp",
+	"p8iBwMEDSuYbIoJ2wQ0HPxb0hf8sPEBK5HkGqLU0gxHIIs/hz8DyHDehRJOt3cDv2DTnvQmqENuI4adZ",
+	"GE9VHmCSPxa2Y5ZaLf00cSx3kPtWM2lY6naxJItmybRdKGN/1Zk7Kf/ueXqk+wE/RdS2zBYfsEzn9P1L",
+	"uSq61ukQuEQAswjGKKrQ3yP4cSksiWANodSEj4nsFTrfE/S3b15tnTuaueskCkej6+C16coW4fhRcvjr",
+	"xcXrQCXINoBiMjXbpfTjtrUp3nbff/PEqOzbWIZkHvqFFDeBJ1JnqK1gF8jBnpxUNKlkaCWB2R7mohrh",
+	"kQFZLKdcB80eRw+TiRwGH0bAUq2M8fYDQ3q+Jj2dGPRSSLEslqQGboORFU4uunQ42wTlr2oNOYoITjq6",
+	"iiBVUnI6HcjIc4bsZmM5CfURCpVLkeeiJh7ssRI8iOvt5d40VtsJ2TQIKu9kHUEmwWXKJ8iBDU81R8kP",
+	"F0CqUuaxCx5LFMpFykkAzq9x0xhongnNU1xmi3KerRmYuHBKv1rLICJit8LAz4WyPBuMYknnnliUsECs",
+	"A0Uxp7/zG7Zc4VHvEToej4/K4Ygxz1SeqzXPJvBKpV6+sHZlJgcHvukoVcsDyddDxNbeTupRkRdax8s0",
+	"Z+YDCAJJFF9Tm2160L0FpYlsa+rQZxK4LJaQMkniR24UTLmjkEKScK43kDM5L9icPzIw5xIlc6VJwXNW",
+	"IZ7TQud8ZoFUJ2ksZ7TkvZpV4hIFne7z47TtQ9QwkQK09tTtZwRpYVFnY/D24pvhUyAWwZBKCEnmBfc8",
+	"lrjxP7x9RZhuwCwIJwy8/dM333zzfHAKuDabuqyyZih9SW863JZHiAhfpirj3eDXYCXscQ1OoUI4RG+H",
+	"lTiW/z4b7UaTSpRuUt5AhpAg9ZrkoAloOKft9b+LTJ+X3Kk5xxWXmZBzOrUBtzbcen1jAqh4caQteNCb",
+	"yEenMFhYhIklInJWEFp66W0SSCQ+c60msOJ6yRD1kfN7dV1Dxlk2zLm1+LE/uN6862Gk+VpNtrZSOHQd",
+	"dBh/o15pe2jyk4xbJvL9BWjq5jk16hKeS5JZkRnPXT1xKWR2nyhcNvXy6d6isRu8a99rxKSTnDPZ2s1J",
+	"LBMrllwVNiFswKXIueUldld8L7T035/GMqm40aXms8LwLJm0DztKbeDfOpNH2ajVhQPJ91BjdAFdgkMA",
+	"+qid2AicJSdosiwwiiiWNGghNWfpAg/jAIeyufGdX7w6hwWTmVmwK454mCKmzFBR43DNtfuzGhtbZ9xY",
+	"IVnHZGkwlKAgU9ypfZ7LkRnA/02aN8LouGIsSzloyTa+EUsX0F9pcc0sjyBXajVl6VWEXXB9jUwPUMAi",
+	"FkMHEc/nkhvD5twZzKfKLpCmrgq9UoaXRH0hjFV6A5pfc5abtm3MG+6cNo2zRV546chPa0v9IiMl8HTR",
+	"7YyzGB3d3BBgxzc32E1guTv7wO9KxmxIySQeVfJnJ00khPNJLIn5OyHBiQxuFE8QrVKXZDHaOR7C54zE",
+	"Tk3vspGKlMeyYSVt2LIaVMofhl7U2z4LzYeeZkU9m+Mh7kCnXtSrLTsRPrcudZpfTnE39fNka4sGEmPf",
+	"Jgz/cf7jD0AWPq4RX0vnGWFDBHw0H8GBUwoOxl1ETXPmrShtH0aThDkAyu87KVipcO9Lqc+LKc5misec",
+	"WpPB5zbqLdnNS9fB4QlJ4eFXi5xHvUKKnwvuXyPXDoC8IUfn9kp6b8Cl01L2EbGxt0vrTVH3WhzCFETW",
+	"5DH82l7ebH756umzrm1AbeCyptbsJ4BumYq2pNBOnW0EFzVd6JGBpaPzKVk7PavoC2sg8b8SEhcSqyzL",
+	"A5gmGXipquZ7IOHRHbMdwlSFLzTn8nB0S3Sd/ZcwInkJIp3TXD9OrkNYLDf2sjIJ7LPsXkQjp/UmVyzb",
+	"bcfqWoKodzOcq6F/SBbGN2z9vWMJJHA4gnbvKfKfYQtyUFw6G0ynHcV/UTj03Hrd3OEuc3LUK3zj8uzQ",
+	"gw6k9ph36e0bdxMY6sL3FCbeOHwN2NtTrbagOWxUP+/tbd6abidO7iR1wTrdxNgXpKUR3IDtnC8kZRJU",
+	"mhbaMbfDEzA12oeygIFVXhhIlLe3jX4ueMGzJApu7//g9sWSifyRCaa4FYoOeAZ+LnBMZ/yDTKXFEkef",
+	"kufMeP/nQbHKmOWxDD4hA5lydm7yDY3gTG6P7idCPlelvQpBwxHc08JGsXROValK+xbONsyPo+wkbORl",
+	"g1K9aPLi1ri9qHpStqg/xP+nzUea4+602864bjU1K7ZsfKPVatX85FpoQo/ygVpx2fwkzUV61XqE8jcT",
+	"0lIIQgDKUaHao/p8wjMPU/hJbuAdSlLNWFtnsy2FwfvpUiWtVjmkC6ZZarl2Vq0HDndo8Ovx+H5j7Uvy",
+	"lP2F2XTxqR6AveQMNx4d2i1ox3fJF20idYd5tTGnXc4gzU2RfzDgZX8d2uzH+GcCFLun4Zbqw/bEG/Yv",
+	"HXOo4diTk4dAsabc1kT3tzUbMvSLFZIcJLMbzjQcj8fjwWnQAUx4h9I/qJn32naaW5fsxll/j48ej4+f",
+	"PB0HbHFPx502YWbZfWLAFsOQFrBdVFFHYE5R4vKa54qC1RL8JMEXwpKEY7i0kfPHkFokpBFzSfqvtMQ1",
+	"LDcrRobbpbrm2YTYwZKTVVzpjGsXX+MWGbhJ2Yob6CdxMR4fpwnqiBsD4WcESez/jGV45R8MiDE4C2Um",
+	"5oKcB9i3s8EbH+Qm5pLZQnMDqbom3U0ZDvyGpTaWZCIcwcsSIqdeIw1jQlIAS0nHgDQf5DMp03oTBUoX",
+	"y4rUgZBpXpBp1U0NFVLjWvqDYQanuJrLwlgIkXJQs18i8/WktJArhkcJTKG1mjPLw4I5Nbc2WdffTFhg",
+	"MMsVs09OGtbMfeU/5zDcRvem3zGqqcu4ja4V9JdIihCT5kxIgqfuAh10MYKPOZeiQy39ceV9gCutsiLl",
+	"epjiRksQ2SlFKa5cRJYgW7WTPygGKHXyTEtUALsWKSdHUwUg6lM/nQ3/zoa/jIfPLofv3h9GT05uO2Hc",
+	"Eotb1Olj5t0UpB9iJT9YxSxMV7BIy2EbedsIWWRLb+1O9CDX8QMhR9tcXjEI/+luBrSbhXqsKH81IrWc",
+	"w0/NoFR6iYgShUWS6aRLmCk96nV79FzIR5dvQRe8FlUtMliwzEUSlgjsFNUqek3ydW3Y2pAljw4azg51",
+	"7GO4e9lhVF+rrqX2pGb3Wnvz5IOBFvrrAuY/Uan4OGkQ9ZrLmVbLTovOvfyaX1r1ES3rG1c7K4dHTx9C",
+	"3PlIqxNFsHXEBKGmaMQvvBaQ8Hg8qss4h03hptPhrWYzwzu6d7Y2Eq3MlVjVBtkeYw8Z6m7S+ulru5+V",
+	"hxCyMvHsafW43Y3au07ZByozdetmh0JQYsBd27f9jiwhneGDnRpQaBDGKzvfebR3+TOTks0nDWGAGWBg",
+	"NlLJzRIpeuLJCIWpfYCjsaSCO/Rpl5XhF/VjmM5f1dpFhM40NwuoPoU11zywnDuiZ+4mLV0ebpdH4vha",
+	"p6vyLsIdml9OOwIA7rAXhxBJFB+c96ocP2xHCfe7jz51bjuqY/dx+m01wwY/LO1+YX3uZZEOnE8wUvxq",
+	"DOLXJpKfQO/ColWnqe3OZtapATnb+ANyCklt2xIwqF46w6cPQrFrBWZBGirlA0zKLlB1hCQsdwL9ylQ6",
+	"AKUB31bLlUCf12y01DuzwRXrfYSZQICXQjLrggWWbLXCCTf29S4UblKU5n7difr0Xd3k47Fq84NLZKpj",
+	"NxJ1yffwFHXBdBvtdRRb8LwrN7j15uGJZgRkJGB5HnDAb1JpAv8Y8in5GslYGdpUJ6bmN6KmLMzslOwI",
+	"3r5PSxEGqNPZGi69u5c0bK9AiDpYO+vLjsF+NwS84fZ5AGpeSSIl35Le7dApICjLLD+nAMmPYwRzzVJ+",
+	"ueJaqOyO5I4FB5VnPhQTrjhfGbKYoSbZH6Nw/RVkbGMGNfn66ZOT8Rj6RydASauDhrj9ZHzy9D5pu4t+",
+	"n1d+x7Z/pnJSdK5VPUR6a6Jj+HMZGB3BIfy5CoIuUXscHb7bAjLq3Qzx/fCauVBzhOi576kX9V64bnpI",
+	"mrpDCjqPweFJzU2H0uYu95UzG3qeUvrXaMeWoy4n1heXVQMrLrixwWf+KaJU0Ib3DNfvDi5515X+Q47a",
+	"IGcgWXaibXXOku29TUbdp6c523uYI99BoqvEvVr0U7cBqRWF/tBB49Cvh4dXoeFkO6fwDCVD9Ojo9xRq",
+	"HZVZKuWR5UhdLfQN55BUXSa1ygW1udxnnNsjlpqyHAJihT0to6iDq+rQZfN+PM/dDki5N0y6BsyDh0k3",
+	"mH7HYaMKE8yQ60agLlmEPanZAmZKkyykCpuqJR90If9OAaJOsLokhmZwdjNwe3eI7luKoPgfkbpGklDq",
+	"ozG9x8gN5FEgzTnTqGn97hLSGqBjx78K4J+UT7Z3FtkH5359iF5ePxpFU1eocNp3fl+c5G5/+56JSkHw",
+	"6+xvh55UJo2FBKTQCQjbShyjaG3c005w7idYJXhVPOyeIG66ISQnURAopxskZTyfQZ8Sqra5+8nhGL5V",
+	"0kWdezd6SLzzfNhnlgIrrBr6cWAtZKbWg1OfUFUV3oE3fEjitXApaBQh8Prs4uu/Qt+Hfh8OaoflrpDN",
+	"llfCfHp87w4yUaNxD0dyPr4nCgZcqkzMRJec9hGnIFCVLVBWml8LVZhLJ2ld8puV0Nx8yGl5K63Iy0yq",
+	"oEZqRy2pIBE+prRDjSqtQFmHYh5QyTQPfKDc8DukIq/UehD7yXpheHr5r3/+dzIYwVm+ZhsDK5/GXtZ1",
+	"iahgCSVokkY+DM1JcvB07G/CLpyqngyiINQJCbkwzrhTBWS7Qb+fffefz/TTb7/73z/ri/U/3r5+/vTl",
+	"q9d/f6mOXrFX7Hz98UKZh6jmQeoMg/0kih51Zv/WBJ3GYdg6Z1vRsXV8v4Nb3F3x4M7qBDuQ966iBeH7",
+	"BylaUIYH70/FAou8vSc4sBI/yyHuWMMfPCloLs8ryqczkQuiMhEsNqsFlyaCQmZcm1Rpn6VMkV2GYg1c",
+	"DJh7MIIfKaOniv6KZd+yaQS5kBymmrMrU4/WcglAW4GitPw+uaWdlfuaonqIgIS1ifYO+IN//4kNfzkb",
+	"/n08fHYZx8N31U+g393uiFLq3iNWYTuxL5SA8ls0K/J887GIsye6VJTofkS5C0+6rJXB8BWkjU6rS01s",
+	"3EKzM4m0UeWF5ZQ6jcSeUqjh7ZtXUVnmpyN8GF4JyzWFdlGqG7YMyW6xLG0DLoyLykIQ4sIo5AXX8Coi",
+	"036j1mCwTbdRriu/e13iXkU5tWhFLo1PHsTbtr2peyszFfloo+xH88h7mYPveRuttrSps1JIdTGk1rSG",
+	"JuPn3Ry4LAPlK+TwtNDCbs5xAXxs8Ep8xzdnBe5AFy66yLBHtYpNCVsJN9um9bVA5KJKU76OyJJJNudL",
+	"74mmRadzy5km07FfAEQgClek8LILdcVlNzgXjbKFtZJOKGhQEbZUyZmYe5tB5FIoyjkg9IM9ILklWGaq",
+	"Yz0ANYXhQhlLIr5AhMf5OZFNzeqZICUvPXv9chKM1itXrMsq4PhZVdbLLrjQtL88q/QL2vhan65wVcgN",
+	"j4DVEj5Co1iGrNSqYsYolrF0y3fNJSThgJqkKjxnfHJofbxgnXMVCVHr0y5rJpaNV5SFInIUE/oozx3M",
+	"uT1wVfxgqjLBTQRkvCl/eUUnVRk3A1fLIl0o1NOWLONAAwlT1UT12dIltAhctTcuzNd98ubF2fPvXzwy",
+	"scQTz6yYilxYygXmhhYief3j+UXIvUxcJmz90QFVXUuIHtaEokeg1nKylewTyxBK6xJtQ9ZvBFSrFB+t",
+	"F8zya1+b1E1B6ZCL7WDyuUm0RsJFQk8geR8HjhT3JuDMVhA7Oxg+iXsuyJsqh/iiIfSEx73bJAKjltwK",
+	"JPWISZRuTQn7CTIAJCQE0GzmQ1Apk9TBQ1YQ0EWOmzUrNd8yQrusyNWn9GpiGywP9U3H9f6pV1+6jdNq",
+	"TXO+LMts+JJeVN6UPh1MYjkkT2wo+VUL+3bikQ+Hl4oeHj6pRX4HBikoC0to6CdxL46L7Ol4HPcS7Bxc",
+	"0UDLb2yo6DHlZRaVoQKrMgqFUUKSvWZVPnaputEBdRUzRgi120Zf3WaGMJRx5tBPDvkz+i+p9Ru5aiJC",
+	"GpGFeFiXTxD5kphLZSwC7dee6tIFuDOOJwiEHYzgpVPx/C6CZVcOGef4/VoLazkV+MDJTyAZjx4nEfZL",
+	"pScQhuRwNPbH4ZAfJVFL0HR7QqsWhgiV/DI+E5Ib6AeO5eQL7Ortm1eIQS4Bjkuq5ROF3LXMOAgcgUZR",
+	"2jgR22lBiMBU1rEQmevNxYmbqF2rdODhrJINoCYaTeDtn8bjMTlq8a/Db6D/w9tXEVTS94zjVpDZm82p",
+	"fl+hZQT/+ud/O4kcm331DfSfv3g1GGHvF0SwvcBiwLANGDWCF7UNDHV3An1wdXcmtcQOl0axUHkGTG4a",
+	"QO9Ko4COLAqHq7hbVWB+IdMFk/OgIuQi5V4491V3z1YsXfDh0WjsldRKlFuv1yNGr0dKzw98W3Pw6uXX",
+	"L344f0FtUOUSliTAuuJ49vplL+pdc2187a3R2H2sVlyylehNesej8ejYZQwsSAQ5qGxXK2W6YmSLaS7M",
+	"gpsqto1o0r0FsAhj3fe+rkMsy0YrroFC7ZFQBcTFRfSUwFdkqpVOq6c7O8lqEksGR+MjWHImq/oPwkCu",
+	"jHWVnH1GRSJaYZSuYrOPdOEsCGsmltghUZakjHoPlal9kmfBy8FcdmjrPIQS1rBW+srEkuHSBS5XMn+H",
+	"GiVPfZlRBkuVZdYs+b1DmK4+OWiVBEeR1vOKv3g/3D3lIkutopmzhj8ux4dHxyePn3z19Bmbphmf9aqM",
+	"Lhdg3jMc9Zn/v6aIUDAsKh+m9Xw786R39vXXL15fvHjeDgjzas+wENnw8Oi4livUFVPgEj9Qqh7Sn7fR",
+	"njUwG4mQTaXB105olK0+Gh89WPnNdirjdh1OR9UC5rbqo3bUUd81om910FEtn0Y9GY93NS1nf1Cr2E1N",
+	"Du9v0qixSo2e3d+oLL6NDQ6P729QVhimBo/3AaujqCo2Pnq212iNur3Y7niPtWiX076Neo/3WfZmGeq6",
+	"NkmkYUt7++kdnn9TLJdMbyoiTncaeOpi2dzUc3ex04YMvg9L8I56ZO8+Xq6DcO9gEBMyczDNY1mRZU1F",
+	"zkCYEbxx6bheri8FX0rQ/PXoLmUqf37i+yHEopEg/puQq2Y69y6aZb4QrS9E6yGIVlmJHao0my7qVXdh",
+	"zLssiK9EKLfbKlJfMxlFoPKMU+anRinS2TV9HS/SlZ3cfwozbtNFTPQqSLBWgeHcKRnUjvT5UHaiIhjk",
+	"rXESZyuIEhU0V82rCu/uADKWjvQySNkKv0MafApJzclEAu9qtwNpBK/Z3AvMLJadRHoCCSUyJWC4X7lV",
+	"yJlzymoYq88gOGv9zB6ZWDbgGZAaJSTKz67+e3CwN6kx7tLfwlZuUeIdGXx3ZRLRxSdkrKvuPQn5WY3b",
+	"TvZN+buN2nB87WfmJ+bq5NO0PxQw7yHcdQ+LB61mt2+bvN9tkf/xg5H/LkfnjtLx20g76n1Ogv3B9PcP",
+	"QkJL8oibUK5tjSRWXlaqwOUluVaMBoXsmUb1bZdyMd1AUlA6kDfpTlW2GcGPMt9UBkVvpgNn5TiNZVJ3",
+	"qE8oQCJBYS5petbDGx9fQwlG3jrVR3pHzQ/KUgwdtKERa9j7BBU3BCuMQ6BBjx1Oj9Lj7GTIH8+eDE/Y",
+	"V9Ph0/RZNhzzw9kRO56epI+z/VXKzqDIvYS1hzut7UT2jpMaPMGuClbTE/x5z+v45P5G5eU2XwSs+6iD",
+	"w78qe2MngejU8NxtFPXkj7oPjTi/r7Ltb0NrOkdjGRyzCfwJpszwJycopBwfgWYyU0tX9zrymYwogOQG",
+	"hRnnbDi3TGZMZyGMwjjvYSzPvMiEXLAuNz1CAFxMn3PJQr2aG8lgd+mLH3AhHizdzXqxDFfr+QENm/FJ",
+	"x5V15RPyp5S36bm8pFIGdB6iOjXevszOB2tEvtQRuW7W0HcCByuD11ztorTQmvxjbkNOq2L2taJ1JYC4",
+	"vJ337UEmZjOuqWxeuHMvlifjZyN46RNEA8ALZhoXiDkHSqjC07h/D9En9RgWDKnORVpagmVWu5YxFE0K",
+	"RfM1h1QtXQ4KWDXnKNi627zq1wvF0l/BBzMRMsnCAEq76/FIF3A7qGTKu1hO42aW39QsG0z1+6ZUvSuF",
+	"yu83tZCkpr+hK3Rkby7XeWvNZ+Zy7RCoO7hcV7zTF9vEF9bZZJ0Oqe9jnXWDw4HT4XYaTM850+mC7zI9",
+	"lF4xHzwyghfOr0/ET9Q9b+V5j6VVUDM9jOAHl8BNTOOUvKCu+k9ykPhqPom3paZ5YcQ1h3pk8yiWiS+O",
+	"7pmxvxqvnny0s/hImxt//epllRBaBsAQC1myDUx5dRNHXypIvnaEYIg4k0TVb6fmTmCcDCaO3Xi3rivt",
+	"mry/TaJwA4hbrjYk58+/o5KAlBxBVpCE2vYHZB/BzfCcEIFxyoiDeIdBhNe2xmVqGUjqdaoTx4G7ikcz",
+	"mcVyvdjQZbA+jZDCtFsVq5PBKSTfvqiZrQ/eo5ZyGwz07/HvsuB0LCmOu2YyWnYxMqo340nhi2BI+zRm",
+	"dHmXO86X3Hk83pudNIpd3W7fF/uQbKNZfaiDaXwf3NPl8XS7/nu3Y/w/RatpF0upbss8vIteu8i83QT7",
+	"DR96Rz+DFQuJz424hwmwZpWODfQlX1c3eZWBgu6y8BB1M6AARFYVcCESpOtBi0Toqgp9Sou5kCzPcaJ0",
+	"16YjJPSZS1XhN8K4Gzop5t2qYMQhikfGmhG8uGGpzTfENZB4V5VhlEbqXysFQyFSToA7bRaJ8beAwR21",
+	"Yrpoj5OM6sTn02kPWW34tb1k0/Tw6Hh/qbVZvegzi6utKkA7Hf7ao2DWwLovNpk/MLFyW18zqrR98bvI",
+	"lWP+vj4C7yrD+ZyeN3RcVzLYl4KrlxIi/ZnJlOd0xRUKK20JNBQyrpW035Rxg13n241ft8v+9jbN0hCx",
+	"bdP8fR6GPxo+u02/38Y47y6OaQstTV2HqXPEmoYU7crBGG2h4bfcfgYc3MPiUDNmfUG5B0S5b7ndw6Z9",
+	"l8e4tjOPDCBhHcGFtwuhfitBrdjPBfdRwqfA5MYFlhbySqq1DHbMk9KDu2J2UTlwfQZqU6LouIm8cth2",
+	"0PpS0QuiTqXu7Yxu2JFD6oIenLxWu8IWz10luVYWhqZZIXLxDZUdthVO5SwfyaAZNXHX/bETkklj6av1",
+	"L1nGI1hs3QrbunKvlrISQUODjmU/qdXOSeqXqw1KQ3Kj4szWvZ2k779mc55BLq54S/dOJqV9oDuCoxYF",
+	"V94kHstPiZyAXYETsSwjJ+Cs2j81Ky+wDAlXAUsjNyVW3TAv+a6oi5YZYv/oi988yuJ3Fk1Rj6Uuj+1P",
+	"7g7ow6+efHVycvgExy6vNjtsFazC1TkqS1LRnXyuIJCb+eG4LMkTSkbV7u1rVWDqtSr7TGSR57i4dWiO",
+	"69ActaA5OaxAobJIj8fHW+O3L/prwvC+ypyKe0uGmyxRBo17t23wHo+PW9B99bgO3XF7raqFwpltj02c",
+	"ojHE0XjsYs18XrNX+vZj//507BMEU7tMLuBBK77sf5g+94cMomFd+/RAwoVz18qQLeo5KVJ4MtC4LJkg",
+	"/y7ZxuedLdg1b7hTH0rYiDqrniHnf2TgLnAR2G4YapXEdsNxd6XnvUSiRnY12e4+UM57KHltV9TEDgHs",
+	"2zJSgtHVF60cdnf7tJMkkK0/L7TP3owllUgFVyIV+v6upjJ8IIJ6+dO6ik9pa1QaeiuWIpa164aEhMSD",
+	"PCwfJ86Q6SU5u+ASSdaAHOxBdDKuGuhaUAisr4NYiklUiLNpdTiF5H8NPQzD82ooSly3rv5wmdUvKDc0",
+	"lm4aZNJUkg9GcOb5PofGyrRqxAoDXDPDM1fq0Fild5klCaVCSQmHWJ9gl2xWtKUitPsbJTvq6f7KLpA9",
+	"9NhzXy6JgMtOGzEUwfvV3L0vFso/soWS9rnSsB+FOPa9jZQH1ld//IMQZ6/ykGObzrFjhpGLUc03sGT6",
+	"imeUyY5Ti3shG1RIENbE0l1R18hohOTixfkFasV0q16t5B2z7jqvf/3z/6AeTBobJT1ZH9Plq9iQS6Ys",
+	"tpyVt/NtVq5tnWmUYVxedHlUVgd1MVGyXjY3c0CXxL55NzwS9SmHdMHTqyoLN2V57gSVYD/Yrg5RVb5w",
+	"6qasKvWdAgvebqpxKsKF8hRA10WWL7ixDxDje5+Lem/a3FWp+VemzZ3lkneF2vtdCfaU00bQhr8ywuGa",
+	"sM4czjMUKb9Q6j8spT7nSAFqVbl3UOh21lW95JBPuKLyPY5Ku9DAAwpT9L293wqLkHRJQkdcsAnmNqG3",
+	"PErV7SPDUBomd9WLPaUvgd5WUUIimE8x3aP6wKkvUTR0JYoQFetj+TiB23e3/zcAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

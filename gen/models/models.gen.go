@@ -5,8 +5,10 @@ package models
 
 import (
 	"encoding/json"
+	"errors"
 
 	"github.com/oapi-codegen/nullable"
+	"github.com/oapi-codegen/runtime"
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
@@ -28,6 +30,42 @@ func (e DeliveryStatus) Valid() bool {
 	case DeliveryStatusRetry:
 		return true
 	case DeliveryStatusSuccess:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ErrorClass.
+const (
+	ErrorClassConnectionFailed   ErrorClass = "connection_failed"
+	ErrorClassConnectionRefused  ErrorClass = "connection_refused"
+	ErrorClassDestinationRefused ErrorClass = "destination_refused"
+	ErrorClassHttpStatus         ErrorClass = "http_status"
+	ErrorClassRedirect           ErrorClass = "redirect"
+	ErrorClassResponseTooLarge   ErrorClass = "response_too_large"
+	ErrorClassTimeout            ErrorClass = "timeout"
+	ErrorClassTls                ErrorClass = "tls"
+)
+
+// Valid indicates whether the value is a known member of the ErrorClass enum.
+func (e ErrorClass) Valid() bool {
+	switch e {
+	case ErrorClassConnectionFailed:
+		return true
+	case ErrorClassConnectionRefused:
+		return true
+	case ErrorClassDestinationRefused:
+		return true
+	case ErrorClassHttpStatus:
+		return true
+	case ErrorClassRedirect:
+		return true
+	case ErrorClassResponseTooLarge:
+		return true
+	case ErrorClassTimeout:
+		return true
+	case ErrorClassTls:
 		return true
 	default:
 		return false
@@ -118,15 +156,45 @@ func (e QueryStatus) Valid() bool {
 	}
 }
 
-// Defines values for ReplayResponseStatus.
+// Defines values for ReplayEventResponseReplayedBy.
 const (
-	ReplayResponseStatusEnqueued ReplayResponseStatus = "enqueued"
+	ReplayEventResponseReplayedByEventId ReplayEventResponseReplayedBy = "event_id"
 )
 
-// Valid indicates whether the value is a known member of the ReplayResponseStatus enum.
-func (e ReplayResponseStatus) Valid() bool {
+// Valid indicates whether the value is a known member of the ReplayEventResponseReplayedBy enum.
+func (e ReplayEventResponseReplayedBy) Valid() bool {
 	switch e {
-	case ReplayResponseStatusEnqueued:
+	case ReplayEventResponseReplayedByEventId:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReplaySourceResponseReplayedBy.
+const (
+	ReplaySourceResponseReplayedBySourceUid ReplaySourceResponseReplayedBy = "source_uid"
+)
+
+// Valid indicates whether the value is a known member of the ReplaySourceResponseReplayedBy enum.
+func (e ReplaySourceResponseReplayedBy) Valid() bool {
+	switch e {
+	case ReplaySourceResponseReplayedBySourceUid:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReplayStatus.
+const (
+	ReplayStatusEnqueued ReplayStatus = "enqueued"
+)
+
+// Valid indicates whether the value is a known member of the ReplayStatus enum.
+func (e ReplayStatus) Valid() bool {
+	switch e {
+	case ReplayStatusEnqueued:
 		return true
 	default:
 		return false
@@ -241,6 +309,15 @@ func (e WebhookStatus) Valid() bool {
 	}
 }
 
+// AttemptListResponse defines model for AttemptListResponse.
+type AttemptListResponse struct {
+	Attempts []DeliveryAttempt `json:"attempts"`
+
+	// NextCursor Present when there are more attempts; pass it as `cursor`.
+	NextCursor *string `json:"next_cursor,omitempty"`
+	Success    bool    `json:"success"`
+}
+
 // CreateWebhookRequest defines model for CreateWebhookRequest.
 type CreateWebhookRequest struct {
 	Events EventList `json:"events"`
@@ -251,7 +328,9 @@ type CreateWebhookRequest struct {
 	// FilterUsers Outbound events only from these usernames (transactional keys or smarthosts the account owns). null = all.
 	FilterUsers nullable.Nullable[FilterList] `json:"filter_users,omitempty"`
 
-	// Name Letters, digits, hyphens, underscores and whitespace; not only whitespace.
+	// Name Letters, digits, hyphens, underscores and spaces; not only spaces. Other whitespace
+	// (tab, line breaks) and every other control character are refused.
+	//
 	//
 	// Example: Production Webhook
 	Name WebhookName `json:"name"`
@@ -259,10 +338,43 @@ type CreateWebhookRequest struct {
 	// Status 1 enabled, 0 disabled. Omitted, the webhook is enabled.
 	Status *StatusInput `json:"status,omitempty"`
 
-	// Url An absolute http or https URL. Literal private or loopback addresses are refused.
+	// Url An absolute http or https URL, without control characters. Literal private or loopback
+	// addresses and names under .invalid are refused, all with the same message.
+	//
 	//
 	// Example: https://example.com/webhook
 	Url WebhookURL `json:"url"`
+}
+
+// DeliveryAttempt One HTTP attempt of a delivery (jetwebhooks extension).
+type DeliveryAttempt struct {
+	// At When the attempt started (unix seconds).
+	At int64 `json:"at"`
+
+	// Attempt The attempt's number within the delivery, from 1, across retries and replays.
+	Attempt int `json:"attempt"`
+
+	// DurationMs How long it took, connection to last byte read, in milliseconds.
+	DurationMs int64 `json:"duration_ms"`
+
+	// Error Why the attempt failed, in one safe sentence: no secrets, and no address the
+	// service resolved (a redirect's target is the receiver's own answer and is quoted).
+	// null when it succeeded.
+	//
+	//
+	// Example: HTTP 302 redirect not followed: Location https://example.com/new-hook
+	Error nullable.Nullable[string] `json:"error"`
+
+	// ErrorClass Why the attempt failed; absent when it succeeded (an enum cannot also be null in
+	// every language's generator, so the field is left out instead).
+	ErrorClass *ErrorClass `json:"error_class,omitempty"`
+
+	// ResponseBody The first 1 KiB of the receiver's answer, cut on a UTF-8 boundary (invalid UTF-8
+	// and NUL bytes shown as U+FFFD); empty when there was none.
+	ResponseBody string `json:"response_body"`
+
+	// StatusCode The receiver's HTTP status; null when no answer was received.
+	StatusCode nullable.Nullable[int] `json:"status_code"`
 }
 
 // DeliveryStatus pending: no attempt yet; retry: at least one attempt failed and another is
@@ -279,6 +391,22 @@ type Error struct {
 	// Success Example: false
 	Success bool `json:"success"`
 }
+
+// ErrorClass Why an attempt failed:
+// `timeout`: no complete answer within the attempt timeout;
+// `connection_refused`: the receiver's host refused the connection;
+// `connection_failed`: the connection failed otherwise (reset, closed before an answer,
+// host unreachable);
+// `tls`: the TLS handshake or certificate verification failed;
+// `destination_refused`: the host name does not resolve, or resolves to an address
+// webhooks may not reach (private, loopback, reserved). One class and one message for
+// both on purpose, so the history reveals nothing about internal names;
+// `http_status`: the receiver answered a status other than 2xx and 3xx;
+// `redirect`: the receiver answered 3xx; redirects are never followed, and `error`
+// quotes the target;
+// `response_too_large`: the receiver answered 2xx with a body larger than the service
+// reads (64 KiB by default).
+type ErrorClass string
 
 // ErrorDetail defines model for ErrorDetail.
 type ErrorDetail struct {
@@ -302,6 +430,10 @@ type EventRecord struct {
 
 	// Id Example: evt_xyz789
 	Id string `json:"id"`
+
+	// LastAttempt jetwebhooks extension. The delivery's most recent attempt (its `attempt` is
+	// `total_attempts`); null before the first.
+	LastAttempt nullable.Nullable[DeliveryAttempt] `json:"last_attempt,omitempty"`
 
 	// LastResponseCode null before the first attempt and when no HTTP answer was received.
 	LastResponseCode nullable.Nullable[int] `json:"last_response_code"`
@@ -345,7 +477,12 @@ type IngestEvent struct {
 	// CreatedAt Unix seconds (up to the year 3000); defaults to the time of ingest.
 	CreatedAt *int64 `json:"created_at,omitempty"`
 
-	// Data Event data, delivered as the envelope's `data` byte for byte in meaning (numbers keep every digit).
+	// Data Event data, delivered as the envelope's `data` as it was sent, only with insignificant
+	// whitespace removed: its member order, its string escapes (`<` stays `<`, `\u003c`
+	// stays `\u003c`) and every digit of its numbers; the signatures cover those exact
+	// bytes. Its strings may contain any character JSON can carry, control
+	// characters included (escaped, as JSON requires); it must still be valid UTF-8,
+	// without unpaired surrogate escapes, and its numbers must fit a float64.
 	Data *json.RawMessage `json:"data,omitempty"`
 
 	// Domain Inbound events, the receiving domain (matched against filter_domains).
@@ -418,6 +555,24 @@ type QueryResponse struct {
 // QueryStatus `delivered` is accepted as a synonym of `success`.
 type QueryStatus string
 
+// ReplayEventResponse defines model for ReplayEventResponse.
+type ReplayEventResponse struct {
+	// Deliveries How many fresh deliveries were queued (jetwebhooks extension).
+	Deliveries int `json:"deliveries"`
+
+	// EventId The replayed event.
+	EventId string `json:"event_id"`
+	Message string `json:"message"`
+
+	// ReplayedBy jetwebhooks extension. The request named one event.
+	ReplayedBy ReplayEventResponseReplayedBy `json:"replayed_by"`
+	Status     ReplayStatus                  `json:"status"`
+	Success    bool                          `json:"success"`
+}
+
+// ReplayEventResponseReplayedBy jetwebhooks extension. The request named one event.
+type ReplayEventResponseReplayedBy string
+
 // ReplayRequest defines model for ReplayRequest.
 type ReplayRequest struct {
 	EventId   *string             `json:"event_id,omitempty"`
@@ -425,20 +580,35 @@ type ReplayRequest struct {
 	Uuid      *openapi_types.UUID `json:"uuid,omitempty"`
 }
 
-// ReplayResponse defines model for ReplayResponse.
+// ReplayResponse What a replay queued; `replayed_by` says which of the two shapes it is: a replay
+// by `event_id` (JetEmail's) or by `source_uid` (every event of that message).
 type ReplayResponse struct {
-	// Deliveries How many fresh deliveries were queued (jetwebhooks extension).
-	Deliveries *int `json:"deliveries,omitempty"`
-
-	// EventId The replayed event; for a `source_uid` replay, the newest of its events.
-	EventId string               `json:"event_id"`
-	Message string               `json:"message"`
-	Status  ReplayResponseStatus `json:"status"`
-	Success bool                 `json:"success"`
+	union json.RawMessage
 }
 
-// ReplayResponseStatus defines model for ReplayResponse.Status.
-type ReplayResponseStatus string
+// ReplaySourceResponse defines model for ReplaySourceResponse.
+type ReplaySourceResponse struct {
+	// Deliveries How many fresh deliveries were queued, over all of the message's events.
+	Deliveries int `json:"deliveries"`
+
+	// EventId The newest of the replayed events.
+	EventId string `json:"event_id"`
+	Message string `json:"message"`
+
+	// ReplayedBy jetwebhooks extension. The request named a message; its events were replayed.
+	ReplayedBy ReplaySourceResponseReplayedBy `json:"replayed_by"`
+
+	// SourceUid The message whose events were replayed.
+	SourceUid string       `json:"source_uid"`
+	Status    ReplayStatus `json:"status"`
+	Success   bool         `json:"success"`
+}
+
+// ReplaySourceResponseReplayedBy jetwebhooks extension. The request named a message; its events were replayed.
+type ReplaySourceResponseReplayedBy string
+
+// ReplayStatus defines model for ReplayStatus.
+type ReplayStatus string
 
 // RotateSecretRequest defines model for RotateSecretRequest.
 type RotateSecretRequest struct {
@@ -468,8 +638,11 @@ type TestDeliveryResponse struct {
 	DurationMs int64 `json:"duration_ms"`
 
 	// Error Why the attempt failed (no secrets, no addresses); null on success.
-	Error   nullable.Nullable[string] `json:"error"`
-	EventId string                    `json:"event_id"`
+	Error nullable.Nullable[string] `json:"error"`
+
+	// ErrorClass Why the attempt failed, from the documented set (see `ErrorClass`); absent on success.
+	ErrorClass *ErrorClass `json:"error_class,omitempty"`
+	EventId    string      `json:"event_id"`
 
 	// ResponseBody The start of the endpoint's answer (up to 1 KiB).
 	ResponseBody *string `json:"response_body,omitempty"`
@@ -495,7 +668,9 @@ type UpdateWebhookRequest struct {
 	// FilterUsers Replaces the user filter; null clears it.
 	FilterUsers nullable.Nullable[FilterList] `json:"filter_users,omitempty"`
 
-	// Name Letters, digits, hyphens, underscores and whitespace; not only whitespace.
+	// Name Letters, digits, hyphens, underscores and spaces; not only spaces. Other whitespace
+	// (tab, line breaks) and every other control character are refused.
+	//
 	//
 	// Example: Production Webhook
 	Name *WebhookName `json:"name,omitempty"`
@@ -503,7 +678,9 @@ type UpdateWebhookRequest struct {
 	// Status 0 = disabled, 1 = enabled.
 	Status *StatusInput `json:"status,omitempty"`
 
-	// Url An absolute http or https URL. Literal private or loopback addresses are refused.
+	// Url An absolute http or https URL, without control characters. Literal private or loopback
+	// addresses and names under .invalid are refused, all with the same message.
+	//
 	//
 	// Example: https://example.com/webhook
 	Url  *WebhookURL        `json:"url,omitempty"`
@@ -533,7 +710,7 @@ type Webhook struct {
 	// PreviousSecretExpiresAt jetwebhooks extension. Until when the secret replaced by the last rotation still signs (unix seconds), or null.
 	PreviousSecretExpiresAt nullable.Nullable[int64] `json:"previous_secret_expires_at,omitempty"`
 
-	// Secret The signing secret (`whsec_…`). Present on create and get, absent in lists.
+	// Secret The signing secret (`whsec_…`). Always present on create, get and rotate-secret (see `WebhookWithSecret`), absent in lists.
 	//
 	// Example: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
 	Secret *string            `json:"secret,omitempty"`
@@ -550,7 +727,8 @@ type WebhookListResponse struct {
 	Webhooks   []Webhook `json:"webhooks"`
 }
 
-// WebhookName Letters, digits, hyphens, underscores and whitespace; not only whitespace.
+// WebhookName Letters, digits, hyphens, underscores and spaces; not only spaces. Other whitespace
+// (tab, line breaks) and every other control character are refused.
 //
 // Example: Production Webhook
 type WebhookName = string
@@ -560,16 +738,49 @@ type WebhookResponse struct {
 	// Message Example: Webhook created successfully
 	Message *string `json:"message,omitempty"`
 	Success bool    `json:"success"`
-	Webhook Webhook `json:"webhook"`
+
+	// Webhook A webhook with its signing secret, as create, get and rotate-secret answer it.
+	Webhook WebhookWithSecret `json:"webhook"`
 }
 
 // WebhookStatus defines model for WebhookStatus.
 type WebhookStatus string
 
-// WebhookURL An absolute http or https URL. Literal private or loopback addresses are refused.
+// WebhookURL An absolute http or https URL, without control characters. Literal private or loopback
+// addresses and names under .invalid are refused, all with the same message.
 //
 // Example: https://example.com/webhook
 type WebhookURL = string
+
+// WebhookWithSecret A webhook with its signing secret, as create, get and rotate-secret answer it.
+type WebhookWithSecret struct {
+	// CreatedAt Unix seconds.
+	CreatedAt int64 `json:"created_at"`
+
+	// DisabledAt jetwebhooks extension. When the service disabled it (unix seconds), or null.
+	DisabledAt nullable.Nullable[int64] `json:"disabled_at,omitempty"`
+
+	// DisabledReason jetwebhooks extension. Why the service disabled this webhook by itself (the
+	// endpoint answered 410 Gone, or every delivery failed for the auto-disable window);
+	// null otherwise. Re-enabling it with PATCH (status 1) clears it.
+	DisabledReason nullable.Nullable[string]   `json:"disabled_reason,omitempty"`
+	Events         []SubscribableEventType     `json:"events"`
+	FilterDomains  nullable.Nullable[[]string] `json:"filter_domains"`
+	FilterUsers    nullable.Nullable[[]string] `json:"filter_users"`
+
+	// LastModified Unix seconds.
+	LastModified int64  `json:"last_modified"`
+	Name         string `json:"name"`
+
+	// PreviousSecretExpiresAt jetwebhooks extension. Until when the secret replaced by the last rotation still signs (unix seconds), or null.
+	PreviousSecretExpiresAt nullable.Nullable[int64] `json:"previous_secret_expires_at,omitempty"`
+
+	// Secret The signing secret (`whsec_…`).
+	Secret string             `json:"secret"`
+	Status WebhookStatus      `json:"status"`
+	Url    string             `json:"url"`
+	Uuid   openapi_types.UUID `json:"uuid"`
+}
 
 // IdempotencyKey defines model for IdempotencyKey.
 type IdempotencyKey = string
@@ -579,6 +790,9 @@ type BadRequest = Error
 
 // Conflict defines model for Conflict.
 type Conflict = Error
+
+// HeadersTooLarge defines model for HeadersTooLarge.
+type HeadersTooLarge = Error
 
 // InternalError defines model for InternalError.
 type InternalError = Error
@@ -643,6 +857,15 @@ type CreateWebhookParams struct {
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
+// ListDeliveryAttemptsParams defines parameters for ListDeliveryAttempts.
+type ListDeliveryAttemptsParams struct {
+	// Limit Page size.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Continue after this cursor.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
+
 // IngestEventJSONRequestBody defines body for IngestEvent for application/json ContentType.
 type IngestEventJSONRequestBody = IngestEvent
 
@@ -666,3 +889,104 @@ type RotateWebhookSecretJSONRequestBody = RotateSecretRequest
 
 // TestWebhookJSONRequestBody defines body for TestWebhook for application/json ContentType.
 type TestWebhookJSONRequestBody = TestDeliveryRequest
+
+// AsReplayEventResponse returns the union data inside the ReplayResponse as a ReplayEventResponse
+func (t ReplayResponse) AsReplayEventResponse() (ReplayEventResponse, error) {
+	var body ReplayEventResponse
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromReplayEventResponse overwrites any union data inside the ReplayResponse as the provided ReplayEventResponse
+func (t *ReplayResponse) FromReplayEventResponse(v ReplayEventResponse) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"replayed_by":"event_id"}`))
+	t.union = b
+	return err
+}
+
+// MergeReplayEventResponse performs a merge with any union data inside the ReplayResponse, using the provided ReplayEventResponse
+func (t *ReplayResponse) MergeReplayEventResponse(v ReplayEventResponse) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"replayed_by":"event_id"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsReplaySourceResponse returns the union data inside the ReplayResponse as a ReplaySourceResponse
+func (t ReplayResponse) AsReplaySourceResponse() (ReplaySourceResponse, error) {
+	var body ReplaySourceResponse
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromReplaySourceResponse overwrites any union data inside the ReplayResponse as the provided ReplaySourceResponse
+func (t *ReplayResponse) FromReplaySourceResponse(v ReplaySourceResponse) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"replayed_by":"source_uid"}`))
+	t.union = b
+	return err
+}
+
+// MergeReplaySourceResponse performs a merge with any union data inside the ReplayResponse, using the provided ReplaySourceResponse
+func (t *ReplayResponse) MergeReplaySourceResponse(v ReplaySourceResponse) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"replayed_by":"source_uid"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t ReplayResponse) Discriminator() (string, error) {
+	var discriminator struct {
+		Discriminator string `json:"replayed_by"`
+	}
+	err := json.Unmarshal(t.union, &discriminator)
+	return discriminator.Discriminator, err
+}
+
+func (t ReplayResponse) ValueByDiscriminator() (interface{}, error) {
+	discriminator, err := t.Discriminator()
+	if err != nil {
+		return nil, err
+	}
+	switch discriminator {
+	case "event_id":
+		return t.AsReplayEventResponse()
+	case "source_uid":
+		return t.AsReplaySourceResponse()
+	default:
+		return nil, errors.New("unknown discriminator value: " + discriminator)
+	}
+}
+
+func (t ReplayResponse) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *ReplayResponse) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}

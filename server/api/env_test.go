@@ -6,8 +6,8 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -23,7 +23,10 @@ import (
 	"github.com/jetwebhooks/jetwebhooks/server/egress"
 	"github.com/jetwebhooks/jetwebhooks/server/ingest"
 	"github.com/jetwebhooks/jetwebhooks/server/store"
+	"github.com/jetwebhooks/jetwebhooks/server/store/pgstore"
+	"github.com/jetwebhooks/jetwebhooks/server/store/pgstore/pgtest"
 	"github.com/jetwebhooks/jetwebhooks/server/store/sqlitestore"
+	"github.com/jetwebhooks/jetwebhooks/server/wireerrors"
 )
 
 const (
@@ -69,13 +72,14 @@ type tenant struct {
 	C       *client.Client
 }
 
-// env is the real stack: sqlitestore in a temp dir, api.New, httptest, and
+// env is the real stack: sqlitestore in a temp dir (or a fresh PostgreSQL
+// database, see postgresTests), api.New, httptest, and
 // clients whose transport validates every response against the spec. Its
 // Tester is a real delivery engine (not running unless a test calls
 // runEngine) whose HTTP client may reach loopback receivers.
 type env struct {
 	t      *testing.T
-	st     *sqlitestore.Store
+	st     store.Store
 	clock  *testClock
 	engine *delivery.Engine
 	url    string
@@ -107,10 +111,7 @@ func newEnvWith(t *testing.T, configure func(*api.Config)) *env {
 func newEnvWrapped(t *testing.T, configure func(*api.Config), wrap func(store.Store) store.Store) *env {
 	t.Helper()
 	ctx := t.Context()
-	st, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "api.db"), sqlitestore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openBackend(t)
 	t.Cleanup(func() { _ = st.Close() })
 
 	clk := &testClock{}
@@ -137,9 +138,11 @@ func newEnvWrapped(t *testing.T, configure func(*api.Config), wrap func(store.St
 		Now:         clk.Now,
 		// The clock stands still, so a limited bucket would never refill:
 		// the many requests of most tests would be refused. Rate limiting
-		// has tests of its own that set it.
-		RateLimit: -1,
-		Tester:    engine,
+		// has tests of its own that set it. So has the budget of failed
+		// authentications, which tests of wrong keys would exhaust.
+		RateLimit:         -1,
+		AuthFailureBudget: -1,
+		Tester:            engine,
 	}
 	if configure != nil {
 		configure(&cfg)
@@ -152,8 +155,10 @@ func newEnvWrapped(t *testing.T, configure func(*api.Config), wrap func(store.St
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(a)
-	t.Cleanup(srv.Close)
+	// Served as Server.Serve serves it: through wireerrors, so the answers
+	// net/http gives before any handler runs (431, malformed requests) are in
+	// the error shape too, and the contract check sees them.
+	srv := newServedAPI(t, a)
 
 	vt := &validatingTransport{t: t, base: srv.Client().Transport}
 	hc := &http.Client{
@@ -176,6 +181,69 @@ func newEnvWrapped(t *testing.T, configure func(*api.Config), wrap func(store.St
 		}
 	})
 	return e
+}
+
+// servedAPI is the API on a loopback listener, served through wireerrors.
+type servedAPI struct {
+	URL string
+	tr  *http.Transport
+}
+
+func (s *servedAPI) Client() *http.Client { return &http.Client{Transport: s.tr} }
+
+func newServedAPI(t *testing.T, h http.Handler) *servedAPI {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: h, MaxHeaderBytes: 64 << 10, ReadHeaderTimeout: 10 * time.Second}
+	serve := wireerrors.Install(hs)
+	go serve(ln)
+	tr := &http.Transport{}
+	t.Cleanup(func() {
+		tr.CloseIdleConnections()
+		hs.Close()
+	})
+	return &servedAPI{URL: "http://" + ln.Addr().String(), tr: tr}
+}
+
+// postgresTests are the API tests that run again on PostgreSQL, as subtests
+// of TestPostgres (skipped, with one notice, without
+// JETWEBHOOKS_TEST_POSTGRES): those whose promise is that nothing reaches
+// the store, or nothing of another account's, on either backend. The
+// backend is chosen by the test's name.
+var postgresTests = map[string]func(*testing.T){
+	"TestHostileRequests":       TestHostileRequests,
+	"TestHostileAccepted":       TestHostileAccepted,
+	"TestEventDataKeptAsSent":   TestEventDataKeptAsSent,
+	"TestMalformedRequests":     TestMalformedRequests,
+	"TestTenantIsolationMatrix": TestTenantIsolationMatrix,
+}
+
+func TestPostgres(t *testing.T) {
+	pgtest.ServerURL(t) // skips (or fails in CI) as the variable says
+	for name, fn := range postgresTests {
+		t.Run(strings.TrimPrefix(name, "Test"), fn)
+	}
+}
+
+// openBackend opens the env's store: PostgreSQL under TestPostgres, else
+// SQLite in a temp dir.
+func openBackend(t *testing.T) store.Store {
+	t.Helper()
+	if strings.HasPrefix(t.Name(), "TestPostgres/") {
+		st, err := pgstore.Open(t.Context(), pgtest.NewDatabase(t), pgstore.Options{})
+		if err != nil {
+			t.Fatalf("open postgres store: %v", err)
+		}
+		return st
+	}
+	st, err := sqlitestore.Open(t.Context(), filepath.Join(t.TempDir(), "api.db"), sqlitestore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
 
 // testSchedule is the engine's retry schedule in tests: three attempts

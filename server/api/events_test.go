@@ -101,6 +101,10 @@ func TestIngestAndQuery(t *testing.T) {
 		t.Errorf("last_response_code = %v, want null before any attempt", got.LastResponseCode)
 	}
 	got.LastResponseCode = nil
+	if !got.LastAttempt.IsNull() {
+		t.Errorf("last_attempt = %v, want null before any attempt", got.LastAttempt)
+	}
+	got.LastAttempt = nil
 	var payload map[string]any
 	if err := json.Unmarshal(got.Payload, &payload); err != nil ||
 		!reflect.DeepEqual(payload, map[string]any{"to": "user@example.com", "from": "sender@example.com"}) {
@@ -238,7 +242,7 @@ func TestReplay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.Success || res.Status != "enqueued" || res.EventId != "evt_replay_me" || res.Deliveries == nil || *res.Deliveries != 1 {
+	if !res.Success || res.Status != "enqueued" || res.EventId != "evt_replay_me" || res.Deliveries != 1 || res.ReplayedBy != "event_id" {
 		t.Errorf("replay to one webhook = %+v", res)
 	}
 	// By source_uid: every event of the message; event_id is the newest.
@@ -246,7 +250,7 @@ func TestReplay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.EventId != "evt_replay_newer" || *res.Deliveries != 4 {
+	if res.EventId != "evt_replay_newer" || res.Deliveries != 4 || res.ReplayedBy != "source_uid" || res.SourceUid != "msg-9" {
 		t.Errorf("replay by source_uid = %+v, want evt_replay_newer with 4 deliveries", res)
 	}
 	// Replay does not add history records; they are pending again.
@@ -342,5 +346,27 @@ func TestQueryWithoutBody(t *testing.T) {
 	// A body still has to be JSON.
 	if r := e.do(rawReq{method: "POST", path: "/webhooks/query", body: "x", header: http.Header{"Content-Type": {"text/plain"}}}); r.status != http.StatusUnsupportedMediaType {
 		t.Errorf("text/plain body: %d, want 415", r.status)
+	}
+}
+
+// TestEventsIterator: the client's Events ranges over every page of a query.
+func TestEventsIterator(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.create(e.A, createReq("Sink", "outbound.delivered"))
+	for range 5 {
+		if _, err := e.ingest.PublishEvent(t.Context(), client.Event{AccountId: e.A.ID, Type: "outbound.delivered", User: client.Ptr("api-user")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]bool{}
+	for rec, err := range e.A.C.Events(t.Context(), client.QueryRequest{Limit: client.Ptr(2)}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[rec.Id] = true
+	}
+	if len(seen) != 5 {
+		t.Fatalf("ranged over %d records, want 5", len(seen))
 	}
 }

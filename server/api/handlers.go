@@ -16,6 +16,7 @@ import (
 
 	"github.com/jetwebhooks/jetwebhooks/gen/apiserver"
 	"github.com/jetwebhooks/jetwebhooks/gen/models"
+	"github.com/jetwebhooks/jetwebhooks/server/egress"
 	"github.com/jetwebhooks/jetwebhooks/server/ingest"
 	"github.com/jetwebhooks/jetwebhooks/server/store"
 	"github.com/jetwebhooks/jetwebhooks/signature"
@@ -61,7 +62,7 @@ func (h handlers) ListWebhooks(ctx context.Context, req apiserver.ListWebhooksRe
 	}
 	resp.Webhooks = make([]models.Webhook, len(ws))
 	for i, w := range ws {
-		resp.Webhooks[i] = toModel(w, false)
+		resp.Webhooks[i] = toModel(w)
 	}
 	return resp, nil
 }
@@ -109,7 +110,7 @@ func (h handlers) RotateWebhookSecret(ctx context.Context, req apiserver.RotateW
 	}
 	h.log.Info("webhook secret rotated", "account", w.AccountID, "webhook", w.UUID, "grace", grace.String())
 	msg := "Webhook secret rotated"
-	return apiserver.RotateWebhookSecret200JSONResponse{Success: true, Message: &msg, Webhook: toModel(w, true)}, nil
+	return apiserver.RotateWebhookSecret200JSONResponse{Success: true, Message: &msg, Webhook: toModelWithSecret(w)}, nil
 }
 
 // TestWebhook implements POST /webhooks/{uuid}/test.
@@ -159,6 +160,10 @@ func (h handlers) TestWebhook(ctx context.Context, req apiserver.TestWebhookRequ
 	if o.Error != "" && o.Status != store.StatusSuccess {
 		resp.Error = nullable.NewNullableWithValue(o.Error)
 	}
+	if o.ErrorClass != "" {
+		class := models.ErrorClass(o.ErrorClass)
+		resp.ErrorClass = &class
+	}
 	if o.ResponseBody != "" {
 		b := o.ResponseBody
 		resp.ResponseBody = &b
@@ -203,7 +208,7 @@ func (h handlers) CreateWebhook(ctx context.Context, req apiserver.CreateWebhook
 	if err := h.checkName(b.Name); err != nil {
 		return nil, err
 	}
-	if err := h.checkURL(b.Url); err != nil {
+	if err := h.checkURL(ctx, b.Url); err != nil {
 		return nil, err
 	}
 	users, err := ownedFilter(b.FilterUsers, "filter_users", acc.Users, false)
@@ -261,7 +266,7 @@ func (h handlers) UpdateWebhook(ctx context.Context, req apiserver.UpdateWebhook
 		p.Name = b.Name
 	}
 	if b.Url != nil {
-		if err := h.checkURL(*b.Url); err != nil {
+		if err := h.checkURL(ctx, *b.Url); err != nil {
 			return nil, err
 		}
 		p.URL = b.Url
@@ -387,7 +392,7 @@ func (h handlers) QueryWebhookEvents(ctx context.Context, req apiserver.QueryWeb
 			Id: r.EventID, Uuid: u, Service: models.Service(r.Service), EventType: models.EventType(r.EventType),
 			SourceUid: r.SourceUID, SourceAction: r.SourceAction, Payload: payload, WebhookUrl: r.WebhookURL,
 			CreatedAt: r.CreatedAt.Unix(), LatestStatus: models.DeliveryStatus(r.Status), TotalAttempts: r.Attempts,
-			LastResponseCode: code,
+			LastResponseCode: code, LastAttempt: lastAttemptModel(r.LastAttempt),
 		}
 	}
 	return apiserver.QueryWebhookEvents200JSONResponse{Events: out, Total: total, Limit: p.Limit, Offset: p.Offset}, nil
@@ -418,7 +423,7 @@ func (h handlers) ReplayWebhookEvent(ctx context.Context, req apiserver.ReplayWe
 	}
 	res, err := h.store.ReplayDeliveries(ctx, p)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, newError(http.StatusNotFound, "No delivered event matches; nothing to replay.")
+		return nil, h.replayNotFound(ctx, p.AccountID)
 	}
 	if err != nil {
 		return nil, err
@@ -426,9 +431,20 @@ func (h handlers) ReplayWebhookEvent(ctx context.Context, req apiserver.ReplayWe
 	if h.publisher.Published != nil {
 		h.publisher.Published()
 	}
-	n := res.Deliveries
-	return apiserver.ReplayWebhookEvent200JSONResponse{Success: true, EventId: res.EventID,
-		Status: models.ReplayResponseStatusEnqueued, Message: "Event re-queued for delivery", Deliveries: &n}, nil
+	var out models.ReplayResponse
+	if b.SourceUid != nil {
+		err = out.FromReplaySourceResponse(models.ReplaySourceResponse{Success: true,
+			ReplayedBy: models.ReplaySourceResponseReplayedBySourceUid, SourceUid: *b.SourceUid, EventId: res.EventID,
+			Status: models.ReplayStatusEnqueued, Message: "Events re-queued for delivery", Deliveries: res.Deliveries})
+	} else {
+		err = out.FromReplayEventResponse(models.ReplayEventResponse{Success: true,
+			ReplayedBy: models.ReplayEventResponseReplayedByEventId, EventId: res.EventID,
+			Status: models.ReplayStatusEnqueued, Message: "Event re-queued for delivery", Deliveries: res.Deliveries})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("replay answer: %w", err)
+	}
+	return apiserver.ReplayWebhookEvent200JSONResponse(out), nil
 }
 
 // IngestEvent implements POST /events.
@@ -440,7 +456,7 @@ func (h handlers) IngestEvent(ctx context.Context, req apiserver.IngestEventRequ
 	if err != nil {
 		return nil, singleEventError(err)
 	}
-	return apiserver.IngestEvent202JSONResponse(toIngestResponse(res[0])), nil
+	return apiserver.IngestEvent202JSONResponse{Body: toIngestResponse(res[0])}, nil
 }
 
 // singleEventError drops the batch index from errors about POST /events.
@@ -470,7 +486,7 @@ func (h handlers) IngestEventBatch(ctx context.Context, req apiserver.IngestEven
 	for i, r := range res {
 		out[i] = toIngestResponse(r)
 	}
-	return apiserver.IngestEventBatch202JSONResponse{Success: true, Results: out}, nil
+	return apiserver.IngestEventBatch202JSONResponse{Body: models.IngestBatchResponse{Success: true, Results: out}}, nil
 }
 
 // reasonNUL is why a string with a NUL character is refused: the stores
@@ -540,10 +556,12 @@ func (h handlers) checkName(name string) error {
 	return nil
 }
 
-func (h handlers) checkURL(raw string) error {
+// checkURL applies the egress policy to a webhook URL. Every refusal gets the
+// same answer (see egress.RefusedMessage); why is for the log only.
+func (h handlers) checkURL(ctx context.Context, raw string) error {
 	if err := h.cfg.Egress.CheckURL(raw); err != nil {
-		msg := err.Error()
-		return badRequest("Invalid url: "+strings.TrimSuffix(msg, ".")+".", models.ErrorDetail{Field: "/url", Reason: msg})
+		h.log.Info("webhook url refused", "account", accountFrom(ctx).ID, "reason", err.Error())
+		return badRequest(egress.RefusedMessage, models.ErrorDetail{Field: "/url", Reason: "is not an allowed or reachable destination"})
 	}
 	return nil
 }
@@ -598,7 +616,19 @@ func eventStrings(evs []models.SubscribableEventType) []string {
 	return out
 }
 
-func toModel(w *store.Webhook, withSecret bool) models.Webhook {
+// toModelWithSecret is the webhook as create, get and rotate-secret answer
+// it: with its signing secret.
+func toModelWithSecret(w *store.Webhook) models.WebhookWithSecret {
+	m := toModel(w)
+	return models.WebhookWithSecret{
+		Uuid: m.Uuid, Name: m.Name, Url: m.Url, Events: m.Events, Status: m.Status, Secret: w.Secret,
+		FilterUsers: m.FilterUsers, FilterDomains: m.FilterDomains, CreatedAt: m.CreatedAt, LastModified: m.LastModified,
+		DisabledReason: m.DisabledReason, DisabledAt: m.DisabledAt, PreviousSecretExpiresAt: m.PreviousSecretExpiresAt,
+	}
+}
+
+// toModel is the webhook as lists show it: without its secret.
+func toModel(w *store.Webhook) models.Webhook {
 	evs := make([]models.SubscribableEventType, len(w.Events))
 	for i, e := range w.Events {
 		evs[i] = models.SubscribableEventType(e)
@@ -612,10 +642,6 @@ func toModel(w *store.Webhook, withSecret bool) models.Webhook {
 		Uuid: u, Name: w.Name, Url: w.URL, Events: evs, Status: status,
 		FilterUsers: nullList(w.FilterUsers), FilterDomains: nullList(w.FilterDomains),
 		CreatedAt: w.CreatedAt.Unix(), LastModified: w.LastModified.Unix(),
-	}
-	if withSecret {
-		s := w.Secret
-		m.Secret = &s
 	}
 	if w.DisabledReason != "" {
 		m.DisabledReason = nullable.NewNullableWithValue(w.DisabledReason)

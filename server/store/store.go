@@ -17,6 +17,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"sort"
@@ -192,7 +193,10 @@ type Event struct {
 	Domain       string
 	SourceUID    string
 	SourceAction string
-	// Data is the event's data object as JSON.
+	// Data is the event's data object as JSON. It may be empty when Body is
+	// an envelope whose last member is "data" (what ingest builds): the data
+	// is then stored once, inside Body, and QueryDeliveries returns Body's
+	// data member (see EnvelopeData).
 	Data []byte
 	// Body is the exact envelope delivered and signed.
 	Body      []byte
@@ -260,14 +264,43 @@ type Outcome struct {
 	NextAttemptAt time.Time
 	// Attempted is false when no request was sent (webhook disabled or deleted):
 	// the status changes but no attempt is recorded.
-	Attempted    bool
-	URL          string
-	At           time.Time
-	Duration     time.Duration
-	StatusCode   int
+	Attempted  bool
+	URL        string
+	At         time.Time
+	Duration   time.Duration
+	StatusCode int
+	// ErrorClass is one of the ErrorClass* constants for a failed attempt,
+	// empty for a successful one (or one that never got to send a request).
+	ErrorClass   string
 	Error        string
 	ResponseBody string
 }
+
+// Error classes: why an attempt failed, from a small fixed set that the API
+// documents. The delivery engine assigns them (in one place); storage only
+// keeps them.
+const (
+	// ErrorClassTimeout: no complete answer within the attempt timeout.
+	ErrorClassTimeout = "timeout"
+	// ErrorClassConnectionRefused: the receiver's host refused the connection.
+	ErrorClassConnectionRefused = "connection_refused"
+	// ErrorClassConnectionFailed: the connection failed otherwise (reset,
+	// closed before an answer, host or network unreachable).
+	ErrorClassConnectionFailed = "connection_failed"
+	// ErrorClassTLS: the TLS handshake or certificate verification failed.
+	ErrorClassTLS = "tls"
+	// ErrorClassDestinationRefused: the name does not resolve, or the egress
+	// policy refuses the address it resolves to. One class for both on
+	// purpose, so the history is no oracle for internal names.
+	ErrorClassDestinationRefused = "destination_refused"
+	// ErrorClassHTTPStatus: the receiver answered with a non-2xx, non-3xx status.
+	ErrorClassHTTPStatus = "http_status"
+	// ErrorClassRedirect: the receiver answered 3xx; redirects are not followed.
+	ErrorClassRedirect = "redirect"
+	// ErrorClassResponseTooLarge: the receiver answered 2xx with a body
+	// larger than the engine reads.
+	ErrorClassResponseTooLarge = "response_too_large"
+)
 
 // QueryParams filters the delivery history of one account. Empty strings and nil
 // pointers do not filter.
@@ -299,16 +332,37 @@ type DeliveryRecord struct {
 	Status           string
 	Attempts         int
 	LastResponseCode *int
+	// LastAttempt is the delivery's most recent recorded attempt (nil before
+	// the first).
+	LastAttempt *Attempt
 }
 
 // Attempt is one recorded HTTP attempt of a delivery.
 type Attempt struct {
-	DeliveryID   int64
-	At           time.Time
-	Duration     time.Duration
-	StatusCode   int
+	DeliveryID int64
+	// Number is the attempt's position among the delivery's recorded
+	// attempts, oldest first, from 1 (across replays).
+	Number     int
+	At         time.Time
+	Duration   time.Duration
+	StatusCode int
+	// ErrorClass is one of the ErrorClass* constants, or empty (success, or
+	// no request could be made).
+	ErrorClass   string
 	Error        string
 	ResponseBody string
+}
+
+// ListDeliveryAttemptsParams pages through the attempts of one delivery,
+// named as the API names it: the event and the webhook it went to.
+type ListDeliveryAttemptsParams struct {
+	AccountID   string
+	WebhookUUID string
+	EventID     string
+	// AfterNumber continues after that attempt number (0: from the first).
+	AfterNumber int
+	// Limit caps the page (0: no cap).
+	Limit int
 }
 
 // ReplayParams re-queues past deliveries. Exactly one of EventID and SourceUID
@@ -326,6 +380,28 @@ type ReplayResult struct {
 	// EventID is the replayed event (the newest, for a source_uid replay).
 	EventID    string
 	Deliveries int
+}
+
+// PurgeParams selects the history one PurgeHistory call deletes. The unit is
+// the event: an event goes, with all its deliveries and their attempts, when
+// it was created before Before and every delivery of it is finished (success
+// or failed) and last changed before Before. Nothing of an event with a
+// pending or retrying delivery, or one finished (or replayed) since Before, is
+// deleted.
+type PurgeParams struct {
+	// Before is the retention horizon (now minus the retention).
+	Before time.Time
+	// Limit caps the events one call deletes, so that one batch holds the
+	// database's write locks only briefly.
+	Limit int
+}
+
+// PurgeResult counts the rows one PurgeHistory call deleted, by table.
+type PurgeResult struct {
+	Events, Deliveries, Attempts int
+	// Busy is true when another node was purging at that moment (PostgreSQL:
+	// one node purges at a time), so this call deleted nothing.
+	Busy bool
 }
 
 // QueueStats summarises the delivery queue for metrics and benchmarks.
@@ -399,6 +475,10 @@ type Store interface {
 	QueryDeliveries(ctx context.Context, p *QueryParams) ([]*DeliveryRecord, int, error)
 	// ListAttempts returns a delivery's attempts, oldest first.
 	ListAttempts(ctx context.Context, accountID string, deliveryID int64) ([]*Attempt, error)
+	// ListDeliveryAttempts returns a page of the attempts of the account's
+	// delivery of p.EventID to p.WebhookUUID, oldest first; ErrNotFound when
+	// the account has no such delivery (the webhook may since be deleted).
+	ListDeliveryAttempts(ctx context.Context, p *ListDeliveryAttemptsParams) ([]*Attempt, error)
 	// ReplayDeliveries re-queues the matching deliveries whose webhook still
 	// exists with a fresh schedule; ErrNotFound when nothing matches.
 	ReplayDeliveries(ctx context.Context, p *ReplayParams) (*ReplayResult, error)
@@ -427,6 +507,18 @@ type Store interface {
 	ReleaseIdempotencyKey(ctx context.Context, lease IdempotencyLease) error
 	// PurgeIdempotencyKeys deletes records created before before.
 	PurgeIdempotencyKeys(ctx context.Context, before time.Time) (int, error)
+
+	// PurgeHistory deletes one batch of history past retention (see
+	// PurgeParams): at most p.Limit events, each with all its deliveries and
+	// their attempts, and records the newest purged creation time per account
+	// (PurgedThrough).
+	PurgeHistory(ctx context.Context, p *PurgeParams) (*PurgeResult, error)
+	// PurgedThrough returns the newest creation time of the account's events
+	// PurgeHistory has deleted (zero: none yet).
+	PurgedThrough(ctx context.Context, accountID string) (time.Time, error)
+	// OldestEventAt returns the creation time of the oldest stored event; ok
+	// is false when there is none.
+	OldestEventAt(ctx context.Context) (t time.Time, ok bool, err error)
 
 	// QueueStats summarises the queue at now.
 	QueueStats(ctx context.Context, now time.Time) (*QueueStats, error)
@@ -563,4 +655,29 @@ func SigningSecrets(current, previous string) []string {
 		return []string{current}
 	}
 	return []string{current, previous}
+}
+
+// Sizer is implemented by backends that can tell how much disk their
+// database takes, for the jetwebhooks_database_size_bytes metric and the
+// soak benchmark.
+type Sizer interface {
+	// DatabaseSize returns the database's size on disk in bytes: SQLite's
+	// file and its write-ahead log, PostgreSQL's pg_database_size.
+	DatabaseSize(ctx context.Context) (int64, error)
+}
+
+// envelopeDataKey precedes the data member of an envelope.
+var envelopeDataKey = []byte(`,"data":`)
+
+// EnvelopeData returns the data member of an envelope as ingest builds it,
+// {"id":…,"service":…,"type":…,"created_at":…,"data":{…}}: the bytes after
+// the first `,"data":` up to the closing brace. The members before it are an
+// id of [A-Za-z0-9_-], fixed names and a number, which cannot contain that
+// text. It returns nil for anything else.
+func EnvelopeData(body []byte) []byte {
+	i := bytes.Index(body, envelopeDataKey)
+	if i < 0 || body[len(body)-1] != '}' {
+		return nil
+	}
+	return body[i+len(envelopeDataKey) : len(body)-1]
 }
