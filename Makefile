@@ -8,16 +8,34 @@ FUZZTIME  ?= 30s
 
 BENCHCOUNT ?= 1
 
-.PHONY: generate build run test test-race lint check-generated check-tidy contract fuzz bench bench-go
+.PHONY: cli-docs check-cli-docs generate build run test test-race lint check-generated check-tidy contract fuzz bench bench-go
 
 generate: ## regenerate gen/ from openapi.yaml
 	@for p in $(GEN_PKGS); do $(CODEGEN) -config gen/$$p/cfg.yaml openapi.yaml || exit 1; done
 
+# jetwebhooks version reports VERSION (git describe), plus the commit Go
+# records itself; override with make build VERSION=v1.2.3.
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+
 build:
-	$(GO) build -o $(BIN) ./cmd/jetwebhooks
+	@echo "building $(BIN) (the first build can take a few minutes)…"
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/jetwebhooks
+
+# make run PORT=9000, or make run ADDR=0.0.0.0:8080 (ADDR wins).
+PORT      ?= 8080
+ADDR      ?= 127.0.0.1:$(PORT)
 
 run: build ## run the service on the embedded SQLite default
-	$(BIN) serve --addr 127.0.0.1:8080 --db ./data/jetwebhooks.db --egress-allow 127.0.0.0/8,::1/128
+	$(BIN) serve --addr $(ADDR) --db ./data/jetwebhooks.db --egress-allow 127.0.0.0/8,::1/128
+
+# The CLI reference, docs/cli.md, generated from the cobra command tree;
+# check-cli-docs fails when it is stale (run make cli-docs and commit).
+cli-docs:
+	$(GO) run ./cmd/jetwebhooks docs > docs/cli.md.tmp && mv docs/cli.md.tmp docs/cli.md
+
+check-cli-docs: cli-docs
+	@git diff --exit-code -- docs/cli.md || (echo "docs/cli.md is stale: run make cli-docs and commit"; exit 1)
+	@test -z "$$(git status --porcelain -- docs/cli.md)" || (echo "docs/cli.md is not committed: run make cli-docs and commit"; exit 1)
 
 test:
 	$(GO) vet ./...

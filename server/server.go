@@ -184,6 +184,8 @@ type Server struct {
 	// Bootstrap holds what a first start generated (nil otherwise).
 	Bootstrap *Bootstrap
 	closeOnce sync.Once
+	// ingestHash is the ingest token hash the API started with.
+	ingestHash []byte
 }
 
 // Bootstrap is what the first start on an empty database created. The secrets
@@ -291,6 +293,7 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 		return nil, err
 	}
 	s.Bootstrap = boot
+	s.ingestHash = tokenHash
 	s.warnShortRetention()
 
 	policy := egress.NewPolicy(cfg.EgressAllow)
@@ -441,6 +444,11 @@ func (s *Server) bootstrap(ctx context.Context) (*Bootstrap, []byte, error) {
 	if s.cfg.IngestToken != "" {
 		h := sha256.Sum256([]byte(s.cfg.IngestToken))
 		tokenHash = h[:]
+		// Stored like a generated one, so every server re-reading the
+		// stored hash (watchIngestToken) agrees with this one.
+		if err := recordIngestToken(ctx, s.store, tokenHash, IngestTokenConfigured, s.cfg.Now()); err != nil {
+			return nil, nil, err
+		}
 	} else {
 		tok, err := randomToken("ing_")
 		if err != nil {
@@ -454,6 +462,9 @@ func (s *Server) bootstrap(ctx context.Context) (*Bootstrap, []byte, error) {
 		tokenHash = stored
 		if created {
 			boot.IngestToken = tok
+			if err := recordIngestToken(ctx, s.store, tokenHash, IngestTokenGenerated, s.cfg.Now()); err != nil {
+				return nil, nil, err
+			}
 		}
 	}
 	// Only the node that wins this marker creates the first account, so nodes
@@ -507,16 +518,18 @@ func (s *Server) Publish(ctx context.Context, events ...Event) ([]PublishResult,
 
 // RunBackground runs everything the server does besides answering requests,
 // until ctx ends: the delivery engine, the maintenance loop (auto-disable,
-// erasing rotated secrets and old idempotency keys) and the retention purge.
+// erasing rotated secrets and old idempotency keys), the retention purge,
+// the queue vacuum (PostgreSQL) and the re-reading of a rotated ingest token.
 // A program that serves Handler on an HTTP server of its own runs this
 // beside it; Run and Serve run it themselves. It returns once all of it has
 // stopped.
 func (s *Server) RunBackground(ctx context.Context) error {
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
 	go func() { defer wg.Done(); s.janitor(ctx) }()
 	go func() { defer wg.Done(); s.purger(ctx) }()
 	go func() { defer wg.Done(); s.queueVacuum(ctx) }()
+	go func() { defer wg.Done(); s.watchIngestToken(ctx, s.ingestHash) }()
 	err := s.engine.Run(ctx)
 	wg.Wait()
 	return err

@@ -88,9 +88,9 @@ func newAccountsListCmd() *cobra.Command {
 		Example: `  jetwebhooks accounts list --json`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := server.OpenStore(cmd.Context(), db, "")
+			st, err := openExisting(cmd.Context(), db)
 			if err != nil {
-				return fmt.Errorf("open database: %w", err)
+				return err
 			}
 			defer st.Close()
 			accs, err := st.ListAccounts(cmd.Context())
@@ -137,9 +137,9 @@ refuses it within that time. Only the new key's hash is stored.`,
 			if strings.TrimSpace(id) == "" {
 				return usagef("--id is required")
 			}
-			st, err := server.OpenStore(cmd.Context(), db, "")
+			st, err := openExisting(cmd.Context(), db)
 			if err != nil {
-				return fmt.Errorf("open database: %w", err)
+				return err
 			}
 			defer st.Close()
 			key, err := accounts.RotateKey(cmd.Context(), st, id, time.Now())

@@ -76,7 +76,7 @@ func (c *conn) client() (*client.Client, error) {
 	}
 	cl, err := client.New(c.baseURL, key, opts...)
 	if err != nil {
-		return nil, usagef("--base-url: %v", err)
+		return nil, usagef("--base-url: %q is not a valid URL: give the server's http(s) address, like %s", c.baseURL, defaultBaseURL)
 	}
 	return cl, nil
 }

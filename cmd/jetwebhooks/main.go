@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/jetwebhooks/jetwebhooks/server/gcfloor"
 )
@@ -54,6 +55,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
+	// The one place an error is printed: cobra's own printing is off
+	// (SilenceErrors), and commands return errors rather than print them.
 	fmt.Fprintln(stderr, "Error:", err)
 	var ec interface{ exitCode() int }
 	if errors.As(err, &ec) {
@@ -74,10 +77,65 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(newServeCmd(), newAccountsCmd(), newBenchCmd())
 	root.AddCommand(newWebhooksCmd(), newListenCmd(), newSendEventCmd())
+	root.AddCommand(newIngestTokenCmd(), newVersionCmd(), newDocsCmd())
+	addVersionFlag(root)
+	addSecretFileFlags(root)
+	strictGroups(root)
+	root.Long += exitCodesHelp
 	return root
+}
+
+// exitCodesHelp ends the root command's --help; README.md says the same.
+const exitCodesHelp = `
+
+Exit codes: 0 success; 1 failure at run time (database, network, the server
+refused); 2 usage error (unknown command or flag, bad flag value or argument);
+commands that call the API also use 3 (the server refused the request) and 4
+(the server could not be reached).`
+
+// strictGroups makes every command that only groups subcommands (the root,
+// accounts, ingest-token, …) refuse an unknown subcommand as a usage error
+// (exit 2) instead of printing its help and exiting 0; with no argument it
+// still prints its help.
+func strictGroups(cmd *cobra.Command) {
+	for _, sub := range cmd.Commands() {
+		strictGroups(sub)
+	}
+	if !cmd.HasSubCommands() || cmd.Args != nil {
+		return
+	}
+	cmd.Args = func(c *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usagef("unknown command %q for %q (see %s --help)", args[0], c.CommandPath(), c.CommandPath())
+		}
+		return nil
+	}
+	if cmd.Run == nil && cmd.RunE == nil {
+		cmd.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+	}
+}
+
+// flagError words a flag parse error plainly, names the command's --help and
+// makes it a usage error (exit 2). pflag's "invalid argument "x" for "--n"
+// flag: strconv.ParseInt: parsing "x": invalid syntax" becomes
+// "--n: "x" is not a valid integer".
+func flagError(c *cobra.Command, err error) error {
+	var iv *pflag.InvalidValueError
+	if errors.As(err, &iv) {
+		f := iv.GetFlag()
+		what := map[string]string{
+			"int": "an integer", "int64": "an integer", "uint": "a non-negative integer", "float64": "a number",
+			"bool": "true or false", "duration": "a duration like 30s, 5m or 1h",
+		}[f.Value.Type()]
+		if what == "" {
+			return usagef("--%s: %q is not valid: %v (see %s --help)", f.Name, iv.GetValue(), iv.Unwrap(), c.CommandPath())
+		}
+		return usagef("--%s: %q is not %s (see %s --help)", f.Name, iv.GetValue(), what, c.CommandPath())
+	}
+	return usagef("%v (see %s --help)", err, c.CommandPath())
 }
 
 // envOr returns the environment variable's value, or def when it is unset.

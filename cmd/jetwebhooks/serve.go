@@ -69,6 +69,11 @@ token and prints them once.`,
 			if timeout <= 0 {
 				return usagef("--delivery-timeout must be positive")
 			}
+			switch strings.ToUpper(sqliteSync) {
+			case "FULL", "NORMAL", "EXTRA", "OFF":
+			default:
+				return usagef("--sqlite-synchronous: %q is not FULL, NORMAL, EXTRA or OFF", sqliteSync)
+			}
 			if idemLease < 0 {
 				return usagef("--idempotency-lease must not be negative")
 			}
@@ -111,6 +116,11 @@ token and prints them once.`,
 					log.Error("contract violation: the answer does not match openapi.yaml", "method", v.Method, "path", v.Path, "status", v.Status, "err", v.Err)
 				}
 			}
+			unlock, err := lockDatabase(db) // one server per SQLite file
+			if err != nil {
+				return err
+			}
+			defer unlock()
 			srv, err := server.Open(cmd.Context(), cfg)
 			if err != nil {
 				return err

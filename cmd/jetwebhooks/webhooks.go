@@ -215,7 +215,7 @@ func newWebhooksUpdateCmd(c *conn) *cobra.Command {
 		uuid string
 	)
 	cmd := &cobra.Command{
-		Use:   "update",
+		Use:   "update [UUID]",
 		Short: "Change the given fields of a webhook (PATCH /webhooks)",
 		Long: `Change a webhook. Only the fields given change; --event replaces the whole list,
 --filter-user/--filter-domain replace the filter, --clear-filter-users/--clear-filter-domains
@@ -223,12 +223,12 @@ remove it (every user or domain matches again).
 
 The answer carries no webhook: the table says what was updated and --output json prints
 {"success": true, "uuid": "…"}.`,
-		Example: `  jetwebhooks webhooks update --uuid 0b6f… --status 0
-  jetwebhooks webhooks update --uuid 0b6f… --event outbound.delivered --event outbound.bounced
+		Example: `  jetwebhooks webhooks update 0b6f… --status 0
+  jetwebhooks webhooks update 0b6f… --event outbound.delivered --event outbound.bounced
   jetwebhooks webhooks update --uuid 0b6f… --clear-filter-users`,
-		Args: usageArgs(cobra.NoArgs),
-		RunE: c.runE(func(cmd *cobra.Command, _ []string, cl *client.Client, p *printer) error {
-			id, err := uuidFrom(uuid, nil)
+		Args: usageArgs(cobra.MaximumNArgs(1)),
+		RunE: c.runE(func(cmd *cobra.Command, args []string, cl *client.Client, p *printer) error {
+			id, err := uuidFrom(uuid, args)
 			if err != nil {
 				return err
 			}
@@ -283,8 +283,9 @@ The answer carries no webhook: the table says what was updated and --output json
 			_, err = fmt.Fprintf(p.w, "Updated webhook %s.\n", req.Uuid)
 			return err
 		}),
+		ValidArgsFunction: c.completeWebhookUUIDs,
 	}
-	cmd.Flags().StringVar(&uuid, "uuid", "", "the webhook to update (required)")
+	cmd.Flags().StringVar(&uuid, "uuid", "", "the webhook to update (or give it as the argument)")
 	_ = cmd.RegisterFlagCompletionFunc("uuid", c.completeWebhookUUIDs)
 	wf.add(cmd, true)
 	return cmd

@@ -111,7 +111,7 @@ type API struct {
 	store      store.Store
 	publisher  *ingest.Publisher
 	log        *slog.Logger
-	ingestHash []byte
+	ingestHash ingestHash // SHA-256 of the ingest token; replaced by SetIngestTokenHash
 	echo       *echo.Echo
 	// authFails counts failed authentications per client address.
 	authFails *ratelimit.Limiter
@@ -160,12 +160,12 @@ func New(ctx context.Context, cfg Config, st store.Store, pub *ingest.Publisher)
 		authFails: ratelimit.NewBounded(failRate, max(cfg.AuthFailureBudget, 1), cfg.AuthFailureMaxClients, cfg.Now)}
 	if cfg.IngestToken != "" {
 		h := sha256.Sum256([]byte(cfg.IngestToken))
-		a.ingestHash = h[:]
+		a.ingestHash.set(h[:])
 	} else if cfg.IngestTokenHash != nil {
 		if len(cfg.IngestTokenHash) != sha256.Size {
 			return nil, errors.New("api: IngestTokenHash must be a SHA-256 (32 bytes)")
 		}
-		a.ingestHash = cfg.IngestTokenHash
+		a.ingestHash.set(cfg.IngestTokenHash)
 	}
 	spec, err := apiserver.GetSpec()
 	if err != nil {

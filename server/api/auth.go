@@ -70,11 +70,12 @@ func (a *API) authenticate(c echo.Context, op *operation) error {
 	switch op.security {
 	case "ingestTokenAuth":
 		tok, ok := bearer(req)
-		if !ok || a.ingestHash == nil {
+		want := a.ingestHash.get()
+		if !ok || want == nil {
 			return errBadIngestToken
 		}
 		h := sha256.Sum256([]byte(tok))
-		if subtle.ConstantTimeCompare(h[:], a.ingestHash) != 1 {
+		if subtle.ConstantTimeCompare(h[:], want) != 1 {
 			a.authFailure(client, "ingest token")
 			return errBadIngestToken
 		}

@@ -487,6 +487,11 @@ type Store interface {
 	// returns what is stored afterwards and whether this call stored it. Nodes
 	// starting at once agree on one value (first start's generated secrets).
 	PutSettingIfAbsent(ctx context.Context, key string, value []byte) (stored []byte, created bool, err error)
+	// GetSetting returns the value stored under key, or ErrNotFound.
+	GetSetting(ctx context.Context, key string) ([]byte, error)
+	// PutSetting stores value under key, replacing any value there (a
+	// rotated ingest token's hash).
+	PutSetting(ctx context.Context, key string, value []byte) error
 
 	// ReserveIdempotencyKey claims p's key for the request holding p.Token.
 	// It returns nil if this call now holds it: the key was free, or its

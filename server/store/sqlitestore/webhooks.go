@@ -324,6 +324,28 @@ func (s *Store) PutSettingIfAbsent(ctx context.Context, key string, value []byte
 	return stored, created, nil
 }
 
+// GetSetting implements store.Store.
+func (s *Store) GetSetting(ctx context.Context, key string) ([]byte, error) {
+	var v []byte
+	if err := s.r.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v); err != nil {
+		return nil, fmt.Errorf("get setting: %w", interpret(err))
+	}
+	return v, nil
+}
+
+// PutSetting implements store.Store.
+func (s *Store) PutSetting(ctx context.Context, key string, value []byte) error {
+	err := s.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?)
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+		return interpret(err)
+	})
+	if err != nil {
+		return fmt.Errorf("put setting: %w", err)
+	}
+	return nil
+}
+
 // RotateSecret implements store.Store.
 func (s *Store) RotateSecret(ctx context.Context, p *store.RotateSecretParams) (*store.Webhook, error) {
 	var w *store.Webhook

@@ -681,6 +681,26 @@ func testSettings(t *testing.T, s store.Store) {
 	if created || string(v) != "first" {
 		t.Fatalf("second put = %q %v, want the first value kept", v, created)
 	}
+	if _, err := s.GetSetting(ctx(t), "absent"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetSetting(absent) = %v, want ErrNotFound", err)
+	}
+	if v := must(s.GetSetting(ctx(t), "k")); string(v) != "first" {
+		t.Fatalf("GetSetting = %q, want first", v)
+	}
+	mustNil(t, s.PutSetting(ctx(t), "k", []byte("replaced")))
+	mustNil(t, s.PutSetting(ctx(t), "new", []byte("v")))
+	if v := must(s.GetSetting(ctx(t), "k")); string(v) != "replaced" {
+		t.Fatalf("GetSetting after PutSetting = %q, want replaced", v)
+	}
+	if v := must(s.GetSetting(ctx(t), "new")); string(v) != "v" {
+		t.Fatalf("GetSetting of a new key = %q, want v", v)
+	}
+	// PutSettingIfAbsent sees the replaced value.
+	v, created, err = s.PutSettingIfAbsent(ctx(t), "k", []byte("third"))
+	mustNil(t, err)
+	if created || string(v) != "replaced" {
+		t.Fatalf("PutSettingIfAbsent after PutSetting = %q %v", v, created)
+	}
 }
 
 func testWebhookPaging(t *testing.T, s store.Store) {
