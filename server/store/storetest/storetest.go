@@ -51,6 +51,8 @@ func Run(t *testing.T, open Opener) {
 		{"DeferWithoutAttempt", testDefer},
 		{"CompleteBatch", testCompleteBatch},
 		{"CompleteSameDeliveryTwice", testCompleteSameDeliveryTwice},
+		{"PortalLinks", testPortalLinks},
+		{"PortalSessions", testPortalSessions},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
