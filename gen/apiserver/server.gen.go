@@ -31,6 +31,12 @@ type ServerInterface interface {
 	// IngestEventBatch Publish a batch of events
 	// (POST /events/batch)
 	IngestEventBatch(ctx echo.Context, params IngestEventBatchParams) error
+	// RevokePortalSessions Revoke the account's portal sessions
+	// (DELETE /portal/sessions)
+	RevokePortalSessions(ctx echo.Context) error
+	// CreatePortalSession Mint a customer portal link
+	// (POST /portal/sessions)
+	CreatePortalSession(ctx echo.Context) error
 	// ListWebhooks List webhooks
 	// (GET /webhooks)
 	ListWebhooks(ctx echo.Context, params ListWebhooksParams) error
@@ -120,6 +126,24 @@ func (w *ServerInterfaceWrapper) IngestEventBatch(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.IngestEventBatch(ctx, params)
+	return err
+}
+
+// RevokePortalSessions converts echo context to params.
+func (w *ServerInterfaceWrapper) RevokePortalSessions(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RevokePortalSessions(ctx)
+	return err
+}
+
+// CreatePortalSession converts echo context to params.
+func (w *ServerInterfaceWrapper) CreatePortalSession(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreatePortalSession(ctx)
 	return err
 }
 
@@ -326,6 +350,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/webhooks/replay", wrapper.ReplayWebhookEvent, options.OperationMiddlewares["replayWebhookEvent"]...)
 	router.POST(options.BaseURL+"/events", wrapper.IngestEvent, options.OperationMiddlewares["ingestEvent"]...)
 	router.POST(options.BaseURL+"/events/batch", wrapper.IngestEventBatch, options.OperationMiddlewares["ingestEventBatch"]...)
+	router.DELETE(options.BaseURL+"/portal/sessions", wrapper.RevokePortalSessions, options.OperationMiddlewares["revokePortalSessions"]...)
+	router.POST(options.BaseURL+"/portal/sessions", wrapper.CreatePortalSession, options.OperationMiddlewares["createPortalSession"]...)
 
 }
 
@@ -349,6 +375,8 @@ type TooManyRequestsJSONResponse struct {
 }
 
 type UnauthorizedJSONResponse Error
+
+type UnavailableJSONResponse Error
 
 type UnsupportedMediaTypeJSONResponse Error
 
@@ -600,6 +628,152 @@ func (response IngestEventBatch500JSONResponse) VisitIngestEventBatchResponse(w 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokePortalSessionsRequestObject struct {
+}
+
+type RevokePortalSessionsResponseObject interface {
+	VisitRevokePortalSessionsResponse(w http.ResponseWriter) error
+}
+
+type RevokePortalSessions200JSONResponse PortalRevokeResponse
+
+func (response RevokePortalSessions200JSONResponse) VisitRevokePortalSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokePortalSessions401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response RevokePortalSessions401JSONResponse) VisitRevokePortalSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokePortalSessions429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response RevokePortalSessions429JSONResponse) VisitRevokePortalSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokePortalSessions500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response RevokePortalSessions500JSONResponse) VisitRevokePortalSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePortalSessionRequestObject struct {
+}
+
+type CreatePortalSessionResponseObject interface {
+	VisitCreatePortalSessionResponse(w http.ResponseWriter) error
+}
+
+type CreatePortalSession201JSONResponse PortalLinkResponse
+
+func (response CreatePortalSession201JSONResponse) VisitCreatePortalSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePortalSession401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreatePortalSession401JSONResponse) VisitCreatePortalSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePortalSession429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response CreatePortalSession429JSONResponse) VisitCreatePortalSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePortalSession500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response CreatePortalSession500JSONResponse) VisitCreatePortalSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePortalSession503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response CreatePortalSession503JSONResponse) VisitCreatePortalSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1594,6 +1768,12 @@ type StrictServerInterface interface {
 	// IngestEventBatch Publish a batch of events
 	// (POST /events/batch)
 	IngestEventBatch(ctx context.Context, request IngestEventBatchRequestObject) (IngestEventBatchResponseObject, error)
+	// RevokePortalSessions Revoke the account's portal sessions
+	// (DELETE /portal/sessions)
+	RevokePortalSessions(ctx context.Context, request RevokePortalSessionsRequestObject) (RevokePortalSessionsResponseObject, error)
+	// CreatePortalSession Mint a customer portal link
+	// (POST /portal/sessions)
+	CreatePortalSession(ctx context.Context, request CreatePortalSessionRequestObject) (CreatePortalSessionResponseObject, error)
 	// ListWebhooks List webhooks
 	// (GET /webhooks)
 	ListWebhooks(ctx context.Context, request ListWebhooksRequestObject) (ListWebhooksResponseObject, error)
@@ -1725,6 +1905,52 @@ func (sh *strictHandler) IngestEventBatch(ctx echo.Context, params IngestEventBa
 		return err
 	} else if validResponse, ok := response.(IngestEventBatchResponseObject); ok {
 		return validResponse.VisitIngestEventBatchResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RevokePortalSessions operation middleware
+func (sh *strictHandler) RevokePortalSessions(ctx echo.Context) error {
+	var request RevokePortalSessionsRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RevokePortalSessions(ctx.Request().Context(), request.(RevokePortalSessionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RevokePortalSessions")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RevokePortalSessionsResponseObject); ok {
+		return validResponse.VisitRevokePortalSessionsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreatePortalSession operation middleware
+func (sh *strictHandler) CreatePortalSession(ctx echo.Context) error {
+	var request CreatePortalSessionRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreatePortalSession(ctx.Request().Context(), request.(CreatePortalSessionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreatePortalSession")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreatePortalSessionResponseObject); ok {
+		return validResponse.VisitCreatePortalSessionResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -2099,115 +2325,124 @@ func (sh *strictHandler) TestWebhook(ctx echo.Context, uuid string) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7F39chs3kn+VrrmtslQ7pChZdmyptuoU25vVxk68lly529AngjNNEvEQYACMKCalqn2Ie4Z7sH2Sq24A",
-	"wxlyKFGyo+xH/rHJ4QBoAI1ff0M/J5mezrRC5Wxy9HMyE0ZM0aHhb6c5TmfaocoWX+OCnuRoMyNnTmqV",
-	"HCVvxEe0IMCgMxJzMPhjidaBFSOEnR/QzXE40fqjBbxyqKzUKoUzZ+QMH1mwOBXKyczuHsFcuolUcHDY",
-	"VxNdGgtugmDFFOEjLkCoHIY6pw92joZ/HEljHRi0M60sghgLqWBnKsxHzGFIr/bVoJqA67zDWSEWmB+B",
-	"MyUOYIIiR7N73ByJ6AChtJug8UNKmuBh73m3r76byAIbg/vpmlLZNCzDsgHs9BPrZFHAEKUaw8zoDK3F",
-	"vJ/sduEktu4rNxEOUOUWpAIBT66uYCwv0YJ0lokaiuwjCAdaZXgMWhENwkEu0cKOgMwIO9mFiS6oCwcj",
-	"bahTBIvmEs0jC3K5j1CgsAg7A/4ROp3abx3+bZBCjiNRFg4On4DdTUGMHJq+mk9kNlkuV332fvm7fZWk",
-	"iSTO8KubpIkSU0yO6pzUIVZKE5tNcCqIp6bi6jWqsZskRwdPnqTJVKr4fT9N3GJGHVhnpBon19fXaRI3",
-	"nXn0S5G/85TQt0wr2m36KGazQmaCWHXvB0v8+nNt0N8ZHCVHyX/sLfl/z/9q914Zo40fqsnv55PltKWF",
-	"qShG2kwxB21gJGRh4VIUMucxu8l1mrzQalTI7IFIW1lkmAsLpcW8ydVhAimzV5ORpQXm2L4ypVJSjVOa",
-	"2Y5WkBkUDnd598OhJlbzj3OYCAtWqgxhiKggxwId5sQP12lyqhwaJQpP+y++Emd6igQmY94S2hwFy9Nw",
-	"DLQM9KsY6tLRJKSFXNqs0BZz3rVvtPujLlX+y9P6jQZbZhOCMV2aDAkBiNZMFAXTmGW6VI6pOtf6tTBj",
-	"fFg2jxhY0NCEvIIolJYAa6alckQjzpyNNL4RahEOpH0IUqWFk7enjJM72osGqcZEutMfUe0CXmWIOebM",
-	"70Y4hEJOpTsOcM3gBu/oc+eEP1vMtMptN0kDjPE8am+sC8Iz3wSchrmQDoY40gb9CFKNuw28C4gmlcMx",
-	"8qyu0+S9EqWbaCN/wvxhdvgkjMcdB3HIqCatJd7TBgi8LShNq8v7+17ZcjbTxmH+BnMpznkqvwY/Ku1g",
-	"dahuQm1DdzTaC4an7zxe1aSEyHNJrUTx1ugZGidJloxEYTFNZrVHPyd4GVWjG0mnt15L62iRRrJwaC5y",
-	"PRVScVNRFN+OkqPvb+7kj9zO9/JhdQ1O1ZAgCTw9oFWxIEFP/G4RwliwI8Nr8QEdhwAioOfK7nZBlUUB",
-	"fwBRFMSW9E0MC0yOSC1aUl/awPefgfZvS9dCvNHTQD2N5VltxxmhrMj85hDbWeJDOxXGTbR195mQ10Bu",
-	"Jj+wyDf0KrGQE668w+zP+P1TNSvj9Fl/So72r9OkNMWWw79/9zrx+s2PpTSEA9976n0naWTGD5VWpIc/",
-	"YMZM9xILeYlmcVaR3tyDGapcqvERnWbhHE5nDhYYUfCI1EvS/hyrl/GFIEBJ/Y7ag7R9RWTnZYH5MUkv",
-	"UmqPSOTT+PTMtzqCGZqpoInSbgdRbCBHkXcKdI5e9hojqnJKcw00JrQCzrCS6LtP0sR3UJt6VAjTpNIr",
-	"mic3R0cqGX2UDqd2K/h5yY2o1zCMMEYs6DvGUfBKTGfEX0nYNsaiETE48d8aeXEO9aYBasK7Q60LFGpt",
-	"75ez94O37Xud6rUlGEks8nVe+PPZt98AC280tCWV0ceAnwJ2x13Y88y212ubk0ERoH1VPW/OwBNQvd86",
-	"gQo6t92os3JIsxnSKefWLIWuUzIkTn0H+4dsRsRvK7uZJqWSP5YYfg44wV29w0ybfH0lg6J7IZhM0vrp",
-	"E8nwp4fLBapEejiqFy7Ix1tlR5yCzJsshpfu4mrx0xfPnrdtQyGsu4jW0EWmc1zfbEbHoI8sTdd4wulo",
-	"zyeoCBb+dH7+NlrYZDoYzFBeYr6Oqm0TLoRD6y6W0HnTnFfQ6jpNZmJRaJFvls6NcQP7pMlVZ6w74SGr",
-	"AO/E/A1aK8YeyNFcyuzWLTgLr1EL1sMvvAhqYfDqjdJv1drPTjtRXIT1tW36XpqUoXHFR/ygZYODqXUR",
-	"ZMjNh427CD3FiTcYsUH76lSXW9AcNq3z/uo2r023lSc3HvuoPjY59hVxhtcVgNp5b0cmFOgsK80Rs/H+",
-	"IdgaDpDYsjArSgsDHdSN7o8llpgP0ui6+DO6V1Mhi0c2aiIzMUY+Az+WNKbXfSDXWTml0YdsINpg5u6V",
-	"s1w47Kto+ljItVdE2QTqwolaHz1MhE1rbYI05eGY7mHp0r7ytrPSlW1Ns43zQzIrpEtB4SVRFyVtU3iu",
-	"jJukyydVi/pD+jdrPjJIu7PadoRmpamdiWnjHaNns+Yrl9Iwe1QP9AxV85WskNnHlUd6OiuEVI7dSJEo",
-	"j0K1R/X5xGeBpvh1WGjuvE1fqOmqdZFzJzdUQ9j0ehsBslIfTtkm/VK4bPKphshWQtKPx6dsjdreTcJx",
-	"FVVu0Dkbc/IHfl1yGrRlcWfCq/5aNLGaQrW1AhWp2DwNv1R325NgiFx4NK8x0NPDW/mnqVE0EfC9klfR",
-	"DQE75YwAgEBvgcLA416vt3scfbQ2/ubkFEGPgvODZPaaljIVV3JKaPH44Env8dNnvcgK/mmvTaznwonb",
-	"hPIafCsH1C5dYhUIb7qhusRCs/t/QK8MYLhwyJYsf5AKpiiUVGPYUeV0iMbCR8QZoahZQC7H0u3W1Oxt",
-	"FQFvD6+vdNOsTplGjzhEgm8FO1NicZrEmIxqB00Ln+lZRY+1/ZYtivi3s2DozozOywxNJ5toiwpkfszx",
-	"hJl3r8qcowosZdihmXmptSIQwM1lhl0W5WRf0RD/Qxrk9yedv4rOT73O84vOh5/306eH179rNVVWlZ8V",
-	"lr5FF7p1De6sDpe2zdu24k9Ig3uXjcfKmbBx19izsc2erYBJ7bCHVzeDyWY4DJtVfWt4g5nh6RBXcTM+",
-	"M3ygSCP3op1OS7fV6MhL7xBrUarOTYle02fvrcxhInLvra/4ylsJSw+5wnlt2NqQFd5G9XKDLnwfpK46",
-	"TOtr1bbU4XhvXutpOP+fi7TYXxsxfyGN7n6SnZTKi5HR01bT8lZ4xgun79GyvnG1g7B/8OxW0XVP25bd",
-	"7p4zg3vsSa8mlPab0mi/jWg9Glls9rHaxRYy7WbUumXy2xm4zA5L63ZLg+96M2Nt4vE7qoV1J0eLalVt",
-	"0U1Lv/4bG4GtoY1WXTI2iONVnW88WJu8moNK9g0aElJYEGAXSqvFlPB0EA7xoHs3d2OFQRtMCZ9U8AkK",
-	"/f0O4Ccx8CfwYpzufYTbn/QcpkItYGTQTmD5KszRYBRt7Ukju93kNghrixj5hA8vP49ZxxQwWK7dILzi",
-	"9QeFc7SONWgX/QOt/twbpUrFp5HJUAV7/EP62eVj5YS5STC90044PMPMoLsfo46NyPBihkbqvAG9z54e",
-	"EthuCIVOEHSRkxlj0LESb8HKsdfte2S2fAG5WNjKlIGDQ+Dkn6iceQh/2jt8dhumtzHr2dL3t+ojWToK",
-	"WrelHs5ZY60e/AFyacnWz1PYhz8AKv5Sg5Zeuv9hjUiyUej3zqXw0S6i6GXoKUmTV76b5ANR0OribmXz",
-	"/cOaq4xgb5MLKSVUjC6wysfFGzXttjmSfnMbNbjiHK2LfutPQfyoN20ZWmwPdtSDjG071noimjO4BcRx",
-	"A6wu8z44UoA5HFxdtdsGeWk4OH/h9ZJtoiYxyNYc97vJwgd+m3HJHaUDvNiU45p5btBatLvHPiisVQxQ",
-	"3hDDWNVrN9gylUt7qPNF+9JYJwxLEFdbp0c2xlSCI2cfvpZf7raHCu8ZPPHtNgSAzpvEcJTHNwirFOM/",
-	"9w791MTY+tCOpCr1mQnDSaK6dLBjEaGuvJFwJrmrS5fpKe62MdRGkVg/2G3isb48Ta68KbL6nr39/xLJ",
-	"I6y3ZeiFcnBq+YECC2QFCmNBuodKCWlQRB3fhZ5PyujYOo/jzpkbd1Gt64zML7VxYOj8tmj0Zt9xqxe4",
-	"xYkQlJDW/loV8i58511JPq1SZljpRCAd7JQ1InY5iZQ2sZWc2+GlIm+ZdbAliYt2CtkDFtWk4YKAB4sR",
-	"7LhJLbi3lG+H+z34SivkeQQ/dIDgKIlCJhaI0ulOGAfmUuV6vnvcV14YuQmaubTYhXfYYaWRVGHpfHru",
-	"25PzF3+CHc+osL9bOwMc59tOetlPz6JY9QmsI1LV/xoNt0XBVpHk/j1xmHmqczmSbZrKPU5BRJU1UmYG",
-	"L6Uu7YXXNS7waiYN2ruclvfKySK6XzHaRMaDIJcr0GOaExiy1yRpLlw7QBaT/cwHyg+/QYcJFlogcWcw",
-	"n1jMLv7+t/8b7HbhrUFLtkaVEc5hiDG6FMSQf5EKCmm96bxMY/GdvBl9/Zfn5tlXX//3j+Z8/sP7ty+f",
-	"nb5++9dTffBavBZn8/urRAEpaw631oSJT0LotDUXr6ZmNJh77dys5VHU+fcG9CcBullZV3jlLrLS2Da1",
-	"eQMzxk2M7GgQhEGYalPl9ttjmAnL1STCwsAPMLgtvW3dAojdbY1KUeRd3xKVXip/1RA3rOE34Wg3l+c1",
-	"JyHa1EcVbQqTxWyCyqZQqhyNzbQhg5ozpKRDOxOZD474BNblwyavv+VYHh/hOJv05thwLVr3vej8dNL5",
-	"a6/zvHPR79sPv2+N01VK6RaRj/V0xVi0EdZwVBbF4r47u/V+3rZ/N23fWYtXLXpNolBvNdlr2tna7p8o",
-	"gixdlA5h4tyMMJX+t/D+3esuvJYODUdm5SXhnDZQaD3zpVjRzuRzY3BU2uD+qdaaezra2wtPupme7s0r",
-	"bliij5Erccje4W3uXw/gpZFucUarHFIRZvJrXJyU1KZtqj54+ahWLDEQM+lxvekZKmli7CwNadZTocQY",
-	"p6hcVcfAzIDCsFsr0EdT5kA3R0DP9UdU7eScN0rTarUaZBbSY8i0GslxsNNSn2JVzYGo392CkmumZaRb",
-	"1gNI3+tMtHWsqEnaIpqfF7x6VM8UqxD05O3pUXSocU+ceoH0Wl/VItHSsBDFfKklsoJX69NXnsQ06hRE",
-	"LSEsNuqribROG1/96D3V3b7qK798l6hgEFnKDoBOv/BUjXRR6Hl9vOjs84VppLsbn1XXV42fOEtNFiQc",
-	"dkiK743R7fliLhjqXKJNgQ3m6ltQV8m0tlwd1lfZRJO2PRU5Ag8k2Z+gDdfgeAWoopaIW+4NTzW88u7V",
-	"ycs3rx7ZviJYEU4OZSHdgpgBLS/E4O23Z+cxT3nAbRuP9obCZZMBH9KaKHwEeq6O1pIB+yomYfhjLUPV",
-	"Wgpcj0qP5hPhOONiOQXNzKowc56mkLvIayQt/Pns22+OYPBzPwJePzkC7yqAvvc90JN+0i97vceZVpzH",
-	"4FBlyE+wn1wPUrB6ik5O0TIn9dUg5LYPQIkpaWtM0GgUUiA469p6s6GQGQYREUoxT2Yim2DnoNtjKSsd",
-	"A1ZdVzh5e5qkySUa68/LfrfnX9YzVGImk6PkcbfXfewTTSaMP3tL82OmbYty+bYcFtJO0HKFgXdZj7RZ",
-	"HpJNoR84r3IgaIu1wr6qGs3QAOd50LyjSUd7FZItpfL1ssuyknoutDfxjvpKwEHvgDOPbJX9IC0U2jpf",
-	"qhsScQZyJdDoS3J91hC9E7q0fUUd8rkfVFkZsfQ4ZICWWA3mU0dX6jdjjTLMtflo+0rQ0kUWr06+3+bq",
-	"QJ3mnNW0zGhLGzXdG3w2y1f2Vmq+rz94wY3WfRkcn7cUe1VCsJkfR18uevsHjw+fPP3i2XMxzHIcJcsE",
-	"M58AkVgk3es/a3KTw8UkK+3K8/WEpeTkxYtXb89fvWymOh9FfahTyryzf/C4lj/WFuzwWUckUjv88Trd",
-	"soKtkXTZVHmC66pRunzQO/hsxXOraZPrVXQ+Ly9yLpfzHfZ6m/qtCN2rFVhzk/3bmzSKGbnR89sbVbXS",
-	"1GD/8e0NqoJYbvBkG7Jaqhep8cHzrUZrlLZep8mTbZavWf1c1974NK5pS99/oCNny+lUmMUSN0kBwnCg",
-	"nRjbemouddqQedugcAhG9Hq9mAzfgpUbMPkIRFEQzPbVEgkNKGoubRfe+WzbIEer2k1SAcwvB3WciPzw",
-	"eHeX89nI//5VEKKZrb0JJuxvOPFPixPAEEBWzDLdqg0w6r6ZcZs78LWMBbcr1xHUrKIUdJEjJ9ca0pV8",
-	"nok/+WS2SZUVZc5VoeiySZ8hIuppToNF5LifdzeyCv2ddBNdumVVondDeb1qJYeBTBB/uUVRxMBrC5F9",
-	"5dFOQCZm9B7B3jEMat4zVutmmz1jXXgrxkEtFH3ViotHMOCEtgFYDCvHBUZW/uQdpdGRBjsColc5zIwM",
-	"nQY9u2RYOKlIS/R3FMRIQBMAaZe+i1u5Bn4r6F9Rc0OeFd/fwvbo8vqWmKfXuLRl27TN63SVjhdhZmFi",
-	"HI/x074rYcH1uek6mUDaDc6UD2uI2/tsiNvmwd1wvcE60z4s8D4wslWoRWtTTbmGVEuvLteGBp1mJcbD",
-	"AXrbuJOG2ILjKYOSM/yCM2Go80UXvlXFItTAkoHMtywpyCZCjfG4rwZ1B/4RB1gGpNYMmp78+EuIz3Fx",
-	"Yigc3CEY4uZ7VW1Iy5FtZBYkn2BfxeBILwY2ErE/PMge54cdfDJ62jkUXww7z7LneaeH+6MD8Xh4mD3J",
-	"t7dnWlMgtlJbPt8hWs3ybzlA0bHt6zObju0H1l8Ob29U3S70L6+/VKfc89EyN3HjQW+1WfwtLvXUxroX",
-	"NkQgFR2wcGdaM4bZVzGIOYDfw1BYfHpIOsDjAzBC5XrKlWekSHCRMMn3wpKuwHd5wZkTKhcmj8Ec6/3P",
-	"fXUSNBISMnW15BER4GP7IUZarxdmFecmC+gO1+bB1N+/11fxAr4woBUjPGq52K56wrfoVHfu+azbSsXy",
-	"PsY6qq5feRdiSDxxf4WW0nPY8fJcVEFsf8lYVhrDHla/IcdQ5e3VyqIrAml5W2/lg1yORmi4MDvezNdX",
-	"h73nXTgdeRyOBE+EbdxE5i8ni+V9jVv6iH2ywGHRG+ed7JU7UeWxLlCbPGaIh2w50g8zPZ1KR8M4PUbS",
-	"G1NgDqrdMNVX4aI+GMmYHh0H0MZfoseqtt9BrTJsEx2NG41+Vd9e9PdumzD8odLZ3ixqgVEO1N8YLtta",
-	"WrXe9vTA0mo1MnuDtGoLw/5mbf8DSKsXIbPlZmlVN6H3vFWy0et2hsJkE9xkTFfRjBDx68IrwZcCMt7I",
-	"esSkOmJ95TTUjOkufOMLWBinj7m62lcVDvYGoUpwEBxyWVFaeYlQTyrq9tXAq5ODIP/8tX6NLN2NZVWr",
-	"AvDF69NlhUEbjnFVVzgJr6Kb4tOw6OIml34obHvS2xpNGgWdD4wizZq/Fgx5E0NeFet4Znlgq/HfAw94",
-	"NyphveZU24QJPmS/GRTeYScEAQXMhHUtMdEjEM1yuQXsKJxXdRDLDAJSlUIWAsh8lzMThPcCRszhdIta",
-	"YblwtepybeRYKlEUNFHl2Fmm8nA3sc9ExCtpHacecvqT09HGZm8Z29JdeHUlMlcsGJkIIGI6PhnShDC1",
-	"4jtOC/An6ritLM+GXNtAYNDwQiSvDVN8dWIdVD4dU9ioxkt3IYbZ/sHj7ZWRZmXoA+PHSp3mxmCgCSyY",
-	"N7juN5P5HwB0/BbWbN7V4N8m2PmZDuV1KOTCtqsgXvLzhgnShVNnIRRE12tz2bwRKsOCr3skw2dVW+kr",
-	"6+i01u60iodW5m3n1I9fd3/9+q6jyk5cV8YfhKl/LTbze3G7Z6Y1QPQOXWmUrauhdYFTU3JDlGbdOdNd",
-	"446v0D0Aa2xhp9VcAP8OnPAVui0cdDdFl2oL9sgCwVAXzoORS5aDAj0TP5YIPvhyDEItfKpVqT4qPVfR",
-	"KXNYRXtmwk2WwZ6Qht+Uoy03ay+DOy3IuMe+KewsiyDuOqnPRdwmf+eGtP2vKh+n4Jt5Vio1/CW93oMn",
-	"XRdeliZkBvYVV/CDr+CHndVy+xRq1fi7dfTPhDELcHO97gXtKxpfuNIgZ44MAsmd6vHA66psj7LnTYEu",
-	"8l12jYX6UmN9lfpccmw41PIyVujSAReINwXSMQz+qxNo6Jwth+Kk5XCNQ1W7IvnWyL7y02CtVSvc7cJJ",
-	"CDsiNFZm5coCaQGNsKQdGT1lP+UmzZNZKmare8b6BNWzeeEC37Kwvd7Zct3D9fpfzXhgLD0LBU9MXH7c",
-	"8H76uuDV3ftNCf1HUEJ5v5Zi4VFM1NhaD91zoWr6nwRkQ209+7n4PHpNNvXR3mIB4Q8M7Qz6CU2tn8Sk",
-	"XqlIvekrf/FhIzEVBuevzs4Hu6m/q7FWfBr+qA/8/W//S2Y037DOiXTxD5OEQhe2nqvLPPLqzsfFzLet",
-	"g38VSAlegkdVVb2PSqj6FQ65J7oCbSCYHQUcYHAeImQTzD4uk6lJt/NZ2dEPsZ7hv6xeKORHJElf2Q3H",
-	"IGLZrAt/dIbmG0JYbfB6jtZ9hmj5bV7CrTG27SaQXxhjW6/u2JRLEnZlLixXYRw3fLiWbLXIa9J5iwfz",
-	"B8/0+w1x2xD3DOkk+4Nxk8W/mh5YL/8KmYFcSuXR1gfZ9jjgF3pb/1NuSoyxNcJuYwRUmjXjH3ai178T",
-	"y3QKf3tHQOyK6PUssJixGNKPtygGOQ7lYh1fLkYsVR8ruGavP1z/fwAAAP//",
+	"7H3tchu3luCrnOJOlaWaJkXJsmNLlapVbE/iGzvxWHJl94ZeEew+JBE1gQ6AFsWkVDUPsc+wDzZPsnUO",
+	"gGY32aQo21HuncmfxOxuAAfA+f7S751UzwqtUDnbOfm9UwgjZujQ8K/XGc4K7VCli+9xQU8ytKmRhZNa",
+	"dU46b8UVWhBg0BmJGRj8tUTrwIoxwt4v6OY4mmp9ZQFvHCortUrg3BlZ4CMLFmdCOZna/ROYSzeVCo6O",
+	"B2qqS2PBTRGsmCFc4QKEymCkM/qHnaPhl2NprAODttDKIoiJkAr2ZsJcYQYj+nSghtUGXPc9FrlYYHYC",
+	"zpQ4hCmKDM3+aXMlggOE0m6Kxi8paYPH/ee9gfppKnNsLO63a0plk3AMywGwN+hYJ/McRijVBAqjU7QW",
+	"s0FnvwdncfRAualwgCqzIBUIeHJzAxN5jRakswzUSKRXIBxoleIpaEUwCAeZRAt7AlIj7HQfpjqnKRyM",
+	"taFJESyaazSPLMjlPUKOwiLsDfkldLu1d11+N0wgw7EocwfHT8DuJyDGDs1AzacynS6Pq757f/y9geok",
+	"HUmY4U+3k3SUmGHnpI5JXUKlpGPTKc4E4dRM3LxBNXHTzsnRkydJZyZV/H2YdNyioAmsM1JNOre3t0kn",
+	"Xjrj6Dcie+8hoV+pVnTb9E9RFLlMBaHqwS+W8PX32qL/YnDcOen8j4Ml/h/4t/bglTHa+KWa+H4xXW5b",
+	"WpiJfKzNDDPQBsZC5hauRS4zXrPXuU06L7Qa5zJ9INBWDhnmwkJpMWtiddhAwujVRGRpgTF2oEyplFST",
+	"hHa2pxWkBoXDfb79QNSEav5xBlNhwUqVIowQFWSYo8OM8OE26bxWDo0SuYf9Dz+Jcz1DYiYTvhK6HAVL",
+	"ajgFOgZ6K0a6dLQJaSGTNs21xYxv7Qft/k2XKvvjYf1Bgy3TKbExXZoUiQMQrKnIc4YxTXWpHEN1ofUb",
+	"YSb4sGgeeWBOSxPnFQShtMSwCi2VIxixcDbC+FaoRSBI+xCgSgtn714zn9zTXjRINSHQnb5CtQ94kyJm",
+	"mDG+G+EQcjmT7jSwa2Zu8J7+3T3jf1tMtcpsr5MENsb7qH2xLgjP/RBwGuZCOhjhWBv0K0g16TX4XeBo",
+	"UjmcIO/qNul8UKJ0U23kb5g9zA2fhfV44iAOmatJawn3tAFi3haUptPl+/2gxLWQuRjlD4SGYxSuNMic",
+	"aS5dOiV6Ho89TdNDJuoAmy2LQhuH2VvMpLjgY/4zaEVpB6tL9To0NkxHq71g1vmT56U1CSayTNIokb8z",
+	"ukDjJMm5scgtJp2i9uj3Dl5HtW0r6PTVG2kdHdJY5g7NZaZnQioeKvL8x3Hn5Oftk/wbj/OzfFw9g9dq",
+	"ROwSPDygVb4gJYRo0SKEtWBPhs/iAyLVwOBAz5Xd74Eq8xy+BpHnRDL0y6MaqWxL6EsbaPILwP5j6VqA",
+	"N3oWoKe1PBnsOSOUFam/HCIJSzRiZ8K4qbbuUzbktaPt4AcU+YE+JRRywpX32P05f/9aFWXcPut2nZPD",
+	"26RTmnzH5T+8f9PxutevpTTEo3720PtJkoiMHyuNTY9+wZSR7iXm8hrN4rwCvXkHBapMqskJcRrhHM4K",
+	"BwuMHPqEVF/STB2rvvGDINzJNIiajbQDRWBnZY7ZKUlWUrhPSB2h9emZH3UCBZqZoI3SbQc1wUCGIuvm",
+	"6Bx97LVZVOWM9hpg7NAJOMMKrJ++k3T8BLWtR2U16VQ6T5NyM3SkLtI/pcOZ3Yn9vORBNGtYRhgjFvQb",
+	"4yp4I2YF4VcnXBvzojEhOOHfGnhxD/WhgdWEb0da5yjU2t0vd+8Xb7v3OtRrRzCWmGfruPC38x9/AFYs",
+	"0NCVVAYpC6MEsDfpwYFHtoN+254MisDaV02H5g48ANX3rRuoWOeuF3Vejmg3I6JyHs1S6DYhI+e1n+Dw",
+	"mE2c+GvlNpNOqeSvJYbXgU/wVO8x1SZbP8mghF8KBpMsEvoX6RdPj5cHVKkbgVQvXZCPd8qOuAWZNVEM",
+	"r93lzeK3r549b7uGXFh3GS21y1RnuH7ZzB2DrrQ0qyOFE2nPp6iILXx3cfEuWv9k1hhMUV5jts5V2zac",
+	"C4fWXS5Z57Y9r3Cr26RTiEWuRbZZOjfWDeiTdG66E90ND1kFeC/mb9FaMfGMHM21TO+8gvPwGY1gG+HS",
+	"i6AWBK++KP1Vrb122on8MpyvbdNFk04ZBld4xA9aLjiYgZdBhmwnNp4izBQ33kDEBuyrW11eQXPZpI77",
+	"q9e8tt1WnNxI9lF9bGLsK8IMrysAjfOemFQo0GlamhNG48NjsDU+QGLLQpGXFoY6qBu9X0ssMRsm0a3y",
+	"N3SvZkLmj2zURAoxQaaBX0ta0+s+kOm0nNHqIzZebTDBD8oiEw4HKpplFjLtFVE2z3pwptZXDxths1+b",
+	"IE15OYZ7VLpkoLxdr3Rl99Nu4/6QTB7pElB4TdBFSdsUnivrdpLlk2pE/SH9N20+Mki3szp2jGZlqC3E",
+	"rPGN0UXR/ORaGkaP6oEuUDU/SXOZXq080rMiF1I5dnFFoDwXqj2q7yc+CzDFn6Nc8+Rt+kJNV62LnHu5",
+	"yBrCpt/fyCAr9eE128vfCJdOP9cQ2UlI+vWYytag7W8TjqtcZYvO2diTJ/h1yWnQlvm9Aa/ma9HEagrV",
+	"zgpUhGLzNvxR3e9OgiFy6bl5DYGeHt+JP02NoskBPyh5E10ksFcWxACI6S1QGHjc7/f3T6P/2MZ3Ts4Q",
+	"9Dg4Zkhmr2kpM3EjZ8QtHh896T9++qwfUcE/7beJ9Uw4cZdQXmPfygGNS5a8CoQ33VBdY645NDGkT4Yw",
+	"WjhkS5b/IRXMUCipJrCnytkIjYUrxIK4qFlAJifS7dfU7F0VAW8Pr59006xOGEbPcQgEPwr2ZsJ7RdgD",
+	"bx00LXyGZ5V7rN23bFHEfyyCoVsYnZUpmm461RYVyOyUYx2Fd/3KjCMeLGXY2Zp6qbUiEMDNZYo9FuVk",
+	"X9ES/4c0yJ/Pun8X3d/63eeX3Y+/HyZPj2//pdVUWVV+VlD6Dl3ozjO4tzpc2jZP4Io/IQmuZzYeK2fC",
+	"xltjz8Yud7bCTGrEHj7dzEw2s8NwWdWvhqeaEZ6IuIrpMc0wQZFG7kU7UUuv1ejISu8Qa1GqLkyJXtNn",
+	"n57MYCoyH0mo8MpbCUvvvcJ5bdnakhW/jerlBl34Uzh1NWFSP6u2ow7kvfmsZ4H+vxRocb42YN5p40T+",
+	"RqqrzfDgTSEN2laW/5O/GoRcqitSFQsLc22umBOWNXmw38ra13FhywYrn9S6m9XKiepKxVCcgnQMg2WO",
+	"k0CpnMxhuYsGJKWRnbtIaHmUwZ+1PJDNZ/oer/UVblMw6H0Ld/1Oz2Em1AIsWiu1sjBH47dITLR0vfse",
+	"3Bb1wsPQtot/J13/03Q+Mjcux0bPWp0OdwpuvHT6E0bWSbrGIg+Pnt2p1Hyi14ODRf4Cg+P0Sb+mrhw2",
+	"9ZTDNqD1eGyxOcfqFDtoO9vl2R2b3831weiw9Hvs6Aq43YxYG7nN/QyGuvurRemurmjb0a+/Y/dAa0Cu",
+	"1cqIA+J61eQbCWuTv3tYaUXDhu4kLAiwC6XVYkaSdhiIeNi7nyO6kk4bjEyfCvMZpt6nEeBnIfBn4GLc",
+	"7qeoPRWfHhu0U1h+6vl1UHraU532e527WFhbLNGnKXnN6pStDwHD5dkNwydes1Q4R+vYtnLRc9Tq6d+q",
+	"b1R4GpEMVfDUfEy+uOZUuee2qSzvtRMOzzE16D4NUSdGpHhZoJE6a7DeZ0+PidluCOBPEXSekUJj0LF5",
+	"Z1kqs67TJ4P2K8jEwlZGLhwdA6esRbXds/Cn/eNnd/H0NmQ9X3qFV71nSxdS67XUA31rqNWHryGTVoxy",
+	"zBI4hK8BFf+osZZ+cvhxDUiyXul991r4OChB9DLM1Ek6r/w0nY8EQWvwoxXND49rTlRie5uciwlxxegc",
+	"rbyffFGzXpuL8S+HYgMrLtC6GNH4HI4f9aYdg87tYbB6+LntxlopormDO5g4bmCry2wljiFhBkc3N+1W",
+	"Y1YaTtu49HrJLvG0GH5dNZsWPiWgGbHeUzqwF5twxDvLDFqLdv/UpwtoFUPXW6Jbq3rtBiu3CnaMdLbY",
+	"YFY5YViCuNo5PbIx2hZcfIfwvfxmvz2I/IlhNT9uQ2jwogkMx//8gHBKMTL4yUHBmhhbX9qRVKU5U2E4",
+	"tVmXDvYsItSVNxLOJHd16VI9w/02hNooEuuE3SYe68fTxMptMfcPHAf6L5FWxHpbil4oB3enXyigQJqj",
+	"MBake6hkoQZENPF94PmsXJ+dM3zundNzH9W6jsj8URsGhsnvylPYHFXY0YkU1ZnW+VoV8h5UnqwQg650",
+	"IpBuxZXFqc90ia3g3M1eKvCW+Sg7grhoh5B9o1FNGi2I8WA+hj03rYV9l/Lt+LAP32qFvI8QoQgsOEqi",
+	"kKMHonS6G9aBuVSZnu+fDpQXRm6KZi4t9uA9dllpJFVYOp9U/u7s4sV3sOcRFQ73azTAEeDdpJf9/Pya",
+	"VZ/AOkeq5l+D4a746Con+fSZOAFhpjM5lm2ayidQQeQqa6AUBq+lLu2l1zUutzl4N6DiB/apzpc0wzaR",
+	"8UyQi2zYKSysA0P2miTNhSteyGKyX5ig/PKbXcOElgHEveF8ajG9/M//+H/D/R68M2jJ1qjqGDhANUGX",
+	"gBjxG/YqW286LxOc/CRvx9//+3Pz7Nvv//ev5mL+y4d3L5+9fvPu76/10RvxRpzPP10lCpyy5nBrTaX5",
+	"LA6dtGZp1tSMBnKv0c1ahk0df7dwfxKgm5V1hTfuMi2NbVObNyBjvMSIjgZBGISZNlVFij2FQliugRIW",
+	"hn6B4V2Jj+sWQJxuZ64URd7tHfkKS+WvWmLLGf4QSLt5PG84PdUmPt5sE5guiikqm0CpMjQ21YYMas6d",
+	"kw5tIVIfNvOpzcuHTVx/x1FeJuG4m2R71kAtjvuz6P521v17v/u8ezkY2I//2hrBrZTSHWJi64mssdQo",
+	"nOG4zPPFp97szvd51/1tu77zFq9a9JpEod5qste0s7XbP1PEsnReOoSpcwXxVPq/hQ/v3/TgjXRoOGYv",
+	"r4nPaQO51oUvIIx2JtONwXFpg/unOmue6eTgIDzppXp2MK+wYSWcVnfg9o/vcv96Bl4a6RbndMohSaWQ",
+	"3+PirKQxbVv1Ye1HtRKfoSik5+tNz1BJG2NnaUjAnwklJjhD5arqG0YGFIbdWgE+2jKnQHBs/EJfoWoH",
+	"56JRUFmrMCKzkB5DqtVYToKdlvjku2oPBP3+DpDcMixj3XIeQPped6qtY0VN0hXR/rzg1eN6DmHFQc/e",
+	"vT6JDjWeiZNykD4bqFqOgjQx+Fhpiazg1eb09VIxwT4BUUsVjIMGaiqt08bX7HpPdW+gBsof3zUqGEaU",
+	"skMg6hceqrHOcz2vrxedfb6cknR34/MtB6rxivMXZU7CYY+k+MEE3YEvQYSRziTaBNhgrn4FdZVMa8s1",
+	"jQOVTjVp2zORIfBCkv0J2nDlmFeAKmgJuOXd8FbDJ+9fnb18++qRHShiK8LJkcylWxAyoOWDGL778fwi",
+	"ZrAPeWzj0cFIuHQ6ZCKticJHoOfqZC1NdKBieo4naxlqLRPgKmp6NJ8Kx7k4yy1oRlaFqfMwhaxWPiNp",
+	"4W/nP/5wAsPfB5HhDTon4F0FMPC+B3oy6AzKfv9xqhVnuDhUKfITHHRuhwlYPUMnZ2gZkwZqGKoehqDE",
+	"jLQ1Bmg8DskxnI9vvdmQyxSDiAgFxGeFSKfYPer1WcpKxwyrriucvXvdSTrXaKynl8Ne33+sC1SikJ2T",
+	"zuNev/fYpyBNmf8cLM2PQtsW5fJdOcqlnaLl2hPvsh5rsySSTaEfuKiyY+iKtcKBqgYVaIAzgGjf0aSj",
+	"uwppuFL5Ku9lwVE9S96beCcDJeCof8Q5abbKi5EWcm2dLzAPKVpDuRJo9IXkPp+MvglT2oGiCZnuh1W+",
+	"TiyYD7nBJVaL+aTilarjWFnvszMGStDRRRSvKN9fc0VQrzPOd1vmOiaNTgQbfDbLTw5WOhXcfvSCG637",
+	"Jjg+7ygDrIRgM3OSflz2D48eHz95+tWz52KUZjjuLFMPfQJExyLpXv+zJjc5XEyy0q48X09l65y9ePHq",
+	"3cWrl80k+JOoD3VLmXUPjx7XMgvbgh0+H41Eapf/eZvsWNvYSMdtqjzBddUouD/qH32xssrVhNr1+kqf",
+	"sRkxlws9j/v9TfNWgB7U2gLwkMO7hzRKcHnQ87sHVRX+NODw8d0DqjJuHvBkF7Ba6lpp8NHznVZrFGTf",
+	"Jp0nuxxfs2a/rr0xNa5pSz9/JJKz5WwmzGLJN0kBwkDQTkxsPWmbJm3IvF24cAhG9Pv9WCbRwis38OQT",
+	"EHlObHaglpzQgKLh0vbgvc/DDnK0quolFcD8cayOU9Qfnt/dhz4blQF/Codo5vFvYhP2Lz7xT8sngFkA",
+	"WTHLdKs2hlFw3uVBTJsMoV9sSyve4Eg6Z9+k94j72WISZgyCrnTf4NhfaL8zUF7ZD31eQpOeXKorX/bP",
+	"7VYW6HrwEyenzqfIpcnMZxzPHtZsdDRQbUzCJ5f6RNPzuN81Uut/MVJrTWlta7ASU1ZDZmnv0ynngVGz",
+	"Qju/yXrB/iO7ggx1DPRvOMelXUBtQLW3XIgnGpnLsSZmVMrc0cO0tE7P0MT1Q1RmoFbQ8KRhwD2y3BYK",
+	"VcboakN4iFT35q6i50SobKCsbzPl7HJVp2FYmpztNY/98Y2v4LDI7sQ4jzdseCO+4ZTgCsFJjqR1Bo+I",
+	"72jlAw5EOcNl8GEIe4d9mElVEvGMFjGNav+UtqZ8bGmg8CadCmIevn6IZ/WpcJFWU62vJMLed84VP6p8",
+	"kcC5mOG5dPj1G3GzDzbVBWb+tKVlkc+tdOAMnvQfB6tpEz2udRipNczy33/N9vBwv41wfWuPBuGu0+3h",
+	"F6bbRnp/C9XSezp3989CsDTq8U4gVi1pmkT+luOha/RFuNtG2yRd6p7/SVuw6Y2MjT5WqLPmc0tA5xly",
+	"UY8hS9xnMXq9koSAVGleZtyNAl06HbACGr0AThPFMYn6YBY7aH6SbkpSaKkBcpDDW+0rGXJok9DwK8+j",
+	"RGsBcqC8Li0gFQV9R0r1KQxrsRl2GhSb4y49eCcmwekgBqqVCZ7AkNOlh2AxnBwXNlv5mw/DxTAN7AmI",
+	"Mcuws0d2oBrw7AMRjFQlsRXu1RTjzE0CpFv6KV7lmmq9YltU0GzJ4uWeduztXLa0i1ngjUZ2uxYF3Car",
+	"cLwIOwsbY97jt31fwEJgbVOLvQDaFlf9xz9QyWiLD25oq7SOtA+r1v9ZygmdTbXlGqdaxgy5J0WwmFcy",
+	"CAqvldb79BFacLR+WHL+eHBVj3S26AGJztB7A0mcT+Q1KvDC93SghvXw8AmH74ekzA6bceL4JmR/sPwP",
+	"DQv2iA3x8IOqJrWFZBt5a53P8N7F0Hs/hs074nB0lD7Ojrv4ZPy0eyy+GnWfpc+zbh8Px0fi8eg4fZLt",
+	"7i1rTbDbySj+ckS0Wl3YQkAxbOr7QjTDpg9sHR/fPajquPhf3jquqNzj0TLzfSOhtxocXsWsJ87XY3wh",
+	"v0URgQUTtZkhM1AxRWYI/wojYfHpMekAj4/ACJXpGVe8kyLBzUlIvueWdAW2e+HcCZUJk8VUAeujmwN1",
+	"FjQSEjJ1teQRAeAzx0IGTr1PCas42/xr92glDDPfk3igYlPisKAVYzxpafZbPeHufVUfYl/TUalYPoJV",
+	"56rrbYBDhgJv3LcVVXoOe16eiypFKgn2lzEcv/MXcgpVVnitHUsFIB1va6diyOR4jIYbwsRuxQN13H/e",
+	"g9djz4cjwFNhG91ZfcPW2Fag0bmY0CcNGBZjPT6EWwWrVBb7EWiTxfqjkItN+mGqZzPpHFtgE/aBsIEp",
+	"6l03Byo0L4axjMU3cQFtfGNhVrX9DWqV4mZzayk6/rzIUYwm7lqO8rHS2d4uamk3nAa2NRljZ2nV2mXy",
+	"gaXVat7PFmnVluTzly/3H0BavQh5k9ulVd2EPvBWycaYzjkKk05xkzFdxcpDPkkPXglulMz8Rtbj8RWJ",
+	"DZTTUDOme/CDL49kPn3KXV18zfrwYBhq0Ich3JPmpZXXCPWU1d5ADb06OQzyz7c6btSAbCzaXRWAL968",
+	"XtavtfExrhkOlPAqOsE/jxddbgsYh7LpJ/2duUmjXcADc5FmRXkLD3kbEyoq1PHI8sBW438PfsC3UQnr",
+	"tZDNJp7gE8I2M4X32A0pJgIKYV1Lxs0JiGYx9gL2FM6rKrtlfhqpSiHHDWS2z3lvwseYIs/hZL5aQxvh",
+	"al1ttJETqUSe00aVY2eZysLfa/B57ngjrePEdk6uZV8629jsLWNbugevbkTq8gVzJmIQsdiLDGniMLXS",
+	"bk468xR12lb0HeNWAcCg4YU8kfYYEg2rM5XP5ylsVOO1uxSj9PDo8e7KSLPvwAPzj5UuABtTTUxAwayB",
+	"dX+ZzP8ATMdfYc3mXU0t2cR2fieivN0WK37JzxsmSA9eOwuh3Ua98wObN0KlmHObaTJ8VrWVgbKOqLXW",
+	"SzMSrcza6NSvX3d//fmuo8pOXFfGHwSp/yw083dxt2emNUD0Hl1plK2roRvSCkKUZt0501vDjm/RPQBq",
+	"7GCn1VwA/x0w4Vt0OzjotkWXagf2yAKxoR5cBCNXcFxdF+LXEsEHX05BqIVP5C3VldJzFZ0yx1W0pxBu",
+	"ugz2hCKvphxt+Wsjy+BOC2c8YN8Udpcldvfd1JcC7p4JFt9WPk7BHQFX6gD9HwfwHjzpevCyNCHvfKC4",
+	"Pwz4/jCwt9rMJYFar5f9OvdPhTELcHO97gUdKFqf/2AJ5yUOA8jd6vHQ66psj7LnTYHOs312jYXuBcb6",
+	"HiicixDdg94BqUsH3H6kKZBOYfi/ugGG7vlyKS6JCU2CqspIyd2qB8pvg7VWrXC/B2ch7IjQOJmVhjjS",
+	"AhphSTsyesZ+yk2aJ6NUrIXyiPUZqmeznQ/38Nld72xpJnS7/pfEHpiXnodyWgYuO214P33XidXb+0sJ",
+	"/UdQQvm+lmLhUUzU2FkPPXChJ8c/CZMNnVvYz8X06DXZxEd78wWEP7q4Nxx0aGuDTiwZkYrUm4HyDZcb",
+	"ZQ8wvHh1fjHcT2KG1jK04DMt4T//4/+upk/6qEooo2TruWoVlVW9pheFH1tn/su8OO8leFT1bPFRCVVv",
+	"EJR5oCumDcRmx4EPMHMeIaRTTK+WpTqk2/nUuOiHWK8fW9bG5fIKSdJXdsMpiNiUwYU/xEf7DSGsNvZ6",
+	"gdZ9gWj5XV7CnXlsW5+pP5jHtjaG2pRLEm5lLizX+J02fLiWbLWIa9J5iwezB88j/4vjtnHccyRK9oSx",
+	"zeJfTT6vFxeHvHPO5fTc1gfZDjjgF2Zb//O2SkywNcJuYwRUmjXjH/ai178bi0Bz3xsqcOwK6PUssJgP",
+	"H4pbdig1PA3FyF2fJEsoVV8ruGbXVzqv5STbO5OSt6SghYVCHuXtx9v/HwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
