@@ -32,6 +32,7 @@ import (
 	"github.com/jetwebhooks/jetwebhooks/server/egress"
 	"github.com/jetwebhooks/jetwebhooks/server/ingest"
 	"github.com/jetwebhooks/jetwebhooks/server/metrics"
+	"github.com/jetwebhooks/jetwebhooks/server/portal"
 	"github.com/jetwebhooks/jetwebhooks/server/secretbox"
 	"github.com/jetwebhooks/jetwebhooks/server/store"
 	"github.com/jetwebhooks/jetwebhooks/server/store/cache"
@@ -116,6 +117,26 @@ type Config struct {
 	// (default api.DefaultIdempotencyLease, 45 s): after a crash, a retry of
 	// the same request runs once the lease has passed. See api.Config.
 	IdempotencyLease time.Duration
+	// Portal configures the customer portal (on by default, at /portal/).
+	Portal PortalConfig
+}
+
+// PortalConfig configures the customer portal; see server/portal.
+type PortalConfig struct {
+	// Off switches the portal off: no pages, and POST /portal/sessions
+	// answers 503.
+	Off bool
+	// URL is the portal's public URL, its path ending in /portal (default
+	// http://<listen address>/portal). Minted links point there; a path
+	// before /portal is a prefix the server is embedded under.
+	URL string
+	// FrameAncestors may embed the portal in a frame (CSP frame-ancestors
+	// sources); none by default.
+	FrameAncestors []string
+	// SecureCookie marks the session cookie Secure; it is whenever URL is https.
+	SecureCookie bool
+	// LinkTTL is how long a minted link works (default 10 min).
+	LinkTTL time.Duration
 }
 
 // DefaultIdempotencyLease is Config.IdempotencyLease's default: a little
@@ -131,6 +152,7 @@ type Server struct {
 	engine    *delivery.Engine
 	publisher *ingest.Publisher
 	metrics   *metrics.Metrics
+	links     *portal.Links
 	log       *slog.Logger
 	// Bootstrap holds what a first start generated (nil otherwise).
 	Bootstrap *Bootstrap
@@ -259,7 +281,13 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 		return nil, err
 	}
 	s.publisher = &ingest.Publisher{Store: st, Now: cfg.Now, Published: s.engine.Wake, Accepted: s.metrics.Ingested}
-	s.api, err = api.New(ctx, api.Config{IngestTokenHash: tokenHash, Egress: policy, Logger: cfg.Logger, Now: cfg.Now,
+	var links api.PortalLinks
+	if l, err := s.portalLinks(st); err != nil {
+		return nil, err
+	} else if l != nil {
+		links = l // a nil *portal.Links must stay a nil interface
+	}
+	s.api, err = api.New(ctx, api.Config{Portal: links,IngestTokenHash: tokenHash, Egress: policy, Logger: cfg.Logger, Now: cfg.Now,
 		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, IngestRateLimit: cfg.IngestRateLimit, IngestRateBurst: cfg.IngestRateBurst,
 		Tester: s.engine, IdempotencyLease: cfg.IdempotencyLease}, st, s.publisher)
 	if err != nil {
@@ -269,6 +297,9 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	e.Use(s.metrics.Middleware())
 	if err := s.mountOps(e); err != nil {
 		return nil, fmt.Errorf("mount operational routes: %w", err)
+	}
+	if err := s.mountPortal(e, st); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -316,6 +347,9 @@ func (s *Server) Maintain(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	if _, err := s.store.PurgeIdempotencyKeys(ctx, now.Add(-24*time.Hour)); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := s.store.PurgePortalSessions(ctx, now); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -452,6 +486,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		s.log.Info("serving metrics", "addr", mln.Addr().String())
 	}
 
+	s.portalListening(ln)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
 	s.log.Info("serving", "addr", ln.Addr().String(), "node", s.cfg.NodeID)

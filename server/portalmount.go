@@ -1,0 +1,68 @@
+package server
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/jetwebhooks/jetwebhooks/server/portal"
+	"github.com/jetwebhooks/jetwebhooks/server/store"
+)
+
+// portalPath is where the server mounts the customer portal.
+const portalPath = "/portal"
+
+// portalLinks builds the link minter, or nil with the portal off.
+func (s *Server) portalLinks(st store.Store) (*portal.Links, error) {
+	pc := s.cfg.Portal
+	if pc.Off {
+		return nil, nil
+	}
+	base := pc.URL
+	if base == "" {
+		base = "http://" + s.cfg.Addr + portalPath
+	} else {
+		u, err := url.Parse(base)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			!strings.HasSuffix(strings.TrimSuffix(u.Path, "/"), portalPath) || u.RawQuery != "" || u.Fragment != "" {
+			return nil, fmt.Errorf("portal URL %q: want an http(s) URL whose path ends in %s, e.g. https://hooks.example.com/portal", pc.URL, portalPath)
+		}
+		base = strings.TrimSuffix(base, "/")
+	}
+	s.links = &portal.Links{Store: st, BaseURL: base, TTL: pc.LinkTTL, Now: s.cfg.Now}
+	return s.links, nil
+}
+
+// mountPortal serves the portal's pages below /portal/.
+func (s *Server) mountPortal(e *echo.Echo, st store.Store) error {
+	if s.links == nil {
+		return nil
+	}
+	p, err := portal.New(portal.Config{Store: st, API: s.api, Links: s.links, FrameAncestors: s.cfg.Portal.FrameAncestors,
+		SecureCookie: s.cfg.Portal.SecureCookie, Logger: s.log, Now: s.cfg.Now})
+	if err != nil {
+		return err
+	}
+	h := echo.WrapHandler(http.StripPrefix(portalPath, p))
+	e.Any(portalPath+"/*", h)
+	e.GET(portalPath, func(c echo.Context) error {
+		return c.Redirect(http.StatusMovedPermanently, strings.TrimSuffix(s.links.BaseURL, "/")+"/")
+	})
+	return nil
+}
+
+// portalListening points default links at the address actually listened
+// on (say, port 0 in tests). It runs before the server accepts requests.
+func (s *Server) portalListening(ln net.Listener) {
+	if s.links != nil && s.cfg.Portal.URL == "" {
+		s.links.BaseURL = "http://" + ln.Addr().String() + portalPath
+	}
+}
+
+// PortalLinks returns the portal's link minter (nil with the portal off),
+// for programs that mint links without HTTP.
+func (s *Server) PortalLinks() *portal.Links { return s.links }
