@@ -287,9 +287,9 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	} else if l != nil {
 		links = l // a nil *portal.Links must stay a nil interface
 	}
-	s.api, err = api.New(ctx, api.Config{Portal: links,IngestTokenHash: tokenHash, Egress: policy, Logger: cfg.Logger, Now: cfg.Now,
+	s.api, err = api.New(ctx, api.Config{IngestTokenHash: tokenHash, Egress: policy, Logger: cfg.Logger, Now: cfg.Now,
 		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, IngestRateLimit: cfg.IngestRateLimit, IngestRateBurst: cfg.IngestRateBurst,
-		Tester: s.engine, IdempotencyLease: cfg.IdempotencyLease}, st, s.publisher)
+		Tester: s.engine, IdempotencyLease: cfg.IdempotencyLease, Portal: links}, st, s.publisher)
 	if err != nil {
 		return nil, err
 	}
