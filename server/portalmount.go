@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 
@@ -60,6 +61,9 @@ func (s *Server) mountPortal(e *echo.Echo, st store.Store) error {
 func (s *Server) portalListening(ln net.Listener) {
 	if s.links != nil && s.cfg.Portal.URL == "" {
 		s.links.BaseURL = "http://" + ln.Addr().String() + portalPath
+		if ap, err := netip.ParseAddrPort(ln.Addr().String()); err == nil && ap.Addr().IsUnspecified() {
+			s.log.Warn("portal links point at an unspecified address; set --portal-url to the portal's public URL", "portal_url", s.links.BaseURL)
+		}
 	}
 }
 

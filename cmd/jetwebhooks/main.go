@@ -77,6 +77,7 @@ func newRootCmd() *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newServeCmd(), newAccountsCmd(), newBenchCmd())
 	root.AddCommand(newWebhooksCmd(), newListenCmd(), newSendEventCmd())
+	root.AddCommand(newPortalCmd())
 	return root
 }
 

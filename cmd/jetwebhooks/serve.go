@@ -26,6 +26,7 @@ func newServeCmd() *cobra.Command {
 		timeout, lease, keyCache, hookCache, idemLease                                time.Duration
 		concurrency                                                                   int
 	)
+	portal := &portalFlags{}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the API and the delivery engine",
@@ -88,6 +89,7 @@ token and prints them once.`,
 				SQLiteSynchronous: sqliteSync, Logger: log, KeyCacheTTL: keyCache, WebhookCacheTTL: hookCache,
 				IdempotencyLease: idemLease,
 			}
+			cfg.Portal = portal.config()
 			srv, err := server.Open(cmd.Context(), cfg)
 			if err != nil {
 				return err
@@ -103,6 +105,7 @@ token and prints them once.`,
 		},
 	}
 	f := cmd.Flags()
+	portal.register(f)
 	f.StringVar(&addr, "addr", envOr("JETWEBHOOKS_ADDR", "127.0.0.1:8080"), "listen address (env JETWEBHOOKS_ADDR)")
 	f.StringVar(&db, "db", envOr("JETWEBHOOKS_DB", "./data/jetwebhooks.db"), "SQLite file path or postgres:// URL (env JETWEBHOOKS_DB)")
 	f.StringVar(&ingestToken, "ingest-token", "", "token that authorises POST /events; default: generated at first start (env JETWEBHOOKS_INGEST_TOKEN)")
