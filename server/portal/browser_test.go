@@ -274,8 +274,9 @@ func TestBrowserFlows(t *testing.T) {
 	}
 	b.do("choose 7 days", chromedp.SetValue(chromedp.ID("grace-select"), "604800"))
 	b.click("#rotate")
-	newSecret := b.text("#new-secret")
-	b.wantText("#grace", "until")
+	b.wantText(".notice", "Secret rotated")
+	newSecret := b.text("#secret-value")
+	b.wantText("#grace", "Grace period: the previous secret also signs deliveries until")
 	w, err := e.A.C.GetWebhook(t.Context(), hooks[0].Uuid.String())
 	if err != nil || w.Secret == nil || *w.Secret != newSecret || newSecret == oldSecret {
 		t.Fatalf("after rotating the API has %v (%v); the page showed %q, the old one %q", w.Secret, err, newSecret, oldSecret)

@@ -412,3 +412,43 @@ func TestFormErrorsAreTheAPIs(t *testing.T) {
 		t.Errorf("refused forms created %d webhooks", len(hooks))
 	}
 }
+
+// TestStatsAndRates: the list's success rate, the chart's bars and the
+// latency line follow the deliveries' outcomes.
+func TestStatsAndRates(t *testing.T) {
+	t.Parallel()
+	// The clock starts in the middle of an hour, so every delivery falls in
+	// one bar of the chart.
+	start, base := time.Now(), time.Now().Truncate(time.Hour).Add(30*time.Minute)
+	e := newEnv(t, envOpts{cfg: func(c *server.Config) { c.Now = func() time.Time { return base.Add(time.Since(start)) } }})
+	var n atomic.Int64
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1)%4 == 0 {
+			w.WriteHeader(http.StatusBadRequest) // a 4xx fails for good
+		}
+	}))
+	defer rcv.Close()
+	w := e.hook(e.A, "Counted", rcv.URL)
+	for range 8 {
+		if _, err := e.A.C.TestWebhook(t.Context(), w.Uuid.String(), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, _ := e.signedIn(e.A)
+	home := b.get(e.url + "/portal/")
+	if !strings.Contains(home.body, "75 %") || !strings.Contains(home.body, "(2 failed)") {
+		t.Errorf("list without 75 %% and 2 failed:\n%s", home.body)
+	}
+	for _, u := range []string{"/portal/stats", "/portal/webhooks/" + w.Uuid.String()} {
+		p := b.get(e.url + u)
+		if !strings.Contains(p.body, "UTC: 6 delivered, 2 failed, 0 pending") {
+			t.Errorf("%s: no bar with 6 delivered and 2 failed", u)
+		}
+		if strings.Count(p.body, `<rect class="ok"`) != 1 || strings.Count(p.body, `<rect class="bad"`) != 1 {
+			t.Errorf("%s: want one bar of each outcome", u)
+		}
+		if !strings.Contains(p.body, "Latency of the last 8 attempts: median") {
+			t.Errorf("%s: no latency of the 8 attempts", u)
+		}
+	}
+}

@@ -20,6 +20,7 @@ var notices = map[string]string{
 	"disabled": "Endpoint disabled.",
 	"deleted":  "Endpoint deleted.",
 	"replayed": "Queued for delivery again.",
+	"rotated":  "Secret rotated. This is the new one.",
 }
 
 var funcs = template.FuncMap{

@@ -289,12 +289,6 @@ func (p *Portal) deleteWebhook(w http.ResponseWriter, r *http.Request, s *sessio
 	p.redirect(w, r, "/", "deleted")
 }
 
-// graceChoices are the rotation grace periods the form offers.
-var graceChoices = []struct {
-	Seconds int
-	Label   string
-}{{0, "none: the old secret stops at once"}, {3600, "1 hour"}, {86400, "24 hours"}, {7 * 86400, "7 days"}}
-
 func (p *Portal) rotateSecret(w http.ResponseWriter, r *http.Request, s *session) {
 	h, ok := p.getHook(w, r, s)
 	if !ok {
@@ -304,12 +298,13 @@ func (p *Portal) rotateSecret(w http.ResponseWriter, r *http.Request, s *session
 	if err != nil {
 		grace = 86400
 	}
-	var out models.WebhookResponse
-	if err := p.call(r, s, http.MethodPost, "/webhooks/"+h.ID+"/rotate-secret", models.RotateSecretRequest{GracePeriod: &grace}, &out); err != nil {
+	if err := p.call(r, s, http.MethodPost, "/webhooks/"+h.ID+"/rotate-secret", models.RotateSecretRequest{GracePeriod: &grace}, nil); err != nil {
 		p.apiFailed(w, r, s, err)
 		return
 	}
-	p.render(w, r, http.StatusOK, "rotated", s, map[string]any{"Title": "Secret rotated", "Hook": newHookView(out.Webhook)})
+	// Redirect, so that reloading the page shows the new secret again
+	// instead of rotating once more.
+	p.redirect(w, r, "/webhooks/"+h.ID+"?reveal=secret", "rotated")
 }
 
 func (p *Portal) testSend(w http.ResponseWriter, r *http.Request, s *session) {
