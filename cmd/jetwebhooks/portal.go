@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/jetwebhooks/jetwebhooks/client"
 	"github.com/jetwebhooks/jetwebhooks/server"
@@ -19,7 +18,8 @@ type portalFlags struct {
 	url, ancestors string
 }
 
-func (pf *portalFlags) register(f *pflag.FlagSet) {
+func (pf *portalFlags) register(cmd *cobra.Command) {
+	f := cmd.Flags()
 	f.BoolVar(&pf.on, "portal", envBool("JETWEBHOOKS_PORTAL", true), "serve the customer portal at /portal/ and mint its links (env JETWEBHOOKS_PORTAL)")
 	f.StringVar(&pf.url, "portal-url", envOr("JETWEBHOOKS_PORTAL_URL", ""), "the portal's public URL, its path ending in /portal, e.g. https://hooks.example.com/portal; minted links point there (default http://<addr>/portal) (env JETWEBHOOKS_PORTAL_URL)")
 	f.StringVar(&pf.ancestors, "portal-frame-ancestors", envOr("JETWEBHOOKS_PORTAL_FRAME_ANCESTORS", ""), "space-separated origins allowed to embed the portal in a frame, e.g. https://app.example.com; default none (env JETWEBHOOKS_PORTAL_FRAME_ANCESTORS)")

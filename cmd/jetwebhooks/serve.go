@@ -105,7 +105,7 @@ token and prints them once.`,
 		},
 	}
 	f := cmd.Flags()
-	portal.register(f)
+	portal.register(cmd)
 	f.StringVar(&addr, "addr", envOr("JETWEBHOOKS_ADDR", "127.0.0.1:8080"), "listen address (env JETWEBHOOKS_ADDR)")
 	f.StringVar(&db, "db", envOr("JETWEBHOOKS_DB", "./data/jetwebhooks.db"), "SQLite file path or postgres:// URL (env JETWEBHOOKS_DB)")
 	f.StringVar(&ingestToken, "ingest-token", "", "token that authorises POST /events; default: generated at first start (env JETWEBHOOKS_INGEST_TOKEN)")
