@@ -44,7 +44,8 @@ func (s *Server) mountPortal(e *echo.Echo, st store.Store) error {
 		return nil
 	}
 	p, err := portal.New(portal.Config{Store: st, API: s.api, Links: s.links, FrameAncestors: s.cfg.Portal.FrameAncestors,
-		SecureCookie: s.cfg.Portal.SecureCookie, Logger: s.log, Now: s.cfg.Now})
+		SecureCookie: s.cfg.Portal.SecureCookie, IdleTimeout: s.cfg.Portal.IdleTimeout, SessionTTL: s.cfg.Portal.SessionTTL,
+		Logger: s.log, Now: s.cfg.Now})
 	if err != nil {
 		return err
 	}

@@ -137,6 +137,9 @@ type PortalConfig struct {
 	SecureCookie bool
 	// LinkTTL is how long a minted link works (default 10 min).
 	LinkTTL time.Duration
+	// IdleTimeout ends a session unused for this long (default 30 min);
+	// SessionTTL ends it whatever happens (default 12 h).
+	IdleTimeout, SessionTTL time.Duration
 }
 
 // DefaultIdempotencyLease is Config.IdempotencyLease's default: a little

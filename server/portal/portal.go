@@ -201,7 +201,7 @@ func (p *Portal) authed(h authedHandler) http.HandlerFunc {
 		sess, err := p.cfg.Store.TouchPortalSession(r.Context(), &store.TouchPortalSessionParams{
 			IDHash: hash(c.Value), Now: now, IdleUntil: now.Add(p.cfg.IdleTimeout)})
 		if errors.Is(err, store.ErrNotFound) {
-			p.clearCookie(w)
+			p.clearCookie(w, r)
 			p.signInRequired(w, r)
 			return
 		}
@@ -237,14 +237,16 @@ func (p *Portal) signInRequired(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (p *Portal) setCookie(w http.ResponseWriter, value string, expires time.Time) {
+// The cookie is Secure when configured, when the portal URL is https, or
+// when this request came over TLS (the server terminating it itself).
+func (p *Portal) setCookie(w http.ResponseWriter, r *http.Request, value string, expires time.Time) {
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: value, Path: p.base + "/", Expires: expires,
-		HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode})
+		HttpOnly: true, Secure: p.secure || r.TLS != nil, SameSite: http.SameSiteLaxMode})
 }
 
-func (p *Portal) clearCookie(w http.ResponseWriter) {
+func (p *Portal) clearCookie(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: p.base + "/", MaxAge: -1,
-		HttpOnly: true, Secure: p.secure, SameSite: http.SameSiteLaxMode})
+		HttpOnly: true, Secure: p.secure || r.TLS != nil, SameSite: http.SameSiteLaxMode})
 }
 
 // login exchanges a link's token for a session and redirects at once to a
@@ -282,7 +284,7 @@ func (p *Portal) login(w http.ResponseWriter, r *http.Request) {
 	if c, err := r.Cookie(cookieName); err == nil && c.Value != "" {
 		_ = p.cfg.Store.DeletePortalSession(r.Context(), hash(c.Value))
 	}
-	p.setCookie(w, id, sess.ExpiresAt)
+	p.setCookie(w, r, id, sess.ExpiresAt)
 	p.log.Info("portal session opened", "account", sess.AccountID)
 	http.Redirect(w, r, p.base+"/", http.StatusSeeOther)
 }
@@ -292,7 +294,7 @@ func (p *Portal) logout(w http.ResponseWriter, r *http.Request, s *session) {
 		p.internal(w, r, err)
 		return
 	}
-	p.clearCookie(w)
+	p.clearCookie(w, r)
 	http.Redirect(w, r, p.base+"/signed-out", http.StatusSeeOther)
 }
 

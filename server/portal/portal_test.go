@@ -452,3 +452,22 @@ func TestStatsAndRates(t *testing.T) {
 		}
 	}
 }
+
+// TestSecureCookieOverTLS: a request that came over TLS gets a Secure
+// cookie, whatever the configuration.
+func TestSecureCookieOverTLS(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{})
+	ts := httptest.NewTLSServer(e.srv.Handler())
+	defer ts.Close()
+	hc := ts.Client()
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := hc.Get(strings.Replace(e.mint(e.A), e.url, ts.URL, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if c := resp.Header.Get("Set-Cookie"); resp.StatusCode != http.StatusSeeOther || !strings.Contains(c, "; Secure") {
+		t.Errorf("over TLS: %d, cookie %q", resp.StatusCode, c)
+	}
+}
