@@ -15,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,6 +23,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/jetwebhooks/jetwebhooks/client"
+	"github.com/jetwebhooks/jetwebhooks/server"
+	"github.com/jetwebhooks/jetwebhooks/server/store"
 )
 
 // chrome starts a headless Chromium for the test and returns a tab. Any
@@ -369,18 +370,39 @@ func TestBrowserScreenshots(t *testing.T) {
 		fmt.Fprint(w, "ok")
 	}))
 	defer bad.Close()
-	orders := e.hook(e.A, "Orders service", ok.URL+"/webhooks/orders")
+	e.hook(e.A, "Orders service", ok.URL+"/webhooks/orders")
 	billing := e.hook(e.A, "Billing", bad.URL+"/billing")
 	e.hook(e.A, "Staging", "https://staging.example.com/hooks")
-	var wg sync.WaitGroup
-	for i := range 24 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, _ = e.A.C.TestWebhook(t.Context(), []string{orders.Uuid.String(), billing.Uuid.String()}[i%2], "outbound.delivered")
-		}()
+	// A day of traffic, more of it in the daytime; Billing's receiver
+	// fails every third request (then the retry succeeds).
+	now := time.Now()
+	var evs []server.Event
+	for h := range 24 {
+		n := 2 + (h*7)%5
+		if h > 8 && h < 18 {
+			n += 4
+		}
+		for i := range n {
+			evs = append(evs, server.Event{AccountID: e.A.ID, Type: "outbound.delivered", User: "api-user",
+				CreatedAt: now.Add(-time.Duration(23-h)*time.Hour - time.Duration(i)*time.Minute),
+				Data:      map[string]any{"uid": fmt.Sprintf("msg-%d-%d", h, i), "to": "customer@example.com", "subject": "Your order"}})
+		}
 	}
-	wg.Wait()
+	if _, err := e.srv.Publish(t.Context(), evs...); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the day's deliveries", func() bool {
+		for _, st := range []string{store.StatusPending, store.StatusRetry} {
+			if _, n, err := e.st.QueryDeliveries(t.Context(), &store.QueryParams{AccountID: e.A.ID, Status: st}); err != nil || n > 0 {
+				return false
+			}
+		}
+		return true
+	})
+	// And a test that failed for good.
+	if _, err := e.A.C.TestWebhook(t.Context(), billing.Uuid.String(), "outbound.bounced"); err != nil {
+		t.Fatal(err)
+	}
 
 	b := newTab(t)
 	b.open(e.mint(e.A))

@@ -38,6 +38,7 @@ type hookStats struct {
 	P50, P95, Slowest time.Duration
 	LatencyN          int
 	W, H              int
+	From, Until       time.Time
 }
 
 func (p *Portal) hookStats(r *http.Request, s *session, hookID string, now time.Time) (*hookStats, error) {
@@ -47,7 +48,7 @@ func (p *Portal) hookStats(r *http.Request, s *session, hookID string, now time.
 	if err != nil {
 		return nil, err
 	}
-	st := &hookStats{Bars: make([]bar, chartBuckets), Sampled: len(recs), W: chartW, H: chartH}
+	st := &hookStats{Bars: make([]bar, chartBuckets), Sampled: len(recs), W: chartW, H: chartH, From: start, Until: end}
 	for i := range st.Bars {
 		st.Bars[i].Start = start.Add(time.Duration(i) * time.Hour)
 	}
