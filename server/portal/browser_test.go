@@ -201,7 +201,11 @@ func newReceiver(t *testing.T, status int, body string) *receiver {
 // sign out, and be refused with the used link.
 func TestBrowserFlows(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOpts{})
+	onBothBackends(t, testBrowserFlows)
+}
+
+func testBrowserFlows(t *testing.T, o envOpts) {
+	e := newEnv(t, o)
 	ok := newReceiver(t, http.StatusOK, `{"received":true}`)
 	failing := newReceiver(t, http.StatusInternalServerError, "boom: the database is down")
 	b := newTab(t)

@@ -19,7 +19,15 @@ import (
 	"github.com/jetwebhooks/jetwebhooks/server"
 	"github.com/jetwebhooks/jetwebhooks/server/accounts"
 	"github.com/jetwebhooks/jetwebhooks/server/store"
+	"github.com/jetwebhooks/jetwebhooks/server/store/pgstore/pgtest"
 )
+
+// onBothBackends runs test on SQLite and, when JETWEBHOOKS_TEST_POSTGRES is
+// set, on PostgreSQL: the portal keeps its sessions in the database.
+func onBothBackends(t *testing.T, test func(t *testing.T, o envOpts)) {
+	t.Run("sqlite", func(t *testing.T) { t.Parallel(); test(t, envOpts{}) })
+	t.Run("postgres", func(t *testing.T) { t.Parallel(); test(t, envOpts{postgres: true}) })
+}
 
 // tenant is an account with its API key.
 type tenant struct {
@@ -39,13 +47,20 @@ type env struct {
 }
 
 type envOpts struct {
-	prefix string // serve the server under this path prefix
-	cfg    func(*server.Config)
+	// postgres puts the store on a fresh PostgreSQL database (the test
+	// skips when JETWEBHOOKS_TEST_POSTGRES is not set).
+	postgres bool
+	prefix   string // serve the server under this path prefix
+	cfg      func(*server.Config)
 }
 
 func newEnv(t *testing.T, o envOpts) *env {
 	t.Helper()
-	st, err := server.OpenStore(t.Context(), filepath.Join(t.TempDir(), "p.db"), "NORMAL")
+	dsn := filepath.Join(t.TempDir(), "p.db")
+	if o.postgres {
+		dsn = pgtest.Database(t)
+	}
+	st, err := server.OpenStore(t.Context(), dsn, "NORMAL")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,11 @@ import (
 // the API.
 func TestManageEndpoint(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOpts{})
+	onBothBackends(t, testManageEndpoint)
+}
+
+func testManageEndpoint(t *testing.T, o envOpts) {
+	e := newEnv(t, o)
 	w := e.hook(e.A, "Orders", "https://example.com/orders")
 	id := w.Uuid.String()
 	b, tok := e.signedIn(e.A)
@@ -75,7 +79,11 @@ func TestManageEndpoint(t *testing.T) {
 // event goes to every endpoint it went to.
 func TestDeliveryLog(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOpts{})
+	onBothBackends(t, testDeliveryLog)
+}
+
+func testDeliveryLog(t *testing.T, o envOpts) {
+	e := newEnv(t, o)
 	var mu sync.Mutex
 	hits := map[string]int{}
 	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

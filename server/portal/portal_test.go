@@ -41,10 +41,15 @@ func (e *env) hook(tn tenant, name, u string) *client.Webhook {
 // expired one are refused.
 func TestLinkExchange(t *testing.T) {
 	t.Parallel()
+	onBothBackends(t, testLinkExchange)
+}
+
+func testLinkExchange(t *testing.T, o envOpts) {
 	var skew atomic.Int64
-	e := newEnv(t, envOpts{cfg: func(c *server.Config) {
+	o.cfg = func(c *server.Config) {
 		c.Now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
-	}})
+	}
+	e := newEnv(t, o)
 	link := e.mint(e.A)
 	if !strings.HasPrefix(link, e.url+"/portal/login?token=pl_") {
 		t.Fatalf("link %q", link)
@@ -93,10 +98,15 @@ func TestLinkExchange(t *testing.T) {
 // hours whatever happens.
 func TestSessionExpiry(t *testing.T) {
 	t.Parallel()
+	onBothBackends(t, testSessionExpiry)
+}
+
+func testSessionExpiry(t *testing.T, o envOpts) {
 	var skew atomic.Int64
-	e := newEnv(t, envOpts{cfg: func(c *server.Config) {
+	o.cfg = func(c *server.Config) {
 		c.Now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
-	}})
+	}
+	e := newEnv(t, o)
 	b, _ := e.signedIn(e.A)
 	// Used every 25 minutes it lives on, until 12 hours.
 	for i := 1; i <= 30; i++ {
@@ -173,7 +183,11 @@ func TestCSRF(t *testing.T) {
 // thing that does not exist, and B's webhook and secret are unchanged.
 func TestTenantIsolation(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOpts{})
+	onBothBackends(t, testTenantIsolation)
+}
+
+func testTenantIsolation(t *testing.T, o envOpts) {
+	e := newEnv(t, o)
 	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer rcv.Close()
 	wb := e.hook(e.B, "Bravo hook", rcv.URL)
@@ -293,7 +307,11 @@ func TestSecurityHeaders(t *testing.T) {
 // no other account's.
 func TestLogoutAndRevocation(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOpts{})
+	onBothBackends(t, testLogoutAndRevocation)
+}
+
+func testLogoutAndRevocation(t *testing.T, o envOpts) {
+	e := newEnv(t, o)
 	b, tok := e.signedIn(e.A)
 	p := b.do("POST", e.url+"/portal/logout", url.Values{"csrf": {tok}})
 	if p.status != http.StatusSeeOther || p.header.Get("Location") != "/portal/signed-out" || !strings.Contains(p.header.Get("Set-Cookie"), "Max-Age=0") {
