@@ -1,9 +1,11 @@
 package portal_test
 
 import (
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -487,5 +489,24 @@ func TestSecureCookieOverTLS(t *testing.T) {
 	resp.Body.Close()
 	if c := resp.Header.Get("Set-Cookie"); resp.StatusCode != http.StatusSeeOther || !strings.Contains(c, "; Secure") {
 		t.Errorf("over TLS: %d, cookie %q", resp.StatusCode, c)
+	}
+}
+
+// TestPortalURLChecked: a portal URL that is not http(s), or whose path does
+// not end in /portal (where the server mounts it), is refused at start.
+func TestPortalURLChecked(t *testing.T) {
+	t.Parallel()
+	for _, u := range []string{"ftp://hooks.example.com/portal", "https://hooks.example.com/customers", "hooks.example.com/portal",
+		"https://hooks.example.com/portal?x=1", "https:///portal"} {
+		st, err := server.OpenStore(t.Context(), filepath.Join(t.TempDir(), "u.db"), "NORMAL")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = server.New(t.Context(), server.Config{SecretKey: make([]byte, 32), Logger: slog.New(slog.DiscardHandler),
+			Portal: server.PortalConfig{URL: u}}, st)
+		st.Close()
+		if err == nil || !strings.Contains(err.Error(), "portal URL") {
+			t.Errorf("portal URL %q: %v, want it refused", u, err)
+		}
 	}
 }
