@@ -3,6 +3,7 @@ package portal
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/jetwebhooks/jetwebhooks/gen/apiserver"
@@ -44,7 +45,8 @@ var loadSpec = sync.OnceValue(func() *specInfo {
 	if req := schemas["CreateWebhookRequest"]; req != nil && req.Value != nil {
 		for _, f := range []string{"filter_users", "filter_domains"} {
 			if p := req.Value.Properties[f]; p != nil && p.Value != nil {
-				info.hints[f] = p.Value.Description
+				// The form says "blank for all" itself; the JSON null is not the user's business.
+				info.hints[f] = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(p.Value.Description), "null = all."))
 			}
 		}
 	}
