@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -100,7 +101,7 @@ func (p *Portal) deliveries(w http.ResponseWriter, r *http.Request, s *session) 
 		return
 	}
 	p.render(w, r, http.StatusOK, "deliveries", s, map[string]any{
-		"Title": "Delivery log", "Records": recs, "Total": total, "Filter": f, "Names": names,
+		"Title": "Delivery log", "Records": recs, "Total": total, "Filter": f, "Names": names, "Hooks": hookOptions(names),
 		"EventTypes": eventTypeNames(), "Statuses": deliveryStatuses,
 		"HasPrev": f.Page > 1, "HasNext": f.Page*pageSize < total,
 	})
@@ -121,6 +122,24 @@ func eventTypeNames() []string {
 	for i, c := range cat {
 		out[i] = c.Type
 	}
+	return out
+}
+
+// hookOption is one endpoint of a select list.
+type hookOption struct{ ID, Name string }
+
+// hookOptions lists the endpoints of names by name, for select lists.
+func hookOptions(names map[string]string) []hookOption {
+	out := make([]hookOption, 0, len(names))
+	for id, n := range names {
+		out = append(out, hookOption{id, n})
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Name != out[j].Name {
+			return out[i].Name < out[j].Name
+		}
+		return out[i].ID < out[j].ID
+	})
 	return out
 }
 

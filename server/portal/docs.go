@@ -61,5 +61,5 @@ func (p *Portal) docs(w http.ResponseWriter, r *http.Request, s *session) {
 		views = append(views, snippetView{Lang: f.Lang, ID: id, Code: strings.ReplaceAll(string(b), SecretPlaceholder, secret)})
 	}
 	p.render(w, r, http.StatusOK, "docs", s, map[string]any{"Title": "Verifying signatures", "Snippets": views,
-		"Names": names, "Chosen": chosen, "Inserted": secret != SecretPlaceholder})
+		"Hooks": hookOptions(names), "Chosen": chosen, "Inserted": secret != SecretPlaceholder})
 }
