@@ -43,9 +43,15 @@ func (s *Server) mountPortal(e *echo.Echo, st store.Store) error {
 	if s.links == nil {
 		return nil
 	}
+	// A portal session's account is limited like one API key (api.Config's
+	// defaults: 50/s, burst 100; negative: unlimited).
+	rateLimit, rateBurst := s.cfg.RateLimit, s.cfg.RateBurst
+	if rateLimit == 0 {
+		rateLimit, rateBurst = 50, 100
+	}
 	p, err := portal.New(portal.Config{Store: st, API: s.api, Links: s.links, FrameAncestors: s.cfg.Portal.FrameAncestors,
 		SecureCookie: s.cfg.Portal.SecureCookie, IdleTimeout: s.cfg.Portal.IdleTimeout, SessionTTL: s.cfg.Portal.SessionTTL,
-		Logger: s.log, Now: s.cfg.Now})
+		RateLimit: rateLimit, RateBurst: rateBurst, Logger: s.log, Now: s.cfg.Now})
 	if err != nil {
 		return err
 	}

@@ -22,11 +22,14 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/jetwebhooks/jetwebhooks/server/ratelimit"
 	"github.com/jetwebhooks/jetwebhooks/server/store"
 )
 
@@ -58,6 +61,11 @@ type Config struct {
 	// IdleTimeout ends a session not used for this long (default 30 min);
 	// SessionTTL ends it whatever happens (default 12 h).
 	IdleTimeout, SessionTTL time.Duration
+	// RateLimit is the requests per second one account's portal sessions
+	// may make together, RateBurst the burst (0: unlimited). The API's
+	// limits are per key, and the portal calls the API without one.
+	RateLimit float64
+	RateBurst int
 	// Logger (default slog.Default()); Now is the clock (default time.Now).
 	Logger *slog.Logger
 	Now    func() time.Time
@@ -73,6 +81,7 @@ type Portal struct {
 	pages  map[string]*template.Template
 	log    *slog.Logger
 	secure bool
+	limits *ratelimit.Limiter
 }
 
 // cookieName is the session cookie.
@@ -105,7 +114,7 @@ func New(cfg Config) (*Portal, error) {
 		}
 	}
 	p := &Portal{cfg: cfg, base: strings.TrimSuffix(u.EscapedPath(), "/"), log: cfg.Logger,
-		secure: cfg.SecureCookie || u.Scheme == "https"}
+		secure: cfg.SecureCookie || u.Scheme == "https", limits: ratelimit.New(cfg.RateLimit, cfg.RateBurst, cfg.Now)}
 	ancestors := "'none'"
 	if len(cfg.FrameAncestors) > 0 {
 		ancestors = strings.Join(cfg.FrameAncestors, " ")
@@ -215,6 +224,11 @@ func (p *Portal) authed(h authedHandler) http.HandlerFunc {
 			return
 		}
 		s := &session{acc: acc, id: c.Value, csrf: csrfToken(c.Value)}
+		if ok, wait := p.limits.Allow(acc.ID); !ok {
+			w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+			p.fail(w, r, s, http.StatusTooManyRequests, "Too many requests. Wait a moment and try again.")
+			return
+		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			if sf := r.Header.Get("Sec-Fetch-Site"); sf != "" && sf != "same-origin" {
 				p.fail(w, r, s, http.StatusForbidden, "This form was not sent from the portal.")

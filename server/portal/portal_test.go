@@ -510,3 +510,22 @@ func TestPortalURLChecked(t *testing.T) {
 		}
 	}
 }
+
+// TestRateLimited: an account's portal sessions share a rate limit, as an
+// API key has one; another account is not affected.
+func TestRateLimited(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{cfg: func(c *server.Config) { c.RateLimit, c.RateBurst = 0.01, 3 }})
+	a1, _ := e.signedIn(e.A) // one request
+	a2, _ := e.signedIn(e.A) // two
+	if p := a1.get(e.url + "/portal/events"); p.status != http.StatusOK {
+		t.Fatalf("third request: %d", p.status)
+	}
+	p := a2.get(e.url + "/portal/events")
+	if p.status != http.StatusTooManyRequests || p.header.Get("Retry-After") == "" || !strings.Contains(p.body, "Too many requests") {
+		t.Errorf("fourth request of the account: %d %v", p.status, p.header)
+	}
+	if b, _ := e.signedIn(e.B); b.get(e.url+"/portal/events").status != http.StatusOK {
+		t.Error("B is limited by A's requests")
+	}
+}
