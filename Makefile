@@ -8,7 +8,7 @@ FUZZTIME  ?= 30s
 
 BENCHCOUNT ?= 1
 
-.PHONY: generate build run test test-race lint check-generated check-tidy fuzz bench bench-go screenshots
+.PHONY: generate build run test test-race lint check-generated check-tidy contract fuzz bench bench-go screenshots
 
 generate: ## regenerate gen/ from openapi.yaml
 	@for p in $(GEN_PKGS); do $(CODEGEN) -config gen/$$p/cfg.yaml openapi.yaml || exit 1; done
@@ -24,6 +24,12 @@ test:
 	@if [ -z "$$JETWEBHOOKS_TEST_POSTGRES" ]; then \
 		echo "NOTE: PostgreSQL tests skipped: set JETWEBHOOKS_TEST_POSTGRES (e.g. postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable) to run them."; fi
 	JETWEBHOOKS_PGTEST_QUIET=1 $(GO) test -count=1 ./...
+
+# The spec checked with the tools other languages use (Redocly lint; a
+# TypeScript client generated, type-checked and run against a live server).
+# Needs Node.js and npm; versions are pinned in contract/package-lock.json.
+contract:
+	contract/run.sh
 
 # The whole suite under the race detector: the engine, the group-commit writer
 # and the caches are concurrent. PostgreSQL tests run when JETWEBHOOKS_TEST_POSTGRES is set.

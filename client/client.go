@@ -76,7 +76,20 @@ type (
 	DeliveryStatus = models.DeliveryStatus
 	// TestResult is the outcome of TestWebhook's attempt.
 	TestResult = models.TestDeliveryResponse
+	// DeliveryAttempt is one HTTP attempt of a delivery: when, how long, the
+	// receiver's status, why it failed and the start of its answer. See
+	// ListDeliveryAttempts and EventRecord.LastAttempt.
+	DeliveryAttempt = models.DeliveryAttempt
+	// ErrorClass says why an attempt failed ("timeout", "http_status", …).
+	ErrorClass = models.ErrorClass
 )
+
+// AttemptPage is one page of ListDeliveryAttemptsPage.
+type AttemptPage struct {
+	Attempts []DeliveryAttempt
+	// NextCursor continues the listing; empty on the last page.
+	NextCursor string
+}
 
 // WebhookPage is one page of ListWebhooksPage.
 type WebhookPage struct {
@@ -337,6 +350,72 @@ func (c *Client) ListWebhooksPage(ctx context.Context, limit int, cursor string)
 		return nil, err
 	}
 	page := &WebhookPage{Webhooks: body.Webhooks}
+	if body.NextCursor != nil {
+		page.NextCursor = *body.NextCursor
+	}
+	return page, nil
+}
+
+// ListDeliveryAttempts returns every attempt of the delivery of event
+// eventID to the webhook uuid (the Id and Uuid of an EventRecord), oldest
+// first, following cursors. A delivery the account does not have yields an
+// *Error with StatusCode 404 (see IsNotFound).
+func (c *Client) ListDeliveryAttempts(ctx context.Context, uuid, eventID string) ([]DeliveryAttempt, error) {
+	all := []DeliveryAttempt{}
+	cursor := ""
+	seen := map[string]bool{}
+	for {
+		page, err := c.ListDeliveryAttemptsPage(ctx, uuid, eventID, 0, cursor)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page.Attempts...)
+		if page.NextCursor == "" {
+			return all, nil
+		}
+		if seen[page.NextCursor] {
+			return nil, errors.New("jetwebhooks: list delivery attempts: the server repeated a page cursor")
+		}
+		seen[page.NextCursor] = true
+		cursor = page.NextCursor
+	}
+}
+
+// ListDeliveryAttemptsPage returns one page of a delivery's attempts: up to
+// limit (0: the server's cap, 1000) after cursor ("" for the first page).
+func (c *Client) ListDeliveryAttemptsPage(ctx context.Context, uuid, eventID string, limit int, cursor string) (*AttemptPage, error) {
+	const op = "list delivery attempts"
+	if err := checkUUID(op, uuid); err != nil {
+		return nil, err
+	}
+	if eventID == "" || eventID == "." || eventID == ".." {
+		return nil, fmt.Errorf("jetwebhooks: %s: invalid event id %q", op, eventID)
+	}
+	params := &models.ListDeliveryAttemptsParams{}
+	if limit > 0 {
+		params.Limit = &limit
+	}
+	if cursor != "" {
+		params.Cursor = &cursor
+	}
+	rsp, err := send(op, func() (*http.Response, error) {
+		return c.api.ListDeliveryAttempts(ctx, uuid, eventID, params, c.editor(c.apiKey))
+	})
+	if err != nil {
+		return nil, err
+	}
+	parsed, err := apiclient.ParseListDeliveryAttemptsResponse(rsp)
+	if err != nil {
+		return nil, fmt.Errorf("jetwebhooks: %s: %w", op, err)
+	}
+	body, err := decoded(op, parsed.JSON200, parsed.Body)
+	if err != nil {
+		return nil, err
+	}
+	page := &AttemptPage{Attempts: body.Attempts}
+	if page.Attempts == nil {
+		page.Attempts = []DeliveryAttempt{}
+	}
 	if body.NextCursor != nil {
 		page.NextCursor = *body.NextCursor
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/jetwebhooks/jetwebhooks/client"
 	"github.com/jetwebhooks/jetwebhooks/server"
+	"github.com/jetwebhooks/jetwebhooks/server/contract"
 	"github.com/jetwebhooks/jetwebhooks/server/store/pgstore/pgtest"
 )
 
@@ -94,7 +95,8 @@ func exerciseSecrets(t *testing.T, dsn string) []string {
 	defer st.Close()
 	srv, err := server.New(ctx, server.Config{
 		SecretKey: []byte("0123456789abcdef0123456789abcdef"), RateLimit: -1, Logger: slog.New(slog.DiscardHandler),
-		EgressAllow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+		EgressAllow:         []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+		OnContractViolation: func(v contract.Violation) { t.Errorf("contract violation: %s", v) },
 	}, st)
 	if err != nil {
 		t.Fatal(err)

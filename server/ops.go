@@ -5,12 +5,12 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/labstack/echo/v4"
 	"github.com/swaggest/swgui/v5emb"
-	"go.yaml.in/yaml/v3"
 
+	"github.com/jetwebhooks/jetwebhooks"
 	"github.com/jetwebhooks/jetwebhooks/gen/apiserver"
+	"github.com/jetwebhooks/jetwebhooks/server/api"
 )
 
 // mountOps adds the operational routes beside the API: health, readiness,
@@ -30,30 +30,87 @@ func (s *Server) mountOps(e *echo.Echo) error {
 	if err != nil {
 		return err
 	}
-	specJSON, err := spec.MarshalJSON()
+	// The spec is served as written: openapi.yaml's own bytes, and the same
+	// document in JSON (the generated code's copy is re-encoded: other
+	// operationIds, 1e+06 for integers).
+	asJSON, err := specJSON(jetwebhooks.OpenAPI)
 	if err != nil {
 		return err
 	}
-	specYAML, err := marshalYAML(spec)
-	if err != nil {
-		return err
-	}
-	e.GET("/openapi.json", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/json", specJSON) })
-	e.GET("/openapi.yaml", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/yaml", specYAML) })
+	e.GET("/openapi.json", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/json", asJSON) })
+	e.GET("/openapi.yaml", func(c echo.Context) error {
+		return c.Blob(http.StatusOK, "application/yaml", jetwebhooks.OpenAPI)
+	})
 	// Swagger UI's assets are embedded in the swgui module: no CDN at run time.
 	docs := v5emb.New(spec.Info.Title, "/openapi.json", "/docs/")
 	e.GET("/docs", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/docs/") })
-	e.GET("/docs/*", echo.WrapHandler(docs))
+	e.GET("/docs/*", ownErrors(docs))
 	if s.cfg.MetricsAddr == "" && s.cfg.MetricsListener == nil {
 		e.GET("/metrics", echo.WrapHandler(s.metrics.Handler()))
 	}
 	return nil
 }
 
-func marshalYAML(spec *openapi3.T) ([]byte, error) {
-	v, err := spec.MarshalYAML()
-	if err != nil {
-		return nil, err
+// metricsOnly is the handler of the metrics' own listener: /metrics, and
+// every other path or method answered in the API's JSON error shape.
+func (s *Server) metricsOnly() http.Handler {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = api.ErrorHandler(s.log)
+	h := echo.WrapHandler(s.metrics.Handler())
+	e.GET("/metrics", h)
+	e.HEAD("/metrics", h)
+	return e
+}
+
+// ownErrors serves h, a library's handler, but hands its error answers (say
+// the file server's text/plain "404 page not found" for /docs/../x) to the
+// API's error handler, so they come in the JSON error shape like every
+// other error. h's headers are held back until it answers a success, so none
+// of its error headers (text/plain, nosniff) leak into the JSON answer.
+func ownErrors(h http.Handler) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		w := &errorCatcher{rw: c.Response(), header: http.Header{}}
+		h.ServeHTTP(w, c.Request())
+		if w.status != 0 {
+			return echo.NewHTTPError(w.status)
+		}
+		return nil
 	}
-	return yaml.Marshal(v)
+}
+
+// errorCatcher passes a success through and swallows an error answer,
+// keeping only its status.
+type errorCatcher struct {
+	rw      http.ResponseWriter
+	header  http.Header
+	started bool
+	status  int // the error status h answered, 0 if none
+}
+
+func (w *errorCatcher) Header() http.Header { return w.header }
+
+func (w *errorCatcher) WriteHeader(code int) {
+	if w.started || w.status != 0 {
+		return
+	}
+	if code >= 400 {
+		w.status = code
+		return
+	}
+	w.started = true
+	for k, v := range w.header {
+		w.rw.Header()[k] = v
+	}
+	w.rw.WriteHeader(code)
+}
+
+func (w *errorCatcher) Write(p []byte) (int, error) {
+	if !w.started && w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.status != 0 {
+		return len(p), nil
+	}
+	return w.rw.Write(p)
 }

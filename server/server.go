@@ -28,6 +28,7 @@ import (
 
 	"github.com/jetwebhooks/jetwebhooks/server/accounts"
 	"github.com/jetwebhooks/jetwebhooks/server/api"
+	"github.com/jetwebhooks/jetwebhooks/server/contract"
 	"github.com/jetwebhooks/jetwebhooks/server/delivery"
 	"github.com/jetwebhooks/jetwebhooks/server/egress"
 	"github.com/jetwebhooks/jetwebhooks/server/ingest"
@@ -37,6 +38,7 @@ import (
 	"github.com/jetwebhooks/jetwebhooks/server/store"
 	"github.com/jetwebhooks/jetwebhooks/server/store/cache"
 	"github.com/jetwebhooks/jetwebhooks/server/store/sqlitestore"
+	"github.com/jetwebhooks/jetwebhooks/server/wireerrors"
 )
 
 // Event is an event to publish; see ingest.Event.
@@ -87,6 +89,13 @@ type Config struct {
 	// ingest token (default unlimited). See api.Config.
 	RateLimit, IngestRateLimit float64
 	RateBurst, IngestRateBurst int
+	// AuthFailureBudget and AuthFailureWindow limit requests with a wrong
+	// API key or ingest token per client address (default 20 per minute;
+	// negative budget: unlimited); TrustedProxies are the proxies whose
+	// X-Forwarded-For names the client. See api.Config.
+	AuthFailureBudget int
+	AuthFailureWindow time.Duration
+	TrustedProxies    []netip.Prefix
 	// MetricsAddr, if set, serves /metrics on a listener of its own (say,
 	// an internal interface) instead of beside the API.
 	MetricsAddr string
@@ -117,6 +126,10 @@ type Config struct {
 	// (default api.DefaultIdempotencyLease, 45 s): after a crash, a retry of
 	// the same request runs once the lease has passed. See api.Config.
 	IdempotencyLease time.Duration
+	// OnContractViolation, if set, receives every response to an API
+	// operation that openapi.yaml does not describe (see package contract).
+	// For tests and development: each response is buffered and validated.
+	OnContractViolation func(contract.Violation)
 	// Portal configures the customer portal (on by default, at /portal/).
 	Portal PortalConfig
 }
@@ -152,6 +165,7 @@ type Server struct {
 	store     store.Store
 	ownsStore bool
 	api       *api.API
+	handler   http.Handler
 	engine    *delivery.Engine
 	publisher *ingest.Publisher
 	metrics   *metrics.Metrics
@@ -292,7 +306,8 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	}
 	s.api, err = api.New(ctx, api.Config{IngestTokenHash: tokenHash, Egress: policy, Logger: cfg.Logger, Now: cfg.Now,
 		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, IngestRateLimit: cfg.IngestRateLimit, IngestRateBurst: cfg.IngestRateBurst,
-		Tester: s.engine, IdempotencyLease: cfg.IdempotencyLease, Portal: links}, st, s.publisher)
+		AuthFailureBudget: cfg.AuthFailureBudget, AuthFailureWindow: cfg.AuthFailureWindow, TrustedProxies: cfg.TrustedProxies,
+		AuthRefused: s.metrics.AuthRefused, Tester: s.engine, IdempotencyLease: cfg.IdempotencyLease, Portal: links}, st, s.publisher)
 	if err != nil {
 		return nil, err
 	}
@@ -303,6 +318,12 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	}
 	if err := s.mountPortal(e, st); err != nil {
 		return nil, err
+	}
+	s.handler = s.api
+	if cfg.OnContractViolation != nil {
+		if s.handler, err = contract.Check(s.api, cfg.OnContractViolation); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -430,8 +451,11 @@ func randomToken(prefix string) (string, error) {
 	return prefix + base64.RawURLEncoding.EncodeToString(b[:]), nil
 }
 
-// Handler returns the HTTP API.
-func (s *Server) Handler() http.Handler { return s.api }
+// Handler returns the HTTP API. A program serving it on an http.Server of
+// its own should serve it through wireerrors.Install, as Serve does, or the
+// answers Go's HTTP server gives before the handler runs (431, some 400s)
+// stay text/plain.
+func (s *Server) Handler() http.Handler { return s.handler }
 
 // API returns the API, for mounting more routes on its router.
 func (s *Server) API() *api.API { return s.api }
@@ -460,9 +484,15 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 // Serve is Run on an existing listener.
+//
+// Both listeners (the API's and the metrics') are served through
+// wireerrors.Install: Go's HTTP server answers some requests itself before any
+// handler runs (headers too large, malformed lines, bad percent-encoding in
+// the path), in text/plain, and the connection is the only place where those
+// answers can still become the API's JSON error shape.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
-		Handler:           s.api,
+		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -475,7 +505,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	go func() { engineDone <- s.engine.Run(engineCtx) }()
 	go s.janitor(engineCtx)
 	if mln := s.cfg.MetricsListener; mln != nil || s.cfg.MetricsAddr != "" {
-		ms := &http.Server{Handler: s.metrics.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		ms := &http.Server{Handler: s.metricsOnly(), ReadHeaderTimeout: 10 * time.Second,
+			MaxHeaderBytes: 64 << 10, ErrorLog: hs.ErrorLog}
 		if mln == nil {
 			var err error
 			if mln, err = net.Listen("tcp", s.cfg.MetricsAddr); err != nil {
@@ -484,14 +515,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 				return fmt.Errorf("metrics listen: %w", err)
 			}
 		}
-		go ms.Serve(mln)
+		go wireerrors.Install(ms)(mln)
 		defer ms.Close()
 		s.log.Info("serving metrics", "addr", mln.Addr().String())
 	}
 
 	s.portalListening(ln)
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- hs.Serve(ln) }()
+	serve := wireerrors.Install(hs)
+	go func() { serveErr <- serve(ln) }()
 	s.log.Info("serving", "addr", ln.Addr().String(), "node", s.cfg.NodeID)
 
 	var err error

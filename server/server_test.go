@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -26,6 +27,7 @@ import (
 	"github.com/jetwebhooks/jetwebhooks/gen/apiserver"
 	"github.com/jetwebhooks/jetwebhooks/server"
 	"github.com/jetwebhooks/jetwebhooks/server/accounts"
+	"github.com/jetwebhooks/jetwebhooks/server/contract"
 	"github.com/jetwebhooks/jetwebhooks/server/store"
 	"github.com/jetwebhooks/jetwebhooks/server/store/sqlitestore"
 )
@@ -73,6 +75,8 @@ func newEnv(t *testing.T, mod func(*server.Config)) *env {
 		SecretKey:       []byte("0123456789abcdef0123456789abcdef"),
 		Now:             ck.Now,
 		RateLimit:       -1,
+		// Every response the tests of this package cause is held to the spec.
+		OnContractViolation: func(v contract.Violation) { t.Errorf("contract violation: %s", v) },
 	}
 	if mod != nil {
 		mod(&cfg)
@@ -446,3 +450,28 @@ func TestPostgresNeedsSecretKey(t *testing.T) {
 }
 
 func fmtSscan(s string, v *float64) (int, error) { return fmt.Sscan(s, v) }
+
+// TestMetricsCountAuthRefusals: wrong keys and the 429s of an address over
+// its failure budget are counted, through the server's own wiring of
+// --auth-failure-budget.
+func TestMetricsCountAuthRefusals(t *testing.T) {
+	e := newEnv(t, func(c *server.Config) { c.AuthFailureBudget, c.AuthFailureWindow = 2, time.Hour })
+	wrong, _ := client.New(e.url, "api_0000000000000000000000000000000000000000000")
+	for i := range 3 {
+		_, err := wrong.ListWebhooks(t.Context())
+		want := http.StatusUnauthorized
+		if i == 2 {
+			want = http.StatusTooManyRequests
+		}
+		var apiErr *client.Error
+		if !errors.As(err, &apiErr) || apiErr.StatusCode != want {
+			t.Fatalf("wrong key %d: %v, want %d", i+1, err, want)
+		}
+	}
+	if v := metricValue(t, e.url, `jetwebhooks_auth_refusals_total{reason="invalid"}`); v != 2 {
+		t.Errorf("invalid credentials counted = %v, want 2", v)
+	}
+	if v := metricValue(t, e.url, `jetwebhooks_auth_refusals_total{reason="throttled"}`); v != 1 {
+		t.Errorf("throttled requests counted = %v, want 1", v)
+	}
+}

@@ -95,7 +95,11 @@ when the test was carried out, whatever the receiver answered; use --output json
 			}
 			fmt.Fprintf(p.w, "Test event %s %s: %s in %d ms.\n", res.EventId, verdict, code, res.DurationMs)
 			if e, err := res.Error.Get(); err == nil && e != "" {
-				fmt.Fprintf(p.w, "Error: %s\n", e)
+				if res.ErrorClass != nil {
+					fmt.Fprintf(p.w, "Error (%s): %s\n", *res.ErrorClass, e)
+				} else {
+					fmt.Fprintf(p.w, "Error: %s\n", e)
+				}
 			}
 			if res.ResponseBody != nil && *res.ResponseBody != "" {
 				fmt.Fprintf(p.w, "Response body: %s\n", p.cell(*res.ResponseBody, 200))

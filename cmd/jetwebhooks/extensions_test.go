@@ -70,7 +70,7 @@ func TestRotateSecretAndTestCommands(t *testing.T) {
 	}
 	failing, _ := c.CreateWebhook(t.Context(), client.CreateWebhookRequest{Name: "bad", Url: recv.URL + "/fail", Events: []client.SubscribableEventType{"outbound.delivered"}})
 	out, _, code = runCLI(t, append([]string{"webhooks", "test", failing.Uuid.String()}, base...)...)
-	if code != 0 || !strings.Contains(out, "NOT delivered") || !strings.Contains(out, "HTTP 503") {
+	if code != 0 || !strings.Contains(out, "NOT delivered") || !strings.Contains(out, "HTTP 503") || !strings.Contains(out, "Error (http_status): HTTP 503") {
 		t.Fatalf("test of a failing endpoint: %d %s", code, out)
 	}
 	if _, errOut, code := runCLI(t, append([]string{"webhooks", "test", "00000000-0000-4000-8000-000000000000"}, base...)...); code != 3 || !strings.Contains(errOut, "404") {

@@ -86,7 +86,10 @@ func (w lockedWriter) Write(b []byte) (int, error) {
 func startServe(t *testing.T, db string, extra ...string) *proc {
 	t.Helper()
 	p := &proc{addr: freeAddr(t), done: make(chan struct{})}
-	args := append([]string{"serve", "--addr", p.addr, "--db", db, "--egress-allow", "127.0.0.0/8", "--ingest-token", "test-ingest"}, extra...)
+	// --validate-responses: every answer the tests cause is held to the
+	// spec; a mismatch is logged and fails the test at cleanup.
+	args := append([]string{"serve", "--addr", p.addr, "--db", db, "--egress-allow", "127.0.0.0/8", "--ingest-token", "test-ingest",
+		"--validate-responses"}, extra...)
 	p.cmd = exec.Command(binPath, args...)
 	p.cmd.Stdout, p.cmd.Stderr = lockedWriter{p}, lockedWriter{p}
 	if err := p.cmd.Start(); err != nil {
@@ -96,6 +99,9 @@ func startServe(t *testing.T, db string, extra ...string) *proc {
 	t.Cleanup(func() {
 		p.cmd.Process.Kill()
 		<-p.done
+		if out := p.output(); strings.Contains(out, "contract violation") {
+			t.Errorf("serve answered outside the spec:\n%s", out)
+		}
 	})
 	waitFor(t, 10*time.Second, "server to answer /healthz", func() bool {
 		resp, err := http.Get("http://" + p.addr + "/healthz")
@@ -248,6 +254,8 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"serve", "--db", db, "--retry-schedule", "soon"},
 		{"serve", "--db", db, "--egress-allow", "not-a-cidr"},
 		{"serve", "--db", db, "--log-level", "loud"},
+		{"serve", "--db", db, "--trusted-proxies", "10.0.0.1/8"},
+		{"serve", "--db", db, "--auth-failure-window", "0s"},
 		{"accounts", "create", "--db", db},
 	}
 	for _, args := range cases {

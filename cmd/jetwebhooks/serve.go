@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/jetwebhooks/jetwebhooks/server"
+	"github.com/jetwebhooks/jetwebhooks/server/contract"
 	"github.com/jetwebhooks/jetwebhooks/server/egress"
 	"github.com/jetwebhooks/jetwebhooks/server/secretbox"
 )
@@ -19,12 +20,13 @@ import (
 func newServeCmd() *cobra.Command {
 	var (
 		addr, db, ingestToken, egressAllow, schedule, logLevel, logFormat, sqliteSync string
-		secretKey, previousKeys, metricsAddr                                          string
-		autoDisable                                                                   time.Duration
+		secretKey, previousKeys, metricsAddr, trustedProxies                          string
+		autoDisable, authFailureWindow                                                time.Duration
 		rateLimit, ingestRateLimit                                                    float64
-		rateBurst, ingestRateBurst, perWebhook                                        int
+		rateBurst, ingestRateBurst, perWebhook, authFailureBudget                     int
 		timeout, lease, keyCache, hookCache, idemLease                                time.Duration
 		concurrency                                                                   int
+		validateResponses                                                             bool
 	)
 	portal := &portalFlags{}
 	cmd := &cobra.Command{
@@ -52,6 +54,13 @@ token and prints them once.`,
 			allow, err := egress.ParsePrefixes(egressAllow)
 			if err != nil {
 				return usagef("--egress-allow: %v", err)
+			}
+			proxies, err := egress.ParsePrefixes(trustedProxies)
+			if err != nil {
+				return usagef("--trusted-proxies: %v", err)
+			}
+			if authFailureWindow <= 0 {
+				return usagef("--auth-failure-window must be positive")
 			}
 			sched, err := parseSchedule(schedule)
 			if err != nil {
@@ -84,12 +93,18 @@ token and prints them once.`,
 				SecretKey: key, PreviousSecretKeys: prev, MetricsAddr: metricsAddr, AutoDisableAfter: autoDisable,
 				PerWebhookConcurrency: perWebhook,
 				RateLimit:             rateLimit, RateBurst: rateBurst, IngestRateLimit: ingestRateLimit, IngestRateBurst: ingestRateBurst,
+				AuthFailureBudget: authFailureBudget, AuthFailureWindow: authFailureWindow, TrustedProxies: proxies,
 				Addr: addr, DB: db, IngestToken: ingestToken, EgressAllow: allow,
 				RetrySchedule: sched, DeliveryTimeout: timeout, Concurrency: concurrency, Lease: lease,
 				SQLiteSynchronous: sqliteSync, Logger: log, KeyCacheTTL: keyCache, WebhookCacheTTL: hookCache,
 				IdempotencyLease: idemLease,
 			}
 			cfg.Portal = portal.config()
+			if validateResponses {
+				cfg.OnContractViolation = func(v contract.Violation) {
+					log.Error("contract violation: the answer does not match openapi.yaml", "method", v.Method, "path", v.Path, "status", v.Status, "err", v.Err)
+				}
+			}
 			srv, err := server.Open(cmd.Context(), cfg)
 			if err != nil {
 				return err
@@ -124,9 +139,14 @@ token and prints them once.`,
 	f.IntVar(&rateBurst, "rate-burst", envInt("JETWEBHOOKS_RATE_BURST", 100), "burst allowed per API key (env JETWEBHOOKS_RATE_BURST)")
 	f.Float64Var(&ingestRateLimit, "ingest-rate-limit", envFloat("JETWEBHOOKS_INGEST_RATE_LIMIT", 0), "requests per second allowed with the ingest token; 0: unlimited (env JETWEBHOOKS_INGEST_RATE_LIMIT)")
 	f.IntVar(&ingestRateBurst, "ingest-rate-burst", envInt("JETWEBHOOKS_INGEST_RATE_BURST", 0), "burst allowed with the ingest token (env JETWEBHOOKS_INGEST_RATE_BURST)")
+	f.IntVar(&authFailureBudget, "auth-failure-budget", envInt("JETWEBHOOKS_AUTH_FAILURE_BUDGET", 20), "requests with a wrong API key or ingest token allowed per client address per --auth-failure-window; past it the address gets 429 until the budget refills; negative: unlimited (env JETWEBHOOKS_AUTH_FAILURE_BUDGET)")
+	f.DurationVar(&authFailureWindow, "auth-failure-window", envDuration("JETWEBHOOKS_AUTH_FAILURE_WINDOW", time.Minute), "the window of --auth-failure-budget: the budget comes back at budget/window (env JETWEBHOOKS_AUTH_FAILURE_WINDOW)")
+	f.StringVar(&trustedProxies, "trusted-proxies", envOr("JETWEBHOOKS_TRUSTED_PROXIES", ""), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client address; empty: the peer address is the client and X-Forwarded-For is ignored (env JETWEBHOOKS_TRUSTED_PROXIES)")
 	f.DurationVar(&keyCache, "key-cache-ttl", envDuration("JETWEBHOOKS_KEY_CACHE_TTL", 0), "how long an API key's account is kept in memory; a key rotated by another process or node still works here for up to this long; 0: default 2s, negative: no cache (env JETWEBHOOKS_KEY_CACHE_TTL)")
 	f.DurationVar(&hookCache, "webhook-cache-ttl", envDuration("JETWEBHOOKS_WEBHOOK_CACHE_TTL", 0), "how long a webhook read by the API is kept in memory; changes through another node are seen after this long; 0: default 2s on SQLite, no cache on PostgreSQL; negative: no cache (env JETWEBHOOKS_WEBHOOK_CACHE_TTL)")
 	f.DurationVar(&idemLease, "idempotency-lease", envDuration("JETWEBHOOKS_IDEMPOTENCY_LEASE", server.DefaultIdempotencyLease), "how long a request holds its Idempotency-Key; if the request dies (crash, lost database), a retry with the same key and body runs after this long (env JETWEBHOOKS_IDEMPOTENCY_LEASE)")
+	f.BoolVar(&validateResponses, "validate-responses", false, "check every API answer against openapi.yaml and log each mismatch (development and tests; buffers every answer)")
+	_ = f.MarkHidden("validate-responses")
 	f.StringVar(&logLevel, "log-level", envOr("JETWEBHOOKS_LOG_LEVEL", "info"), "debug, info, warn or error (env JETWEBHOOKS_LOG_LEVEL)")
 	f.StringVar(&logFormat, "log-format", envOr("JETWEBHOOKS_LOG_FORMAT", "text"), "text or json (env JETWEBHOOKS_LOG_FORMAT)")
 	return cmd

@@ -30,7 +30,8 @@ Exit codes: 0 ok, 1 other failure, 2 usage error, 3 the server refused the reque
 		Example: `  export JETWEBHOOKS_API_KEY=api_…
   jetwebhooks webhooks create --name Local --url http://127.0.0.1:9000/ --event outbound.delivered
   jetwebhooks webhooks list
-  jetwebhooks webhooks query --status failed --date-from 2026-01-01 --output json`,
+  jetwebhooks webhooks query --status failed --date-from 2026-01-01 --output json
+  jetwebhooks webhooks attempts 0b6f… evt_…`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
@@ -42,6 +43,7 @@ Exit codes: 0 ok, 1 other failure, 2 usage error, 3 the server refused the reque
 		newWebhooksUpdateCmd(c),
 		newWebhooksDeleteCmd(c),
 		newWebhooksQueryCmd(c),
+		newWebhooksAttemptsCmd(c),
 		newWebhooksReplayCmd(c),
 		newWebhooksRotateSecretCmd(c),
 		newWebhooksTestCmd(c),
@@ -328,7 +330,8 @@ func newWebhooksQueryCmd(c *conn) *cobra.Command {
 		Use:   "query",
 		Short: "Search the delivery history (POST /webhooks/query)",
 		Long: `Search the account's delivery history, newest first: one record per event and
-webhook, with its latest status, attempts and last response code.
+webhook, with its latest status, attempts, last response code and, when the last
+attempt failed, why (its class and message; see "webhooks attempts" for every attempt).
 
 --date-from and --date-to take unix seconds, an RFC 3339 time or a YYYY-MM-DD date (UTC;
 --date-to includes the whole day). --status is pending, retry, success (or delivered)
@@ -407,7 +410,7 @@ or failed. --output json prints the API's {events, total, limit, offset}.`,
 				return err
 			}
 			tw := p.table()
-			fmt.Fprintln(tw, "EVENT ID\tTYPE\tSTATUS\tATTEMPTS\tCODE\tWEBHOOK\tSOURCE UID\tCREATED")
+			fmt.Fprintln(tw, "EVENT ID\tTYPE\tSTATUS\tATTEMPTS\tCODE\tWEBHOOK\tSOURCE UID\tCREATED\tLAST FAILURE")
 			for _, e := range res.Events {
 				code := "-"
 				if v, err := e.LastResponseCode.Get(); err == nil {
@@ -417,8 +420,8 @@ or failed. --output json prints the API's {events, total, limit, offset}.`,
 				if src == "" {
 					src = "-"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", e.Id, e.EventType, e.LatestStatus,
-					e.TotalAttempts, code, e.Uuid, p.cell(src, 32), unixTime(e.CreatedAt))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", e.Id, e.EventType, e.LatestStatus,
+					e.TotalAttempts, code, e.Uuid, p.cell(src, 32), unixTime(e.CreatedAt), p.cell(lastFailure(e), 48))
 			}
 			if err := tw.Flush(); err != nil {
 				return err

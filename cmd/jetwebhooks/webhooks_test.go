@@ -231,7 +231,7 @@ func TestWebhooksTableOutput(t *testing.T) {
 		t.Fatalf("query: %d", code)
 	}
 	header := strings.Join(strings.Fields(strings.SplitN(out, "\n", 2)[0]), " ")
-	if header != "EVENT ID TYPE STATUS ATTEMPTS CODE WEBHOOK SOURCE UID CREATED" {
+	if header != "EVENT ID TYPE STATUS ATTEMPTS CODE WEBHOOK SOURCE UID CREATED LAST FAILURE" {
 		t.Fatalf("query header %q:\n%s", header, out)
 	}
 	if !strings.Contains(out, "m-table") || !strings.Contains(out, uuid) || !strings.Contains(out, "1–1 of 1") {

@@ -236,6 +236,13 @@ type ClientInterface interface {
 	// to one webhook. Newest first; `date_from`/`date_to` are inclusive unix seconds.
 	// `status` also accepts `delivered` as a synonym of `success`, as JetEmail's CLI documents.
 	//
+	// The body may be left out (no `Content-Type`, `Content-Length: 0`): that is the query `{}`,
+	// every record, as JetEmail's SDKs send it when `query()` is called without filters.
+	//
+	// jetwebhooks extension: each record carries `last_attempt`, its most recent attempt and
+	// why it failed (see `DeliveryAttempt`); `GET /webhooks/{uuid}/events/{id}/attempts`
+	// lists all of them.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /webhooks/query (the `QueryWebhookEvents` operationId).
@@ -246,6 +253,13 @@ type ClientInterface interface {
 	// Searches the calling account's delivery history. Each record is one event delivered
 	// to one webhook. Newest first; `date_from`/`date_to` are inclusive unix seconds.
 	// `status` also accepts `delivered` as a synonym of `success`, as JetEmail's CLI documents.
+	//
+	// The body may be left out (no `Content-Type`, `Content-Length: 0`): that is the query `{}`,
+	// every record, as JetEmail's SDKs send it when `query()` is called without filters.
+	//
+	// jetwebhooks extension: each record carries `last_attempt`, its most recent attempt and
+	// why it failed (see `DeliveryAttempt`); `GET /webhooks/{uuid}/events/{id}/attempts`
+	// lists all of them.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -290,6 +304,20 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /webhooks/{uuid} (the `GetWebhook` operationId).
 	GetWebhook(ctx context.Context, uuid string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListDeliveryAttempts List a delivery's attempts
+	//
+	// jetwebhooks extension. Lists every attempt of one delivery (one event to one webhook,
+	// one record of `POST /webhooks/query`), oldest first, across retries and replays: when
+	// it was made, how long it took, the receiver's status code, why it failed
+	// (`error_class` and `error`) and the start of the receiver's answer.
+	//
+	// Paged like `GET /webhooks`: without parameters it answers up to 1000 attempts;
+	// `limit` sets the page size and `cursor` (a previous answer's `next_cursor`) continues
+	// after it. A delivery of another account is a 404, like a missing one.
+	//
+	// Corresponds with GET /webhooks/{uuid}/events/{event_id}/attempts (the `ListDeliveryAttempts` operationId).
+	ListDeliveryAttempts(ctx context.Context, uuid string, eventId string, params *ListDeliveryAttemptsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RotateWebhookSecretWithBody Rotate a webhook's secret
 	//
@@ -599,6 +627,13 @@ func (c *Client) CreateWebhook(ctx context.Context, params *CreateWebhookParams,
 // to one webhook. Newest first; `date_from`/`date_to` are inclusive unix seconds.
 // `status` also accepts `delivered` as a synonym of `success`, as JetEmail's CLI documents.
 //
+// The body may be left out (no `Content-Type`, `Content-Length: 0`): that is the query `{}`,
+// every record, as JetEmail's SDKs send it when `query()` is called without filters.
+//
+// jetwebhooks extension: each record carries `last_attempt`, its most recent attempt and
+// why it failed (see `DeliveryAttempt`); `GET /webhooks/{uuid}/events/{id}/attempts`
+// lists all of them.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /webhooks/query (the `QueryWebhookEvents` operationId).
@@ -619,6 +654,13 @@ func (c *Client) QueryWebhookEventsWithBody(ctx context.Context, contentType str
 // Searches the calling account's delivery history. Each record is one event delivered
 // to one webhook. Newest first; `date_from`/`date_to` are inclusive unix seconds.
 // `status` also accepts `delivered` as a synonym of `success`, as JetEmail's CLI documents.
+//
+// The body may be left out (no `Content-Type`, `Content-Length: 0`): that is the query `{}`,
+// every record, as JetEmail's SDKs send it when `query()` is called without filters.
+//
+// jetwebhooks extension: each record carries `last_attempt`, its most recent attempt and
+// why it failed (see `DeliveryAttempt`); `GET /webhooks/{uuid}/events/{id}/attempts`
+// lists all of them.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -704,6 +746,30 @@ func (c *Client) DeleteWebhook(ctx context.Context, uuid string, reqEditors ...R
 // Corresponds with GET /webhooks/{uuid} (the `GetWebhook` operationId).
 func (c *Client) GetWebhook(ctx context.Context, uuid string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetWebhookRequest(c.Server, uuid)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListDeliveryAttempts List a delivery's attempts
+//
+// jetwebhooks extension. Lists every attempt of one delivery (one event to one webhook,
+// one record of `POST /webhooks/query`), oldest first, across retries and replays: when
+// it was made, how long it took, the receiver's status code, why it failed
+// (`error_class` and `error`) and the start of the receiver's answer.
+//
+// Paged like `GET /webhooks`: without parameters it answers up to 1000 attempts;
+// `limit` sets the page size and `cursor` (a previous answer's `next_cursor`) continues
+// after it. A delivery of another account is a 404, like a missing one.
+//
+// Corresponds with GET /webhooks/{uuid}/events/{event_id}/attempts (the `ListDeliveryAttempts` operationId).
+func (c *Client) ListDeliveryAttempts(ctx context.Context, uuid string, eventId string, params *ListDeliveryAttemptsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListDeliveryAttemptsRequest(c.Server, uuid, eventId, params)
 	if err != nil {
 		return nil, err
 	}
@@ -1279,6 +1345,86 @@ func NewGetWebhookRequest(server string, uuid string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewListDeliveryAttemptsRequest constructs an http.Request for the ListDeliveryAttempts method
+func NewListDeliveryAttemptsRequest(server string, uuid string, eventId string, params *ListDeliveryAttemptsParams) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "uuid", uuid, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "event_id", eventId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/webhooks/%s/events/%s/attempts", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewRotateWebhookSecretRequest calls the generic RotateWebhookSecret builder with application/json body
 func NewRotateWebhookSecretRequest(server string, uuid string, body RotateWebhookSecretJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -1568,6 +1714,13 @@ type ClientWithResponsesInterface interface {
 	// to one webhook. Newest first; `date_from`/`date_to` are inclusive unix seconds.
 	// `status` also accepts `delivered` as a synonym of `success`, as JetEmail's CLI documents.
 	//
+	// The body may be left out (no `Content-Type`, `Content-Length: 0`): that is the query `{}`,
+	// every record, as JetEmail's SDKs send it when `query()` is called without filters.
+	//
+	// jetwebhooks extension: each record carries `last_attempt`, its most recent attempt and
+	// why it failed (see `DeliveryAttempt`); `GET /webhooks/{uuid}/events/{id}/attempts`
+	// lists all of them.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /webhooks/query (the `QueryWebhookEvents` operationId).
@@ -1578,6 +1731,13 @@ type ClientWithResponsesInterface interface {
 	// Searches the calling account's delivery history. Each record is one event delivered
 	// to one webhook. Newest first; `date_from`/`date_to` are inclusive unix seconds.
 	// `status` also accepts `delivered` as a synonym of `success`, as JetEmail's CLI documents.
+	//
+	// The body may be left out (no `Content-Type`, `Content-Length: 0`): that is the query `{}`,
+	// every record, as JetEmail's SDKs send it when `query()` is called without filters.
+	//
+	// jetwebhooks extension: each record carries `last_attempt`, its most recent attempt and
+	// why it failed (see `DeliveryAttempt`); `GET /webhooks/{uuid}/events/{id}/attempts`
+	// lists all of them.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1626,6 +1786,22 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /webhooks/{uuid} (the `GetWebhook` operationId).
 	GetWebhookWithResponse(ctx context.Context, uuid string, reqEditors ...RequestEditorFn) (*GetWebhookResponse, error)
+
+	// ListDeliveryAttemptsWithResponse List a delivery's attempts
+	//
+	// jetwebhooks extension. Lists every attempt of one delivery (one event to one webhook,
+	// one record of `POST /webhooks/query`), oldest first, across retries and replays: when
+	// it was made, how long it took, the receiver's status code, why it failed
+	// (`error_class` and `error`) and the start of the receiver's answer.
+	//
+	// Paged like `GET /webhooks`: without parameters it answers up to 1000 attempts;
+	// `limit` sets the page size and `cursor` (a previous answer's `next_cursor`) continues
+	// after it. A delivery of another account is a 404, like a missing one.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /webhooks/{uuid}/events/{event_id}/attempts (the `ListDeliveryAttempts` operationId).
+	ListDeliveryAttemptsWithResponse(ctx context.Context, uuid string, eventId string, params *ListDeliveryAttemptsParams, reqEditors ...RequestEditorFn) (*ListDeliveryAttemptsResponse, error)
 
 	// RotateWebhookSecretWithBodyWithResponse Rotate a webhook's secret
 	//
@@ -2628,6 +2804,89 @@ func (r GetWebhookResponse) ContentType() string {
 	return ""
 }
 
+// ListDeliveryAttemptsResponse429Headers the declared response headers of an HTTP 429 response for ListDeliveryAttempts
+type ListDeliveryAttemptsResponse429Headers struct {
+	RetryAfter *int
+}
+
+type ListDeliveryAttemptsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AttemptListResponse
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListDeliveryAttemptsResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListDeliveryAttemptsResponse) GetJSON200() *AttemptListResponse {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListDeliveryAttemptsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListDeliveryAttemptsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListDeliveryAttemptsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListDeliveryAttemptsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListDeliveryAttemptsResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r ListDeliveryAttemptsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListDeliveryAttemptsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListDeliveryAttemptsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListDeliveryAttemptsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // RotateWebhookSecretResponse429Headers the declared response headers of an HTTP 429 response for RotateWebhookSecret
 type RotateWebhookSecretResponse429Headers struct {
 	RetryAfter *int
@@ -3039,6 +3298,13 @@ func (c *ClientWithResponses) CreateWebhookWithResponse(ctx context.Context, par
 // to one webhook. Newest first; `date_from`/`date_to` are inclusive unix seconds.
 // `status` also accepts `delivered` as a synonym of `success`, as JetEmail's CLI documents.
 //
+// The body may be left out (no `Content-Type`, `Content-Length: 0`): that is the query `{}`,
+// every record, as JetEmail's SDKs send it when `query()` is called without filters.
+//
+// jetwebhooks extension: each record carries `last_attempt`, its most recent attempt and
+// why it failed (see `DeliveryAttempt`); `GET /webhooks/{uuid}/events/{id}/attempts`
+// lists all of them.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /webhooks/query (the `QueryWebhookEvents` operationId).
@@ -3055,6 +3321,13 @@ func (c *ClientWithResponses) QueryWebhookEventsWithBodyWithResponse(ctx context
 // Searches the calling account's delivery history. Each record is one event delivered
 // to one webhook. Newest first; `date_from`/`date_to` are inclusive unix seconds.
 // `status` also accepts `delivered` as a synonym of `success`, as JetEmail's CLI documents.
+//
+// The body may be left out (no `Content-Type`, `Content-Length: 0`): that is the query `{}`,
+// every record, as JetEmail's SDKs send it when `query()` is called without filters.
+//
+// jetwebhooks extension: each record carries `last_attempt`, its most recent attempt and
+// why it failed (see `DeliveryAttempt`); `GET /webhooks/{uuid}/events/{id}/attempts`
+// lists all of them.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -3132,6 +3405,28 @@ func (c *ClientWithResponses) GetWebhookWithResponse(ctx context.Context, uuid s
 		return nil, err
 	}
 	return ParseGetWebhookResponse(rsp)
+}
+
+// ListDeliveryAttemptsWithResponse List a delivery's attempts
+//
+// jetwebhooks extension. Lists every attempt of one delivery (one event to one webhook,
+// one record of `POST /webhooks/query`), oldest first, across retries and replays: when
+// it was made, how long it took, the receiver's status code, why it failed
+// (`error_class` and `error`) and the start of the receiver's answer.
+//
+// Paged like `GET /webhooks`: without parameters it answers up to 1000 attempts;
+// `limit` sets the page size and `cursor` (a previous answer's `next_cursor`) continues
+// after it. A delivery of another account is a 404, like a missing one.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /webhooks/{uuid}/events/{event_id}/attempts (the `ListDeliveryAttempts` operationId).
+func (c *ClientWithResponses) ListDeliveryAttemptsWithResponse(ctx context.Context, uuid string, eventId string, params *ListDeliveryAttemptsParams, reqEditors ...RequestEditorFn) (*ListDeliveryAttemptsResponse, error) {
+	rsp, err := c.ListDeliveryAttempts(ctx, uuid, eventId, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListDeliveryAttemptsResponse(rsp)
 }
 
 // RotateWebhookSecretWithBodyWithResponse Rotate a webhook's secret
@@ -4046,6 +4341,80 @@ func ParseGetWebhookResponse(rsp *http.Response) (*GetWebhookResponse, error) {
 	switch {
 	case rsp.StatusCode == 429:
 		var headers GetWebhookResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListDeliveryAttemptsResponse parses an HTTP response from a ListDeliveryAttemptsWithResponse call
+func ParseListDeliveryAttemptsResponse(rsp *http.Response) (*ListDeliveryAttemptsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListDeliveryAttemptsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AttemptListResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListDeliveryAttemptsResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

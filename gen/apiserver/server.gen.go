@@ -58,6 +58,9 @@ type ServerInterface interface {
 	// GetWebhook Get a webhook
 	// (GET /webhooks/{uuid})
 	GetWebhook(ctx echo.Context, uuid string) error
+	// ListDeliveryAttempts List a delivery's attempts
+	// (GET /webhooks/{uuid}/events/{event_id}/attempts)
+	ListDeliveryAttempts(ctx echo.Context, uuid string, eventId string, params ListDeliveryAttemptsParams) error
 	// RotateWebhookSecret Rotate a webhook's secret
 	// (POST /webhooks/{uuid}/rotate-secret)
 	RotateWebhookSecret(ctx echo.Context, uuid string) error
@@ -260,6 +263,46 @@ func (w *ServerInterfaceWrapper) GetWebhook(ctx echo.Context) error {
 	return err
 }
 
+// ListDeliveryAttempts converts echo context to params.
+func (w *ServerInterfaceWrapper) ListDeliveryAttempts(ctx echo.Context) error {
+	var err error
+	// ------------- Path parameter "uuid" -------------
+	var uuid string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "uuid", ctx.Param("uuid"), &uuid, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter uuid: %s", err))
+	}
+
+	// ------------- Path parameter "event_id" -------------
+	var eventId string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "event_id", ctx.Param("event_id"), &eventId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter event_id: %s", err))
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListDeliveryAttemptsParams
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", ctx.QueryParams(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter limit: %s", err))
+	}
+
+	// ------------- Optional query parameter "cursor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "cursor", ctx.QueryParams(), &params.Cursor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter cursor: %s", err))
+	}
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.ListDeliveryAttempts(ctx, uuid, eventId, params)
+	return err
+}
+
 // RotateWebhookSecret converts echo context to params.
 func (w *ServerInterfaceWrapper) RotateWebhookSecret(ctx echo.Context) error {
 	var err error
@@ -346,6 +389,7 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.GET(options.BaseURL+"/webhooks/:uuid", wrapper.GetWebhook, options.OperationMiddlewares["getWebhook"]...)
 	router.POST(options.BaseURL+"/webhooks/:uuid/rotate-secret", wrapper.RotateWebhookSecret, options.OperationMiddlewares["rotateWebhookSecret"]...)
 	router.POST(options.BaseURL+"/webhooks/:uuid/test", wrapper.TestWebhook, options.OperationMiddlewares["testWebhook"]...)
+	router.GET(options.BaseURL+"/webhooks/:uuid/events/:event_id/attempts", wrapper.ListDeliveryAttempts, options.OperationMiddlewares["listDeliveryAttempts"]...)
 	router.POST(options.BaseURL+"/webhooks/query", wrapper.QueryWebhookEvents, options.OperationMiddlewares["queryWebhookEvents"]...)
 	router.POST(options.BaseURL+"/webhooks/replay", wrapper.ReplayWebhookEvent, options.OperationMiddlewares["replayWebhookEvent"]...)
 	router.POST(options.BaseURL+"/events", wrapper.IngestEvent, options.OperationMiddlewares["ingestEvent"]...)
@@ -1508,6 +1552,103 @@ func (response GetWebhook500JSONResponse) VisitGetWebhookResponse(w http.Respons
 	return err
 }
 
+type ListDeliveryAttemptsRequestObject struct {
+	Uuid    string `json:"uuid"`
+	EventId string `json:"event_id"`
+	Params  ListDeliveryAttemptsParams
+}
+
+type ListDeliveryAttemptsResponseObject interface {
+	VisitListDeliveryAttemptsResponse(w http.ResponseWriter) error
+}
+
+type ListDeliveryAttempts200JSONResponse AttemptListResponse
+
+func (response ListDeliveryAttempts200JSONResponse) VisitListDeliveryAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDeliveryAttempts400JSONResponse struct{ BadRequestJSONResponse }
+
+func (response ListDeliveryAttempts400JSONResponse) VisitListDeliveryAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDeliveryAttempts401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response ListDeliveryAttempts401JSONResponse) VisitListDeliveryAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDeliveryAttempts404JSONResponse struct{ NotFoundJSONResponse }
+
+func (response ListDeliveryAttempts404JSONResponse) VisitListDeliveryAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDeliveryAttempts429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response ListDeliveryAttempts429JSONResponse) VisitListDeliveryAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDeliveryAttempts500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response ListDeliveryAttempts500JSONResponse) VisitListDeliveryAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RotateWebhookSecretRequestObject struct {
 	Uuid string `json:"uuid"`
 	Body *RotateWebhookSecretJSONRequestBody
@@ -1795,6 +1936,9 @@ type StrictServerInterface interface {
 	// GetWebhook Get a webhook
 	// (GET /webhooks/{uuid})
 	GetWebhook(ctx context.Context, request GetWebhookRequestObject) (GetWebhookResponseObject, error)
+	// ListDeliveryAttempts List a delivery's attempts
+	// (GET /webhooks/{uuid}/events/{event_id}/attempts)
+	ListDeliveryAttempts(ctx context.Context, request ListDeliveryAttemptsRequestObject) (ListDeliveryAttemptsResponseObject, error)
 	// RotateWebhookSecret Rotate a webhook's secret
 	// (POST /webhooks/{uuid}/rotate-secret)
 	RotateWebhookSecret(ctx context.Context, request RotateWebhookSecretRequestObject) (RotateWebhookSecretResponseObject, error)
@@ -2099,9 +2243,12 @@ func (sh *strictHandler) QueryWebhookEvents(ctx echo.Context) error {
 		err = ctx.Bind(&body)
 	}
 	if err != nil {
-		return err
+		if !errors.Is(err, io.EOF) {
+			return err
+		}
+	} else {
+		request.Body = &body
 	}
-	request.Body = &body
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.QueryWebhookEvents(ctx.Request().Context(), request.(QueryWebhookEventsRequestObject))
@@ -2218,6 +2365,33 @@ func (sh *strictHandler) GetWebhook(ctx echo.Context, uuid string) error {
 	return nil
 }
 
+// ListDeliveryAttempts operation middleware
+func (sh *strictHandler) ListDeliveryAttempts(ctx echo.Context, uuid string, eventId string, params ListDeliveryAttemptsParams) error {
+	var request ListDeliveryAttemptsRequestObject
+
+	request.Uuid = uuid
+	request.EventId = eventId
+	request.Params = params
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.ListDeliveryAttempts(ctx.Request().Context(), request.(ListDeliveryAttemptsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListDeliveryAttempts")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(ListDeliveryAttemptsResponseObject); ok {
+		return validResponse.VisitListDeliveryAttemptsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
 // RotateWebhookSecret operation middleware
 func (sh *strictHandler) RotateWebhookSecret(ctx echo.Context, uuid string) error {
 	var request RotateWebhookSecretRequestObject
@@ -2325,132 +2499,169 @@ func (sh *strictHandler) TestWebhook(ctx echo.Context, uuid string) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H37chs30u+roOZslanaIUVd7NhUpWoV25t4YydeS66c3dBHBGeaJKIhMAEwohiXqvYhzjN8D7ZP8lU3",
-	"gLmQQ4qyHcXZzT+JNRwADaC70Zcfet5HiZrnSoK0Jhq8j3Ku+RwsaPrrRQrzXFmQyfJbWOKTFEyiRW6F",
-	"ktEgesUvwTDONFgtIGUafi7AWGb4BFjnJ7ALGM+UujQMri1II5SM2ZnVIocHhhmYc2lFYvYGbCHsTEh2",
-	"eDyUM1Vow+wMmOFzYJewZFymbKxS/IdZgKYfJ0IbyzSYXEkDjE+5kKwz5/oSUjbGV4dyVE7Adt9AnvEl",
-	"pANmdQEjNgOegt47aY6EdDAulZ2BdkMKnOBx/0lvKH+YiQwag7vp6kKa2C9D1YB1hpGxIsvYGIScslyr",
-	"BIyBdBjt9dhpaD2UdsYtA5kaJiTj7OH1NZuKKzBMWENEjXlyybhlSiZwwpREGrhlqQDDOpwlmpvZHpup",
-	"DLuwbKI0dgrMgL4C/cAwUe0jy4AbYJ0R/ci63dpvXfptFLMUJrzILDt+yMxezPjEgh7KxUwks2q56rN3",
-	"y98byiiOBHKGW90ojiSfQzSoc1IXWSmOTDKDOUeemvPrlyCndhYNDh8+jKO5kOHvgziyyxw7MFYLOY1u",
-	"bm7iKGw68ehXPH3jKMG/EiVxt/GfPM8zkXBk1f2fDPLr+9qgf9IwiQbR/9mv+H/f/Wr2n2uttBuqye/n",
-	"s2rawrA5zyZKzyFlSrMJF5lhVzwTKY3Zi27i6KmSk0wk90TayiKzBTesMJA2udpPICb2ajKyMIw4dih1",
-	"IaWQ0xhn1lGSJRq4hT3afS/UyGruccpm3DAjZAJsDCBZChlYSJEfbuLohbSgJc8c7b/6SpypOaAymdKW",
-	"4OZIVknDCcNlwF/5WBUWJyEMS4VJMmUgpV37Ttm/qkKmvz6t3ylmimSGakwVOgHUAEhrwrOMaEwSVUhL",
-	"VJ0r9ZLrKdwvmwcdmOHQqHk5UigMKqxcCWmRRsitCTS+4nLpBdLcB6nCsNPXL0hPdpQ7GoScIulWXYLc",
-	"Y3CdAKSQEr9rboFlYi7siVfXpNzYG/x395T+bSBRMjW9KPZqjOZRe2P9IDxzTZhVbMGFZWOYKA1uBCGn",
-	"vYa+8xpNSAtToFndxNFbyQs7U1r8Aun97PCpH4869schaTVhDPKe0gyVt2FS4erS/r6V/IqLjI+ze2LD",
-	"CXBbaCDNtBA2maE8TyZOpvEhCbWnzRR5rrSF9BWkgp/TMv8WsiKVZatD9SJs67vD0Z6S6vzB6dLaCcbT",
-	"VGArnr3WKgdtBZ5zE54ZiKO89uh9BFfBbNtKOr71UhiLizQRmQV9kao5F5Ka8iz7fhINftzeyV+pnevl",
-	"3eoavJBjVJfM0cOUzJZohKAsGmB+LNYR/rXwAEXVKzimFtLs9Zgssox9yXiWocjgX47V0GSrqC+Ml8lP",
-	"QPv3hW0hXqu5px7HcmLQsZpLwxO3OSgSBmXEzLm2M2Xsh0zIWUfbyfcs8h2+iixkuS3uMPszev+FzIsw",
-	"fbLtosHBTRwVOttx+LdvXkbO9vq5EBp11I+OetdJHJjxXWmxqfFPkBDTPYNMXIFenpWkN/cgB5kKOR2g",
-	"puHWwjy3bAlBQw/Q9EXL1JLpG17whzu6BsGyEWYokey0yCA9wZMVDe4BmiM4Pj5zrQYsBz3nOFHcbW8m",
-	"aJYCT7sZWIsvO2sWZDHHuXoaI1wBq8mAdd1HceQ6qE09GKtxVNo8TclNwaK5iP8UFuZmJ/XzjBphr34Y",
-	"rjVf4t8QRoFrPs+RvyK/baSLJsjgyH9r5IU51Jt6VePfHSuVAZdre1/N3g3etu91qteWYCIgS9d54W9n",
-	"33/HyLAAjVtSOqR0GMUMetMe23fMtt9vm5MG7lX7quvQnIEjoHy/dQKl6tx1o86KMc5mjFJOrekUuonR",
-	"yXnhOjg4Jhcn/LWym3FUSPFzAf5nryeoqzeQKJ2ur6Q3wi84kYkeCf4L7YtHx9UCleaGF9UL68/HW8+O",
-	"MAWRNlkMruzF9fKXLx4/aduGjBt7ETy1i0SlsL7ZpB29rVS51UHCUbQXM5CoFr45P38dvH90azQkIK4g",
-	"XdeqbRPOuAVjLyrVuW3OK9rqJo5yvswUTzefzo1xPfvE0XV3qrr+IZkAb/jiFRjDp06Rg74Sya1bcOZf",
-	"wxbkI1y4I6iFwcs3CrdVaz9bZXl24dfXtNmicVT4xiUf0YOWDfZu4IU/Q7YLG3XhewoTbzBig/bVqVZb",
-	"0Bw2rvP+6javTbeVJzeKfTAfmxz7HDnD2QoM27lITMIlU0lS6AGx8cExMzU9gMeWYXlWGDZS3tzo/VxA",
-	"AekoDmGVv4F9Pucie2CCJZLzKZAM/FzgmM72YalKijmOPibn1XgXfL/IU25hKINbZliqnCFK7lmPncr1",
-	"0f1EyO1X2p+mNBzRPS5sPJTOr5eq9PtxtmF+gC6PsDGTcIXUhZO2eXiujBvF1ZOyRf0h/jdpPtKAu7Pa",
-	"dgJ6panJ+bzxjlZ53nzlSmhij/KBykE2X0kykVyuPFLzPONCWgpxBaKcFqo9qs8nPPM0hT/HmaLO1+wF",
-	"VBm0I92EW56pKR07K62QJbklh8UZ0qiJnU5GGtEc0WqOnYJMQf8l/Kb0lIwWx+WD6O/ocDjhsgpfd87T",
-	"X5p9kTKI5k5rdfGvNQ/oVLJg2fv3SEN7etl4yXKVicQ5kOvL9HuZT0kxcvxSFZqhuI7VdWNeJUd8ftMq",
-	"Z4OuGVrSauLmseqXNc/XmxU+/r3sl88EcMOQbJrHmn6pzaWdaEdERfQ/cL2UdqFtIltDInIB8nbC4wh9",
-	"STT0ctGlf7YGE8IcPI2sM+OanBOjJnavOY+gpj7HeZQdMk8l4ywT8jKEOH2XKxMqlexnPiVPJ+7PBCCl",
-	"DE2mVL6yQeUJ9blNJxi5XrU5KkkzSLVwlrfLXDGX2XP5nZW5tajwbZObKXSkosPj/vHg0eN+f3Dc7x8N",
-	"kgM+GByMoziaXyPJJp9f97LeVKnpb7bLIK6EnPrgoregUPFvYttgZHzO+oQ22tHJOu5ERq1SBcRXWNcb",
-	"RZ+3HDoiN2+Mtzc/530BaZ1VQSkqCjIxIpt12ozyk1ss8ZVdLM3mz3Qfm5IWqN28oasmyGcpZpOMT6eb",
-	"bA/nfXxuUzhlRJc/DqzbhbWTGr36WjS9HhS7UxK/EQ7r9zeGcMoA5wvK6H3FbTL72FTJTmE8Nx7FAdao",
-	"7W8L363GPbZExRtzciGJ9dieBlNkdya87K8lVlwL+e4c4g1UbJ6GW6q77YlPlVy4eFONgR4d38o/zZhn",
-	"k5ffSnEdkrisU+SoGJGPl8A1O+r3+3snAeFiwm9WzMkhcqnjHnoxq3HUOb8W82IeDY4OH/aP0IDxrOCe",
-	"9tsCj0HGt4UN1wJM0jJsF9dcTu6SSyCvIFMEnhrhKyM2Xlrn0NE/hGRz4BI1akcW8zFowy4BcgZk66Vi",
-	"SgfEnUOVwdF7vzXxFxONlVJ3rVhnzl3elmxIY1kzB0n0rGqPtf0WLamC73Ofisu1SosEdDeZKQOSifSE",
-	"0Fi5A6eIlDBZwYpTMnFxtZWQFbMLkUCPgo3WgsYh/h9c2YsfT7v/5N1f+t0nF9137w/iR8c3f2pNpqyG",
-	"Z1dY+pZo7a1rcOeAvdP677dnPOOG5RHSnRt3jXKvu+zZijKpCbt/dbMy2awO/WaVfzWwNMTwKMQl6pBk",
-	"hgQKzzVnDKK09FrTImnhUvYtYd9zXYDLRRDqQKRsxlOHdSr5yuUxKnyRhEVt2NqQpb4NAfAN0foP0dRl",
-	"h3F9rdqW2ov35rX2x/4nIy3010bMa6Utz14KebmZHrjOhQbTqvJ/cFsDLsJgrMoNWyh9SZqwqJ0He62q",
-	"fZ0XtkywzJqvG4FGTGVXSKLihAlLNBjSODErpBUZq2bRoKTQIrpNhKql9Bn3akE2r+kbuFKXsM3AwN9b",
-	"tOs3asHmXC6ZAWOEkoYtQLspohItbO+uC7fFvHA0tM3i7+j4fJjNl3ILF866bkmL3npwwwWa2XduWRfp",
-	"moo8OHx8q1HzgXlZ8t7dBnpox8N+zVw5aNopB21Eq8nEQLOP1S52sHa2n2e3TH635CyxQ5WZ3TFZebOZ",
-	"sTZqm7s5DPUEfYvRXW7RtqVf/40SmK2QwVYvIzQI45WdbxSsTYicUWkVjRq2EzeMM7OUSi7neNKOvBCP",
-	"eneDypSn0wbYjAPrf4Sr92EC+FEM/BG8GKb7IWZPqacnGsyMVa86fe2NnvbLGHu96DYV1ha1cRcpnGV1",
-	"Qt4HZ6Nq7Ub+FWdZSliAseRb2ZDbbsUibbU3Sj4NTAbSx/bexZ/ccioBBNtMljfKcgtnkGiwH8aoU80T",
-	"uMhBC5U2VO/jR8eobDdAjGfAVJaiQaPBkntn6FQmW6ePDu0XLOVLUzq57PCY0aWaYLY7Ff6of/z4Np3e",
-	"xqxnFW5lNb9fJblbt6UORVxjrT77kqXC8HEGacwO2JcMJP1RUy39+ODdGpGUNZfFvHvFHVITKXrme4ri",
-	"6LnrJnqHFLTCs1rZ/OC4BvNAtbcp6BqjVgzwjRKfQRs177WBIP6APDS44hyMDemoj9H4wW7aERbbDtSr",
-	"A2TbdqxVIpozuEWJwwa1Wt2nIJQbpOzw+rrda0wLTcDyC2eX7IL4CwDRVbdp6UDLTUxtRyqvXkxMmNw0",
-	"1WAMmL0TB2hWMoBrt+DvVu3aDV5uCccaq3S5wa2yXNMJYmvr9MAEPKAP8R2wb8VXe+0w1w8E/rl2G8CL",
-	"501iCKHoGvhVCtjFD4Yt1o6x9aEtnqrYZ8I1pWhVYVnHALC68YaHM567qrCJmsNeG0NtPBLrgt12PNaX",
-	"p8mV21DBbwmp9h9x8YHstgTcoezDnW4gzwJJBlwbJux9XWdoUIQd34Wej7qNsPMdhDvfOriLaV1nZHqp",
-	"jQN957chqTdnFXYMIgVzprW/VoO8x8pIlkfJljYRE3YllEWXM3ETW8m5Xb2U5FWI+R1JXLZTSLHRYCaN",
-	"l6h4IJuwjp3VgKnV+XZ80GdfKwk0D5+hCLAUfxL5W0SMF1Z1/ThsIWSqFnsnQ+kOIzsDvRAGeuwNdMlo",
-	"RFNYWHft9fXp+dNvWMcxKjvYq8kAYVR3O73Mx98AWI0JrGuksv81Gm7Lj65qkg/viSDSc5WKiWizVD5A",
-	"CoJWWSMl13AlVGEunK1xsS3Au4EV31JMdVHJDPlE2ilBwp5SUJgbyzT6awItF7qTjx6T+cQC5YbfHBp2",
-	"SAcisTNazAwkF//+1/+M9nrstQZDeJZw05oSVFOwMeNj+oWiysa5ztUVDNfJq8m3f3+iH3/97T9+1ueL",
-	"n96+fvb4xcvX/3yhDl/yl/xs8eEmkdeUtYBbK9j/ozR03HqPrGZmNJh7TW7W7gDU+XeL9scDdLOxLuHa",
-	"XiSFNm1m8wZmDJsY2FED4xrYXOnyzrw5YTk3VKWBGzZyA4xuu5q17gGE7nbWSuHIu7kFr1AZf+UQW9bw",
-	"Oy/azeV5SRfoTOzyzSZms2U+A2liVsgUtEmURoeabvcICybniUubucuX1cMmr7+mLC+JcJhNvB01UMvj",
-	"/si7v5x2/9nvPuleDIfm3Z9bM7ilUbpDTmz9ql0ohuDXcFJk2fJDd3bn/bxt/7Zt31lLVC1ETcKh3uqy",
-	"16yztd0/laiyVFZYYDNrc9Sp+H/D3r552WMvhQVNOXtxhXpOacLNuhInwc8kudEwKYwP/5RrTT0N9vdr",
-	"kKf9RckNK+m0egC3f3xb+Ncp8EILuzzDVfYglVx8C8vTAtu0TdWltR/UihCMeC6cXm9GhgqcGAVL/RXh",
-	"OZd8CnOQtqwPQMwAXDuUl6MPp+xQ+FMw9lxdgmwn57xR8qVWAwHdQsLXJUpOxNT7abG7HlTOAanf24GS",
-	"G6JlolrWg6G9150pY8lQE7hFOD938KpJ/ZZTqUFPX78YhIAa9USgHMDXhrKGURA6JB9LK5EMvFqfrqJD",
-	"uAIcM167zBQaDeVMGKu0qyrkItW9oRxKt3xXINkosJQZMZR+7qiaqCxTi/p4IdjnCr6g7a7djbChbPxE",
-	"N6xEhodDB0/x/SnYfVckhY1VKsDEjBzm8i9vrqJrbajqylAmM4XW9pynwGggQfEEpdMKqldSi8RVe0NT",
-	"9a+8eX767NXzB2YoUa1wK8YiE3aJzACGFmL0+vuz83DHdkRtG4/2x9wmsxEJae0ofMDUQg7WLrINZYDn",
-	"OLEWvhpMzKjOEz5azLglLE41BUXMKiGxjiZ/747WSBj2t7Pvvxuw0fthUHjDaMBcqIANXewBnwyjYdHv",
-	"HyVKEsLFgkyAnsAwuhnFzKg5WDEHQ5w0lCN/L3vEJJ+jtUYETSYeHEM3ho1zGzKRgD8ifImj05wnM+ge",
-	"9vp0ygpLCqtuK5y+fhHF0RVo4+TloNd3L6scJM9FNIiOev3ekYMgzUj/7FfuR65Mi3H5uhhnwszA0J0e",
-	"F7KeKF0JyabUDzsv0TG4xUrCUJaNctCMEEA47+DS4V55TLKQrg5VVRKhfo/XuXiDoeTssH9ImDRT4mKE",
-	"YZky1pXA8hCtkVhJNLpSVw5Phu/4Ls1QYock96MSrxNKenmgdAHlYO7a40pdpFD7y6EzhpLj0gUWLyXf",
-	"bXMpUC9SwrtVWMe4USttQ8ymemV/pZbazTt3cIOxX/nA5y2FSspDsImcxD8u+geHR8cPH33x+AkfJylM",
-	"ongneDHhiNGubjxfh7JFp0+fPn99/vxZ85puA2XcPTg8qiEL25IdLSjk3aqvNOC4TZPHh64aJcEO+4ef",
-	"rPDLKqB2vQKMQ2wGziWw93G/v6nfktD9WuEyanJwe5NGkSBq9OT2RmUNMmxwcHR7g7LQFDV4uAtZLZV3",
-	"sPHhk51Ga5SMuomjh7ssX7OqWN16I2lcs5Z+fIciZ4r5nOtlpTfRAAIv0JZPTR20jZ02zrxdtLBPRvT7",
-	"/XCRu0VXbtDJA8azDNXsUFaaUDOJzYXpsTcOh+3P0bLuEF0L+PVUHUHU71/f3UU+GzcDfhMN0cTxb1IT",
-	"5g898bvVE4xUAHoxFdyqTWHkhLvcD7BJn/qFNljxhkDSGcUmXUTc9RZAmCEJulIfkHJ/vkDoUDpj31ei",
-	"9GVEMyEvXWEyKgi5BNtjPxA4dTEDKp5EesZS737MRs012aYkHLjUAU3PwnzXRK3/yUStFdLaVgIyQFY9",
-	"srT34ZJzz6xZsp2bZL2k2AOzwgx1DnS/EMal/YDawGqvqFQIbyCXw52YcSEyiw+Twlg1Bx3G91mZoVxh",
-	"w0HDgXtgqHAtyJTY1fj0EJruzVmFyAmX6VAaVwjXmmpUq9io0Bn5a477wy/uBocBCieGfpxjQxNxJXE5",
-	"1TCZZoBWp4+IuJq7LuGAkjOqkg8j1jnos7mQBQrPeBlgVHsndN3U5ZaGEq6TGUfl4e4PUa8OChdkNVHq",
-	"UgDrfGNt/r3MljE743M4Exa+fMmv95hJVO7KSeDK0JFPxT7ZKXvYP/Je0yZ5XKuBWCvp697/kvzh0V6b",
-	"4Lrigw3BXZfbg08stw14f4vU4u+47vb3IrDY6mgnEsuimU0hf0X50DX5Qt5tk208XeqR/2lbsumlCKUI",
-	"V6SzFnOLmcpSoEs9Gj1xh2J0diUeAkImWZFSvTywyWxIBmiIAliFEkci6pJZFKD5QdgZnkKVBUhJDue1",
-	"ryDkwMS+JHGWhROthcihdLY0ZwnP8T00qk/YqJaboaBBvjnv0mOv+dQHHfhQtirBARsRXHrEDPiVo9JL",
-	"Rvzi0nAhTcM6nIWcpZ/ZAzOUDXr2GAqMkAWqFaomG/LMTQHEXfohbOWaab3iW5TUbEHxUh0WinZWRbcD",
-	"CrxRanvXSwE38SodT/3M/MRI97hp35Uwn1jbVATck7YlVP/uVzQy2vKDGwq/rjPt/Zr1v5VxgmtTTrmm",
-	"qaqcIVXN8x7zCoIgd1ZpvZI4sgVl60cF4cd9qHqs0mWP4dHpqwMCHudTcQWSucP3ZChH9fTwgNL3IzRm",
-	"R808cfjFoz/o/Pcl1Tqohqj5fnkntUVkG7i16COidyH13g9p84gfjA+To/S4Cw8nj7rH/Itx93HyJO32",
-	"4WByyI/Gx8nDdPdoWSvAbien+NMJ0ertwhYBCmlTV7mumTa9Z+/4+PZGZU34/3jvuJRyx0cV8n2joLc6",
-	"HM7ErAPn6zk+j2+RKGDeRW0iZIYyQGRG7M9szA08OkYb4OiQaS5TNacb72hIUPlEPN8zg7YC+b3szHKZ",
-	"cp0GqIBx2c2hPPUWCR4ydbPkARLgkGMegVOvpEgmzrb42h0+dsLm7qspQxk+m+IHNHwCg5bPkZRPqL54",
-	"+aUUd6ejNLFcBquuVdc/VOIRCjRx9+EDqRas485zXkKkYu9/aU35O7chVHjGo5eqgpElgbi8rd9SYamY",
-	"TEBTycrwPZWhPO4/6bEXE6eHA8Ezbhrfj3CflAhlBRrfVkH2STyHhVyPS+GWySqZhnoESqfh/pHHYqN9",
-	"mKj5XFiqNqOmFAMhB5PXvwswlP7zKmwiwuWbMIDS7tMnZGq7HVQygc3uVnV0/HaZo5BN3PU6yrvSZnu1",
-	"rMFuCAa2FYyx82nVWgf/nk+rVdzPltOqDeTzRyz3Mzitnnrc5PbTqu5C7zuvZGNO5wy4TmawyZkuc+Ue",
-	"T9Jjzzl9yoX0jajn40sRG0qrWM2Z7rHv3PVI0tMnVNXF3Vkf7Y/8HfSRT/ckWWHEFbA6ZLU3lCNnTo78",
-	"+ec+xtK4A7Lx0u7qAfj05Yvq/lqbHqM7w14Snocg+MfpoottCWN/bfphf2dt0igXcM9apHmjvEWHvAqA",
-	"ipJ1HLPcs9f436EPaDfKw3otZbNJJzhA2Gal8Aa6HmLCWc6NbUHcDBhvXsZeso6ERXnLrsKnoankMW5M",
-	"pHuEe+MuxxR0DoH5agVtuK1VtVFaTIXkWYYTlZaCZTL1X5RzOHe4FsYSsJ3AtRRLJx+bomXkS/fY82ue",
-	"2GwZqgKPwmUvdKRRw9SudhPozEnUSdul75C38gR6Cy+UkGvNIWGzulL5eJ1CTjVc2Qs+Tg4Oj3Y3Rpp1",
-	"B+5Zf6xUAdgINdGeBdMG1/3hMn8GSsdtYc3nXYWWbFI771Eob7blip/R84YL0mMvrGG+3Ea98gO5N1wm",
-	"kNGHcNDxWbVWhtJYlNZatf8gtCJtk1M3fj389duHjko/cd0Yvxem/q3YzO3F7ZGZ1gTRG7CFlqZuhm6A",
-	"FfgszXpwprfGHV+DvQfW2MFPq4UA/hs44WuwOwTotmWXagv2wDBUQz127p1cTnl1lfOfC2Au+XLCuFw6",
-	"IG8hL6VayBCUOS6zPTm3syrZ4y95Nc/Rlu8hVsmdFs24T7Ep6FZX7O46qU9F3B0BFl+XMU5OFQFX7gG6",
-	"z5e5CJ6wPfas0B53PpRUH4a5+jCss1rMJWa1Wi97de2fcK2XzC7UehR0KHF8+qQi4RJHnuRu+XjkbFXy",
-	"RynyJpnK0j0KjfnqBdq4GiiERQjhQReAVIV1RcabB9IJG/3frqehe1YNRVdifJGg8makoO/pDKWbBlmt",
-	"SsJej536tCOwxsqsFMQRhoHmBq0jreYUp9xkeRJLhbtQjrE+wvRslvOhGj67250txYRu1r91fM+69Mxf",
-	"pyXi0pNG9NNVnVjdvT+M0M/BCKX9qo6FBwGosbMdum99TY7fiZL1lVsozkXy6CzZ2GV7s2X4GExnNIxw",
-	"asMoXBkREs2boXQFlxvXHtjo/PnZ+WgvDgitKrXgkJbs3//6/6vwSZdV8dcoyXsuS0WlZa3pZe7a1pV/",
-	"hYtzUYIHZc0Wl5WQ9QJBqSO6VNoM1ezE6wFSzmNgyQzosysefo62nYPGhTjE+v2x6m5cJi4BT/rSbzhh",
-	"PBRlsP5T4Thfn8JqU6/nYOwnyJbfFiXcWce21Zn6lXVsa2GoTVgSvyvu20UpnDRiuAZ9tcBrwjqPB9J7",
-	"x5H/oXHbNO4ZoCQ7wdjm8a+Cz+uXiz3unLCcTtu6JNs+Jfx8b+/XIsqSPjrRkmE3IQMq9Jrzzzoh6t8N",
-	"l0AzVxvKa+yS6HUUWMDD+8stO1w1PPGXkbsOJIssVR/Lh2bXRzqrYZLNraDkLRA0P5DHUd68u/nfAAAA",
-	"//8=",
+	"7H3rchs3lvCrnOK3VSZ3mxR1sWNTNVWrsZ2MN07iseyabyftVYPdIIlRE2AAtCiOS1XzEN8z7IPNk3x1",
+	"DoC+sSnRtuw4u/EPl0h2AwfAud/wvpeq5UpJLq3pTd73VkyzJbdc06cXGV+ulOUy3XzPN/hNxk2qxcoK",
+	"JXuT3g/skhtgoLnVgmeg+S8FNxYMm3Ho/43bNZ8ulLo0wK8tl0YoGcG51WLFHxgwfMmkFakZTGAt7EJI",
+	"ODqJ5UIV2oBdcDBsyeGSb4DJDKYqwz/Mmmv6cSa0saC5WSlpOLA5ExL6S6YveQZTfDSWSbkAO3zNVznb",
+	"8GwCVhc8gQVnGdeD0+ZMCAcwqeyCazelwAWejJ+MYvmXhch5Y3K3XF1IE/ltqF6AftwzVuQ5TLmQc1hp",
+	"lXJjeBb3BiM4C2/H0i6YBS4zA0ICg4fX1zAXV9yAsIaAmrL0EpgFJVN+CkoiDMxCJriBPoNUM7MYwELl",
+	"OISFmdI4KAfD9RXXDwyI6hwh58xw6Cf0IwyHtd+G9FsSQcZnrMgtnDwEM4iAzSzXsVwvRLqotqu+erf9",
+	"o1j2op5AzHC724t6ki15b1LHpCGiUtQz6YIvGeLUkl2/5HJuF73J0cOHUW8pZPh8GPVWzFquccz/+vm/",
+	"4vh6PB7G8fXht3F8/c237/71X3pRz25WOIexWsh57+bmJuoFvCA0/iPLXjtg8VOqJCIE/slWq1ykDLH5",
+	"4G8GUfp9Da5/0XzWm/T+z0FFIgfuV3PwXGul3VRNknizqHZGGFiyfKb0kmegNMyYyA1csVxkNOeodxP1",
+	"nio5y0X6hUBrnQOsmYHC8KyJ+H4BEWFgE9eFAULqWOpCSiHnEa6srySkmjPLB4Qgnu4RG93XGSyYASNk",
+	"ymHKuYSM59zyDFHmJuq9kHjGLHewf/adOFdLjvxmTkeChyOhIphTwG3AX9lUFRYXIQxkwqS5MjyjU/tR",
+	"2W9VIbPPD+uPCkyRLpDTqUKnHJkEwpqyPCcY01QV0hJUb5R6yfScf1k0D2wyx6mROTOEUBjkaSslpEUY",
+	"+cqaAOMPTG48QZovAaowcPbqBbHSvnLSQ8g5gm7VJZcD4Ncp5xnPCN81sxxysRSWUJtWkuaC4zqyTHOD",
+	"kkviuwqWTG5grZWchxkMvlMf3Zx6uUBcFF7j38Mz+tvwVMnMjHqR55e0G7UntiXuuXsFrII1ExamfKY0",
+	"dzMIOR81GKvni0JaPue0NzdR761khV0oLf7Osy+DJ2d+PhrYy13ijcIYxGClAaWEAalwBwlL3kp2xUTO",
+	"pvkXQuYZZ7bQnPjbWth0gVxhNnOcAb8k1uBhM8VqpbTl2Q88E+wNbfOvQXFSWWhPNerhu344nO3MWr5c",
+	"2ZfC2NdeKpKmp9WKayuciGTuIfpbWL40d8H5jOfiiuuNHx33xaMb05pt8LPk1/YiLbRRHYj8SnOiovWC",
+	"Ez/THJjmsERsDsCcwooZUmmYgcSNlIy2BX7UM0WKulUN6adK5ZzJnlMGfimERnT/uXwyqpb8rhxQTf/G",
+	"U1rLU5Jaf3FirKY8sCwTuAKWv6rt34zlhketLeVXQam+9bzxKTwbnHUmcsv1RaaWTEh3Lnn+06w3+fn2",
+	"Qb6l99wo79qI80JOUVKBgweUzDeoIuKmGw5+LugL/1j4Armkly2g1tIMRiCLPIc/AMtzPIQSTbZOA59z",
+	"lIuq9jZi+GUWxnO8e1jkT4XtWKVWS79MnMsxmb7VTBqWulMsWbZZMm0XytjPunKnDd++To90P+KjiNqW",
+	"2eIDtumcnn8hV0XXPh0ClwhgFsEYVRr6ewQ/LYW1+GVDeTPhYWJ7hc73BP3t65dbdEcrd4NEgTS6CK/N",
+	"V7YYx0+Sw5/evHkVuASoGTBUJ+m1HVbnAI+tzfG2x/6LZ0bl2MYyZPPQL6S4DvKaBkOtHodA6fropOJJ",
+	"pbAtGcz2NG+qGR4YkMVyynWwgHH2sJjIYfBhBCzVyhhvZxuyhzXZs6Q8LIUUy2JJ5tI2GFmhSTpcOJxt",
+	"gvIntYYc1RdBCs1lBKmSkhN1oJKRMxQ3G4uyh2URKp9LkeeiprrssRM8qPXt7d40dtsp4zQJGrnkRUAh",
+	"wWXKJ6gdGJ5qbtHWlhl+DvqYXfBYooQWKSdFOb/CQ0OLPBOap7jNFrVT0uQtSdKUC2ccq7UMfgUcVhj4",
+	"pVCWZ4NRLInuSUQJCyQ6UE10di6/ZssVknqP0PF4fFROR4J5pvJcrXk2gZcq9bqPtSszOTjwr45StTyQ",
+	"fD1EbO3t5B4Ve6F9vEhzZj6AIZBG8ZTe2eYH3UdwCmxaSef60qHPJHBZLCFlktSP3CiYcschhYwlJzLM",
+	"mZwXbM4fGJhzyTWzSkdglPee8Jw2OuczC2RiSWM5oy3v1az3C1R0uunHWaWH8L34I3KA1pm684wgLSxq",
+	"cAzevvl2+BhIRDDkEkKSGe6+jyUe/I9vXxKmGzALwgkDb//t22+/fTY4BdybTV1XQbtZKskdKmzrI8SE",
+	"L1KV8W7wa7AS9rgXTqFCOERvh5U4l38+G+1Gk0rNb3LewIaQIfWa7KAJaKDT9v7fxqbPS+nUXOOKy0zI",
+	"OVFtwK0Nt94WmgCz5IiyROhN5CMqDJ4IYWKJiJwVhJZee5sEFonfubcmsOJ6yRD1UfJ7s15Dxlk2zLm1",
+	"+LAnXIm88ucAI63XavJJlcqhG6C29OpsSx9FU55k3DKR769A0zDP6KUu5blkmRWb8dLVM5dCZnepwuWr",
+	"Xj/dWzV2k3ede42ZdLJzJlunOYllYsWSq8ImhA24FTm3vMTuSu6FN/3zp7FMKml0ofmsMDxLJm1iR60N",
+	"/K/ONVK+1BrCgeRHqAm6gC6IcmthOPTROrEROI9PsLJZEBRRLGnSQmrO0gUS4wCnsrnxg795eQ4LJjOz",
+	"YJcc8TBFTJmhocbhimv3ZzU3vp1xY4VkHYulyVCDgkxxZ/Z5KUcuCv83eQUQRicVY1nqQUu28S+xdAH9",
+	"lRZXzPIIcqVWU5ZeRjgEGrjZYASoYJGIIUJE+lxyY9icO8fyVNkF8tRVoVfK8JKpL4SxSm9A8yvOctP2",
+	"oXkHn7P0cbUoCy8c+2kdqd9k5ASeL7qTcZ6lo+trAuz4+hqHCSJ35xj4XCmYDRmZJKNK+ey0iYRwPokl",
+	"CX+nJDiVwc3iGaJV6oL8XDvnQ/icM9WZ6U2vmPMxipTHiDqZgf6jE5Jh003wug+aXMoTQy/qbdNC80vP",
+	"s6KezZGIO9CpF/Vq206Mz+1LneeXS9zN/Tzb2uKBJNi3GcN/nP/0I5AnkGvE1zLIRNgQAR/NR3DgjIKD",
+	"cRdT05x5L0rb199kYQ6A8vlODlYa3Pty6vNiiquZIpnT2+TwuYl6S3b9wg1weEJaePjUYudRr5Dil4L7",
+	"n1FqB0Be81TpbHsnvdf8wlkp+6jYONqF9a6oOz0OYQkia8oYfmUvrjd//+bxk65jQGvgombW7KeAbrmK",
+	"trTQTpttBG9qttADA0vH51PyxHpR0RfWQOI/JaQuJFZZlgcwTTLwWpVn4mX4zpHZDmWqwhdac0kc3Rpd",
+	"5/gljMhegkrnLNeP0+sQFsuNvahcAvtsu1fRbqLeim1yxbLdfqyuLYh618O5GvovycP4mq1/cCKBFA7H",
+	"0O6kIv8YvkGBjAvng+n0o/gnCoeeWz83T7jL1R31Cv9ySTv0RQdSe8y78P6N2xkMDeFHCgtvEF8D9vZS",
+	"qyNoThvV6b19zFvL7cTJnawueKebGPucrDSCG/A9F1FOmQSVpoV2wu3wBEyN96EuYGCVFwYS5f1to18K",
+	"XvAsiUJ4+D+4fb5kIn9ggituhaoD0sAvBc7pnH+QqbRY4uxTirAZHyc8KFYZszyWIXZkIFPOz00xpBGc",
+	"ye3Z/UIoNqm0NyFoOoJ7Wtgoli74KFXp38LVhvVx1J2EjbxuUJoXTVncmrcXVd+Ub9S/xP/T5lea4+m0",
+	"351x3XrVrNiy8YxWq1XzkSuhCT3KL9SKy+YjaS7Sy9ZXqH8zIS2F6gNQjgvVvqqvJ3znYQofp7miwbfU",
+	"BGQZdCLDlFmWqzmJ2tZbiJLMUjzEuZxR+lR+EbTBtFrioFxmXP97+E3pOVlqDssnvT8XqOcQcVmFj7vY",
+	"zL83xyJm0POK7BA/bQVYziQEH3hQeJFDe3hRQVupXKQuPrW9Tb+V9ZQQI8ZvVKEByXWqrhvrKjHi61tW",
+	"3Rwh80TN3DraEYymfL1p4fFv5bx8RhMzgGDTOrb4S20t3UA7ICqg/xP3S2mXokNga56KleDybsCjXmG4",
+	"RuV2JYb0Z2esMqzBwwj9BdPkkTFqZgfNdQQ29TWuoxwQPJTAIBfyMuRh+CFbCyqZ7Fe+JA8nns+M84wy",
+	"zXKlVq0DKiXU17acoOR61uagJM4g1dpp3i4DD1yGostTa62tg4XftriFQuOxd3QyPpk8ejweT07G4+NJ",
+	"esgmk8NpL+otrxFks1pej/LRXKn5r3bKXFwJOfe5C16D8j6yTrQNSsbXzE/ooB2c0HcSmXxgZdZOC3W9",
+	"UvR106EDcvfBeH3zaz4XLq3TKsjHRZ51ILCh36WUn96hibdOsVSbv9JzbFJagHb3gbZVkK+SzGY5m893",
+	"6R7O+vjalnAGBJcXB9adwpakRqu+lk5SdwS2QhrCLlSBclJarXJIF0yz1HLt4u73nLjc8CiOx3enk7yg",
+	"PMM/MpsuPjVHaS9PqJuP3Apb0I5v84C23Si3JIA01rQrXU1zU+QfDHg5Xke87WMyyAIUu5fhturDzsSn",
+	"Hl0491UNxx6d3AeKNT3LTXR/W8tygX6xQlaMlLPhTMPxeDwenIYohQm/WbEkE8zlvHYmhCzZtctPOT56",
+	"OD5Glclji/t23Jm14rnKbY7KLZeWtIDvRTUjl7lQDpdXPFdUdpLgIwn+ICzxCcOljVzGGAVuhDRiLilC",
+	"Jy35tSw3K0apJUt1xbMJOayWnPJ2iJe5THm3ycBNylbcQD+Ji/H4OE3AWLYxED5GkMT+z1iGn/wXA5KS",
+	"LociE3NB6U04tssSMr5cRcwlpasaSNUVRZeU4cCvWWpjSUkMI3hRQuQCgMjDmJDA5KbiY0CxGZS/KdN6",
+	"EwVOF8uK1YGQaV5Q8odbWhbh7tGbnjDM4BR3c1kYC6HmBWoZFlEs156VFnLFkJTAFFqrOaptfsNcIK62",
+	"WDfeTFhgMMsVs49OGvkW+3qog33//tbMyKgW0MNjdG9Bf8lcNjCZDgRPPUlz0CUIPoYuRUfg7KeVz1Jc",
+	"aZUVKdfDFA9agshOqd5o5WorBGXTlPq9kqnzuLacmWDXIuWUClcByK/sxc9nw7+y4d/HwycXw3fvD6NH",
+	"JzedMG457lvc6WPW3XT138dOfnAQzGkV729PKY0amm3IJ92JHpTcek/I0U7oqQSEf3S3ANotQj1WlJ8a",
+	"NScuJVHNoAzLERMlDoss09kjaGePet05hy4pvSv7SRc8ZFIJg6i7YJmrCSoR2IXSqjocyde1aWtTljI6",
+	"xGB2BIw+RrqXA0b1veraas9qdu+11zzvDbQwXhcwr5S2LH8p5OVuePj1Cpn2xa05sOTkMlatDKyVvsRz",
+	"+Kg02FsWWCYVb9shKOKGQhIUJFsQBkOsLYJCWpFDtYoGJIUWd5JQtZU+IbnakN17+ppfqUt+m1KKv2fd",
+	"SbZUKWS4MUJJA2uu3RKRWxd29KEbd4tK6mDoWsWf0fb+ODshY5ZfOAOvIxvhTk2OX6Cl98Fv1km6xkUP",
+	"jx7fhyL8kRkT5GPqqGdBo9mIv/NaMv3D8aiu/R421d7OZG01mxneMbzLEyGl21yKVW2S7Tn20K5vF7qf",
+	"vrf7ZSgQQlbpCXtG7G92o/ZOfvdhZm49M6fDVCwx4Lbj2/6NovidZXmdtnF4IcxXDr6TtHfl4ialApg0",
+	"1ERmgIHZSCU3S5T1iWcjVGL1AUmypXzckTDrKu8/wUHx2VjA5yaDT8DosGkfo76V8mamuVlA9aiTO155",
+	"u6VS5nZW3OUAdb0VnIZ4SvEXBkm1vYl/xCnRkq+5KS1bh++ducy36k0ltgdU5dK7yd9F964Blrk4t6le",
+	"r5Vllp9TkcrHoftcs5RfrLgWKrul+HfBQeWZL4eBS85XhrQJ0tHGKCS+gYxtzKAmJx4/OhmPoX90AtRg",
+	"Y9AQG4/GJ4/vkhpdWHpe5X61c2SqRJHO86iXqW0tdAx/KIvTIjiEP1SFaCVnGkeH77aApMwTWSyHV8yV",
+	"+yFEz/xIvaj33A3Te4cQdKZ1duL34UktVQq55q7AhXOM+BSoMseJTmw56kok+j1tqIEVb7ixIaT7KQIj",
+	"aHV7lkx2J/i+64qPULKcLziyyMVowhqdJdtnm4y6qae52js4Pd/Be6smC7UM9G4TuVUJeN+Fe9Cvl+hV",
+	"5XnkHaQUWSVDBc/oayp3i8pK4ZJkOXJXC33DOSTVkMmgLI2rr+Uu98Me9WxUaRoQK5xpWckWnPFU7zYY",
+	"fbzKvZ0UfGepWg2Yey9Va8jlDmJDAsMxU6YpfUMV4UxqOi1qG6hIqMKmaskHXci/U8bXGVaXvG8WyDWL",
+	"53aXSb2lLNb/Ee0DSBFNfUWM94m7iTwKpDln2oCwX11TgAboOPBnAfyTavr3ruT/4Pr7D7E+6qRBD3Xh",
+	"tB/8rlqV3RHFPf2FQfHrHG9HpUjptAxF4GEQELbltaSKOTzTTnDuZlgleFVN0p4gbrohJDd4UCinG2Rl",
+	"PJ9Bn4rat6X7yeEYvlPSVf75QGFIgvNy2Hf3AFZYNfTzwFrITK0Hp76ovax1HMFrPiT1Wrg2ABQDfXX2",
+	"5umfoO/L7w4HNWK5rWym5V0zn15jtYNN1Hjc/bGcjx+JCjKWKhMz0aWnfQQVBK6yBcpK8yuhCnPhNK2L",
+	"23z5O1DxLbnP1xXNkBmpHbekTHfy/zNjQaNJK1DXoaguGpnmngnKTb87CuDyqgjEfrJeGJ5e/PMf/50M",
+	"RhB6CJXN5yjoOec2CkoaBRCM8y5URW5ukB9m3//5iX783ff/+Yt+s/7b21fPHr94+eqvL9TRS/aSna8/",
+	"XsnynLLm2ewsLfokDh11dlSpKS4N5N6im62Kozr+3sL9b+8idWvHpx3IeFsjqPD8vTSCKkuu9udKQeTd",
+	"3JHOVKmT5RS37OGPnrSb2/OSehSYyKV9mAgWm9WCSxNBITOuTaq07/xCuSiGoqMua8V9MYKfqEq6yleJ",
+	"Zd+yaQS5kBymmrNLU88vcUXVW6lttP2+YLjd6eQV5SEQQwh7E+2dogT/+jMb/v1s+Nfx8MlFHA/fVR+B",
+	"Pnc7UUsteo/o6nazhNB+0h/RrMjzzccizt7ochd63IYd5x1+zeC+CjpDp++kpvxtIdeZRI6o8sJyakKD",
+	"LJua0cDb1y8jWO9Oc4SXwnJNKSjUNADfDG0DYlla+C7dhBpsEbrCKHRYqWFTBAxNRtQvyi6yISmzhWhd",
+	"nXLWJca1Yr11x/345B4iA04qFVrYzTmerU/MW4nv+easwGG7NtilZTyoNZtM2Eo4YdV0DBa4Y+Qk923G",
+	"lkyyOV9yacsOjoSCnGmXKOvgw11xhUxzbuwbdcllNzhvGt1/a90o0XqmFOVUyZmYe3M2chWW5RoQ+sEe",
+	"kNwQLDPVsR+ASuxwoYwl7VPgKeL6nDahZvVC0VIsnL16MQn+VBqJAp4cH6PGQiENR+gQPC9VX8Kq2piu",
+	"52ZoHRMBq9WDhpdiGZpWVA21RrGMpdu+Ky4hCVhnEkCewxxUrndEfb7gOHKNfdEg0a6oNpaNn6hIVeQo",
+	"8fqomhzMuT1wzXBhqjLBTQTkVyg/eR08VRk3A9fqKl0oNCGWLONAEwlyuyidVdnOJbQIXHU2LsfOPfL6",
+	"+dmzH54/MLFEZsasmIpcWGoVwg1tRPLqp/M3oTVD4hpl1L86mDKbLhIi8pp8fwBqLSdbtcCxDHlsrg9H",
+	"aAoSAbX8xq/WC2b5lW/x7ZagdGjV4mDypcu0R8KlIU4geR8HNhv3JuA8KhA7Fw1+E/dchiU1FvM9xegb",
+	"HvdukgiMWnIrkH8hJlE3FurnkyBXQxWUAJrNfP4XNZpw8JCBDrrI8bBmpVFWpkeWDTv71H2FeCHLQ5vw",
+	"cX18GtV3neW0W9OcL8suXL7jJ3UJp0cHk1gOqU1C6Ahay7l0kt7nokpFXx4+qqVdBq4vqEhbaOgncS+O",
+	"i+zxeBz3EhwcXO9hy69taPg15WWRtaE+5TIKfdNCDx7NqnYtpVVBBOoaao0QaneMvvndDGEokzyhnxzy",
+	"J/QvqY0buWZjQhqRhWQ0l8wb+c7SS2UsAu33nlrqBrgzjhRElSXwwlkf/hTBskuHjHN8fq2FtZz6f+Hi",
+	"J5CMRw+TCMelzlQIQ3I4GntyOORHSdTSmdyZ0K6FKUIT4ozPhOQG+sHid0ITh3r7+iVikKuP55Ja/UWh",
+	"tD0zDgLHoFErNE5bdAo9IjB1hy5E5kZzSZomarf8Hng4q0xfqMn7Cbz9t/F4TDFE/OvwW+j/+PZlBJUi",
+	"OeN4FOSRZXNqPVxoGcE///HfTrnE1775FvrPnr8cjHD0N8SwvRQ2YNgGjBrB89oBhrZ8gT+4tnyTWla1",
+	"y2FeqDwDJjcNoHflMENHCrPDVTytKiu2kOmCyXnQdnORcq9n+ub1ZyuWLvjwaDT29laln6zX6xGjn0dK",
+	"zw/8u+bg5Yunz388f07voPUgLKk1dRvo7NWLXtS74tr41pyjsXtYrbhkK9Gb9I5H49GxS9ddkApyULlV",
+	"Vsp0pSEV01yYBTdUGe1wZ6b03f0xCWPd877tUyzLl1ZcA+W5IqMKiIub6DmBb9hY66xa74biXFeTWDI4",
+	"Gh/BkjNZtYcSBnJlrLsQwaczJ6KVqeIuPnDp2fiMH9LEEgckzpKUKafhggdfblbwcjLXPKJFD+EmCJdg",
+	"GEuGWxekXCn8HWqUMvVFRunjVYlH1Lg5Y4fTunrkoHWzxs07ZzFwY//oQ0R3dJMuVeVmwQh+uBgfHh2f",
+	"PHz0zeMnbJpmfNaL9irSomosZCuN77fTvntnT58+f/Xm+bNms5NGrdbw8Oi4lqjfFe7uqOXar0V2owqp",
+	"aWv51kqN2x+Oxkf31p27XUe03abbcbWAuRQaPBmPd41bAnpQu6OCXjm8+5VGJ3d66cndL5XXTeALh8d3",
+	"v1DeKUAvPNwHrI726Pjy0ZO9ZmvcDnAT9R7us33NCyTqBhxR45bB9PM7JDlTLJdMbyq+iTYQ9wRt2dzU",
+	"a9Vw0Ibauw8X9mFblKi+HU4Hr9zBkydkLjPNY1lxQk1tR0GYEbx25WdelS51TSpI+nysjirzvjy/+xD6",
+	"bBRE/iocolm+uItNmN/5xG+WTwCxAFAzqPJ1uxjGikoHDkLmv0/o4V2VMTsc5OcUc3FGpRst1BGEdJHW",
+	"VTCUJeGvi3Ktjb0vjll/qVQu5KWzJcle23A7gr9QfcV6wcl2Iz5jnU7u5mxcjCG7mISrj3C1EudhvVuk",
+	"Nr43Uuusyui67SdUXfjiiNHHU84XRs0S7dwi6zcTPDAtZKhjoPuFshy7BdQOVPuBGq6xRvFNqPOdFiK3",
+	"+GVaGKuWXIf5Z8Fd0ULDScOH88DQNWZcZoSu3iIufcHbzlMms1gady2aNdWsVkFS6DwpG8+Wv7hqR8PJ",
+	"nA7jOMOGFuIuSGPUCW6ec9Q6vVPU3cDmAqlIOUkVVE2gfziGpZAFEk+tS+spNe1wMfNY8mtnQ/rGsTSq",
+	"y4IOtJoqdSk49P9k7eonmW8iOGdLfi4s/8NLdj0Ak6qVa8qFO0Min+51gjN4OD72VtMuety6qKZ2wZt7",
+	"/g/kEksGXYTrLjtpEO423R7eM902KtQ6qBZ/x323vxWCxbeO9wKxvNmoSeQ/UJ7HFn0h7nbRNkqXekRz",
+	"3hVEfynCjSYt6qy53SNQecapdFWjJe4S2H2rZPI3Ot/JKcy4TRcxKaDBC2AVUpxz1NB75BMNfTMqDZCC",
+	"t85qb+VIcxP5hsl5HiRaB5CxdLo0g5St8DlUqk8hqcWcyWmw2h1PHsErNvdOBxbLTiY4gYTqbRIw3O/c",
+	"KpR2OYdfmKvPIORi+JU9MLFswDMgV5SQBbIVuvIr5M80CRBP6S/hKLdU6x2FZrcVcFA3Owp4VFcwhjKi",
+	"xsWL+1am3URtOJ76lfmFuWvSaNkfCphPGNh1JaQHrRbQa0fr3n1GJaMr72HH7VzbSPtl1fpfSznBvSmX",
+	"XONUVS4E9R72FnMrM2rltNL6vUOIFpSFlBRUOuSjVVOVbUaAorOKlfgIBDjhexrLpJ72MqG0pASV2aSZ",
+	"/xJ+8VltJP+9472PbIhePyhbPHSQbCPDt/cJ3ruQUjQO6UA9djg9So+zkyF/OHs0PGHfTIeP0yfZcMwP",
+	"Z0fseHqSPsz295Z1piLvZRTfHxG1C+Q7CCjka7j+v818jS9sHZ/c/VJ5/ef/eOu4pHKHR1Xt005C7zQ4",
+	"nIpZL52qh/l93h7dE+RN1GbmXyxD6l8C/wZTZvijE9QBjo9AM5mppbu5JwLXhBrle25QV3Dx0HPLZMZ0",
+	"FpKWjEtwiOWZ10hQyNTVkgcIgMuI9ZmF9X7UpOLc5l/7gKuvYenu0I5luETbT2jYjE86Lqcuv6GQb3lv",
+	"tqvqK1UsF8Suc9Xta6t9alTkWyFRdHkNfSfPWZn6GXn7S2sK4bsDOa2u46q13S4BxO3tvFkbMjGbcU2N",
+	"v8Pt2rE8GT8ZwYuZ48MB4AUzjauCXYw3dOlp3LSN6JN6DAuxHpfFUQarZBba+yidhdLTcO2X5pCqpavg",
+	"Aqvm5AMhA5PVL2+Npb9sG2Yi1GGGCZR2F2GTqu1OUMmU7za3KtHx60WOQjRx34LEd6XO9sOmlgDYDIl2",
+	"pWztLa067938wtKqnXB4i7Tqyi783Zf7FUirpz4f/HZpVTehD5xVsjOmc86ZThd8lzFdxsp9StkInrts",
+	"H+I3oh6PL0ksllZBzZgewY+uMp749CnlRri2K8lB4tuoJD7ck+aFEVcc6qn4o1gm/kYlL//cvduNarmd",
+	"XR/aAvDpyxdVBXOZFkdce8k2MOXV9X19qSB56mhviGefRNVnZ7hNYJwMJo7D+2QPdx9E8v4micK1gW67",
+	"2pCcP/ueuvRRNQ/Z9Qm92x+QxY+H4YUPAuP0eAfxDhOf147GlRYaSOqX2yRO6HXdOEN+yfVig7CEuleq",
+	"SGxdc5MMTiH57nktsnbwHhX8mxBDfI9/l7fUxJIKFWpOkGWX7KBGH577PA+Bh0/j/xe3Bel9r5OH4705",
+	"eKPL0I1n3Z+JUzfbvnTw6R9C0kpJnu7Uv7Bl/r+D59JplArRVlhsF991ebe7Ge9rPvRpPAxWLFTcN7Ka",
+	"JsCavU420Jd8XV3jW6YBozrqU4lBZANKL2Yujhf4OmWf1freMVtrfqe0mAvJ8hwXKq27cQ8ZOT7maqT4",
+	"tTCWkjipOIPiFeTHIM5F/ooRPL9mqc034f6KJJQeJ6A0cvFa5xRKgHS6z2lXT5UQG/QAei26kVffjtPh",
+	"a3Um8uk8hBwX/MpesGl6eHS8v8LXbA70hTW9VpOdnek82qNg1sC6390SXwHTcUdY8yu003d2sR0njG+L",
+	"xz+j7xtmnuuq63ti1RsrkQnJZMpzuqcWlYe2Rhh6/dbupdqU2b1ddOrmr7sYf333XGmLbxs8XwSpfy00",
+	"c2dxt/dr3t28zxZamrqqvyN1w0fCth1goy3s+I7bL4Aae9jCNTfL/wZM+I7bPZygt0Xwahv2wACyoRG8",
+	"8Y4ERrkLasV+KbjPfD8FJjcuWbqQl1KtZXB8nZQRtRWziyqg5guEm3K0LpC3AmgdnLE0U4KAr4yVndHm",
+	"HWklLgjttJSgkqkZkUOlr1X2cdMojly8uXLctfIVnd2eDJpR7AhYqpVxdWDCF1h4fWlCmlgsffv3Jct4",
+	"BAu1hly5DggWp23fMl0rw4qgYf/Fsp/UWhUl9fuEB6XnsdHgZ+uqerJWX7E5zyAXl7xlOSaT0rrtjqjX",
+	"0kzDIZ3G8lMi2bArkB3LMpINZ9X5qVl5Z3tIQwtYGrklMVgKYxCNy3vzt6PgLSN6/2j4rx71/sqi2/X6",
+	"gJJsf8YPvcnhN4++OTk5fIRzl7f5Hrb6g+HuHJUdwOgaatd/ya38cFx2QAodumpXVbcaXvVajZQmsshz",
+	"3Nw6NMd1aI5a0JwcVqBQF6qH4+Ot+dt3WzdheF9VA8a9JcNDlqixxb2bNngPx8ct6L55WIfuuL1X1Ubh",
+	"yrbnJknRmOJoPHaZpb7s3Js6+0llTx37JCXU7k8OeNDK9/m6rZhfNamBdW3fPcl8F3aToTDZCzhkvOQt",
+	"cHmLQVtcso0vcVywK94Ii92XDhB19n5DgfzAwG3gIrDdMNT6qe2G4/auvntpKhSp5MOqkcyHql/3pUZ9",
+	"YLrtd2XEm9EVB61uN1Sp6AU8SttnhfaFwrGkRrHgGsVC3+eklmHgCOpNYOt2KlVIgl2r7Zh4LGvXyggJ",
+	"iQd5WH6dOK+aV7DsgkvkJAMKlAaNxrieqJSZGoLFptReqB1p03Q+heT/Dj0Mw/NqKuqR4LsFl/1/BJUh",
+	"x9Itg/xrSvLBCM68OObQ2JlWp1xhgGtmeOYaPqJZvstHRigVWnI4xPoEJ1mzry+14t3fQ9bRVfgz+9X3",
+	"sPrOfdMoAi47bcTCQ0ileXq/u8u+BncZnVdlwD4Iabt7e8wOrO9l+Rthst6ioKgn0aMTapHL/cs34YLl",
+	"fhL3cGlxLxQQCwnCmli6K8UaRbCQvHl+/gaNTp+vXyWauLob+Oc//l+7mMbl2PhuPuTnL1tHZ+VtapuV",
+	"e7fO/KsqCaeCPCh7nbocFVlvApw5oEumDchmZ54PEHOeckgXnK4y9sWIKctzp3AE83y7oUjVLMVZc7Lq",
+	"O3gKLIRCqWOr71PhE5q62Osbbuw95E7eFb/cm8d29Z3+zDy2s/nzrsxifyrBXXHaiOgbtqkKt4R1vlme",
+	"ffGqwt85bhfHPedIybVe4Ts4bbsUsd5tylchUmWP47Yu5eqA0r/8aO+3Yt+SLnLtyLc0wSsl9FaYAvoh",
+	"82IYugLlrqey59gl0NsmQ6iO9KXOezSeOPXdqYauZApRqj6XDyJvz3Req1Azd5ao3VKQ4CfyVTU3727+",
+	"fwAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -34,6 +34,42 @@ func (e DeliveryStatus) Valid() bool {
 	}
 }
 
+// Defines values for ErrorClass.
+const (
+	ErrorClassConnectionFailed   ErrorClass = "connection_failed"
+	ErrorClassConnectionRefused  ErrorClass = "connection_refused"
+	ErrorClassDestinationRefused ErrorClass = "destination_refused"
+	ErrorClassHttpStatus         ErrorClass = "http_status"
+	ErrorClassRedirect           ErrorClass = "redirect"
+	ErrorClassResponseTooLarge   ErrorClass = "response_too_large"
+	ErrorClassTimeout            ErrorClass = "timeout"
+	ErrorClassTls                ErrorClass = "tls"
+)
+
+// Valid indicates whether the value is a known member of the ErrorClass enum.
+func (e ErrorClass) Valid() bool {
+	switch e {
+	case ErrorClassConnectionFailed:
+		return true
+	case ErrorClassConnectionRefused:
+		return true
+	case ErrorClassDestinationRefused:
+		return true
+	case ErrorClassHttpStatus:
+		return true
+	case ErrorClassRedirect:
+		return true
+	case ErrorClassResponseTooLarge:
+		return true
+	case ErrorClassTimeout:
+		return true
+	case ErrorClassTls:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for EventType.
 const (
 	EventTypeInboundBlocked    EventType = "inbound.blocked"
@@ -241,6 +277,15 @@ func (e WebhookStatus) Valid() bool {
 	}
 }
 
+// AttemptListResponse defines model for AttemptListResponse.
+type AttemptListResponse struct {
+	Attempts []DeliveryAttempt `json:"attempts"`
+
+	// NextCursor Present when there are more attempts; pass it as `cursor`.
+	NextCursor *string `json:"next_cursor,omitempty"`
+	Success    bool    `json:"success"`
+}
+
 // CreateWebhookRequest defines model for CreateWebhookRequest.
 type CreateWebhookRequest struct {
 	Events EventList `json:"events"`
@@ -251,16 +296,53 @@ type CreateWebhookRequest struct {
 	// FilterUsers Outbound events only from these usernames (transactional keys or smarthosts the account owns). null = all.
 	FilterUsers nullable.Nullable[FilterList] `json:"filter_users,omitempty"`
 
-	// Name Letters, digits, hyphens, underscores and whitespace; not only whitespace.
+	// Name Letters, digits, hyphens, underscores and spaces; not only spaces. Other whitespace
+	// (tab, line breaks) and every other control character are refused.
+	//
 	//
 	// Example: Production Webhook
-	Name   WebhookName  `json:"name"`
+	Name WebhookName `json:"name"`
+
+	// Status 1 enabled, 0 disabled. Omitted, the webhook is enabled.
 	Status *StatusInput `json:"status,omitempty"`
 
-	// Url An absolute http or https URL. Literal private or loopback addresses are refused.
+	// Url An absolute http or https URL, without control characters. Literal private or loopback
+	// addresses and names under .invalid are refused, all with the same message.
+	//
 	//
 	// Example: https://example.com/webhook
 	Url WebhookURL `json:"url"`
+}
+
+// DeliveryAttempt One HTTP attempt of a delivery (jetwebhooks extension).
+type DeliveryAttempt struct {
+	// At When the attempt started (unix seconds).
+	At int64 `json:"at"`
+
+	// Attempt The attempt's number within the delivery, from 1, across retries and replays.
+	Attempt int `json:"attempt"`
+
+	// DurationMs How long it took, connection to last byte read, in milliseconds.
+	DurationMs int64 `json:"duration_ms"`
+
+	// Error Why the attempt failed, in one safe sentence: no secrets, and no address the
+	// service resolved (a redirect's target is the receiver's own answer and is quoted).
+	// null when it succeeded.
+	//
+	//
+	// Example: HTTP 302 redirect not followed: Location https://example.com/new-hook
+	Error nullable.Nullable[string] `json:"error"`
+
+	// ErrorClass Why the attempt failed; absent when it succeeded (an enum cannot also be null in
+	// every language's generator, so the field is left out instead).
+	ErrorClass *ErrorClass `json:"error_class,omitempty"`
+
+	// ResponseBody The first 1 KiB of the receiver's answer, cut on a UTF-8 boundary (invalid UTF-8
+	// and NUL bytes shown as U+FFFD); empty when there was none.
+	ResponseBody string `json:"response_body"`
+
+	// StatusCode The receiver's HTTP status; null when no answer was received.
+	StatusCode nullable.Nullable[int] `json:"status_code"`
 }
 
 // DeliveryStatus pending: no attempt yet; retry: at least one attempt failed and another is
@@ -277,6 +359,22 @@ type Error struct {
 	// Success Example: false
 	Success bool `json:"success"`
 }
+
+// ErrorClass Why an attempt failed:
+// `timeout`: no complete answer within the attempt timeout;
+// `connection_refused`: the receiver's host refused the connection;
+// `connection_failed`: the connection failed otherwise (reset, closed before an answer,
+// host unreachable);
+// `tls`: the TLS handshake or certificate verification failed;
+// `destination_refused`: the host name does not resolve, or resolves to an address
+// webhooks may not reach (private, loopback, reserved). One class and one message for
+// both on purpose, so the history reveals nothing about internal names;
+// `http_status`: the receiver answered a status other than 2xx and 3xx;
+// `redirect`: the receiver answered 3xx; redirects are never followed, and `error`
+// quotes the target;
+// `response_too_large`: the receiver answered 2xx with a body larger than the service
+// reads (64 KiB by default).
+type ErrorClass string
 
 // ErrorDetail defines model for ErrorDetail.
 type ErrorDetail struct {
@@ -300,6 +398,10 @@ type EventRecord struct {
 
 	// Id Example: evt_xyz789
 	Id string `json:"id"`
+
+	// LastAttempt jetwebhooks extension. The delivery's most recent attempt (its `attempt` is
+	// `total_attempts`); null before the first.
+	LastAttempt nullable.Nullable[DeliveryAttempt] `json:"last_attempt,omitempty"`
 
 	// LastResponseCode null before the first attempt and when no HTTP answer was received.
 	LastResponseCode nullable.Nullable[int] `json:"last_response_code"`
@@ -343,7 +445,12 @@ type IngestEvent struct {
 	// CreatedAt Unix seconds (up to the year 3000); defaults to the time of ingest.
 	CreatedAt *int64 `json:"created_at,omitempty"`
 
-	// Data Event data, delivered as the envelope's `data` byte for byte in meaning (numbers keep every digit).
+	// Data Event data, delivered as the envelope's `data` as it was sent, only with insignificant
+	// whitespace removed: its member order, its string escapes (`<` stays `<`, `\u003c`
+	// stays `\u003c`) and every digit of its numbers; the signatures cover those exact
+	// bytes. Its strings may contain any character JSON can carry, control
+	// characters included (escaped, as JSON requires); it must still be valid UTF-8,
+	// without unpaired surrogate escapes, and its numbers must fit a float64.
 	Data *json.RawMessage `json:"data,omitempty"`
 
 	// Domain Inbound events, the receiving domain (matched against filter_domains).
@@ -409,9 +516,13 @@ type QueryRequest struct {
 	// endpoints do not accept. An `outbound.queued` event is stored and queryable but,
 	// since no webhook can subscribe to it, never delivered.
 	EventType *EventType `json:"event_type,omitempty"`
-	Limit     *int       `json:"limit,omitempty"`
-	Offset    *int       `json:"offset,omitempty"`
-	SourceUid *string    `json:"source_uid,omitempty"`
+
+	// Limit Page size. Omitted, 50.
+	Limit *int `json:"limit,omitempty"`
+
+	// Offset Records to skip. Omitted, 0.
+	Offset    *int    `json:"offset,omitempty"`
+	SourceUid *string `json:"source_uid,omitempty"`
 
 	// Status `delivered` is accepted as a synonym of `success`.
 	Status *QueryStatus        `json:"status,omitempty"`
@@ -453,7 +564,7 @@ type ReplayResponseStatus string
 
 // RotateSecretRequest defines model for RotateSecretRequest.
 type RotateSecretRequest struct {
-	// GracePeriod Seconds the old secret keeps signing (0 to 7 days; default 24 hours).
+	// GracePeriod Seconds the old secret keeps signing (0 to 7 days). Omitted, 86400 (24 hours).
 	GracePeriod *int `json:"grace_period,omitempty"`
 }
 
@@ -468,6 +579,7 @@ type SubscribableEventType string
 
 // TestDeliveryRequest defines model for TestDeliveryRequest.
 type TestDeliveryRequest struct {
+	// EventType The type of the test event. Omitted, `outbound.delivered`.
 	EventType *SubscribableEventType `json:"event_type,omitempty"`
 }
 
@@ -478,8 +590,11 @@ type TestDeliveryResponse struct {
 	DurationMs int64 `json:"duration_ms"`
 
 	// Error Why the attempt failed (no secrets, no addresses); null on success.
-	Error   nullable.Nullable[string] `json:"error"`
-	EventId string                    `json:"event_id"`
+	Error nullable.Nullable[string] `json:"error"`
+
+	// ErrorClass Why the attempt failed, from the documented set (see `ErrorClass`); absent on success.
+	ErrorClass *ErrorClass `json:"error_class,omitempty"`
+	EventId    string      `json:"event_id"`
 
 	// ResponseBody The start of the endpoint's answer (up to 1 KiB).
 	ResponseBody *string `json:"response_body,omitempty"`
@@ -505,7 +620,9 @@ type UpdateWebhookRequest struct {
 	// FilterUsers Replaces the user filter; null clears it.
 	FilterUsers nullable.Nullable[FilterList] `json:"filter_users,omitempty"`
 
-	// Name Letters, digits, hyphens, underscores and whitespace; not only whitespace.
+	// Name Letters, digits, hyphens, underscores and spaces; not only spaces. Other whitespace
+	// (tab, line breaks) and every other control character are refused.
+	//
 	//
 	// Example: Production Webhook
 	Name *WebhookName `json:"name,omitempty"`
@@ -513,7 +630,9 @@ type UpdateWebhookRequest struct {
 	// Status 0 = disabled, 1 = enabled.
 	Status *StatusInput `json:"status,omitempty"`
 
-	// Url An absolute http or https URL. Literal private or loopback addresses are refused.
+	// Url An absolute http or https URL, without control characters. Literal private or loopback
+	// addresses and names under .invalid are refused, all with the same message.
+	//
 	//
 	// Example: https://example.com/webhook
 	Url  *WebhookURL        `json:"url,omitempty"`
@@ -560,7 +679,8 @@ type WebhookListResponse struct {
 	Webhooks   []Webhook `json:"webhooks"`
 }
 
-// WebhookName Letters, digits, hyphens, underscores and whitespace; not only whitespace.
+// WebhookName Letters, digits, hyphens, underscores and spaces; not only spaces. Other whitespace
+// (tab, line breaks) and every other control character are refused.
 //
 // Example: Production Webhook
 type WebhookName = string
@@ -576,7 +696,8 @@ type WebhookResponse struct {
 // WebhookStatus defines model for WebhookStatus.
 type WebhookStatus string
 
-// WebhookURL An absolute http or https URL. Literal private or loopback addresses are refused.
+// WebhookURL An absolute http or https URL, without control characters. Literal private or loopback
+// addresses and names under .invalid are refused, all with the same message.
 //
 // Example: https://example.com/webhook
 type WebhookURL = string
@@ -654,6 +775,15 @@ type CreateWebhookParams struct {
 	// the server's idempotency lease (`serve --idempotency-lease`, default 45 s), after
 	// which the same request runs again.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
+// ListDeliveryAttemptsParams defines parameters for ListDeliveryAttempts.
+type ListDeliveryAttemptsParams struct {
+	// Limit Page size.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor Continue after this cursor.
+	Cursor *string `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
 // IngestEventJSONRequestBody defines body for IngestEvent for application/json ContentType.

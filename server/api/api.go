@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -48,6 +50,28 @@ type Config struct {
 	// the ingest token (default: unlimited).
 	RateLimit, IngestRateLimit float64
 	RateBurst, IngestRateBurst int
+	// AuthFailureBudget is how many requests with a wrong API key or ingest
+	// token one client address may make per AuthFailureWindow (defaults 20
+	// per minute; a negative budget disables the limit). The budget is a
+	// token bucket: it may be spent at once, and comes back at
+	// budget/window. An address that has spent it is answered 429 with
+	// Retry-After on every authenticated route, whatever key it sends,
+	// until a failure's worth has come back. Other addresses are not
+	// affected. AuthFailureMaxClients caps how many addresses are tracked
+	// (default 65536); see ratelimit.NewBounded for what happens beyond.
+	AuthFailureBudget     int
+	AuthFailureWindow     time.Duration
+	AuthFailureMaxClients int
+	// TrustedProxies are the peers whose X-Forwarded-For is believed: for a
+	// request from one of them, the client address is the right-most
+	// X-Forwarded-For entry that is not itself a trusted proxy. Empty (the
+	// default): the peer address is the client, and X-Forwarded-For is
+	// ignored, since anyone can send it.
+	TrustedProxies []netip.Prefix
+	// AuthRefused, if set, is called for each refused authentication:
+	// throttled is false for a wrong credential (401) and true for a request
+	// refused because its address is over the failure budget (429).
+	AuthRefused func(throttled bool)
 	// Tester makes the attempt of a test send (the delivery engine); without
 	// it POST /webhooks/{uuid}/test answers 503.
 	Tester TestSender
@@ -82,6 +106,8 @@ type API struct {
 	log        *slog.Logger
 	ingestHash []byte
 	echo       *echo.Echo
+	// authFails counts failed authentications per client address.
+	authFails *ratelimit.Limiter
 }
 
 // New builds the API over st, publishing ingested events through pub. It
@@ -108,9 +134,20 @@ func New(ctx context.Context, cfg Config, st store.Store, pub *ingest.Publisher)
 	if cfg.RateLimit == 0 {
 		cfg.RateLimit, cfg.RateBurst = 50, 100
 	}
+	if cfg.AuthFailureBudget == 0 {
+		cfg.AuthFailureBudget = 20
+	}
+	if cfg.AuthFailureWindow <= 0 {
+		cfg.AuthFailureWindow = time.Minute
+	}
+	if cfg.AuthFailureMaxClients <= 0 {
+		cfg.AuthFailureMaxClients = 65536
+	}
+	failRate := float64(cfg.AuthFailureBudget) / cfg.AuthFailureWindow.Seconds() // negative: disabled
 	a := &API{cfg: cfg, store: st, publisher: pub, log: cfg.Logger,
 		limits:    ratelimit.New(cfg.RateLimit, cfg.RateBurst, cfg.Now),
-		ingestLim: ratelimit.New(cfg.IngestRateLimit, cfg.IngestRateBurst, cfg.Now)}
+		ingestLim: ratelimit.New(cfg.IngestRateLimit, cfg.IngestRateBurst, cfg.Now),
+		authFails: ratelimit.NewBounded(failRate, max(cfg.AuthFailureBudget, 1), cfg.AuthFailureMaxClients, cfg.Now)}
 	if cfg.IngestToken != "" {
 		h := sha256.Sum256([]byte(cfg.IngestToken))
 		a.ingestHash = h[:]
@@ -131,12 +168,18 @@ func New(ctx context.Context, cfg Config, st store.Store, pub *ingest.Publisher)
 
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
+	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
 	e.HTTPErrorHandler = ErrorHandler(cfg.Logger)
+	// A panic is logged with the stack of the goroutine that panicked
+	// (DisablePrintStack would leave the stack empty; LogErrorFunc, not Echo's
+	// logger, prints it) and answered as an opaque 500: the value is not
+	// wrapped, so a panic carrying an *Error or an echo.HTTPError cannot
+	// choose the status or the sentence.
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
-		DisablePrintStack: true,
+		DisableStackAll: true,
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
-			cfg.Logger.Error("panic in handler", "path", c.Path(), "err", err, "stack", string(stack))
-			return err
+			cfg.Logger.Error("panic in handler", "method", c.Request().Method, "path", c.Path(), "err", err, "stack", string(stack))
+			return fmt.Errorf("recovered panic: %v", err)
 		},
 	}))
 	e.GET("/healthz", func(c echo.Context) error {
@@ -166,6 +209,22 @@ func New(ctx context.Context, cfg Config, st store.Store, pub *ingest.Publisher)
 		apiserver.RegisterHandlersOptions{OperationMiddlewares: perOp})
 	a.echo = e
 	return a, nil
+}
+
+// ipExtractor finds the client address (Echo's RealIP). Echo's fallback
+// without an extractor believes X-Forwarded-For and X-Real-IP from anyone,
+// and its XFF extractor trusts every loopback and private peer by default:
+// both are turned off here, so only the configured proxies are believed.
+func ipExtractor(trusted []netip.Prefix) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range trusted {
+		p = p.Masked()
+		opts = append(opts, echo.TrustIPRange(&net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
 // batchLimit gives batches ten times the single-request limit.

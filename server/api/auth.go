@@ -7,8 +7,10 @@ import (
 	"errors"
 	"math"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -50,12 +52,22 @@ func bearer(r *http.Request) (string, bool) {
 }
 
 // authenticate enforces the operation's security scheme and, for account
-// keys, puts the account in the request context.
+// keys, puts the account in the request context. A client address that has
+// spent its budget of failed authentications is refused first, before any
+// credential is looked at (see authFailure).
 func (a *API) authenticate(c echo.Context, op *operation) error {
 	req := c.Request()
-	switch op.security {
-	case "":
+	if op.security == "" {
 		return nil
+	}
+	client := a.clientKey(c)
+	if blocked, wait := a.authFails.Blocked(client); blocked {
+		if a.cfg.AuthRefused != nil {
+			a.cfg.AuthRefused(true)
+		}
+		return tooManyFailures(wait)
+	}
+	switch op.security {
 	case "ingestTokenAuth":
 		tok, ok := bearer(req)
 		if !ok || a.ingestHash == nil {
@@ -63,6 +75,7 @@ func (a *API) authenticate(c echo.Context, op *operation) error {
 		}
 		h := sha256.Sum256([]byte(tok))
 		if subtle.ConstantTimeCompare(h[:], a.ingestHash) != 1 {
+			a.authFailure(client, "ingest token")
 			return errBadIngestToken
 		}
 		return limited(a.ingestLim, "ingest")
@@ -78,6 +91,7 @@ func (a *API) authenticate(c echo.Context, op *operation) error {
 		hash := accounts.HashKey(tok)
 		acc, err := a.store.AccountByKeyHash(req.Context(), hash)
 		if errors.Is(err, store.ErrNotFound) {
+			a.authFailure(client, "API key")
 			return errUnauthorized
 		}
 		if err != nil {
@@ -92,6 +106,45 @@ func (a *API) authenticate(c echo.Context, op *operation) error {
 		return nil
 	}
 	return errUnauthorized
+}
+
+// authFailure charges a rejected credential to the client's budget. Only a
+// credential that was presented and is wrong counts: a missing or malformed
+// Authorization header guesses nothing.
+func (a *API) authFailure(client, what string) {
+	if a.cfg.AuthRefused != nil {
+		a.cfg.AuthRefused(false)
+	}
+	if a.authFails.Charge(client) {
+		// Logged once each time the budget runs out, not on every refusal.
+		a.log.Warn("too many invalid credentials from one client; refusing its requests for a while",
+			"client", client, "credential", what)
+	}
+}
+
+// tooManyFailures is the answer to a client over its failure budget.
+func tooManyFailures(wait time.Duration) error {
+	secs := int(math.Ceil(wait.Seconds()))
+	return &Error{Status: http.StatusTooManyRequests,
+		Message: "Too many requests with an invalid API key or ingest token from this address; retry after the time in Retry-After.",
+		Header:  http.Header{"Retry-After": {strconv.Itoa(max(secs, 1))}}}
+}
+
+// clientKey is the address failed authentications are counted against: the
+// peer's IP address, or, when the peer is a trusted proxy, the address it
+// reports in X-Forwarded-For (see Config.TrustedProxies). IPv6 clients are
+// counted per /64, the smallest block a site is usually given, so that one
+// host cannot get a fresh budget from each of its 2^64 addresses.
+func (a *API) clientKey(c echo.Context) string {
+	ip, err := netip.ParseAddr(c.RealIP())
+	if err != nil {
+		return "unknown"
+	}
+	ip = ip.WithZone("").Unmap()
+	if ip.Is6() {
+		return netip.PrefixFrom(ip, 64).Masked().String()
+	}
+	return ip.String()
 }
 
 // limited answers 429 with Retry-After when key's bucket is empty.

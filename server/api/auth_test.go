@@ -30,6 +30,7 @@ func TestAuthEveryOperation(t *testing.T) {
 		{"testWebhook (no body)", "POST", "/webhooks/" + id + "/test", "", false},
 		{"queryWebhookEvents", "POST", "/webhooks/query", `{}`, false},
 		{"replayWebhookEvent", "POST", "/webhooks/replay", `{"event_id":"evt_x"}`, false},
+		{"listDeliveryAttempts", "GET", "/webhooks/" + id + "/events/evt_x/attempts?limit=1", "", false},
 		{"ingestEvent", "POST", "/events", ev, true},
 		{"ingestEventBatch", "POST", "/events/batch", `{"events":[` + ev + `]}`, true},
 	}

@@ -101,6 +101,10 @@ func TestIngestAndQuery(t *testing.T) {
 		t.Errorf("last_response_code = %v, want null before any attempt", got.LastResponseCode)
 	}
 	got.LastResponseCode = nil
+	if !got.LastAttempt.IsNull() {
+		t.Errorf("last_attempt = %v, want null before any attempt", got.LastAttempt)
+	}
+	got.LastAttempt = nil
 	var payload map[string]any
 	if err := json.Unmarshal(got.Payload, &payload); err != nil ||
 		!reflect.DeepEqual(payload, map[string]any{"to": "user@example.com", "from": "sender@example.com"}) {
@@ -308,5 +312,39 @@ func TestBatchBodyLimit(t *testing.T) {
 	}
 	if q := e.query(e.A, clientQueryAll()); q.Total != 0 {
 		t.Errorf("history has %d records, want 0 (the accepted event has no webhook)", q.Total)
+	}
+}
+
+// TestQueryWithoutBody: POST /webhooks/query with no body at all (no
+// Content-Type, Content-Length 0), as JetEmail's SDKs send query() without
+// filters, is the query {}.
+func TestQueryWithoutBody(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.create(e.A, createReq("Sink", "outbound.delivered"))
+	if _, err := e.ingest.PublishEvent(t.Context(), client.Event{AccountId: e.A.ID, Type: "outbound.delivered", User: client.Ptr("api-user")}); err != nil {
+		t.Fatal(err)
+	}
+	r := e.do(rawReq{method: "POST", path: "/webhooks/query"})
+	if r.status != http.StatusOK {
+		t.Fatalf("query without a body: %d %s, want 200", r.status, r.body)
+	}
+	var q struct {
+		Total  int `json:"total"`
+		Limit  int `json:"limit"`
+		Events []struct {
+			ID string `json:"id"`
+		} `json:"events"`
+	}
+	if err := json.Unmarshal(r.body, &q); err != nil || q.Total != 1 || len(q.Events) != 1 || q.Limit != 50 {
+		t.Fatalf("query without a body = %s (%v), want the one record, limit 50", r.body, err)
+	}
+	// Content-Type: application/json with nothing after it is the same.
+	if r := e.do(rawReq{method: "POST", path: "/webhooks/query", header: http.Header{"Content-Type": {"application/json"}}}); r.status != http.StatusOK {
+		t.Errorf("empty JSON body: %d %s, want 200", r.status, r.body)
+	}
+	// A body still has to be JSON.
+	if r := e.do(rawReq{method: "POST", path: "/webhooks/query", body: "x", header: http.Header{"Content-Type": {"text/plain"}}}); r.status != http.StatusUnsupportedMediaType {
+		t.Errorf("text/plain body: %d, want 415", r.status)
 	}
 }

@@ -179,7 +179,8 @@ func (fe *fuzzEnv) seeds(f *testing.F) map[string][]string {
 	ev := func(extra string) string {
 		return `{"account_id":"` + fe.a + `","type":"outbound.delivered","user":"api-user"` + extra + `}`
 	}
-	invalid := []string{``, `{`, `null`, `[]`, `{"a":1,"a":2}`, strings.Repeat("[", 40) + strings.Repeat("]", 40), `{"x":1} {}`, "{\"\x00\":\"\xff\"}"}
+	invalid := []string{``, `{`, `null`, `[]`, `{"a":1,"a":2}`, strings.Repeat("[", 40) + strings.Repeat("]", 40), `{"x":1} {}`, "{\"\x00\":\"\xff\"}",
+		`{"a":"\ud800"}`, `{"a":1e999999}`, `{"limit":1.0,"status":0.5,"name":"a\nb"}`}
 	more := map[string][]string{
 		"createWebhook": {
 			`{"name":"Fuzz Created","url":"https://example.com/created","events":["outbound.delivered"],"status":0}`,

@@ -16,6 +16,7 @@ import (
 
 	"github.com/jetwebhooks/jetwebhooks/gen/apiserver"
 	"github.com/jetwebhooks/jetwebhooks/gen/models"
+	"github.com/jetwebhooks/jetwebhooks/server/egress"
 	"github.com/jetwebhooks/jetwebhooks/server/ingest"
 	"github.com/jetwebhooks/jetwebhooks/server/store"
 	"github.com/jetwebhooks/jetwebhooks/signature"
@@ -159,6 +160,10 @@ func (h handlers) TestWebhook(ctx context.Context, req apiserver.TestWebhookRequ
 	if o.Error != "" && o.Status != store.StatusSuccess {
 		resp.Error = nullable.NewNullableWithValue(o.Error)
 	}
+	if o.ErrorClass != "" {
+		class := models.ErrorClass(o.ErrorClass)
+		resp.ErrorClass = &class
+	}
 	if o.ResponseBody != "" {
 		b := o.ResponseBody
 		resp.ResponseBody = &b
@@ -203,7 +208,7 @@ func (h handlers) CreateWebhook(ctx context.Context, req apiserver.CreateWebhook
 	if err := h.checkName(b.Name); err != nil {
 		return nil, err
 	}
-	if err := h.checkURL(b.Url); err != nil {
+	if err := h.checkURL(ctx, b.Url); err != nil {
 		return nil, err
 	}
 	users, err := ownedFilter(b.FilterUsers, "filter_users", acc.Users, false)
@@ -261,7 +266,7 @@ func (h handlers) UpdateWebhook(ctx context.Context, req apiserver.UpdateWebhook
 		p.Name = b.Name
 	}
 	if b.Url != nil {
-		if err := h.checkURL(*b.Url); err != nil {
+		if err := h.checkURL(ctx, *b.Url); err != nil {
 			return nil, err
 		}
 		p.URL = b.Url
@@ -321,6 +326,10 @@ const maxQueryUnix = 1 << 40
 // QueryWebhookEvents implements POST /webhooks/query.
 func (h handlers) QueryWebhookEvents(ctx context.Context, req apiserver.QueryWebhookEventsRequestObject) (apiserver.QueryWebhookEventsResponseObject, error) {
 	b := req.Body
+	if b == nil {
+		// No body at all is the query {}: JetEmail's SDKs send it so.
+		b = &models.QueryRequest{}
+	}
 	if err := noNUL("event_id", b.EventId); err != nil {
 		return nil, err
 	}
@@ -383,7 +392,7 @@ func (h handlers) QueryWebhookEvents(ctx context.Context, req apiserver.QueryWeb
 			Id: r.EventID, Uuid: u, Service: models.Service(r.Service), EventType: models.EventType(r.EventType),
 			SourceUid: r.SourceUID, SourceAction: r.SourceAction, Payload: payload, WebhookUrl: r.WebhookURL,
 			CreatedAt: r.CreatedAt.Unix(), LatestStatus: models.DeliveryStatus(r.Status), TotalAttempts: r.Attempts,
-			LastResponseCode: code,
+			LastResponseCode: code, LastAttempt: lastAttemptModel(r.LastAttempt),
 		}
 	}
 	return apiserver.QueryWebhookEvents200JSONResponse{Events: out, Total: total, Limit: p.Limit, Offset: p.Offset}, nil
@@ -536,10 +545,12 @@ func (h handlers) checkName(name string) error {
 	return nil
 }
 
-func (h handlers) checkURL(raw string) error {
+// checkURL applies the egress policy to a webhook URL. Every refusal gets the
+// same answer (see egress.RefusedMessage); why is for the log only.
+func (h handlers) checkURL(ctx context.Context, raw string) error {
 	if err := h.cfg.Egress.CheckURL(raw); err != nil {
-		msg := err.Error()
-		return badRequest("Invalid url: "+strings.TrimSuffix(msg, ".")+".", models.ErrorDetail{Field: "/url", Reason: msg})
+		h.log.Info("webhook url refused", "account", accountFrom(ctx).ID, "reason", err.Error())
+		return badRequest(egress.RefusedMessage, models.ErrorDetail{Field: "/url", Reason: "is not an allowed or reachable destination"})
 	}
 	return nil
 }

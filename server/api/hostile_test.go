@@ -5,7 +5,9 @@ package api_test
 // one must get its specific 4xx as a JSON error (the validating transport
 // checks the shape against the spec), and none may change anything: both
 // accounts' webhooks (with their secrets) and histories are compared after
-// every case and after the whole table. SQL-ish strings get a table of their
+// every case and after the whole table. Where the input rules of the spec
+// (UTF-8, numbers, control characters) refuse a value, the answer must name
+// its field and why. SQL-ish strings get a table of their
 // own, since a filter that merely matches nothing is honestly answered with
 // an empty 200.
 
@@ -39,6 +41,7 @@ const (
 	catArrays    = "oversized arrays"
 	catMethods   = "wrong methods"
 	catAuth      = "auth headers"
+	catControl   = "control characters"
 )
 
 // hostileCase is one hostile request and the exact status it must get.
@@ -52,6 +55,10 @@ type hostileCase struct {
 	direct bool
 	// leak lists submitted values the answer must not echo.
 	leak []string
+	// field, when set, is the field the answer must name: the first
+	// detail's field, shown in the message too; reason is a part of that
+	// detail's reason.
+	field, reason string
 }
 
 // allEvents is every subscribable event type: a webhook subscribed to all of
@@ -177,6 +184,11 @@ func hostileCases(e *env, fx hostileFixture) []hostileCase {
 	}
 	addDirect := func(cat, name string, req rawReq, want int, leak ...string) {
 		cs = append(cs, hostileCase{cat: cat, name: name, req: req, want: want, leak: leak, direct: true})
+	}
+	// addNamed adds a 400 that must name field for a reason containing
+	// reason.
+	addNamed := func(cat, name string, req rawReq, field, reason string) {
+		cs = append(cs, hostileCase{cat: cat, name: name, req: req, want: http.StatusBadRequest, field: field, reason: reason})
 	}
 
 	createBase := []string{"name", `"Hostile New"`, "url", `"https://example.com/hostile"`, "events", `["outbound.delivered"]`}
@@ -580,6 +592,88 @@ func hostileCases(e *env, fx hostileFixture) []hostileCase {
 		header: http.Header{"Authorization": {"Basic " + testIngestToken}}}, 401)
 	add(catAuth, "no Authorization on replay", rawReq{method: "POST", path: "/webhooks/replay", body: `{"event_id":"evt_a1"}`, header: http.Header{"Authorization": nil}}, 401)
 	add(catAuth, "no Authorization on batch", rawReq{method: "POST", path: "/events/batch", body: `{"events":[` + jobj(ingestBase...) + `]}`, header: http.Header{"Authorization": nil}}, 401)
+
+	// Invalid UTF-8 and unpaired surrogate escapes, anywhere (event data
+	// included): decoding turned them into U+FFFD, which was stored.
+	const utf8Reason, surrogateReason = "not valid UTF-8", "surrogate"
+	addNamed(catUnicode, "create url with invalid UTF-8", createWith("url", jstr("https://example.com/h\xff")), "/url", utf8Reason)
+	addNamed(catUnicode, "create name with invalid UTF-8, named", createWith("name", jstr("Hook\xc3")), "/name", utf8Reason)
+	addNamed(catUnicode, "create filter_users entry with invalid UTF-8", createWith("filter_users", `[`+jstr("api-user\xfe")+`]`), "/filter_users/0", utf8Reason)
+	addNamed(catUnicode, "create member name with invalid UTF-8", create(`{"n`+"\xff"+`me":"x",`+jobj(createBase...)[1:]), "body", "member name that is "+utf8Reason)
+	addNamed(catUnicode, "patch name with invalid UTF-8", patchWith("name", jstr("Renamed\xe2\x80")), "/name", utf8Reason)
+	addNamed(catUnicode, "patch url with invalid UTF-8", patchWith("url", jstr("https://example.com/\xc0\xaf")), "/url", utf8Reason)
+	addNamed(catUnicode, "query source_uid with invalid UTF-8", queryWith("source_uid", jstr("msg-a1\xff")), "/source_uid", utf8Reason)
+	addNamed(catUnicode, "replay event_id with invalid UTF-8", replay(jobj("event_id", jstr("evt_a1\xff"))), "/event_id", utf8Reason)
+	addNamed(catUnicode, "ingest user with invalid UTF-8", ingestWith("user", jstr("api-user\xff")), "/user", utf8Reason)
+	addNamed(catUnicode, "ingest source_uid with invalid UTF-8", ingestWith("source_uid", jstr("src\xed\xa0\x80")), "/source_uid", utf8Reason) // CESU-8 surrogate
+	addNamed(catUnicode, "ingest data string with invalid UTF-8", ingestWith("data", jobj("to", jstr("a@example.com\xff"))), "/data/to", utf8Reason)
+	addNamed(catUnicode, "ingest data member name with invalid UTF-8", ingestWith("data", `{"t`+"\xff"+`o":"x"}`), "/data", "member name that is "+utf8Reason)
+	addNamed(catUnicode, "batch second event's data with invalid UTF-8", batchWith("data", `{"tags":["ok",`+jstr("\xfe")+`]}`), "/events/1/data/tags/1", utf8Reason)
+	addNamed(catUnicode, "rotate body a string of invalid UTF-8", rotate(jstr("\xff")), "body", utf8Reason)
+	addNamed(catUnicode, `ingest source_uid with a lone surrogate \ud800`, ingestWith("source_uid", `"src\ud800"`), "/source_uid", surrogateReason)
+	addNamed(catUnicode, `ingest data with a lone low surrogate \udc00`, ingestWith("data", `{"s":"\udc00x"}`), "/data/s", surrogateReason)
+	addNamed(catUnicode, `ingest data with surrogates in the wrong order`, ingestWith("data", `{"s":"\ude00\ud83d"}`), "/data/s", surrogateReason)
+	addNamed(catUnicode, `query event_id with a lone surrogate`, queryWith("event_id", `"evt_\udbff"`), "/event_id", surrogateReason)
+
+	// Numbers beyond float64 and fractions where an integer is expected.
+	const rangeReason, integerReason = "not a number within range", "integer"
+	addNamed(catNumbers, "create status 1e999999", createWith("status", `1e999999`), "/status", rangeReason)
+	addNamed(catNumbers, "query limit 1e999999", queryWith("limit", `1e999999`), "/limit", rangeReason)
+	addNamed(catNumbers, "rotate grace_period -1e999999", rotate(`{"grace_period":-1e999999}`), "/grace_period", rangeReason)
+	addNamed(catNumbers, "ingest created_at 1e999999", ingestWith("created_at", `1e999999`), "/created_at", rangeReason)
+	addNamed(catNumbers, "ingest data 1e999999", ingestWith("data", `{"n":1e999999}`), "/data/n", rangeReason)
+	addNamed(catNumbers, "ingest data -1e400 in an array", ingestWith("data", `{"a":[1,-1e400]}`), "/data/a/1", rangeReason)
+	addNamed(catNumbers, "ingest data of 400 digits", ingestWith("data", `{"n":`+strings.Repeat("9", 400)+`}`), "/data/n", rangeReason)
+	addNamed(catNumbers, "batch second event's data 1.8e308", batchWith("data", `{"n":1.8e308}`), "/events/1/data/n", rangeReason)
+	addNamed(catNumbers, "create status 0.5", createWith("status", `0.5`), "/status", integerReason)
+	addNamed(catNumbers, "patch status 0.5", patchWith("status", `0.5`), "/status", integerReason)
+	addNamed(catNumbers, "create status 1.0", createWith("status", `1.0`), "/status", integerReason)
+	addNamed(catNumbers, "patch status 0e0", patchWith("status", `0e0`), "/status", integerReason)
+	addNamed(catNumbers, "query limit 0.5", queryWith("limit", `0.5`), "/limit", integerReason)
+	addNamed(catNumbers, "query limit 1e2", queryWith("limit", `1e2`), "/limit", integerReason)
+	addNamed(catNumbers, "query offset 1.5", queryWith("offset", `1.5`), "/offset", integerReason)
+	addNamed(catNumbers, "query date_from 1.0", queryWith("date_from", `1.0`), "/date_from", integerReason)
+	addNamed(catNumbers, "rotate grace_period 0.5, named", rotate(`{"grace_period":0.5}`), "/grace_period", integerReason)
+	addNamed(catNumbers, "rotate grace_period 60.0", rotate(`{"grace_period":60.0}`), "/grace_period", integerReason)
+	addNamed(catNumbers, "ingest created_at 0.5", ingestWith("created_at", `1736524800.5`), "/created_at", integerReason)
+	addNamed(catNumbers, "batch second event's created_at 17e8", batchWith("created_at", `17e8`), "/events/1/created_at", integerReason)
+
+	// Control characters (C0 and DEL) in the free text the API defines,
+	// and names of only whitespace. (In event data they are the producer's
+	// business: see TestHostileAccepted.)
+	const controlReason, nameReason = "control characters", "not only spaces"
+	for _, c := range []struct{ name, json string }{
+		{"CR", `\r`}, {"LF", `\n`}, {"CRLF", `\r\n`}, {"tab", `\t`}, {"NUL", `\u0000`}, {"SOH U+0001", `\u0001`},
+		{"ESC U+001B", `\u001b`}, {"unit separator U+001F", `\u001F`}, {"form feed", `\f`}, {"backspace", `\b`},
+		{"DEL escaped", `\u007f`}, {"DEL raw", "\x7f"},
+	} {
+		addNamed(catControl, "create name with "+c.name, createWith("name", `"Hostile`+c.json+`Name"`), "/name", nameReason)
+		addNamed(catControl, "patch name with "+c.name, patchWith("name", `"Renamed`+c.json+`"`), "/name", nameReason)
+		addNamed(catControl, "ingest user with "+c.name, ingestWith("user", `"api-user`+c.json+`"`), "/user", controlReason)
+		addNamed(catControl, "query source_uid with "+c.name, queryWith("source_uid", `"msg-a1`+c.json+`"`), "/source_uid", controlReason)
+	}
+	for _, ws := range []struct{ name, json string }{{"a space", `" "`}, {"spaces", `"    "`}, {"a tab", `"\t"`}, {"CR LF", `"\r\n"`}, {"spaces and a tab", `" \t "`}} {
+		addNamed(catControl, "create name of only "+ws.name, createWith("name", ws.json), "/name", nameReason)
+		addNamed(catControl, "patch name of only "+ws.name, patchWith("name", ws.json), "/name", nameReason)
+	}
+	addNamed(catControl, "create url with LF", createWith("url", `"https://example.com/h\nX-Injected: 1"`), "/url", controlReason)
+	addNamed(catControl, "create url with DEL", createWith("url", `"https://example.com/h\u007f"`), "/url", controlReason)
+	addNamed(catControl, "patch url with CR", patchWith("url", `"https://example.com/\r"`), "/url", controlReason)
+	addNamed(catControl, "create filter_users entry with LF", createWith("filter_users", `["api-user\n"]`), "/filter_users/0", controlReason)
+	addNamed(catControl, "create filter_domains entry with tab", createWith("filter_domains", `["example.com","\texample.com"]`), "/filter_domains/1", controlReason)
+	addNamed(catControl, "patch filter_users entry with DEL", patchWith("filter_users", "[\"api-user\x7f\"]"), "/filter_users/0", controlReason)
+	addNamed(catControl, "query event_id with CR", queryWith("event_id", `"evt_a1\r"`), "/event_id", controlReason)
+	addNamed(catControl, "replay event_id with LF", replay(`{"event_id":"evt_a1\n"}`), "/event_id", controlReason)
+	addNamed(catControl, "replay source_uid with tab", replay(`{"source_uid":"msg-a1\t"}`), "/source_uid", controlReason)
+	addNamed(catControl, "ingest account_id with LF", ingestWith("account_id", `"`+e.A.ID+`\n"`), "/account_id", controlReason)
+	addNamed(catControl, "ingest domain with CR", ingestWith("domain", `"example.com\r"`), "/domain", controlReason)
+	addNamed(catControl, "ingest source_uid with U+001F", ingestWith("source_uid", `"src\u001f"`), "/source_uid", controlReason)
+	addNamed(catControl, "ingest source_action with DEL", ingestWith("source_action", "\"ACCEPTED\x7f\""), "/source_action", controlReason)
+	addNamed(catControl, "ingest id with LF", ingestWith("id", `"evt_a\n"`), "/id", "evt_")
+	addNamed(catControl, "batch second event's user with LF", batchWith("user", `"api-user\n"`), "/events/1/user", controlReason)
+	addNamed(catControl, "batch second event's domain with ESC", batchWith("domain", `"\u001bexample.com"`), "/events/1/domain", controlReason)
+	addNamed(catControl, "Idempotency-Key with a tab", rawReq{method: "POST", path: "/webhooks", body: jobj(createBase...),
+		header: http.Header{"Idempotency-Key": {"key\tone"}}}, "Idempotency-Key", controlReason)
 	return cs
 }
 
@@ -619,7 +713,7 @@ func TestHostileRequests(t *testing.T) {
 		seen[c.cat+"/"+c.name] = true
 	}
 	for _, cat := range []string{catTypes, catHuge, catUnicode, catNUL, catNesting, catDupKeys, catCase, catNumbers, catSQL,
-		catTraversal, catArrays, catMethods, catAuth} {
+		catTraversal, catArrays, catMethods, catAuth, catControl} {
 		if counts[cat] == 0 {
 			t.Errorf("no case of category %q", cat)
 		}
@@ -640,6 +734,9 @@ func TestHostileRequests(t *testing.T) {
 				resp = e.do(tc.req)
 			}
 			checkRefusal(t, resp, tc.want, tc.leak)
+			if tc.field != "" {
+				checkNamed(t, resp, tc.field, tc.reason)
+			}
 			if after := e.snapshot(); after != before {
 				t.Errorf("a hostile request changed state: %s", stateDiff(before, after))
 				before = after
@@ -688,6 +785,34 @@ func checkRefusal(t *testing.T, resp rawResp, want int, leak []string) {
 		if resp.header.Get("Allow") == "" {
 			t.Error("405 without Allow")
 		}
+	}
+}
+
+// checkNamed asserts that a refusal names field (a JSON pointer, a parameter,
+// or "body") in its first detail, with a reason containing reason, and in its
+// message, as validation errors do ("Invalid events/1/user: …", "Request
+// body …").
+func checkNamed(t *testing.T, resp rawResp, field, reason string) {
+	t.Helper()
+	var body struct {
+		Error   string `json:"error"`
+		Details []struct {
+			Field  string `json:"field"`
+			Reason string `json:"reason"`
+		} `json:"details"`
+	}
+	if err := json.Unmarshal(resp.body, &body); err != nil {
+		t.Fatalf("body: %v", err)
+	}
+	if len(body.Details) == 0 || body.Details[0].Field != field || !strings.Contains(body.Details[0].Reason, reason) {
+		t.Errorf("details %+v, want the first to name %q for a reason containing %q; body %.300s", body.Details, field, reason, resp.body)
+	}
+	want := "Invalid " + strings.TrimPrefix(field, "/") + ": "
+	if field == "body" {
+		want = "Request body "
+	}
+	if !strings.HasPrefix(body.Error, want) || !strings.Contains(body.Error, reason) {
+		t.Errorf("error %q, want it to start %q and say %q", body.Error, want, reason)
 	}
 }
 
@@ -841,6 +966,16 @@ func TestHostileAccepted(t *testing.T) {
 		{"data 31 objects deep", rawReq{method: "POST", path: "/events", body: event("data", nestObj(31, "1")), header: ing}, 202},
 		// A NUL in event data is fine: data is kept as bytes, delivered as JSON.
 		{`data with \u0000`, rawReq{method: "POST", path: "/events", body: event("data", `{"s":"a\u0000b"}`), header: ing}, 202},
+		// Control characters in event data are the producer's business: only
+		// the text fields the API defines refuse them.
+		{`data with \n \r \t \u001f \u007f and a raw DEL`, rawReq{method: "POST", path: "/events", body: event("data", `{"s":"a\nb\r\tc\u001fd\u007fe`+"\x7f"+`"}`), header: ing}, 202},
+		// Unicode done right: raw UTF-8, a surrogate pair, an escaped backslash before "ud800".
+		{"data with UTF-8, a surrogate pair and \\ud800", rawReq{method: "POST", path: "/events", body: event("data", `{"s":"h\u00e9 \ud83d\ude00 \\ud800 `+"\u00e9\u2603"+`"}`), header: ing}, 202},
+		// Numbers at float64's edge are fine; tiny ones round to zero, as in any reader.
+		{"data with 1.7976931348623157e308 and 1e-999999", rawReq{method: "POST", path: "/events", body: event("data", `{"max":1.7976931348623157e308,"tiny":1e-999999,"big":123456789012345678901234567890}`), header: ing}, 202},
+		{"name with spaces around and inside", rawReq{method: "POST", path: "/webhooks",
+			body: jobj("name", `"  Spaced  Out_Hook-1 "`, "url", `"https://example.com/h"`, "events", `["outbound.delivered"]`)}, 200},
+		{"query limit 100, offset 0", rawReq{method: "POST", path: "/webhooks/query", body: `{"limit":100,"offset":0}`}, 200},
 		{"created_at year 3000", rawReq{method: "POST", path: "/events", body: event("created_at", "32503680000"), header: ing}, 202},
 		{"uuid in upper case", rawReq{method: "GET", path: "/webhooks/" + strings.ToUpper(fx.idA)}, 200},
 		{"100 filter_users entries", rawReq{method: "POST", path: "/webhooks",

@@ -29,6 +29,7 @@ func TestInternalErrorsAreOpaque(t *testing.T) {
 		{method: "GET", path: "/webhooks?limit=2"},
 		{method: "POST", path: "/webhooks/query", body: `{}`},
 		{method: "POST", path: "/webhooks/replay", body: `{"event_id":"evt_x"}`},
+		{method: "GET", path: "/webhooks/" + id + "/events/evt_x/attempts"},
 		{method: "POST", path: "/events", body: ev, header: bearer(testIngestToken)},
 		{method: "POST", path: "/events/batch", body: `{"events":[` + ev + `]}`, header: bearer(testIngestToken)},
 	}

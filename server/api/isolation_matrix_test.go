@@ -234,6 +234,25 @@ func TestTenantIsolationMatrix(t *testing.T) {
 		add("listWebhooks", "cursor of "+c.name+", limit 1", list("limit=1&cursor="+cursorFor(ms, c.id)), list("limit=1&cursor="+cursorFor(ms, unknown)), 200)
 	}
 
+	// listDeliveryAttempts: A's deliveries, by every pairing of A's and B's
+	// webhooks and events, answer as deliveries that do not exist.
+	attempts := func(hookID, eventID, query string) rawReq {
+		return rawReq{method: "GET", path: "/webhooks/" + hookID + "/events/" + eventID + "/attempts" + query, header: bKey}
+	}
+	for _, c := range []struct{ name, hook, event, ctlHook, ctlEvent string }{
+		{"A's event to A's webhook", wa1, "evt_iso_a_out", unknown, "evt_iso_nobody"},
+		{"A's inbound event to A's webhook", wa1, "evt_iso_a_in", unknown, "evt_iso_nobody"},
+		{"A's event to A's webhook, upper case", strings.ToUpper(wa1), "evt_iso_a_out", strings.ToUpper(unknown), "evt_iso_nobody"},
+		{"A's event to A's deleted webhook", waDel, "evt_iso_a_out", unknown, "evt_iso_nobody"},
+		{"the shared event to A's webhook", wa2, "evt_iso_shared", unknown, "evt_iso_shared"},
+		{"B's event to A's webhook", wa2, "evt_iso_b_out", unknown, "evt_iso_b_out"},
+		{"A's event to B's webhook", wb1, "evt_iso_a_out", wb1, "evt_iso_nobody"},
+	} {
+		add("listDeliveryAttempts", c.name, attempts(c.hook, c.event, ""), attempts(c.ctlHook, c.ctlEvent, ""), 404)
+		add("listDeliveryAttempts", c.name+", paged", attempts(c.hook, c.event, "?limit=1&cursor=YTox"),
+			attempts(c.ctlHook, c.ctlEvent, "?limit=1&cursor=YTox"), 404)
+	}
+
 	// createWebhook and updateWebhook with A's users and domains: refused
 	// exactly like values nobody owns (the message names the value, by
 	// design, so the two answers match once the values are swapped).

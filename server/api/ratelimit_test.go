@@ -65,6 +65,7 @@ func TestRateLimitPerKey(t *testing.T) {
 		{method: "POST", path: "/webhooks/" + id + "/test", body: `{}`},
 		{method: "POST", path: "/webhooks/query", body: `{}`},
 		{method: "POST", path: "/webhooks/replay", body: `{"event_id":"evt_x"}`},
+		{method: "GET", path: "/webhooks/" + id + "/events/evt_x/attempts"},
 	} {
 		check429(t, r.method+" "+r.path, e.do(r))
 	}

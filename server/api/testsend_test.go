@@ -158,6 +158,9 @@ func TestTestSendFailures(t *testing.T) {
 		if msg, err := res.Error.Get(); err != nil || msg == "" {
 			t.Errorf("error = %v (%v), want the reason", msg, err)
 		}
+		if class := res.ErrorClass; class == nil || *class != "http_status" {
+			t.Errorf("error_class = %v, want http_status", class)
+		}
 		if res.ResponseBody == nil || *res.ResponseBody != "boom" {
 			t.Errorf("response_body = %v, want boom", res.ResponseBody)
 		}
@@ -216,6 +219,9 @@ func TestTestSendFailures(t *testing.T) {
 		if msg, _ := res.Error.Get(); msg != "connection refused" {
 			t.Errorf("error = %q, want connection refused", msg)
 		}
+		if class := res.ErrorClass; class == nil || *class != "connection_refused" {
+			t.Errorf("error_class = %v, want connection_refused", class)
+		}
 		if strings.Contains(string(r.body), "127.0.0.1") {
 			t.Errorf("the answer discloses the address: %s", r.body)
 		}
@@ -234,8 +240,8 @@ func TestTestSendFailures(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !res.Delivered || res.Status != "success" || res.ResponseBody != nil {
-			t.Errorf("test to a disabled webhook = %+v, want delivered", res)
+		if !res.Delivered || res.Status != "success" || res.ResponseBody != nil || res.ErrorClass != nil {
+			t.Errorf("test to a disabled webhook = %+v, want delivered, without an error class", res)
 		}
 		if env := decodeEnvelope(t, rcv.only(t).body); env.Type != "outbound.bounced" {
 			t.Errorf("envelope type %q, want outbound.bounced", env.Type)

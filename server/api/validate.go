@@ -5,9 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"mime"
 	"net/http"
 	"net/url"
+	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -89,7 +93,9 @@ var stringFormats = map[string]openapi3.StringFormatValidator{
 
 // loadOperations validates the spec and indexes its operations by id.
 func loadOperations(ctx context.Context, spec *openapi3.T) (map[string]*operation, error) {
-	if err := spec.Validate(ctx, openapi3.EnableSchemaFormatValidation()); err != nil {
+	// Validate compiles the spec's patterns, with compilePattern, into
+	// kin-openapi's cache, where request validation finds them.
+	if err := spec.Validate(ctx, openapi3.EnableSchemaFormatValidation(), openapi3.SetRegexCompiler(compilePattern)); err != nil {
 		return nil, fmt.Errorf("embedded spec is invalid: %w", err)
 	}
 	ops := map[string]*operation{}
@@ -177,9 +183,16 @@ func refuseNull(req *http.Request, names []string) error {
 // type, then parameters and body against the schema. The validated body value
 // is kept on the request (KeepValidatedValue) so the strict handler binds
 // exactly what was validated instead of decoding the bytes a second time.
+//
+// Except for events: their data is the producer's, delivered as sent (member
+// order, string escapes, every digit). The validated value is a decoded map,
+// which the binder would encode again with sorted keys; without it the binder
+// decodes the bytes themselves into the model, whose data is a
+// json.RawMessage. The schema refuses unknown members, and the JSON check
+// duplicate and case-variant ones, so that decode binds what was validated.
 func (a *API) validator(op *operation) echo.MiddlewareFunc {
 	opts := &openapi3filter.Options{
-		KeepValidatedValue:      true,
+		KeepValidatedValue:      !strings.EqualFold(op.id, "ingestEvent") && !strings.EqualFold(op.id, "ingestEventBatch"),
 		MultiError:              true,
 		AuthenticationFunc:      openapi3filter.NoopAuthenticationFunc, // done below, before validation
 		SchemaValidationOptions: validationOptions(),
@@ -222,9 +235,45 @@ func (a *API) validator(op *operation) echo.MiddlewareFunc {
 				}
 				return validationError(err)
 			}
-			return next(c)
+			return integerSyntaxError(req, next(c))
 		}
 	}
+}
+
+// reasonInteger is why 1.0 or 1e2 is refused where an integer is expected.
+const reasonInteger = "must be an integer, written without a decimal point or exponent"
+
+// integerSyntaxError words the generated binder's refusal of a whole number
+// written with a decimal point or an exponent (1.0, 1e2) for an integer
+// member: the validator accepts it (JSON Schema counts 1.0 as an integer),
+// Go cannot decode it into an int, and Echo's error names no field (only a
+// Go struct path, without array indexes). Other errors pass unchanged.
+func integerSyntaxError(req *http.Request, err error) error {
+	var he *echo.HTTPError
+	var ute *json.UnmarshalTypeError
+	if err == nil || !errors.As(err, &he) || he.Code != http.StatusBadRequest || !errors.As(he.Internal, &ute) ||
+		ute.Type == nil || !strings.HasPrefix(ute.Value, "number") || req.GetBody == nil {
+		return err
+	}
+	switch ute.Type.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+	default:
+		return err
+	}
+	rc, rerr := req.GetBody()
+	if rerr != nil {
+		return err
+	}
+	defer rc.Close()
+	data, rerr := io.ReadAll(rc)
+	if rerr != nil {
+		return err
+	}
+	if ptr, ok := pointerAt(data, ute.Offset); ok {
+		return fieldError(ptr, reasonInteger)
+	}
+	return err
 }
 
 // sendsBody reports whether the request carries a body at all.
@@ -331,9 +380,68 @@ func visitSchema(err error, base string, details *[]models.ErrorDetail, first *s
 	if _, ok := se.Value.(json.Number); ok && se.SchemaField == "type" {
 		// A number beyond float64 (1e309): kin-openapi's reason for it is Go
 		// text ("cannot convert json.Number to float64").
-		reason = "is not a number within range"
+		reason = reasonNumberRange
+	}
+	if n, ok := se.Value.(json.Number); ok && se.SchemaField == "enum" && se.Schema != nil && se.Schema.Type.Is("integer") {
+		// 0.5 for an integer enum (status): kin-openapi stops at the enum,
+		// whose reason would not say what is wrong with the number.
+		if f, err := n.Float64(); err == nil && f != math.Trunc(f) {
+			reason = "value must be an integer"
+		}
+	}
+	if se.SchemaField == "pattern" && se.Schema != nil {
+		if r, ok := patternReasons[se.Schema.Pattern]; ok {
+			reason = r
+		}
 	}
 	add(details, first, field, reason)
+}
+
+// textPattern is the spec's pattern for the text fields it defines: no
+// control characters (C0 and DEL).
+const textPattern = `^[^\x00-\x1F\x7F]*$`
+
+// compilePattern compiles a spec pattern as kin-openapi does (Go RE2, with
+// \uXXXX read as \x{XXXX}), except textPattern: it is checked on up to five
+// fields of every ingested event, where the regular expression took some
+// 220 ns a field (1 ms for a batch of 1000) and a byte loop takes 7 ns. The
+// loop matches exactly what the expression does, since no byte of another
+// character's UTF-8 encoding (nor of invalid UTF-8, which the expression
+// reads as U+FFFD) is below 0x80.
+func compilePattern(expr string) (openapi3.RegexMatcher, error) {
+	if expr == textPattern {
+		return noControlChars{}, nil
+	}
+	re, err := regexp.Compile(codepointEscape.ReplaceAllString(expr, `\x{$1}`))
+	if err != nil {
+		return nil, err // an untyped nil: kin-openapi checks the matcher for nil
+	}
+	return re, nil
+}
+
+// codepointEscape is an ECMAScript \uXXXX escape, as kin-openapi rewrites it.
+var codepointEscape = regexp.MustCompile(`\\u([0-9A-F]{4})`)
+
+// noControlChars matches textPattern.
+type noControlChars struct{}
+
+// MatchString reports whether s has no byte below 0x20 and no 0x7F.
+func (noControlChars) MatchString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// patternReasons words the spec's patterns for clients: kin-openapi's
+// reason quotes the regular expression. Every pattern of the spec has one
+// (TestEveryPatternHasAReason).
+var patternReasons = map[string]string{
+	textPattern:                          "must not contain control characters (U+0000 to U+001F, U+007F)",
+	`^ *[a-zA-Z0-9_\-][a-zA-Z0-9 _\-]*$`: "must be letters, digits, hyphens, underscores and spaces, not only spaces",
+	`^evt_[A-Za-z0-9_-]{1,64}$`:          "must be evt_ and 1 to 64 letters, digits, hyphens or underscores",
 }
 
 func add(details *[]models.ErrorDetail, first *string, field, reason string) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -38,7 +39,7 @@ func (e *Engine) attempt(c *store.Claim) *store.Outcome {
 	o.Attempted, o.URL = true, c.URL
 	res := e.send(c, start)
 	o.Duration = e.cfg.Now().Sub(start)
-	o.StatusCode, o.Error, o.ResponseBody = res.code, res.err, res.body
+	o.StatusCode, o.ErrorClass, o.Error, o.ResponseBody = res.code, res.class, res.err, res.body
 	switch {
 	case res.outcome == outcomeSuccess:
 		o.Status = store.StatusSuccess
@@ -59,6 +60,13 @@ func (e *Engine) attempt(c *store.Claim) *store.Outcome {
 	if e.cfg.Observer != nil {
 		e.cfg.Observer.Attempted(o.Status, o.StatusCode, o.Duration)
 	}
+	if o.Status != store.StatusSuccess {
+		// Operators see why deliveries fail without querying the API. Only
+		// identifiers and the safe class and message: never the secret, the
+		// signature, the payload or the receiver's answer.
+		e.log.Info("delivery attempt failed", "webhook", c.WebhookUUID, "event", c.EventID, "attempt", c.Attempt,
+			"class", o.ErrorClass, "status", o.StatusCode, "error", o.Error, "delivery", o.Status)
+	}
 	return o
 }
 
@@ -71,8 +79,10 @@ const (
 )
 
 type sendResult struct {
-	outcome    outcomeKind
-	code       int
+	outcome outcomeKind
+	code    int
+	// class is a store.ErrorClass* constant for a failure, empty otherwise.
+	class      string
 	err        string
 	body       string
 	retryAfter time.Duration
@@ -99,18 +109,30 @@ func (e *Engine) send(c *store.Claim, now time.Time) sendResult {
 	signer.Sign(req.Header, c.EventID, now, c.Body)
 	resp, err := e.cfg.Client.Do(req)
 	if err != nil {
+		var refused *egress.RefusedError
+		if errors.As(err, &refused) {
+			// The customer is told only egress.RefusedMessage; the reason
+			// (not the URL, which may carry a token) is for the operator.
+			e.log.Info("webhook destination refused", "webhook", c.WebhookUUID, "delivery", c.DeliveryID, "reason", refused.Reason)
+		}
 		return classifyError(err, e.cfg.Timeout)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, int64(e.cfg.MaxResponseBody)))
-	// Drain a little more so the connection can be reused; give up on huge answers.
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	// Read on up to the response size cap: draining lets the connection be
+	// reused, and a 2xx answer longer than the cap is a failed attempt.
+	rest, _ := io.Copy(io.Discard, io.LimitReader(resp.Body, int64(e.cfg.MaxResponseSize-len(body))+1))
 	r := sendResult{code: resp.StatusCode, body: sanitizeBody(body, e.cfg.MaxResponseBody)}
 	switch {
+	case resp.StatusCode >= 200 && resp.StatusCode < 300 && len(body)+int(rest) > e.cfg.MaxResponseSize:
+		// A webhook receiver acknowledges in a few bytes; a longer answer
+		// usually means the URL is a web page, not a webhook endpoint.
+		r.outcome, r.class = outcomeRetry, store.ErrorClassResponseTooLarge
+		r.err = "HTTP " + strconv.Itoa(resp.StatusCode) + " with a response body over " + strconv.Itoa(e.cfg.MaxResponseSize) + " bytes"
 	case resp.StatusCode >= 200 && resp.StatusCode < 300:
 		r.outcome = outcomeSuccess
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
-		r.outcome = outcomeRetry
+		r.outcome, r.class = outcomeRetry, store.ErrorClassHTTPStatus
 		r.err = "HTTP " + strconv.Itoa(resp.StatusCode)
 		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 			r.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), now)
@@ -119,13 +141,38 @@ func (e *Engine) send(c *store.Claim, now time.Time) sendResult {
 		// Redirects are never followed (a redirect could point anywhere the
 		// egress policy forbids); a 3xx is a failed attempt, retried in case
 		// the endpoint is fixed.
-		r.outcome = outcomeRetry
-		r.err = "HTTP " + strconv.Itoa(resp.StatusCode) + " redirect not followed"
+		r.outcome, r.class = outcomeRetry, store.ErrorClassRedirect
+		r.err = redirectMessage(resp)
 	default:
-		r.outcome = outcomePermanent
+		r.outcome, r.class = outcomePermanent, store.ErrorClassHTTPStatus
 		r.err = "HTTP " + strconv.Itoa(resp.StatusCode)
 	}
 	return r
+}
+
+// maxLocation bounds the redirect target quoted in a failure message.
+const maxLocation = 512
+
+// redirectMessage says where a 3xx pointed. The target is the receiver's own
+// answer (not something the operator's resolver said), so quoting it tells
+// the customer nothing new about the operator's network; it is cleaned and
+// bounded like a response body.
+func redirectMessage(resp *http.Response) string {
+	msg := "HTTP " + strconv.Itoa(resp.StatusCode) + " redirect not followed"
+	loc := resp.Header.Get("Location")
+	if loc == "" {
+		return msg + " (no Location)"
+	}
+	if u, err := resp.Location(); err == nil {
+		loc = u.String() // relative targets resolved against the webhook URL
+	}
+	loc = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, sanitizeBody([]byte(loc), maxLocation))
+	return msg + ": Location " + loc
 }
 
 // sanitizeBody makes a receiver's answer safe to store in the history: valid
@@ -146,30 +193,53 @@ func sanitizeBody(b []byte, limit int) string {
 	return s
 }
 
-// classifyError turns a transport failure into a retry decision and a short
-// text for the history. The text never contains addresses: a customer must not
-// learn the operator's DNS answers or network layout from it.
-func classifyError(err error, timeout time.Duration) sendResult {
+// destinationRefusedMessage is the one text for an unresolvable name and an
+// address the egress policy refuses: telling them apart would let a customer
+// probe which internal names exist.
+const destinationRefusedMessage = egress.RefusedMessage
+
+// isDestinationRefused reports the failures shown as destination_refused:
+// the egress policy refused the address, or the name did not resolve.
+func isDestinationRefused(err error) bool {
 	var dnsErr *net.DNSError
+	return errors.Is(err, egress.ErrDestinationRefused) || (errors.As(err, &dnsErr) && !dnsErr.IsTimeout)
+}
+
+// classifyError turns a transport failure into a retry decision, an error
+// class and a short text for the history. This is the one place failures are
+// classified. The text never contains addresses: a customer must not learn
+// the operator's DNS answers or network layout from it. Every class is
+// retried: even an egress refusal, so that it looks exactly like an
+// unresolvable name (same class, same text, same schedule).
+func classifyError(err error, timeout time.Duration) sendResult {
 	var tlsErr *tls.CertificateVerificationError
 	var recErr tls.RecordHeaderError
+	var alertErr tls.AlertError
+	var unknownCA x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var invalidCert x509.CertificateInvalidError
+	r := sendResult{outcome: outcomeRetry}
 	switch {
-	case errors.Is(err, egress.ErrForbiddenDestination):
-		return sendResult{outcome: outcomePermanent, err: "destination refused by the egress policy (private or reserved address)"}
+	case isDestinationRefused(err):
+		// A forbidden address and a name that does not resolve read the
+		// same and are both retried, so neither the text nor the number of
+		// attempts tells a customer which internal names exist.
+		r.class, r.err = store.ErrorClassDestinationRefused, destinationRefusedMessage
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
-		return sendResult{outcome: outcomeRetry, err: fmt.Sprintf("timed out after %s", timeout)}
-	case errors.As(err, &dnsErr):
-		return sendResult{outcome: outcomeRetry, err: "DNS lookup failed"}
+		r.class, r.err = store.ErrorClassTimeout, fmt.Sprintf("timed out after %s", timeout)
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return sendResult{outcome: outcomeRetry, err: "connection refused"}
+		r.class, r.err = store.ErrorClassConnectionRefused, "connection refused"
+	case errors.As(err, &tlsErr) || errors.As(err, &recErr) || errors.As(err, &alertErr) ||
+		errors.As(err, &unknownCA) || errors.As(err, &hostErr) || errors.As(err, &invalidCert):
+		r.class, r.err = store.ErrorClassTLS, "TLS handshake failed"
 	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
-		return sendResult{outcome: outcomeRetry, err: "connection closed by the receiver"}
-	case errors.As(err, &tlsErr) || errors.As(err, &recErr):
-		return sendResult{outcome: outcomeRetry, err: "TLS handshake failed"}
+		r.class, r.err = store.ErrorClassConnectionFailed, "connection closed by the receiver"
 	case errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH):
-		return sendResult{outcome: outcomeRetry, err: "host unreachable"}
+		r.class, r.err = store.ErrorClassConnectionFailed, "host unreachable"
+	default:
+		r.class, r.err = store.ErrorClassConnectionFailed, "request failed"
 	}
-	return sendResult{outcome: outcomeRetry, err: "request failed"}
+	return r
 }
 
 func isTimeout(err error) bool {

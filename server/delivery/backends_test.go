@@ -43,6 +43,8 @@ var storageTests = map[string]func(*testing.T){
 	"TestClaimsBoundedByConcurrency":        TestClaimsBoundedByConcurrency,
 	"TestSlowWebhookCannotStarveOthers":     TestSlowWebhookCannotStarveOthers,
 	"TestNewValidatesConfig":                TestNewValidatesConfig,
+	"TestFailureReasons":                    TestFailureReasons,
+	"TestSuccessHasNoFailureReason":         TestSuccessHasNoFailureReason,
 }
 
 func TestPostgres(t *testing.T) {

@@ -64,6 +64,10 @@ type Config struct {
 	// MaxResponseBody is how much of a receiver's answer is kept in the
 	// history (default 1024 bytes).
 	MaxResponseBody int
+	// MaxResponseSize is the longest answer read from a receiver (default
+	// 64 KiB, at least MaxResponseBody). A 2xx answer longer than that is a
+	// failed attempt, class response_too_large.
+	MaxResponseSize int
 	// Client sends the requests. It must not follow redirects; use
 	// egress.Policy.NewClient. Required.
 	Client *http.Client
@@ -73,7 +77,8 @@ type Config struct {
 	// per-engine random source).
 	Now  func() time.Time
 	Rand func() float64
-	// Logger receives engine failures (default slog.Default()).
+	// Logger receives engine failures, and each failed attempt at info
+	// (default slog.Default()).
 	Logger *slog.Logger
 	// Observer, if set, is told about claims and outcomes (metrics).
 	Observer Observer
@@ -140,6 +145,10 @@ func New(st store.Store, cfg Config) (*Engine, error) {
 	if cfg.MaxResponseBody <= 0 {
 		cfg.MaxResponseBody = 1024
 	}
+	if cfg.MaxResponseSize <= 0 {
+		cfg.MaxResponseSize = 64 << 10
+	}
+	cfg.MaxResponseSize = max(cfg.MaxResponseSize, cfg.MaxResponseBody)
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = "jetwebhooks"
 	}

@@ -8,12 +8,14 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -364,7 +366,7 @@ func TestTimeoutIsRetried(t *testing.T) {
 }
 
 // Connection refused and DNS failures are retried until the schedule runs
-// out, with short texts that reveal no addresses. Not parallel: the refused
+// out, with their class and short texts that reveal no addresses. Not parallel: the refused
 // port must not be reused by another test's receiver meanwhile.
 func TestNetworkErrorsRetried(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -375,9 +377,9 @@ func TestNetworkErrorsRetried(t *testing.T) {
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	ln.Close()
 
-	cases := []struct{ name, url, want string }{
-		{"connection refused", refused, "connection refused"},
-		{"unresolvable host", "http://nonexistent.invalid/hook", "DNS lookup failed"},
+	cases := []struct{ name, url, class, want string }{
+		{"connection refused", refused, store.ErrorClassConnectionRefused, "connection refused"},
+		{"unresolvable host", "http://nonexistent.invalid/hook", store.ErrorClassDestinationRefused, egress.RefusedMessage},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -396,8 +398,8 @@ func TestNetworkErrorsRetried(t *testing.T) {
 				t.Fatalf("%d attempts, want 3", len(as))
 			}
 			for i, a := range as {
-				if a.StatusCode != 0 || !strings.HasPrefix(a.Error, tc.want) {
-					t.Errorf("attempt %d: code %d, error %q; want no code and %q", i+1, a.StatusCode, a.Error, tc.want)
+				if a.StatusCode != 0 || !strings.HasPrefix(a.Error, tc.want) || a.ErrorClass != tc.class {
+					t.Errorf("attempt %d: code %d, class %q, error %q; want no code, %s and %q", i+1, a.StatusCode, a.ErrorClass, a.Error, tc.class, tc.want)
 				}
 				checkCleanError(t, a.Error, hook.Secret, port, "nonexistent")
 			}
@@ -408,7 +410,8 @@ func TestNetworkErrorsRetried(t *testing.T) {
 	}
 }
 
-// A 302 is a failed attempt (retried) and is never followed.
+// A 302 is a failed attempt (retried), reported as a redirect with its
+// target, and is never followed.
 func TestRedirectNotFollowed(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -426,8 +429,8 @@ func TestRedirectNotFollowed(t *testing.T) {
 		t.Errorf("delivery: %d attempts, last code %s; want 3 and 302", rec.Attempts, code(rec))
 	}
 	for i, a := range e.attempts(rec.DeliveryID) {
-		if a.StatusCode != 302 || !strings.Contains(a.Error, "redirect") {
-			t.Errorf("attempt %d: %+v, want code 302 and a redirect error", i+1, a)
+		if a.StatusCode != 302 || a.ErrorClass != store.ErrorClassRedirect || !strings.HasPrefix(a.Error, "HTTP 302 redirect not followed: Location "+target.url()) {
+			t.Errorf("attempt %d: %+v, want code 302, class redirect and the target", i+1, a)
 		}
 	}
 	if n := target.count(); n != 0 {
@@ -497,30 +500,53 @@ func TestDeadLetterThenReplay(t *testing.T) {
 	}
 }
 
-// A policy without a loopback allowance refuses the receiver: permanent
-// failure with the egress message, nothing sent.
+// A policy without a loopback allowance refuses the receiver: nothing is
+// sent, and the failure looks exactly like an unresolvable name (class
+// destination_refused, the same text, retried on the same schedule), so the
+// history tells a customer nothing about which names resolve internally.
 func TestEgressRefusal(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	rc := newReceiver(t, nil)
 	hook := e.addWebhook(rc.url())
 	cfg := baseConfig()
+	cfg.Schedule = []time.Duration{0, 10 * time.Millisecond}
 	cfg.Client = egress.NewPolicy(nil).NewClient(cfg.Timeout)
+	var logs strings.Builder
+	var mu sync.Mutex
+	cfg.Logger = slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(p)
+	}), nil))
 	e.start(cfg)
 	id := e.publishOne()
-	rec := e.waitStatus(id, hook.UUID, store.StatusFailed, 1)
+	rec := e.waitStatus(id, hook.UUID, store.StatusFailed, 2)
 	as := e.attempts(rec.DeliveryID)
-	if len(as) != 1 || rec.Attempts != 1 {
-		t.Fatalf("%d attempts, want 1", len(as))
+	if len(as) != 2 || rec.Attempts != 2 {
+		t.Fatalf("%d attempts, want 2 (retried like an unresolvable name)", len(as))
 	}
-	if a := as[0]; a.StatusCode != 0 || !strings.Contains(a.Error, "egress policy") {
-		t.Errorf("attempt %+v, want the egress refusal", a)
+	for _, a := range as {
+		if a.StatusCode != 0 || a.ErrorClass != store.ErrorClassDestinationRefused ||
+			!strings.HasPrefix(a.Error, egress.RefusedMessage) {
+			t.Errorf("attempt %+v, want the destination_refused class and text", a)
+		}
+		checkCleanError(t, a.Error, hook.Secret)
 	}
-	checkCleanError(t, as[0].Error, hook.Secret)
 	if rc.count() != 0 {
 		t.Errorf("receiver got %d requests, want 0", rc.count())
 	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(logs.String(), "a loopback address") || !strings.Contains(logs.String(), hook.UUID) {
+		t.Errorf("the log does not carry the reason:\n%s", logs.String())
+	}
 }
+
+// writerFunc is an io.Writer made of a function.
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // Fan-out: an event reaches exactly the enabled webhooks whose types and
 // filters match it.

@@ -2,6 +2,8 @@ package delivery
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"net"
 	"net/http"
@@ -104,25 +106,39 @@ func TestClassifyError(t *testing.T) {
 	}
 	refusal := egress.NewPolicy(nil).Control("tcp4", "10.1.2.3:80", nil)
 	cases := []struct {
-		name      string
-		err       error
-		permanent bool
-		text      string
+		name  string
+		err   error
+		class string
+		text  string
 	}{
-		{"egress refusal", opErr(refusal), true, "destination refused by the egress policy"},
-		{"deadline", &url.Error{Op: "Post", URL: "http://x", Err: context.DeadlineExceeded}, false, "timed out after 3s"},
-		{"net timeout", opErr(os.ErrDeadlineExceeded), false, "timed out after 3s"},
-		{"dns", opErr(&net.DNSError{Err: "no such host", Name: "nonexistent.invalid", Server: "10.255.255.53:53", IsNotFound: true}), false, "DNS lookup failed"},
-		{"refused", opErr(os.NewSyscallError("connect", syscall.ECONNREFUSED)), false, "connection refused"},
-		{"reset", opErr(os.NewSyscallError("read", syscall.ECONNRESET)), false, "connection closed by the receiver"},
-		{"unreachable", opErr(os.NewSyscallError("connect", syscall.EHOSTUNREACH)), false, "host unreachable"},
-		{"other", opErr(errors.New("something odd at 10.1.2.3")), false, "request failed"},
+		// An egress refusal and an unresolvable name look exactly alike.
+		{"egress refusal", opErr(refusal), store.ErrorClassDestinationRefused, destinationRefusedMessage},
+		{"dns not found", opErr(&net.DNSError{Err: "no such host", Name: "nonexistent.invalid", Server: "10.255.255.53:53", IsNotFound: true}),
+			store.ErrorClassDestinationRefused, destinationRefusedMessage},
+		{"dns server failure", opErr(&net.DNSError{Err: "server misbehaving", Name: "nonexistent.invalid", Server: "10.255.255.53:53"}),
+			store.ErrorClassDestinationRefused, destinationRefusedMessage},
+		{"deadline", &url.Error{Op: "Post", URL: "http://x", Err: context.DeadlineExceeded}, store.ErrorClassTimeout, "timed out after 3s"},
+		{"net timeout", opErr(os.ErrDeadlineExceeded), store.ErrorClassTimeout, "timed out after 3s"},
+		{"dns timeout", opErr(&net.DNSError{Err: "i/o timeout", Name: "nonexistent.invalid", Server: "10.255.255.53:53", IsTimeout: true}),
+			store.ErrorClassTimeout, "timed out after 3s"},
+		{"refused", opErr(os.NewSyscallError("connect", syscall.ECONNREFUSED)), store.ErrorClassConnectionRefused, "connection refused"},
+		{"unknown authority", &url.Error{Op: "Post", URL: "https://x", Err: &tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}},
+			store.ErrorClassTLS, "TLS handshake failed"},
+		{"hostname mismatch", &url.Error{Op: "Post", URL: "https://x", Err: x509.HostnameError{Host: "10.1.2.3", Certificate: &x509.Certificate{}}},
+			store.ErrorClassTLS, "TLS handshake failed"},
+		{"tls alert", opErr(tls.AlertError(40)), store.ErrorClassTLS, "TLS handshake failed"},
+		{"reset", opErr(os.NewSyscallError("read", syscall.ECONNRESET)), store.ErrorClassConnectionFailed, "connection closed by the receiver"},
+		{"unreachable", opErr(os.NewSyscallError("connect", syscall.EHOSTUNREACH)), store.ErrorClassConnectionFailed, "host unreachable"},
+		{"other", opErr(errors.New("something odd at 10.1.2.3")), store.ErrorClassConnectionFailed, "request failed"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := classifyError(tc.err, 3*time.Second)
-			if (r.outcome == outcomePermanent) != tc.permanent {
-				t.Errorf("outcome %v, permanent want %v", r.outcome, tc.permanent)
+			if r.outcome != outcomeRetry {
+				t.Errorf("outcome %v, want a retry", r.outcome)
+			}
+			if r.class != tc.class {
+				t.Errorf("class %q, want %q", r.class, tc.class)
 			}
 			if !strings.HasPrefix(r.err, tc.text) {
 				t.Errorf("text %q, want %q", r.err, tc.text)

@@ -34,23 +34,50 @@ import (
 	"code.dny.dev/ssrf"
 )
 
-// ErrForbiddenDestination is the sentinel wrapped by every refusal from this
-// package: from [Policy.CheckURL], [Policy.AllowAddr] and [Policy.Control]
-// (and so from requests made with [Policy.NewClient]). Test for it with
-// [errors.Is]; the error's own message is a single sentence that is safe to
-// show to the API client.
-var ErrForbiddenDestination = errors.New("egress: forbidden webhook destination")
+// ErrDestinationRefused is the sentinel wrapped by every refusal from this
+// package: from [Policy.CheckURL], [Policy.AllowAddr] and [Policy.Control],
+// and, for requests made with [Policy.NewClient] or [Policy.NewTransport],
+// from a host name that cannot be resolved. Test for it with [errors.Is]
+// (it works through *url.Error and *net.OpError); the concrete error is a
+// [*RefusedError].
+var ErrDestinationRefused = errors.New("egress: webhook destination refused")
 
-// refusal is the concrete error type behind every refusal. Its message is
-// written for the API client, so it does not carry a package prefix; the
-// sentinel is reachable through Unwrap so callers can still classify it.
-type refusal struct{ msg string }
+// ErrForbiddenDestination is the former name of [ErrDestinationRefused].
+//
+// Deprecated: use ErrDestinationRefused; the two are the same value.
+var ErrForbiddenDestination = ErrDestinationRefused
 
-func (e *refusal) Error() string { return e.msg }
-func (e *refusal) Unwrap() error { return ErrForbiddenDestination }
+// RefusedMessage is the one sentence an API client is shown for any refusal
+// (and that the delivery history records). A forbidden address, a name that
+// does not resolve, a bad scheme or port all read the same, so the service
+// cannot be used to learn which internal names exist or where they point.
+// The reason goes to the operator's log (see [RefusedError]).
+const RefusedMessage = "The webhook URL's destination is not allowed or not reachable."
+
+// RefusedError is the error behind every refusal. Its message (Reason) says
+// exactly why, for the operator's log; it may name the address or the host,
+// so never show it to an API client: show [RefusedMessage].
+type RefusedError struct {
+	// Reason is one sentence for the log.
+	Reason string
+	// Err is the underlying failure (a *net.DNSError for an unresolvable
+	// name), or nil.
+	Err error
+}
+
+func (e *RefusedError) Error() string { return e.Reason }
+
+// Unwrap makes both [ErrDestinationRefused] and the underlying failure
+// reachable with errors.Is and errors.As.
+func (e *RefusedError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{ErrDestinationRefused}
+	}
+	return []error{ErrDestinationRefused, e.Err}
+}
 
 func refuse(format string, args ...any) error {
-	return &refusal{msg: fmt.Sprintf(format, args...)}
+	return &RefusedError{Reason: fmt.Sprintf(format, args...)}
 }
 
 // Policy is an egress policy: the built-in deny rules plus an operator
@@ -93,7 +120,7 @@ func normalizePrefix(pfx netip.Prefix) netip.Prefix {
 }
 
 // AllowAddr reports whether ip may be dialled: nil if it may, otherwise an
-// error wrapping [ErrForbiddenDestination] that names the kind of address.
+// error wrapping [ErrDestinationRefused] that names the kind of address.
 // IPv4-mapped IPv6 addresses are judged as the IPv4 address they carry, and
 // IPv6 zones are ignored.
 func (p *Policy) AllowAddr(ip netip.Addr) error {
@@ -131,8 +158,8 @@ func (p *Policy) verdict(ip netip.Addr) string {
 	return classify6(ip)
 }
 
-// Noun phrases used in refusal messages. They are shown to API clients, so
-// they describe the kind of address and never the operator's network.
+// Noun phrases used in refusal reasons. They go to the operator's log;
+// clients see RefusedMessage.
 const (
 	whatUnspecified = "an unspecified address"
 	whatLoopback    = "a loopback address"
@@ -299,12 +326,14 @@ func classify6(ip netip.Addr) string {
 	return ""
 }
 
-// ParsePrefixes parses an operator allow list such as
+// ParsePrefixes parses an operator list of address ranges (the egress allow
+// list, the trusted proxies) such as
 // "127.0.0.0/8, ::1/128". Entries are separated by commas and surrounding
 // spaces are trimmed; empty entries are skipped, so "" yields nil. A bare IP
 // address means that single address (/32 or /128). A prefix with host bits
 // set (e.g. "10.1.2.3/8") is rejected rather than silently widened, because
-// in an allow list a typo opens more of the network than intended.
+// in an allow list a typo opens more of the network than intended. Errors
+// name the entry; callers prefix the flag.
 func ParsePrefixes(s string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	for _, entry := range strings.Split(s, ",") {
@@ -315,17 +344,17 @@ func ParsePrefixes(s string) ([]netip.Prefix, error) {
 		if !strings.Contains(entry, "/") {
 			addr, err := netip.ParseAddr(entry)
 			if err != nil || addr.Zone() != "" {
-				return nil, fmt.Errorf("egress: allow-list entry %q is not an IP address or CIDR prefix (e.g. 127.0.0.0/8 or ::1)", entry)
+				return nil, fmt.Errorf("entry %q is not an IP address or CIDR prefix (e.g. 127.0.0.0/8 or ::1)", entry)
 			}
 			out = append(out, netip.PrefixFrom(addr, addr.BitLen()))
 			continue
 		}
 		pfx, err := netip.ParsePrefix(entry)
 		if err != nil {
-			return nil, fmt.Errorf("egress: allow-list entry %q is not a valid CIDR prefix (e.g. 127.0.0.0/8 or ::1/128)", entry)
+			return nil, fmt.Errorf("entry %q is not a valid CIDR prefix (e.g. 127.0.0.0/8 or ::1/128)", entry)
 		}
 		if m := pfx.Masked(); m != pfx {
-			return nil, fmt.Errorf("egress: allow-list entry %q has host bits set; did you mean %q?", entry, m.String())
+			return nil, fmt.Errorf("entry %q has host bits set; did you mean %q?", entry, m.String())
 		}
 		out = append(out, pfx)
 	}

@@ -1,7 +1,9 @@
 package egress
 
 import (
+	"context"
 	"crypto/tls"
+	"errors"
 	"net"
 	"net/http"
 	"net/netip"
@@ -14,7 +16,7 @@ import (
 // it sees the exact IP being dialled (after DNS), DNS rebinding and
 // hostnames that resolve to private addresses cannot get past it. Only tcp4
 // and tcp6 are permitted; any port is. Refusals wrap
-// [ErrForbiddenDestination] and, when the dial came from an [http.Client],
+// [ErrDestinationRefused] and, when the dial came from an [http.Client],
 // can be found with errors.Is on the returned *url.Error.
 func (p *Policy) Control(network, address string, _ syscall.RawConn) error {
 	switch network {
@@ -28,9 +30,8 @@ func (p *Policy) Control(network, address string, _ syscall.RawConn) error {
 		// rather than dial something we could not check.
 		return refuse("the webhook destination address could not be checked")
 	}
-	// The message deliberately omits the IP: delivery errors are shown to
-	// customers, and echoing what an operator-side resolver returned for an
-	// arbitrary name would turn the service into a DNS oracle.
+	// The reason omits the IP, which the log line of the refusal may
+	// carry beside the webhook's host; customers see only RefusedMessage.
 	if what := p.verdict(ap.Addr()); what != "" {
 		return refuse("the webhook destination is %s, which webhooks may not reach", what)
 	}
@@ -71,7 +72,7 @@ func (p *Policy) NewTransport() *http.Transport {
 	}
 	return &http.Transport{
 		Proxy:                  nil,
-		DialContext:            dialer.DialContext,
+		DialContext:            guardDNS(dialer.DialContext),
 		ForceAttemptHTTP2:      true, // needed because TLSClientConfig is set
 		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
 		TLSHandshakeTimeout:    tlsHandshakeTimeout,
@@ -80,6 +81,22 @@ func (p *Policy) NewTransport() *http.Transport {
 		IdleConnTimeout:        idleConnTimeout,
 		ExpectContinueTimeout:  time.Second,
 		MaxResponseHeaderBytes: maxResponseHeaderBytes,
+	}
+}
+
+// guardDNS makes a failed name lookup a refusal like any other: whether a
+// name resolves (to a forbidden address) or not at all must read the same to
+// the customer who chose it, or the service tells him which internal names
+// exist. Every lookup failure counts (not only "no such host"): a timeout
+// or SERVFAIL from an internal zone says something about it too.
+func guardDNS(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := dial(ctx, network, addr)
+		var dnsErr *net.DNSError
+		if err != nil && errors.As(err, &dnsErr) {
+			return nil, &RefusedError{Reason: "the webhook host name could not be resolved: " + dnsErr.Error(), Err: err}
+		}
+		return conn, err
 	}
 }
 

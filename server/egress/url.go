@@ -21,8 +21,10 @@ import (
 //
 // CheckURL does no DNS lookups: a hostname that resolves to a forbidden
 // address today (or only at delivery time) is refused by [Policy.Control]
-// when the connection is made. Every error wraps [ErrForbiddenDestination]
-// and its message is one sentence that is safe to show to the API client.
+// when the connection is made. Names under .invalid, which never resolve
+// (RFC 6761), are refused at once. Every error is a [*RefusedError] wrapping
+// [ErrDestinationRefused]; its reason is for the log, and the API client is
+// shown [RefusedMessage] whatever the reason.
 func (p *Policy) CheckURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -87,6 +89,9 @@ func (p *Policy) checkHost(host string, bracketed bool) error {
 
 	if addr, err := netip.ParseAddr(host); err == nil {
 		return p.refuseURLAddr(addr)
+	}
+	if host == "invalid" || strings.HasSuffix(host, ".invalid") {
+		return refuse("url host is under .invalid, which never resolves")
 	}
 	if isLocalhostName(host) {
 		// localhost resolves to 127.0.0.1 and/or ::1 depending on the

@@ -10,12 +10,14 @@ import (
 // The delivered body is built by hand because it is built once per event on
 // the ingest path, where json.Marshal of a struct with a json.RawMessage
 // validated and compacted the data a second time after eventData had done so.
-// The bytes are exactly json.Marshal's (envelope_test.go holds the two
-// together): members in the documented order, the data compacted, and <, >, &,
-// U+2028 and U+2029 inside its strings escaped as json.Marshal escapes them.
+// Members come in the documented order; the producer's data is delivered as
+// sent, only compacted: its member order, its string escapes (a "<" stays
+// "<", a "\u003c" stays "\u003c") and every digit of its numbers, and the
+// signature covers exactly those bytes. envelope_test.go holds the envelope to
+// json.Marshal's meaning.
 
 // buildEnvelope returns the delivered body and the data member's compact
-// JSON as stored (not HTML-escaped).
+// JSON as stored.
 func buildEnvelope(id, service, typ string, createdAt int64, in *Event) (body, data []byte, err error) {
 	var b bytes.Buffer
 	b.Grow(len(in.RawData) + len(id) + len(service) + len(typ) + 64)
@@ -37,33 +39,31 @@ func buildEnvelope(id, service, typ string, createdAt int64, in *Event) (body, d
 	case in.Data == nil:
 		b.WriteString("{}")
 	default:
-		raw, err := json.Marshal(in.Data)
-		if err != nil {
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(in.Data); err != nil {
 			return nil, nil, errors.New("is not representable as JSON")
 		}
-		b.Write(raw)
+		b.Truncate(b.Len() - 1) // Encode's newline
 	}
 	if b.Len() == start || b.Bytes()[start] != '{' {
 		return nil, nil, errors.New("must be a JSON object")
 	}
 	data = b.Bytes()[start:]
-	if bytes.ContainsAny(data, "<>&\u2028\u2029") {
-		data = bytes.Clone(data)
-		b.Truncate(start)
-		json.HTMLEscape(&b, data)
-	}
 	b.WriteByte('}')
 	return b.Bytes(), data, nil
 }
 
 // writeString writes s as a JSON string. The envelope's own strings are ids
 // and type names, plain ASCII that needs no escaping; anything else goes
-// through json.Marshal.
+// through encoding/json (without HTML escaping, like the data).
 func writeString(b *bytes.Buffer, s string) {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s) // a string always marshals
-			b.Write(q)
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			enc := json.NewEncoder(b)
+			enc.SetEscapeHTML(false)
+			_ = enc.Encode(s) // a string always encodes
+			b.Truncate(b.Len() - 1)
 			return
 		}
 	}

@@ -7,8 +7,9 @@ import (
 	"testing"
 )
 
-// marshalEnvelope is the reference: what json.Marshal makes of the envelope,
-// as the body was built before buildEnvelope.
+// marshalEnvelope is the reference: what encoding/json makes of the envelope
+// when it escapes nothing for HTML (the envelope is no HTML document, and the
+// producer's data is delivered as sent).
 func marshalEnvelope(t testing.TB, id, service, typ string, createdAt int64, in *Event) (body, data []byte, ok bool) {
 	var raw json.RawMessage
 	switch {
@@ -21,12 +22,18 @@ func marshalEnvelope(t testing.TB, id, service, typ string, createdAt int64, in 
 	case in.Data == nil:
 		raw = json.RawMessage("{}")
 	default:
-		var err error
-		if raw, err = json.Marshal(in.Data); err != nil {
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if enc.Encode(in.Data) != nil {
 			return nil, nil, false
 		}
+		raw = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	}
-	body, err := json.Marshal(struct {
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(struct {
 		ID        string          `json:"id"`
 		Service   string          `json:"service"`
 		Type      string          `json:"type"`
@@ -36,7 +43,7 @@ func marshalEnvelope(t testing.TB, id, service, typ string, createdAt int64, in 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return body, raw, true
+	return bytes.TrimSuffix(out.Bytes(), []byte("\n")), raw, true
 }
 
 func checkEnvelope(t testing.TB, id, service, typ string, createdAt int64, in *Event) {
@@ -70,8 +77,27 @@ func TestBuildEnvelopeMatchesMarshal(t *testing.T) {
 	}
 	checkEnvelope(t, "evt_x", "inbound", "inbound.received", 0, &Event{Data: map[string]any{"k": "<v>", "n": 1, "z": []any{"a", nil}}})
 	checkEnvelope(t, "evt_x", "inbound", "inbound.received", 0, &Event{})
-	// Strings that need escaping still come out as json.Marshal's.
+	// Strings that need escaping still come out as encoding/json's.
 	checkEnvelope(t, "evt_\"<q>\\", "out\u2028", "t\x01", 5, &Event{RawData: json.RawMessage(`{"a":1}`)})
+}
+
+// TestEnvelopeKeepsDataAsSent: the producer's data reaches the receiver with
+// its member order, its string escapes and every digit, only compacted.
+func TestEnvelopeKeepsDataAsSent(t *testing.T) {
+	sent := `{ "zeta": 1, "alpha": {"html": "<b>Tom & Jerry</b>", "esc": "\u003c\/script\u003e"},
+		"big": 123456789012345678901234567890.000000000000000000001, "uni": "héllo ✓ 😀 \ud83d\ude00", "m": [3, 1, 2] }`
+	want := `{"zeta":1,"alpha":{"html":"<b>Tom & Jerry</b>","esc":"\u003c\/script\u003e"},` +
+		`"big":123456789012345678901234567890.000000000000000000001,"uni":"héllo ✓ 😀 \ud83d\ude00","m":[3,1,2]}`
+	body, data, err := buildEnvelope("evt_sent", "outbound", "outbound.delivered", 1, &Event{RawData: json.RawMessage(sent)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(data) != want {
+		t.Fatalf("data\n got %s\nwant %s", data, want)
+	}
+	if !bytes.HasSuffix(body, []byte(`,"data":`+want+`}`)) {
+		t.Fatalf("body %s does not end with the data as sent", body)
+	}
 }
 
 func FuzzBuildEnvelope(f *testing.F) {

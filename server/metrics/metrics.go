@@ -28,6 +28,7 @@ type Metrics struct {
 	attemptDuration prometheus.Histogram
 	claims          prometheus.Counter
 	takeovers       prometheus.Counter
+	authRefusals    *prometheus.CounterVec
 }
 
 // New registers the metrics in a fresh registry (with Go and process
@@ -61,8 +62,11 @@ func New(st store.Store, now func() time.Time) *Metrics {
 		takeovers: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "jetwebhooks_delivery_lease_takeovers_total", Help: "Claims of deliveries whose previous lease expired unfinished (a worker died or stalled).",
 		}),
+		authRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "jetwebhooks_auth_refusals_total", Help: "Refused authentications: invalid (a wrong API key or ingest token, 401) or throttled (the client address spent its failure budget, 429).",
+		}, []string{"reason"}),
 	}
-	m.reg.MustRegister(m.httpRequests, m.httpDuration, m.eventsIngested, m.deliveries, m.attemptDuration, m.claims, m.takeovers,
+	m.reg.MustRegister(m.httpRequests, m.httpDuration, m.eventsIngested, m.deliveries, m.attemptDuration, m.claims, m.takeovers, m.authRefusals,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&queueCollector{st: st, now: now})
 	return m
@@ -90,6 +94,15 @@ func (m *Metrics) Attempted(status string, _ int, d time.Duration) {
 
 // Ingested counts accepted events.
 func (m *Metrics) Ingested(n int) { m.eventsIngested.Add(float64(n)) }
+
+// AuthRefused counts a refused authentication (api.Config.AuthRefused).
+func (m *Metrics) AuthRefused(throttled bool) {
+	reason := "invalid"
+	if throttled {
+		reason = "throttled"
+	}
+	m.authRefusals.WithLabelValues(reason).Inc()
+}
 
 // Middleware records every request by its route template (bounded
 // cardinality: unknown paths count as "unmatched").

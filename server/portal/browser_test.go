@@ -262,9 +262,11 @@ func testBrowserFlows(t *testing.T, o envOpts) {
 	b.click("#send-test")
 	b.wantText("#test-outcome", "Not delivered: HTTP 500")
 	b.wantText("#test-code", "500")
+	b.wantText("#test-class", "http_status")
 	b.wantText("#test-body", "boom: the database is down")
 	b.click(`dd a[href*="/deliveries/"]`)
 	deliveryURL := b.location()
+	b.wantText(".attempt-class", "http_status")
 	b.wantText(".attempt-error", "HTTP 500")
 	b.wantText(".response-body", "boom: the database is down")
 

@@ -188,7 +188,11 @@ func (p *Portal) delivery(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	views := make([]attemptView, len(atts))
 	for i, a := range atts {
-		views[i] = attemptView{Attempt: a, N: i + 1, Headers: sentHeaders(rec, a)}
+		n := a.Number
+		if n == 0 {
+			n = i + 1
+		}
+		views[i] = attemptView{Attempt: a, N: n, Headers: sentHeaders(rec, a)}
 	}
 	names, err := p.hookNames(r, s)
 	if err != nil {

@@ -46,7 +46,7 @@ func testManageEndpoint(t *testing.T, o envOpts) {
 	}
 	// A refused edit shows the API's words, keeps what was typed, changes nothing.
 	p = b.do("POST", page, url.Values{"csrf": {tok}, "name": {"Orders v3"}, "url": {"ftp://example.com/x"}, "events": {"outbound.delivered"}})
-	if p.status != http.StatusBadRequest || !strings.Contains(p.body, "Invalid url") || !strings.Contains(p.body, `value="ftp://example.com/x"`) {
+	if p.status != http.StatusBadRequest || !strings.Contains(p.body, "destination is not allowed or not reachable") || !strings.Contains(p.body, `value="ftp://example.com/x"`) {
 		t.Errorf("refused edit: %d\n%s", p.status, p.body)
 	}
 	if again, _ := e.A.C.GetWebhook(t.Context(), id); again.Name != "Orders v2" {

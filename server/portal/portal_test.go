@@ -406,7 +406,7 @@ func TestFormErrorsAreTheAPIs(t *testing.T) {
 		msg   string
 	}{
 		{url.Values{"name": {"bad/name"}, "url": {"https://example.com/h"}, "events": {"outbound.delivered"}}, "name", "Invalid name"},
-		{url.Values{"name": {"ok"}, "url": {"http://10.0.0.1/h"}, "events": {"outbound.delivered"}}, "url", "Invalid url"},
+		{url.Values{"name": {"ok"}, "url": {"http://10.0.0.1/h"}, "events": {"outbound.delivered"}}, "url", "destination is not allowed or not reachable"},
 		{url.Values{"name": {"ok"}, "url": {"https://example.com/h"}}, "events", "Invalid events"},
 		{url.Values{"name": {"ok"}, "url": {"https://example.com/h"}, "events": {"outbound.delivered"}, "filter_users": {"someone-else"}}, "filter_users", "Invalid filter_users"},
 	}

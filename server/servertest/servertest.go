@@ -1,7 +1,8 @@
 // Package servertest starts a real jetwebhooks server in process for other
 // packages' tests: a fresh SQLite database, loopback egress allowed, no rate
-// limit, logs discarded. It is a regular (non-_test) package so any test can
-// import it.
+// limit, logs discarded, and every API response checked against openapi.yaml
+// (a response the spec does not describe fails the test that caused it). It
+// is a regular (non-_test) package so any test can import it.
 package servertest
 
 import (
@@ -13,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/jetwebhooks/jetwebhooks/server"
+	"github.com/jetwebhooks/jetwebhooks/server/contract"
 )
 
 // Start serves a server on a loopback port until the test ends and returns
@@ -27,7 +29,8 @@ func Start(t testing.TB, ingestToken string) (url string, boot *server.Bootstrap
 	t.Cleanup(func() { st.Close() })
 	srv, err := server.New(t.Context(), server.Config{
 		IngestToken: ingestToken, SecretKey: make([]byte, 32), RateLimit: -1, Logger: slog.New(slog.DiscardHandler),
-		EgressAllow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+		EgressAllow:         []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+		OnContractViolation: func(v contract.Violation) { t.Errorf("contract violation: %s", v) },
 	}, st)
 	if err != nil {
 		t.Fatal(err)

@@ -260,14 +260,43 @@ type Outcome struct {
 	NextAttemptAt time.Time
 	// Attempted is false when no request was sent (webhook disabled or deleted):
 	// the status changes but no attempt is recorded.
-	Attempted    bool
-	URL          string
-	At           time.Time
-	Duration     time.Duration
-	StatusCode   int
+	Attempted  bool
+	URL        string
+	At         time.Time
+	Duration   time.Duration
+	StatusCode int
+	// ErrorClass is one of the ErrorClass* constants for a failed attempt,
+	// empty for a successful one (or one that never got to send a request).
+	ErrorClass   string
 	Error        string
 	ResponseBody string
 }
+
+// Error classes: why an attempt failed, from a small fixed set that the API
+// documents. The delivery engine assigns them (in one place); storage only
+// keeps them.
+const (
+	// ErrorClassTimeout: no complete answer within the attempt timeout.
+	ErrorClassTimeout = "timeout"
+	// ErrorClassConnectionRefused: the receiver's host refused the connection.
+	ErrorClassConnectionRefused = "connection_refused"
+	// ErrorClassConnectionFailed: the connection failed otherwise (reset,
+	// closed before an answer, host or network unreachable).
+	ErrorClassConnectionFailed = "connection_failed"
+	// ErrorClassTLS: the TLS handshake or certificate verification failed.
+	ErrorClassTLS = "tls"
+	// ErrorClassDestinationRefused: the name does not resolve, or the egress
+	// policy refuses the address it resolves to. One class for both on
+	// purpose, so the history is no oracle for internal names.
+	ErrorClassDestinationRefused = "destination_refused"
+	// ErrorClassHTTPStatus: the receiver answered with a non-2xx, non-3xx status.
+	ErrorClassHTTPStatus = "http_status"
+	// ErrorClassRedirect: the receiver answered 3xx; redirects are not followed.
+	ErrorClassRedirect = "redirect"
+	// ErrorClassResponseTooLarge: the receiver answered 2xx with a body
+	// larger than the engine reads.
+	ErrorClassResponseTooLarge = "response_too_large"
+)
 
 // QueryParams filters the delivery history of one account. Empty strings and nil
 // pointers do not filter.
@@ -299,16 +328,37 @@ type DeliveryRecord struct {
 	Status           string
 	Attempts         int
 	LastResponseCode *int
+	// LastAttempt is the delivery's most recent recorded attempt (nil before
+	// the first).
+	LastAttempt *Attempt
 }
 
 // Attempt is one recorded HTTP attempt of a delivery.
 type Attempt struct {
-	DeliveryID   int64
-	At           time.Time
-	Duration     time.Duration
-	StatusCode   int
+	DeliveryID int64
+	// Number is the attempt's position among the delivery's recorded
+	// attempts, oldest first, from 1 (across replays).
+	Number     int
+	At         time.Time
+	Duration   time.Duration
+	StatusCode int
+	// ErrorClass is one of the ErrorClass* constants, or empty (success, or
+	// no request could be made).
+	ErrorClass   string
 	Error        string
 	ResponseBody string
+}
+
+// ListDeliveryAttemptsParams pages through the attempts of one delivery,
+// named as the API names it: the event and the webhook it went to.
+type ListDeliveryAttemptsParams struct {
+	AccountID   string
+	WebhookUUID string
+	EventID     string
+	// AfterNumber continues after that attempt number (0: from the first).
+	AfterNumber int
+	// Limit caps the page (0: no cap).
+	Limit int
 }
 
 // ReplayParams re-queues past deliveries. Exactly one of EventID and SourceUID
@@ -430,6 +480,10 @@ type Store interface {
 	QueryDeliveries(ctx context.Context, p *QueryParams) ([]*DeliveryRecord, int, error)
 	// ListAttempts returns a delivery's attempts, oldest first.
 	ListAttempts(ctx context.Context, accountID string, deliveryID int64) ([]*Attempt, error)
+	// ListDeliveryAttempts returns a page of the attempts of the account's
+	// delivery of p.EventID to p.WebhookUUID, oldest first; ErrNotFound when
+	// the account has no such delivery (the webhook may since be deleted).
+	ListDeliveryAttempts(ctx context.Context, p *ListDeliveryAttemptsParams) ([]*Attempt, error)
 	// ReplayDeliveries re-queues the matching deliveries whose webhook still
 	// exists with a fresh schedule; ErrNotFound when nothing matches.
 	ReplayDeliveries(ctx context.Context, p *ReplayParams) (*ReplayResult, error)

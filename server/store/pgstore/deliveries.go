@@ -308,18 +308,18 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p *store.ClaimParams) ([]*s
 //     newest version (READ COMMITTED's EvalPlanQual), so a claim taken over
 //     in the meantime is left alone.
 //   - upd applies the outcomes whose claim_seq still matches and bumps it, so
-//     an outcome applies at most once. It applies nothing unless at least $12
+//     an outcome applies at most once. It applies nothing unless at least $13
 //     rows were locked: the caller passes the batch size to ask for all or
 //     nothing (the health updates it sends assume every outcome applies), or
 //     0 in its fallback transaction to apply whatever still matches.
 //   - ins records an attempt for exactly the applied, attempted outcomes.
-//   - the health CTEs write the precomputed updates ($13…) only if all $12
+//   - the health CTEs write the precomputed updates ($14…) only if all $13
 //     outcomes applied; they run after upd, so deliveries are always locked
 //     before webhooks.
 var completeSQL = `WITH v AS (
 		SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::bigint[], $5::integer[], $6::integer[],
-			$7::text[], $8::bigint[], $9::bigint[], $10::text[], $11::text[])
-			AS v (id, claim_seq, status, next_attempt_at, inc, status_code, url, at, duration_ms, error, response_body)
+			$7::text[], $8::bigint[], $9::bigint[], $10::text[], $11::text[], $12::text[])
+			AS v (id, claim_seq, status, next_attempt_at, inc, status_code, url, at, duration_ms, error, response_body, error_class)
 	), locked AS MATERIALIZED (
 		SELECT d.id FROM deliveries d JOIN v ON v.id = d.id AND v.claim_seq = d.claim_seq
 		ORDER BY d.id
@@ -331,12 +331,12 @@ var completeSQL = `WITH v AS (
 			last_response_code = CASE WHEN v.inc = 1 THEN v.status_code ELSE d.last_response_code END,
 			webhook_url = CASE WHEN v.url <> '' THEN v.url ELSE d.webhook_url END, updated_at = v.at
 		FROM v
-		WHERE d.id = v.id AND d.claim_seq = v.claim_seq AND (SELECT count(*) FROM locked) >= $12::bigint
-		RETURNING d.id, v.claim_seq, v.inc, v.at, v.duration_ms, v.status_code, v.error, v.response_body
+		WHERE d.id = v.id AND d.claim_seq = v.claim_seq AND (SELECT count(*) FROM locked) >= $13::bigint
+		RETURNING d.id, v.claim_seq, v.inc, v.at, v.duration_ms, v.status_code, v.error_class, v.error, v.response_body
 	), ins AS (
-		INSERT INTO attempts (delivery_id, at, duration_ms, status_code, error, response_body)
-		SELECT id, at, duration_ms, status_code, error, response_body FROM upd WHERE inc = 1 ORDER BY id
-	), ` + healthCTEs(13, `(SELECT count(*) FROM upd) = $12::bigint`) + `
+		INSERT INTO attempts (delivery_id, at, duration_ms, status_code, error_class, error, response_body)
+		SELECT id, at, duration_ms, status_code, error_class, error, response_body FROM upd WHERE inc = 1 ORDER BY id
+	), ` + healthCTEs(14, `(SELECT count(*) FROM upd) = $13::bigint`) + `
 	SELECT id, claim_seq FROM upd`
 
 // healthSQL writes webhook health alone: CompleteDeliveries' fallback, once
@@ -377,6 +377,7 @@ type outcomeRows struct {
 	incs                             []int32
 	codes                            []*int32
 	statuses, urls, errs, bodies     []string
+	classes                          []string
 }
 
 func newOutcomeRows(outcomes []*store.Outcome) *outcomeRows {
@@ -385,6 +386,7 @@ func newOutcomeRows(outcomes []*store.Outcome) *outcomeRows {
 		ids: make([]int64, 0, n), seqs: make([]int64, 0, n), nexts: make([]int64, 0, n), ats: make([]int64, 0, n),
 		durations: make([]int64, 0, n), incs: make([]int32, 0, n), codes: make([]*int32, 0, n),
 		statuses: make([]string, 0, n), urls: make([]string, 0, n), errs: make([]string, 0, n), bodies: make([]string, 0, n),
+		classes: make([]string, 0, n),
 	}
 	for _, o := range outcomes {
 		inc := int32(0)
@@ -406,6 +408,7 @@ func newOutcomeRows(outcomes []*store.Outcome) *outcomeRows {
 		r.ats, r.durations = append(r.ats, ms(o.At)), append(r.durations, o.Duration.Milliseconds())
 		r.incs, r.codes = append(r.incs, inc), append(r.codes, code)
 		r.statuses, r.urls, r.errs, r.bodies = append(r.statuses, o.Status), append(r.urls, o.URL), append(r.errs, o.Error), append(r.bodies, o.ResponseBody)
+		r.classes = append(r.classes, o.ErrorClass)
 	}
 	return r
 }
@@ -457,7 +460,7 @@ func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []*store.Outcom
 	rows := newOutcomeRows(uniq)
 	args := func(n int, h *healthRows) []any {
 		return []any{rows.ids, rows.seqs, rows.statuses, rows.nexts, rows.incs, rows.codes, rows.urls, rows.ats,
-			rows.durations, rows.errs, rows.bodies, n, h.uuids, h.healthy, h.failedAt, h.reasons, h.disableAt}
+			rows.durations, rows.errs, rows.bodies, rows.classes, n, h.uuids, h.healthy, h.failedAt, h.reasons, h.disableAt}
 	}
 
 	// Fast path: everything applies in one autocommit statement.
@@ -601,10 +604,16 @@ func (s *Store) QueryDeliveries(ctx context.Context, p *store.QueryParams) ([]*s
 	if p.To != nil {
 		add("e.created_at <= ?", ms(*p.To))
 	}
-	from := ` FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE ` + strings.Join(where, " AND ")
+	cond := ` WHERE ` + strings.Join(where, " AND ")
+	from := ` FROM deliveries d JOIN events e ON e.seq = d.event_seq` + cond
 	n := len(args)
+	// The last attempt comes with each record: the delivery's newest
+	// attempts row, one probe of attempts_delivery per record of the page.
 	page := `SELECT d.id, e.id, d.webhook_uuid, e.service, e.type, e.source_uid, e.source_action,
-			e.data, d.webhook_url, e.created_at, d.status, d.attempts, d.last_response_code` + from +
+			e.data, d.webhook_url, e.created_at, d.status, d.attempts, d.last_response_code,
+			a.at, a.duration_ms, a.status_code, a.error_class, a.error, a.response_body
+		FROM deliveries d JOIN events e ON e.seq = d.event_seq
+		LEFT JOIN LATERAL (SELECT * FROM attempts WHERE delivery_id = d.id ORDER BY id DESC LIMIT 1) a ON true` + cond +
 		` ORDER BY e.created_at DESC, d.id DESC LIMIT $` + strconv.Itoa(n+1) + ` OFFSET $` + strconv.Itoa(n+2)
 	// The SQLite backend's LIMIT/OFFSET semantics: a negative limit means no
 	// limit (LIMIT NULL here) and a negative offset counts as zero; PostgreSQL
@@ -621,11 +630,14 @@ func (s *Store) QueryDeliveries(ctx context.Context, p *store.QueryParams) ([]*s
 		for rows.Next() {
 			var r store.DeliveryRecord
 			var created int64
+			var la lastAttemptCols
 			if err := rows.Scan(&r.DeliveryID, &r.EventID, &r.WebhookUUID, &r.Service, &r.EventType, &r.SourceUID,
-				&r.SourceAction, &r.Data, &r.WebhookURL, &created, &r.Status, &r.Attempts, &r.LastResponseCode); err != nil {
+				&r.SourceAction, &r.Data, &r.WebhookURL, &created, &r.Status, &r.Attempts, &r.LastResponseCode,
+				&la.at, &la.dur, &la.code, &la.class, &la.err, &la.body); err != nil {
 				return err
 			}
 			r.CreatedAt = fromMS(created)
+			r.LastAttempt = la.attempt(r.DeliveryID, r.Attempts)
 			out = append(out, &r)
 		}
 		return rows.Err()
@@ -636,9 +648,30 @@ func (s *Store) QueryDeliveries(ctx context.Context, p *store.QueryParams) ([]*s
 	return out, total, nil
 }
 
+// lastAttemptCols scans the LEFT JOINed last attempt of a query row.
+type lastAttemptCols struct {
+	at, dur          *int64
+	code             *int32
+	class, err, body *string
+}
+
+// attempt is the scanned attempt, or nil when the delivery has none. Its
+// number is the delivery's attempt count: the newest is the last one.
+func (c *lastAttemptCols) attempt(deliveryID int64, number int) *store.Attempt {
+	if c.at == nil {
+		return nil
+	}
+	a := &store.Attempt{DeliveryID: deliveryID, Number: number, At: fromMS(*c.at),
+		Duration: time.Duration(*c.dur) * time.Millisecond, ErrorClass: *c.class, Error: *c.err, ResponseBody: *c.body}
+	if c.code != nil {
+		a.StatusCode = int(*c.code)
+	}
+	return a
+}
+
 // ListAttempts implements store.Store.
 func (s *Store) ListAttempts(ctx context.Context, accountID string, deliveryID int64) ([]*store.Attempt, error) {
-	rows, err := s.pool.Query(ctx, `SELECT a.delivery_id, a.at, a.duration_ms, coalesce(a.status_code, 0), a.error, a.response_body
+	rows, err := s.pool.Query(ctx, `SELECT a.delivery_id, a.at, a.duration_ms, coalesce(a.status_code, 0), a.error_class, a.error, a.response_body
 		FROM attempts a JOIN deliveries d ON d.id = a.delivery_id
 		WHERE a.delivery_id = $1 AND d.account_id = $2 ORDER BY a.id`, deliveryID, accountID)
 	if err != nil {
@@ -649,14 +682,50 @@ func (s *Store) ListAttempts(ctx context.Context, accountID string, deliveryID i
 	for rows.Next() {
 		var a store.Attempt
 		var at, dur int64
-		if err := rows.Scan(&a.DeliveryID, &at, &dur, &a.StatusCode, &a.Error, &a.ResponseBody); err != nil {
+		if err := rows.Scan(&a.DeliveryID, &at, &dur, &a.StatusCode, &a.ErrorClass, &a.Error, &a.ResponseBody); err != nil {
 			return nil, fmt.Errorf("list attempts: %w", interpret(err))
+		}
+		a.At, a.Duration, a.Number = fromMS(at), time.Duration(dur)*time.Millisecond, len(out)+1
+		out = append(out, &a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list attempts: %w", interpret(err))
+	}
+	return out, nil
+}
+
+// ListDeliveryAttempts implements store.Store.
+func (s *Store) ListDeliveryAttempts(ctx context.Context, p *store.ListDeliveryAttemptsParams) ([]*store.Attempt, error) {
+	var id int64
+	err := s.pool.QueryRow(ctx, `SELECT d.id FROM deliveries d JOIN events e ON e.seq = d.event_seq
+		WHERE e.account_id = $1 AND e.id = $2 AND d.webhook_uuid = $3 AND d.account_id = $1`,
+		p.AccountID, p.EventID, p.WebhookUUID).Scan(&id)
+	if err != nil {
+		return nil, fmt.Errorf("list delivery attempts: %w", interpret(err))
+	}
+	var limit *int
+	if p.Limit > 0 {
+		limit = &p.Limit
+	}
+	rows, err := s.pool.Query(ctx, `SELECT n, at, duration_ms, coalesce(status_code, 0), error_class, error, response_body
+		FROM (SELECT row_number() OVER (ORDER BY id) AS n, * FROM attempts WHERE delivery_id = $1) a
+		WHERE n > $2 ORDER BY n LIMIT $3`, id, p.AfterNumber, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list delivery attempts: %w", interpret(err))
+	}
+	defer rows.Close()
+	out := []*store.Attempt{}
+	for rows.Next() {
+		a := store.Attempt{DeliveryID: id}
+		var at, dur int64
+		if err := rows.Scan(&a.Number, &at, &dur, &a.StatusCode, &a.ErrorClass, &a.Error, &a.ResponseBody); err != nil {
+			return nil, fmt.Errorf("list delivery attempts: %w", interpret(err))
 		}
 		a.At, a.Duration = fromMS(at), time.Duration(dur)*time.Millisecond
 		out = append(out, &a)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list attempts: %w", interpret(err))
+		return nil, fmt.Errorf("list delivery attempts: %w", interpret(err))
 	}
 	return out, nil
 }

@@ -142,7 +142,7 @@ func completeSQL(n int) string {
 }
 
 func insertAttemptsSQL(n int) string {
-	return `INSERT INTO attempts (delivery_id, at, duration_ms, status_code, error, response_body) VALUES ` + rowsOf(n, 6)
+	return `INSERT INTO attempts (delivery_id, at, duration_ms, status_code, error_class, error, response_body) VALUES ` + rowsOf(n, 7)
 }
 
 // rowsOf returns "(?,…),(?,…)" for n rows of cols values.
@@ -315,7 +315,7 @@ func (s *Store) completeChunk(ctx context.Context, tx *sql.Tx, chunk []*store.Ou
 	// Outcomes whose claim was taken over or voided are not applied: their
 	// new owner decides.
 	var attempted []*store.Outcome
-	ins := make([]any, 0, len(chunk)*6)
+	ins := make([]any, 0, len(chunk)*7)
 	for _, o := range chunk {
 		if !applied[claimKey{o.DeliveryID, o.ClaimSeq}] || !o.Attempted {
 			continue
@@ -324,7 +324,7 @@ func (s *Store) completeChunk(ctx context.Context, tx *sql.Tx, chunk []*store.Ou
 		if o.StatusCode > 0 {
 			code = sql.NullInt64{Int64: int64(o.StatusCode), Valid: true}
 		}
-		ins = append(ins, o.DeliveryID, ms(o.At), o.Duration.Milliseconds(), code, o.Error, o.ResponseBody)
+		ins = append(ins, o.DeliveryID, ms(o.At), o.Duration.Milliseconds(), code, o.ErrorClass, o.Error, o.ResponseBody)
 		attempted = append(attempted, o)
 	}
 	if len(attempted) > 0 {
@@ -400,13 +400,18 @@ func (s *Store) QueryDeliveries(ctx context.Context, p *store.QueryParams) ([]*s
 	if p.To != nil {
 		where, args = append(where, "e.created_at <= ?"), append(args, ms(*p.To))
 	}
-	from := ` FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE ` + strings.Join(where, " AND ")
+	cond := ` WHERE ` + strings.Join(where, " AND ")
 	var total int
-	if err := s.r.QueryRowContext(ctx, `SELECT count(*)`+from, args...).Scan(&total); err != nil {
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM deliveries d JOIN events e ON e.seq = d.event_seq`+cond, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("query deliveries: count: %w", interpret(err))
 	}
+	// The last attempt comes with each record: the newest attempts row of
+	// the delivery, found through attempts_delivery (which ends in the rowid).
 	rows, err := s.r.QueryContext(ctx, `SELECT d.id, e.id, d.webhook_uuid, e.service, e.type, e.source_uid, e.source_action,
-			e.data, d.webhook_url, e.created_at, d.status, d.attempts, d.last_response_code`+from+
+			e.data, d.webhook_url, e.created_at, d.status, d.attempts, d.last_response_code,
+			a.at, a.duration_ms, a.status_code, a.error_class, a.error, a.response_body
+		FROM deliveries d JOIN events e ON e.seq = d.event_seq
+		LEFT JOIN attempts a ON a.id = (SELECT max(id) FROM attempts WHERE delivery_id = d.id)`+cond+
 		` ORDER BY e.created_at DESC, d.id DESC LIMIT ? OFFSET ?`, append(args, p.Limit, p.Offset)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("query deliveries: %w", interpret(err))
@@ -417,8 +422,10 @@ func (s *Store) QueryDeliveries(ctx context.Context, p *store.QueryParams) ([]*s
 		var r store.DeliveryRecord
 		var created int64
 		var code sql.NullInt64
+		var la lastAttemptCols
 		if err := rows.Scan(&r.DeliveryID, &r.EventID, &r.WebhookUUID, &r.Service, &r.EventType, &r.SourceUID,
-			&r.SourceAction, &r.Data, &r.WebhookURL, &created, &r.Status, &r.Attempts, &code); err != nil {
+			&r.SourceAction, &r.Data, &r.WebhookURL, &created, &r.Status, &r.Attempts, &code,
+			&la.at, &la.dur, &la.code, &la.class, &la.err, &la.body); err != nil {
 			return nil, 0, fmt.Errorf("query deliveries: %w", interpret(err))
 		}
 		r.CreatedAt = fromMS(created)
@@ -426,6 +433,7 @@ func (s *Store) QueryDeliveries(ctx context.Context, p *store.QueryParams) ([]*s
 			c := int(code.Int64)
 			r.LastResponseCode = &c
 		}
+		r.LastAttempt = la.attempt(r.DeliveryID, r.Attempts)
 		out = append(out, &r)
 	}
 	if err := rows.Err(); err != nil {
@@ -434,9 +442,26 @@ func (s *Store) QueryDeliveries(ctx context.Context, p *store.QueryParams) ([]*s
 	return out, total, nil
 }
 
+// lastAttemptCols scans the LEFT JOINed last attempt of a query row.
+type lastAttemptCols struct {
+	at, dur, code    sql.NullInt64
+	class, err, body sql.NullString
+}
+
+// attempt is the scanned attempt, or nil when the delivery has none. Its
+// number is the delivery's attempt count: the newest is the last one.
+func (c *lastAttemptCols) attempt(deliveryID int64, number int) *store.Attempt {
+	if !c.at.Valid {
+		return nil
+	}
+	return &store.Attempt{DeliveryID: deliveryID, Number: number, At: fromMS(c.at.Int64),
+		Duration: time.Duration(c.dur.Int64) * time.Millisecond, StatusCode: int(c.code.Int64),
+		ErrorClass: c.class.String, Error: c.err.String, ResponseBody: c.body.String}
+}
+
 // ListAttempts implements store.Store.
 func (s *Store) ListAttempts(ctx context.Context, accountID string, deliveryID int64) ([]*store.Attempt, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT a.delivery_id, a.at, a.duration_ms, coalesce(a.status_code, 0), a.error, a.response_body
+	rows, err := s.r.QueryContext(ctx, `SELECT a.delivery_id, a.at, a.duration_ms, coalesce(a.status_code, 0), a.error_class, a.error, a.response_body
 		FROM attempts a JOIN deliveries d ON d.id = a.delivery_id
 		WHERE a.delivery_id = ? AND d.account_id = ? ORDER BY a.id`, deliveryID, accountID)
 	if err != nil {
@@ -447,13 +472,49 @@ func (s *Store) ListAttempts(ctx context.Context, accountID string, deliveryID i
 	for rows.Next() {
 		var a store.Attempt
 		var at, dur int64
-		if err := rows.Scan(&a.DeliveryID, &at, &dur, &a.StatusCode, &a.Error, &a.ResponseBody); err != nil {
+		if err := rows.Scan(&a.DeliveryID, &at, &dur, &a.StatusCode, &a.ErrorClass, &a.Error, &a.ResponseBody); err != nil {
 			return nil, fmt.Errorf("list attempts: %w", interpret(err))
+		}
+		a.At, a.Duration, a.Number = fromMS(at), time.Duration(dur)*time.Millisecond, len(out)+1
+		out = append(out, &a)
+	}
+	return out, interpret(rows.Err())
+}
+
+// ListDeliveryAttempts implements store.Store.
+func (s *Store) ListDeliveryAttempts(ctx context.Context, p *store.ListDeliveryAttemptsParams) ([]*store.Attempt, error) {
+	var id int64
+	err := s.r.QueryRowContext(ctx, `SELECT d.id FROM deliveries d JOIN events e ON e.seq = d.event_seq
+		WHERE e.account_id = ? AND e.id = ? AND d.webhook_uuid = ? AND d.account_id = ?`,
+		p.AccountID, p.EventID, p.WebhookUUID, p.AccountID).Scan(&id)
+	if err != nil {
+		return nil, fmt.Errorf("list delivery attempts: %w", interpret(err))
+	}
+	limit := p.Limit
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT n, at, duration_ms, coalesce(status_code, 0), error_class, error, response_body
+		FROM (SELECT row_number() OVER (ORDER BY id) AS n, * FROM attempts WHERE delivery_id = ?)
+		WHERE n > ? ORDER BY n LIMIT ?`, id, p.AfterNumber, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list delivery attempts: %w", interpret(err))
+	}
+	defer rows.Close()
+	out := []*store.Attempt{}
+	for rows.Next() {
+		a := store.Attempt{DeliveryID: id}
+		var at, dur int64
+		if err := rows.Scan(&a.Number, &at, &dur, &a.StatusCode, &a.ErrorClass, &a.Error, &a.ResponseBody); err != nil {
+			return nil, fmt.Errorf("list delivery attempts: %w", interpret(err))
 		}
 		a.At, a.Duration = fromMS(at), time.Duration(dur)*time.Millisecond
 		out = append(out, &a)
 	}
-	return out, interpret(rows.Err())
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list delivery attempts: %w", interpret(err))
+	}
+	return out, nil
 }
 
 // ReplayDeliveries implements store.Store.

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -53,6 +54,7 @@ func Run(t *testing.T, open Opener) {
 		{"CompleteSameDeliveryTwice", testCompleteSameDeliveryTwice},
 		{"PortalLinks", testPortalLinks},
 		{"PortalSessions", testPortalSessions},
+		{"AttemptHistory", testAttemptHistory},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1114,5 +1116,112 @@ func testCompleteSameDeliveryTwice(t *testing.T, s store.Store) {
 	g := must(s.GetWebhook(ctx(t), acc.ID, w.UUID))
 	if !g.Enabled || !g.FailingSince.IsZero() {
 		t.Fatalf("webhook after the batch: %+v", g)
+	}
+}
+
+// testAttemptHistory: why each attempt failed is kept (class, message,
+// excerpt, duration), the newest attempt comes with each query record, and
+// a delivery's attempts page by number, for its own account only.
+func testAttemptHistory(t *testing.T, s store.Store) {
+	acc := newAccount(t, s, nil, nil)
+	w := newHook(t, s, acc, hookOpts{})
+	e1 := newEvent(acc, "outbound.delivered", nil)
+	e2 := newEvent(acc, "outbound.delivered", nil)
+	publish(t, s, t0, e1, e2)
+
+	recs, _ := mustQuery(t, s, &store.QueryParams{AccountID: acc.ID, EventID: e1.ID, Limit: 10})
+	if len(recs) != 1 || recs[0].LastAttempt != nil {
+		t.Fatalf("before any attempt: %+v, want no last attempt", recs[0].LastAttempt)
+	}
+	if got := must(s.ListDeliveryAttempts(ctx(t), &store.ListDeliveryAttemptsParams{AccountID: acc.ID, WebhookUUID: w.UUID, EventID: e1.ID})); len(got) != 0 {
+		t.Fatalf("attempts before any attempt = %+v", got)
+	}
+
+	// One batch completing both deliveries with different classes: each
+	// attempt row must get its own outcome's class.
+	body := strings.Repeat("x", 1021) + "é€" // multi-byte text survives as is
+	cs := claimAll(t, s, t0)
+	c1, c2 := findClaim(t, cs, e1.ID), findClaim(t, cs, e2.ID)
+	must(s.CompleteDeliveries(ctx(t), []*store.Outcome{
+		{DeliveryID: c1.DeliveryID, ClaimSeq: c1.ClaimSeq, WebhookUUID: w.UUID, Status: store.StatusRetry, NextAttemptAt: t0.Add(time.Minute),
+			Attempted: true, URL: w.URL, At: t0, Duration: 42 * time.Millisecond, StatusCode: 503,
+			ErrorClass: store.ErrorClassHTTPStatus, Error: "HTTP 503", ResponseBody: body},
+		{DeliveryID: c2.DeliveryID, ClaimSeq: c2.ClaimSeq, WebhookUUID: w.UUID, Status: store.StatusRetry, NextAttemptAt: t0.Add(time.Minute),
+			Attempted: true, URL: w.URL, At: t0, Duration: 5 * time.Second,
+			ErrorClass: store.ErrorClassTimeout, Error: "timed out after 5s"},
+	}))
+	recs, _ = mustQuery(t, s, &store.QueryParams{AccountID: acc.ID, EventID: e1.ID, Limit: 10})
+	want := store.Attempt{DeliveryID: c1.DeliveryID, Number: 1, At: t0, Duration: 42 * time.Millisecond, StatusCode: 503,
+		ErrorClass: store.ErrorClassHTTPStatus, Error: "HTTP 503", ResponseBody: body}
+	if la := recs[0].LastAttempt; la == nil || *la != want {
+		t.Fatalf("last attempt = %+v, want %+v", la, want)
+	}
+	recs, _ = mustQuery(t, s, &store.QueryParams{AccountID: acc.ID, EventID: e2.ID, Limit: 10})
+	if la := recs[0].LastAttempt; la == nil || la.ErrorClass != store.ErrorClassTimeout || la.StatusCode != 0 || la.Duration != 5*time.Second {
+		t.Fatalf("timed-out last attempt = %+v", la)
+	}
+
+	// Two more attempts of e1: a refused connection, then a success.
+	c1 = findClaim(t, claimAll(t, s, t0.Add(time.Minute)), e1.ID)
+	must(s.CompleteDeliveries(ctx(t), []*store.Outcome{{DeliveryID: c1.DeliveryID, ClaimSeq: c1.ClaimSeq, WebhookUUID: w.UUID,
+		Status: store.StatusRetry, NextAttemptAt: t0.Add(2 * time.Minute), Attempted: true, At: t0.Add(time.Minute),
+		ErrorClass: store.ErrorClassConnectionRefused, Error: "connection refused"}}))
+	c1 = findClaim(t, claimAll(t, s, t0.Add(2*time.Minute)), e1.ID)
+	must(s.CompleteDeliveries(ctx(t), []*store.Outcome{{DeliveryID: c1.DeliveryID, ClaimSeq: c1.ClaimSeq, WebhookUUID: w.UUID,
+		Status: store.StatusSuccess, Attempted: true, At: t0.Add(2 * time.Minute), StatusCode: 200, ResponseBody: "ok"}}))
+	recs, _ = mustQuery(t, s, &store.QueryParams{AccountID: acc.ID, EventID: e1.ID, Limit: 10})
+	if la := recs[0].LastAttempt; la == nil || la.Number != 3 || la.StatusCode != 200 || la.ErrorClass != "" || la.Error != "" || la.ResponseBody != "ok" {
+		t.Fatalf("last attempt after success = %+v", la)
+	}
+
+	list := func(p store.ListDeliveryAttemptsParams) ([]*store.Attempt, error) {
+		if p.AccountID == "" {
+			p.AccountID = acc.ID
+		}
+		if p.WebhookUUID == "" {
+			p.WebhookUUID = w.UUID
+		}
+		if p.EventID == "" {
+			p.EventID = e1.ID
+		}
+		return s.ListDeliveryAttempts(ctx(t), &p)
+	}
+	all := must(list(store.ListDeliveryAttemptsParams{}))
+	if len(all) != 3 || *all[0] != want || all[1].Number != 2 || all[1].ErrorClass != store.ErrorClassConnectionRefused ||
+		all[1].StatusCode != 0 || all[2].Number != 3 || all[2].StatusCode != 200 {
+		t.Fatalf("attempts = %+v %+v %+v", all[0], all[1], all[2])
+	}
+	page := must(list(store.ListDeliveryAttemptsParams{Limit: 2}))
+	if len(page) != 2 || page[0].Number != 1 || page[1].Number != 2 {
+		t.Fatalf("first page = %d attempts", len(page))
+	}
+	page = must(list(store.ListDeliveryAttemptsParams{Limit: 2, AfterNumber: 2}))
+	if len(page) != 1 || page[0].Number != 3 {
+		t.Fatalf("second page = %+v", page)
+	}
+	if page = must(list(store.ListDeliveryAttemptsParams{AfterNumber: 3})); len(page) != 0 {
+		t.Fatalf("page after the last = %+v", page)
+	}
+	// ListAttempts numbers the same way.
+	if old := must(s.ListAttempts(ctx(t), acc.ID, c1.DeliveryID)); len(old) != 3 || old[2].Number != 3 || old[0].ErrorClass != store.ErrorClassHTTPStatus {
+		t.Fatalf("ListAttempts = %+v", old)
+	}
+
+	// Another account's delivery, an unknown event or webhook: not found.
+	other := newAccount(t, s, nil, nil)
+	for name, p := range map[string]store.ListDeliveryAttemptsParams{
+		"other account": {AccountID: other.ID},
+		"unknown event": {EventID: "evt_nope"},
+		"other webhook": {WebhookUUID: uuidLike()},
+	} {
+		if _, err := list(p); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s: err = %v, want ErrNotFound", name, err)
+		}
+	}
+
+	// The history outlives the webhook.
+	mustNil(t, s.DeleteWebhook(ctx(t), acc.ID, w.UUID, t0.Add(time.Hour)))
+	if got := must(list(store.ListDeliveryAttemptsParams{})); len(got) != 3 {
+		t.Fatalf("after deleting the webhook: %d attempts, want 3", len(got))
 	}
 }
