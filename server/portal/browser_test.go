@@ -379,6 +379,13 @@ func TestBrowserScreenshots(t *testing.T) {
 	e.hook(e.A, "Orders service", ok.URL+"/webhooks/orders")
 	billing := e.hook(e.A, "Billing", bad.URL+"/billing")
 	e.hook(e.A, "Staging", "https://staging.example.com/hooks")
+	// An endpoint that is down: its bounces fail every attempt.
+	down := newReceiver(t, http.StatusBadGateway, `{"error":"upstream CRM unavailable"}`)
+	crm, err := e.A.C.CreateWebhook(t.Context(), client.CreateWebhookRequest{Name: "Legacy CRM", Url: down.URL + "/crm",
+		Events: []client.SubscribableEventType{"outbound.bounced"}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	// A day of traffic, more of it in the daytime; Billing's receiver
 	// fails every third request (then the retry succeeds).
 	now := time.Now()
@@ -394,6 +401,8 @@ func TestBrowserScreenshots(t *testing.T) {
 				Data:      map[string]any{"uid": fmt.Sprintf("msg-%d-%d", h, i), "to": "customer@example.com", "subject": "Your order"}})
 		}
 	}
+	evs = append(evs, server.Event{AccountID: e.A.ID, Type: "outbound.bounced", User: "api-user", CreatedAt: now.Add(-time.Hour),
+		Data: map[string]any{"uid": "msg-bounce-1", "to": "nobody@example.org", "subject": "Your order", "reason": "550 5.1.1 user unknown"}})
 	if _, err := e.srv.Publish(t.Context(), evs...); err != nil {
 		t.Fatal(err)
 	}
@@ -425,8 +434,9 @@ func TestBrowserScreenshots(t *testing.T) {
 		b.usable(p.name)
 		b.screenshot(p.name)
 	}
-	b.open(e.url + "/portal/deliveries")
+	b.open(e.url + "/portal/deliveries?status=failed&webhook=" + crm.Uuid.String())
 	b.click(`#deliveries tbody a`)
+	b.wantText(".attempt", "upstream CRM unavailable")
 	b.usable("delivery")
 	b.screenshot("delivery")
 	// A phone.
