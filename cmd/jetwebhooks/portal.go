@@ -14,8 +14,9 @@ import (
 
 // portalFlags are serve's customer portal flags.
 type portalFlags struct {
-	on, secure     bool
-	url, ancestors string
+	on, secure              bool
+	url, ancestors          string
+	linkTTL, idle, lifetime time.Duration
 }
 
 func (pf *portalFlags) register(cmd *cobra.Command) {
@@ -23,11 +24,15 @@ func (pf *portalFlags) register(cmd *cobra.Command) {
 	f.BoolVar(&pf.on, "portal", envBool("JETWEBHOOKS_PORTAL", true), "serve the customer portal at /portal/ and mint its links (env JETWEBHOOKS_PORTAL)")
 	f.StringVar(&pf.url, "portal-url", envOr("JETWEBHOOKS_PORTAL_URL", ""), "the portal's public URL, its path ending in /portal, e.g. https://hooks.example.com/portal; minted links point there (default http://<addr>/portal) (env JETWEBHOOKS_PORTAL_URL)")
 	f.StringVar(&pf.ancestors, "portal-frame-ancestors", envOr("JETWEBHOOKS_PORTAL_FRAME_ANCESTORS", ""), "space-separated origins allowed to embed the portal in a frame, e.g. https://app.example.com; default none (env JETWEBHOOKS_PORTAL_FRAME_ANCESTORS)")
+	f.DurationVar(&pf.linkTTL, "portal-link-ttl", envDuration("JETWEBHOOKS_PORTAL_LINK_TTL", 10*time.Minute), "how long a minted portal link works (env JETWEBHOOKS_PORTAL_LINK_TTL)")
+	f.DurationVar(&pf.idle, "portal-idle-timeout", envDuration("JETWEBHOOKS_PORTAL_IDLE_TIMEOUT", 30*time.Minute), "a portal session unused this long ends (env JETWEBHOOKS_PORTAL_IDLE_TIMEOUT)")
+	f.DurationVar(&pf.lifetime, "portal-session-ttl", envDuration("JETWEBHOOKS_PORTAL_SESSION_TTL", 12*time.Hour), "a portal session ends this long after sign-in, used or not (env JETWEBHOOKS_PORTAL_SESSION_TTL)")
 	f.BoolVar(&pf.secure, "portal-secure-cookie", envBool("JETWEBHOOKS_PORTAL_SECURE_COOKIE", false), "mark the portal's session cookie Secure (it is whenever --portal-url is https), e.g. behind a TLS-terminating proxy (env JETWEBHOOKS_PORTAL_SECURE_COOKIE)")
 }
 
 func (pf *portalFlags) config() server.PortalConfig {
-	return server.PortalConfig{Off: !pf.on, URL: pf.url, FrameAncestors: strings.Fields(pf.ancestors), SecureCookie: pf.secure}
+	return server.PortalConfig{Off: !pf.on, URL: pf.url, FrameAncestors: strings.Fields(pf.ancestors), SecureCookie: pf.secure,
+		LinkTTL: pf.linkTTL, IdleTimeout: pf.idle, SessionTTL: pf.lifetime}
 }
 
 func envBool(name string, def bool) bool {

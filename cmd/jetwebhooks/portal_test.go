@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestPortalCommands: `portal link` prints a link that signs a browser in
@@ -21,7 +22,7 @@ func TestPortalCommands(t *testing.T) {
 		APIKey string `json:"api_key"`
 	}
 	json.Unmarshal([]byte(out), &acc)
-	p := startServe(t, db)
+	p := startServe(t, db, "--portal-link-ttl", "2m")
 	base := []string{"--base-url", "http://" + p.addr, "--api-key", acc.APIKey}
 
 	out, errOut, code := runCLI(t, append([]string{"portal", "link"}, base...)...)
@@ -47,6 +48,9 @@ func TestPortalCommands(t *testing.T) {
 	}
 	if code != 0 || json.Unmarshal([]byte(out), &l) != nil || l.URL == "" || l.ExpiresAt == 0 {
 		t.Fatalf("portal link --output json: %d %s", code, out)
+	}
+	if left := l.ExpiresAt - time.Now().Unix(); left < 100 || left > 121 {
+		t.Errorf("with --portal-link-ttl 2m the link expires in %d s", left)
 	}
 	out, _, code = runCLI(t, append([]string{"portal", "revoke"}, base...)...)
 	if code != 0 || !strings.Contains(out, "Signed out 1 portal session") {

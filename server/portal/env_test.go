@@ -18,6 +18,7 @@ import (
 	"github.com/jetwebhooks/jetwebhooks/client"
 	"github.com/jetwebhooks/jetwebhooks/server"
 	"github.com/jetwebhooks/jetwebhooks/server/accounts"
+	"github.com/jetwebhooks/jetwebhooks/server/contract"
 	"github.com/jetwebhooks/jetwebhooks/server/store"
 	"github.com/jetwebhooks/jetwebhooks/server/store/pgstore/pgtest"
 )
@@ -76,6 +77,8 @@ func newEnv(t *testing.T, o envOpts) *env {
 		EgressAllow:   []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
 		RetrySchedule: []time.Duration{0, 20 * time.Millisecond, 20 * time.Millisecond}, PollInterval: 20 * time.Millisecond,
 		DeliveryTimeout: 2 * time.Second,
+		// Every API answer the tests see (minting, revoking) holds to openapi.yaml.
+		OnContractViolation: func(v contract.Violation) { t.Errorf("contract violation: %s", v) },
 	}
 	if o.prefix != "" {
 		cfg.Portal.URL = root + "/portal"
