@@ -48,8 +48,6 @@ type (
 	// ReplayRequest names what ReplayEvent re-queues: exactly one of
 	// EventId or SourceUid, optionally restricted to one webhook by Uuid.
 	ReplayRequest = models.ReplayRequest
-	// ReplayResponse is the answer to ReplayEvent.
-	ReplayResponse = models.ReplayResponse
 	// Event is an event published with PublishEvent or PublishEvents.
 	// AccountId and Type are required.
 	Event = models.IngestEvent
@@ -89,6 +87,17 @@ type AttemptPage struct {
 	Attempts []DeliveryAttempt
 	// NextCursor continues the listing; empty on the last page.
 	NextCursor string
+}
+
+// fromWithSecret is a webhook of an answer that always carries the secret
+// (create, get, rotate) as the client's one Webhook type.
+func fromWithSecret(w models.WebhookWithSecret) *Webhook {
+	secret := w.Secret
+	return &Webhook{
+		Uuid: w.Uuid, Name: w.Name, Url: w.Url, Events: w.Events, Status: w.Status, Secret: &secret,
+		FilterUsers: w.FilterUsers, FilterDomains: w.FilterDomains, CreatedAt: w.CreatedAt, LastModified: w.LastModified,
+		DisabledReason: w.DisabledReason, DisabledAt: w.DisabledAt, PreviousSecretExpiresAt: w.PreviousSecretExpiresAt,
+	}
 }
 
 // WebhookPage is one page of ListWebhooksPage.
@@ -450,7 +459,7 @@ func (c *Client) RotateSecret(ctx context.Context, uuid string, grace time.Durat
 	if err != nil {
 		return nil, err
 	}
-	return &out.Webhook, nil
+	return fromWithSecret(out.Webhook), nil
 }
 
 // TestWebhook delivers a sample event of eventType ("" for
@@ -501,7 +510,7 @@ func (c *Client) GetWebhook(ctx context.Context, uuid string) (*Webhook, error) 
 	if err != nil {
 		return nil, err
 	}
-	return &body.Webhook, nil
+	return fromWithSecret(body.Webhook), nil
 }
 
 // CreateWebhook creates a webhook and returns it, with the signing secret the
@@ -525,7 +534,7 @@ func (c *Client) CreateWebhook(ctx context.Context, req CreateWebhookRequest, op
 	if err != nil {
 		return nil, err
 	}
-	return &body.Webhook, nil
+	return fromWithSecret(body.Webhook), nil
 }
 
 // UpdateWebhook changes the fields set in req of the webhook named by
@@ -592,7 +601,28 @@ func (c *Client) ReplayEvent(ctx context.Context, req ReplayRequest) (*ReplayRes
 	if err != nil {
 		return nil, fmt.Errorf("jetwebhooks: %s: %w", op, err)
 	}
-	return decoded(op, parsed.JSON200, parsed.Body)
+	if parsed.JSON200 == nil {
+		return nil, fmt.Errorf("jetwebhooks: %s: unexpected answer %d", op, rsp.StatusCode)
+	}
+	// The spec's answer is a oneOf of two shapes; one struct holds both.
+	return decoded[ReplayResponse](op, nil, parsed.Body)
+}
+
+// ReplayResponse is the answer to ReplayEvent, for a replay by event id and
+// by source uid alike.
+type ReplayResponse struct {
+	Success bool `json:"success"`
+	// ReplayedBy is "event_id" or "source_uid": what the request named.
+	ReplayedBy string `json:"replayed_by"`
+	// EventId is the replayed event; for a replay by source uid, the newest
+	// of the message's events.
+	EventId string `json:"event_id"`
+	// SourceUid is the replayed message (replays by source uid only).
+	SourceUid string              `json:"source_uid,omitempty"`
+	Status    models.ReplayStatus `json:"status"`
+	Message   string              `json:"message"`
+	// Deliveries is how many fresh deliveries were queued.
+	Deliveries int `json:"deliveries"`
 }
 
 // PublishEvent publishes one event for delivery to every matching webhook of

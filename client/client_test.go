@@ -211,7 +211,7 @@ func TestReplayEvent(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ReplayEvent: %v", err)
 	}
-	if !res.Success || res.EventId != "evt_abc123" || res.Status != models.ReplayResponseStatusEnqueued || res.Deliveries == nil || *res.Deliveries != 1 {
+	if !res.Success || res.EventId != "evt_abc123" || res.Status != models.ReplayStatusEnqueued || res.Deliveries != 1 || res.ReplayedBy != "event_id" {
 		t.Errorf("ReplayEvent = %+v", res)
 	}
 	r := fake.requests()[0]

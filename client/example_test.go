@@ -347,7 +347,7 @@ func ExampleClient_ReplayEvent() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(res.Success, res.EventId, res.Status, *res.Deliveries)
+	fmt.Println(res.Success, res.EventId, res.Status, res.Deliveries)
 	fmt.Println(res.Message)
 
 	_, err = c.ReplayEvent(ctx, client.ReplayRequest{EventId: client.Ptr("evt_never_sent")})

@@ -233,7 +233,7 @@ func (f *fakeAPI) rotate(w http.ResponseWriter, r *http.Request) {
 		wh.PreviousSecretExpiresAt.Set(fakeNow + int64(grace))
 	}
 	wh.LastModified = fakeNow
-	writeJSON(w, http.StatusOK, models.WebhookResponse{Success: true, Message: ptr("Webhook secret rotated"), Webhook: *wh})
+	writeJSON(w, http.StatusOK, models.WebhookResponse{Success: true, Message: ptr("Webhook secret rotated"), Webhook: secretView(*wh)})
 }
 
 // test answers a test send's outcome without sending anything.
@@ -370,7 +370,7 @@ func (f *fakeAPI) create(w http.ResponseWriter, r *http.Request) {
 	f.order = append(f.order, id)
 	out := *wh
 	f.mu.Unlock()
-	writeJSON(w, http.StatusOK, models.WebhookResponse{Success: true, Message: ptr("Webhook created successfully"), Webhook: out})
+	writeJSON(w, http.StatusOK, models.WebhookResponse{Success: true, Message: ptr("Webhook created successfully"), Webhook: secretView(out)})
 }
 
 func (f *fakeAPI) update(w http.ResponseWriter, r *http.Request) {
@@ -420,7 +420,7 @@ func (f *fakeAPI) get(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "Webhook not found.")
 		return
 	}
-	writeJSON(w, http.StatusOK, models.WebhookResponse{Success: true, Webhook: *wh})
+	writeJSON(w, http.StatusOK, models.WebhookResponse{Success: true, Webhook: secretView(*wh)})
 }
 
 func (f *fakeAPI) delete(w http.ResponseWriter, r *http.Request) {
@@ -503,12 +503,13 @@ func (f *fakeAPI) replay(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "Event not found.")
 		return
 	}
-	writeJSON(w, http.StatusOK, models.ReplayResponse{
+	writeJSON(w, http.StatusOK, models.ReplayEventResponse{
 		Success:    true,
+		ReplayedBy: models.ReplayEventResponseReplayedByEventId,
 		EventId:    id,
-		Status:     models.ReplayResponseStatusEnqueued,
+		Status:     models.ReplayStatusEnqueued,
 		Message:    "Event queued for replay",
-		Deliveries: ptr(1),
+		Deliveries: 1,
 	})
 }
 
@@ -587,5 +588,18 @@ func cannedServer(t *testing.T, status int, header map[string]string, body strin
 		mu.Lock()
 		defer mu.Unlock()
 		return n
+	}
+}
+
+// secretView is w as the answers that always carry the secret show it.
+func secretView(w models.Webhook) models.WebhookWithSecret {
+	secret := ""
+	if w.Secret != nil {
+		secret = *w.Secret
+	}
+	return models.WebhookWithSecret{
+		Uuid: w.Uuid, Name: w.Name, Url: w.Url, Events: w.Events, Status: w.Status, Secret: secret,
+		FilterUsers: w.FilterUsers, FilterDomains: w.FilterDomains, CreatedAt: w.CreatedAt, LastModified: w.LastModified,
+		DisabledReason: w.DisabledReason, DisabledAt: w.DisabledAt, PreviousSecretExpiresAt: w.PreviousSecretExpiresAt,
 	}
 }

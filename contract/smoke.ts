@@ -33,7 +33,8 @@ const created = await api.POST("/webhooks", {
 });
 check(created.response.status === 200 && created.data !== undefined, `status ${created.response.status}`);
 const hook = created.data.webhook;
-check(hook.secret?.startsWith("whsec_") === true, "no whsec_ secret in the create answer");
+// The secret is required in the create answer (WebhookWithSecret): no optional chaining.
+check(hook.secret.startsWith("whsec_"), "no whsec_ secret in the create answer");
 check(hook.status === "enabled", `status ${hook.status}`);
 const uuid = hook.uuid;
 
@@ -74,7 +75,7 @@ check(everything.response.status === 200 && (everything.data?.total ?? 0) >= 1, 
 
 step = "replay";
 const replayed = await api.POST("/webhooks/replay", { body: { event_id: eventId } });
-check(replayed.data !== undefined && replayed.data.status === "enqueued" && replayed.data.event_id === eventId, "replay not enqueued");
+check(replayed.data !== undefined && replayed.data.status === "enqueued" && replayed.data.event_id === eventId && replayed.data.replayed_by === "event_id", "replay not enqueued");
 
 step = "error";
 const invalid = await api.POST("/webhooks", { body: { name: "Bad", url: "not a url", events: ["outbound.delivered"] } });

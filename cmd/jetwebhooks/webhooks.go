@@ -483,11 +483,12 @@ retry schedule and the same event id. Give exactly one of --event-id or --source
 			if p.json() {
 				return p.printJSON(res)
 			}
-			n := "deliveries"
-			if res.Deliveries != nil {
-				n = plural(*res.Deliveries, "delivery", "deliveries")
+			n := plural(res.Deliveries, "delivery", "deliveries")
+			what := "event " + res.EventId
+			if res.SourceUid != "" {
+				what = "message " + res.SourceUid + " (newest event " + res.EventId + ")"
 			}
-			_, err = fmt.Fprintf(p.w, "%s: event %s, %s %s.\n", strings.TrimSuffix(res.Message, "."), res.EventId, n, res.Status)
+			_, err = fmt.Fprintf(p.w, "%s: %s, %s %s.\n", strings.TrimSuffix(res.Message, "."), what, n, res.Status)
 			return err
 		}),
 	}

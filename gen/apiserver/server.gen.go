@@ -403,6 +403,8 @@ type BadRequestJSONResponse Error
 
 type ConflictJSONResponse Error
 
+type HeadersTooLargeJSONResponse Error
+
 type InternalErrorJSONResponse Error
 
 type NotFoundJSONResponse Error
@@ -433,15 +435,25 @@ type IngestEventResponseObject interface {
 	VisitIngestEventResponse(w http.ResponseWriter) error
 }
 
-type IngestEvent202JSONResponse IngestResponse
+type IngestEvent202ResponseHeaders struct {
+	IdempotentReplayed *string
+}
+
+type IngestEvent202JSONResponse struct {
+	Body    IngestResponse
+	Headers IngestEvent202ResponseHeaders
+}
 
 func (response IngestEvent202JSONResponse) VisitIngestEventResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(202)
 	_, err := buf.WriteTo(w)
 	return err
@@ -536,6 +548,20 @@ func (response IngestEvent429JSONResponse) VisitIngestEventResponse(w http.Respo
 	return err
 }
 
+type IngestEvent431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response IngestEvent431JSONResponse) VisitIngestEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type IngestEvent500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response IngestEvent500JSONResponse) VisitIngestEventResponse(w http.ResponseWriter) error {
@@ -559,15 +585,25 @@ type IngestEventBatchResponseObject interface {
 	VisitIngestEventBatchResponse(w http.ResponseWriter) error
 }
 
-type IngestEventBatch202JSONResponse IngestBatchResponse
+type IngestEventBatch202ResponseHeaders struct {
+	IdempotentReplayed *string
+}
+
+type IngestEventBatch202JSONResponse struct {
+	Body    IngestBatchResponse
+	Headers IngestEventBatch202ResponseHeaders
+}
 
 func (response IngestEventBatch202JSONResponse) VisitIngestEventBatchResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(202)
 	_, err := buf.WriteTo(w)
 	return err
@@ -662,6 +698,20 @@ func (response IngestEventBatch429JSONResponse) VisitIngestEventBatchResponse(w 
 	return err
 }
 
+type IngestEventBatch431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response IngestEventBatch431JSONResponse) VisitIngestEventBatchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type IngestEventBatch500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response IngestEventBatch500JSONResponse) VisitIngestEventBatchResponse(w http.ResponseWriter) error {
@@ -711,6 +761,20 @@ func (response RevokePortalSessions401JSONResponse) VisitRevokePortalSessionsRes
 	return err
 }
 
+type RevokePortalSessions413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response RevokePortalSessions413JSONResponse) VisitRevokePortalSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RevokePortalSessions429JSONResponse struct{ TooManyRequestsJSONResponse }
 
 func (response RevokePortalSessions429JSONResponse) VisitRevokePortalSessionsResponse(w http.ResponseWriter) error {
@@ -724,6 +788,20 @@ func (response RevokePortalSessions429JSONResponse) VisitRevokePortalSessionsRes
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokePortalSessions431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response RevokePortalSessions431JSONResponse) VisitRevokePortalSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -777,6 +855,20 @@ func (response CreatePortalSession401JSONResponse) VisitCreatePortalSessionRespo
 	return err
 }
 
+type CreatePortalSession413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response CreatePortalSession413JSONResponse) VisitCreatePortalSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type CreatePortalSession429JSONResponse struct{ TooManyRequestsJSONResponse }
 
 func (response CreatePortalSession429JSONResponse) VisitCreatePortalSessionResponse(w http.ResponseWriter) error {
@@ -790,6 +882,20 @@ func (response CreatePortalSession429JSONResponse) VisitCreatePortalSessionRespo
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePortalSession431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreatePortalSession431JSONResponse) VisitCreatePortalSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -872,6 +978,20 @@ func (response ListWebhooks401JSONResponse) VisitListWebhooksResponse(w http.Res
 	return err
 }
 
+type ListWebhooks413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response ListWebhooks413JSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListWebhooks429JSONResponse struct{ TooManyRequestsJSONResponse }
 
 func (response ListWebhooks429JSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
@@ -885,6 +1005,20 @@ func (response ListWebhooks429JSONResponse) VisitListWebhooksResponse(w http.Res
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhooks431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListWebhooks431JSONResponse) VisitListWebhooksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1014,6 +1148,20 @@ func (response UpdateWebhook429JSONResponse) VisitUpdateWebhookResponse(w http.R
 	return err
 }
 
+type UpdateWebhook431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response UpdateWebhook431JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type UpdateWebhook500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response UpdateWebhook500JSONResponse) VisitUpdateWebhookResponse(w http.ResponseWriter) error {
@@ -1037,15 +1185,25 @@ type CreateWebhookResponseObject interface {
 	VisitCreateWebhookResponse(w http.ResponseWriter) error
 }
 
-type CreateWebhook200JSONResponse WebhookResponse
+type CreateWebhook200ResponseHeaders struct {
+	IdempotentReplayed *string
+}
+
+type CreateWebhook200JSONResponse struct {
+	Body    WebhookResponse
+	Headers CreateWebhook200ResponseHeaders
+}
 
 func (response CreateWebhook200JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.IdempotentReplayed != nil {
+		w.Header().Set("Idempotent-Replayed", fmt.Sprint(*response.Headers.IdempotentReplayed))
+	}
 	w.WriteHeader(200)
 	_, err := buf.WriteTo(w)
 	return err
@@ -1136,6 +1294,20 @@ func (response CreateWebhook429JSONResponse) VisitCreateWebhookResponse(w http.R
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateWebhook431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreateWebhook431JSONResponse) VisitCreateWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1251,6 +1423,20 @@ func (response QueryWebhookEvents429JSONResponse) VisitQueryWebhookEventsRespons
 	return err
 }
 
+type QueryWebhookEvents431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response QueryWebhookEvents431JSONResponse) VisitQueryWebhookEventsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type QueryWebhookEvents500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response QueryWebhookEvents500JSONResponse) VisitQueryWebhookEventsResponse(w http.ResponseWriter) error {
@@ -1274,6 +1460,14 @@ type ReplayWebhookEventResponseObject interface {
 }
 
 type ReplayWebhookEvent200JSONResponse ReplayResponse
+
+func (t ReplayWebhookEvent200JSONResponse) MarshalJSON() ([]byte, error) {
+	return ReplayResponse(t).MarshalJSON()
+}
+
+func (t *ReplayWebhookEvent200JSONResponse) UnmarshalJSON(b []byte) error {
+	return (*ReplayResponse)(t).UnmarshalJSON(b)
+}
 
 func (response ReplayWebhookEvent200JSONResponse) VisitReplayWebhookEventResponse(w http.ResponseWriter) error {
 
@@ -1376,6 +1570,20 @@ func (response ReplayWebhookEvent429JSONResponse) VisitReplayWebhookEventRespons
 	return err
 }
 
+type ReplayWebhookEvent431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ReplayWebhookEvent431JSONResponse) VisitReplayWebhookEventResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ReplayWebhookEvent500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response ReplayWebhookEvent500JSONResponse) VisitReplayWebhookEventResponse(w http.ResponseWriter) error {
@@ -1440,6 +1648,20 @@ func (response DeleteWebhook404JSONResponse) VisitDeleteWebhookResponse(w http.R
 	return err
 }
 
+type DeleteWebhook413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response DeleteWebhook413JSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type DeleteWebhook429JSONResponse struct{ TooManyRequestsJSONResponse }
 
 func (response DeleteWebhook429JSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
@@ -1453,6 +1675,20 @@ func (response DeleteWebhook429JSONResponse) VisitDeleteWebhookResponse(w http.R
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteWebhook431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response DeleteWebhook431JSONResponse) VisitDeleteWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1521,6 +1757,20 @@ func (response GetWebhook404JSONResponse) VisitGetWebhookResponse(w http.Respons
 	return err
 }
 
+type GetWebhook413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response GetWebhook413JSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetWebhook429JSONResponse struct{ TooManyRequestsJSONResponse }
 
 func (response GetWebhook429JSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
@@ -1534,6 +1784,20 @@ func (response GetWebhook429JSONResponse) VisitGetWebhookResponse(w http.Respons
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetWebhook431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response GetWebhook431JSONResponse) VisitGetWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1618,6 +1882,20 @@ func (response ListDeliveryAttempts404JSONResponse) VisitListDeliveryAttemptsRes
 	return err
 }
 
+type ListDeliveryAttempts413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response ListDeliveryAttempts413JSONResponse) VisitListDeliveryAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ListDeliveryAttempts429JSONResponse struct{ TooManyRequestsJSONResponse }
 
 func (response ListDeliveryAttempts429JSONResponse) VisitListDeliveryAttemptsResponse(w http.ResponseWriter) error {
@@ -1631,6 +1909,20 @@ func (response ListDeliveryAttempts429JSONResponse) VisitListDeliveryAttemptsRes
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListDeliveryAttempts431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response ListDeliveryAttempts431JSONResponse) VisitListDeliveryAttemptsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1761,6 +2053,20 @@ func (response RotateWebhookSecret429JSONResponse) VisitRotateWebhookSecretRespo
 	return err
 }
 
+type RotateWebhookSecret431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response RotateWebhookSecret431JSONResponse) VisitRotateWebhookSecretResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RotateWebhookSecret500JSONResponse struct{ InternalErrorJSONResponse }
 
 func (response RotateWebhookSecret500JSONResponse) VisitRotateWebhookSecretResponse(w http.ResponseWriter) error {
@@ -1883,6 +2189,20 @@ func (response TestWebhook429JSONResponse) VisitTestWebhookResponse(w http.Respo
 		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
 	}
 	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type TestWebhook431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response TestWebhook431JSONResponse) VisitTestWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -2499,169 +2819,178 @@ func (sh *strictHandler) TestWebhook(ctx echo.Context, uuid string) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H3rchs3lvCrnOK3VSZ3mxR1sWNTNVWrsZ2MN07iseyabyftVYPdIIlRE2AAtCiOS1XzEN8z7IPNk3x1",
-	"DoC+sSnRtuw4u/EPl0h2AwfAud/wvpeq5UpJLq3pTd73VkyzJbdc06cXGV+ulOUy3XzPN/hNxk2qxcoK",
-	"JXuT3g/skhtgoLnVgmeg+S8FNxYMm3Ho/43bNZ8ulLo0wK8tl0YoGcG51WLFHxgwfMmkFakZTGAt7EJI",
-	"ODqJ5UIV2oBdcDBsyeGSb4DJDKYqwz/Mmmv6cSa0saC5WSlpOLA5ExL6S6YveQZTfDSWSbkAO3zNVznb",
-	"8GwCVhc8gQVnGdeD0+ZMCAcwqeyCazelwAWejJ+MYvmXhch5Y3K3XF1IE/ltqF6AftwzVuQ5TLmQc1hp",
-	"lXJjeBb3BiM4C2/H0i6YBS4zA0ICg4fX1zAXV9yAsIaAmrL0EpgFJVN+CkoiDMxCJriBPoNUM7MYwELl",
-	"OISFmdI4KAfD9RXXDwyI6hwh58xw6Cf0IwyHtd+G9FsSQcZnrMgtnDwEM4iAzSzXsVwvRLqotqu+erf9",
-	"o1j2op5AzHC724t6ki15b1LHpCGiUtQz6YIvGeLUkl2/5HJuF73J0cOHUW8pZPh8GPVWzFquccz/+vm/",
-	"4vh6PB7G8fXht3F8/c237/71X3pRz25WOIexWsh57+bmJuoFvCA0/iPLXjtg8VOqJCIE/slWq1ykDLH5",
-	"4G8GUfp9Da5/0XzWm/T+z0FFIgfuV3PwXGul3VRNknizqHZGGFiyfKb0kmegNMyYyA1csVxkNOeodxP1",
-	"nio5y0X6hUBrnQOsmYHC8KyJ+H4BEWFgE9eFAULqWOpCSiHnEa6srySkmjPLB4Qgnu4RG93XGSyYASNk",
-	"ymHKuYSM59zyDFHmJuq9kHjGLHewf/adOFdLjvxmTkeChyOhIphTwG3AX9lUFRYXIQxkwqS5MjyjU/tR",
-	"2W9VIbPPD+uPCkyRLpDTqUKnHJkEwpqyPCcY01QV0hJUb5R6yfScf1k0D2wyx6mROTOEUBjkaSslpEUY",
-	"+cqaAOMPTG48QZovAaowcPbqBbHSvnLSQ8g5gm7VJZcD4Ncp5xnPCN81sxxysRSWUJtWkuaC4zqyTHOD",
-	"kkviuwqWTG5grZWchxkMvlMf3Zx6uUBcFF7j38Mz+tvwVMnMjHqR55e0G7UntiXuuXsFrII1ExamfKY0",
-	"dzMIOR81GKvni0JaPue0NzdR761khV0oLf7Osy+DJ2d+PhrYy13ijcIYxGClAaWEAalwBwlL3kp2xUTO",
-	"pvkXQuYZZ7bQnPjbWth0gVxhNnOcAb8k1uBhM8VqpbTl2Q88E+wNbfOvQXFSWWhPNerhu344nO3MWr5c",
-	"2ZfC2NdeKpKmp9WKayuciGTuIfpbWL40d8H5jOfiiuuNHx33xaMb05pt8LPk1/YiLbRRHYj8SnOiovWC",
-	"Ez/THJjmsERsDsCcwooZUmmYgcSNlIy2BX7UM0WKulUN6adK5ZzJnlMGfimERnT/uXwyqpb8rhxQTf/G",
-	"U1rLU5Jaf3FirKY8sCwTuAKWv6rt34zlhketLeVXQam+9bzxKTwbnHUmcsv1RaaWTEh3Lnn+06w3+fn2",
-	"Qb6l99wo79qI80JOUVKBgweUzDeoIuKmGw5+LugL/1j4Armkly2g1tIMRiCLPIc/AMtzPIQSTbZOA59z",
-	"lIuq9jZi+GUWxnO8e1jkT4XtWKVWS79MnMsxmb7VTBqWulMsWbZZMm0XytjPunKnDd++To90P+KjiNqW",
-	"2eIDtumcnn8hV0XXPh0ClwhgFsEYVRr6ewQ/LYW1+GVDeTPhYWJ7hc73BP3t65dbdEcrd4NEgTS6CK/N",
-	"V7YYx0+Sw5/evHkVuASoGTBUJ+m1HVbnAI+tzfG2x/6LZ0bl2MYyZPPQL6S4DvKaBkOtHodA6fropOJJ",
-	"pbAtGcz2NG+qGR4YkMVyynWwgHH2sJjIYfBhBCzVyhhvZxuyhzXZs6Q8LIUUy2JJ5tI2GFmhSTpcOJxt",
-	"gvIntYYc1RdBCs1lBKmSkhN1oJKRMxQ3G4uyh2URKp9LkeeiprrssRM8qPXt7d40dtsp4zQJGrnkRUAh",
-	"wWXKJ6gdGJ5qbtHWlhl+DvqYXfBYooQWKSdFOb/CQ0OLPBOap7jNFrVT0uQtSdKUC2ccq7UMfgUcVhj4",
-	"pVCWZ4NRLInuSUQJCyQ6UE10di6/ZssVknqP0PF4fFROR4J5pvJcrXk2gZcq9bqPtSszOTjwr45StTyQ",
-	"fD1EbO3t5B4Ve6F9vEhzZj6AIZBG8ZTe2eYH3UdwCmxaSef60qHPJHBZLCFlktSP3CiYcschhYwlJzLM",
-	"mZwXbM4fGJhzyTWzSkdglPee8Jw2OuczC2RiSWM5oy3v1az3C1R0uunHWaWH8L34I3KA1pm684wgLSxq",
-	"cAzevvl2+BhIRDDkEkKSGe6+jyUe/I9vXxKmGzALwgkDb//t22+/fTY4BdybTV1XQbtZKskdKmzrI8SE",
-	"L1KV8W7wa7AS9rgXTqFCOERvh5U4l38+G+1Gk0rNb3LewIaQIfWa7KAJaKDT9v7fxqbPS+nUXOOKy0zI",
-	"OVFtwK0Nt94WmgCz5IiyROhN5CMqDJ4IYWKJiJwVhJZee5sEFonfubcmsOJ6yRD1UfJ7s15Dxlk2zLm1",
-	"+LAnXIm88ucAI63XavJJlcqhG6C29OpsSx9FU55k3DKR769A0zDP6KUu5blkmRWb8dLVM5dCZnepwuWr",
-	"Xj/dWzV2k3ede42ZdLJzJlunOYllYsWSq8ImhA24FTm3vMTuSu6FN/3zp7FMKml0ofmsMDxLJm1iR60N",
-	"/K/ONVK+1BrCgeRHqAm6gC6IcmthOPTROrEROI9PsLJZEBRRLGnSQmrO0gUS4wCnsrnxg795eQ4LJjOz",
-	"YJcc8TBFTJmhocbhimv3ZzU3vp1xY4VkHYulyVCDgkxxZ/Z5KUcuCv83eQUQRicVY1nqQUu28S+xdAH9",
-	"lRZXzPIIcqVWU5ZeRjgEGrjZYASoYJGIIUJE+lxyY9icO8fyVNkF8tRVoVfK8JKpL4SxSm9A8yvOctP2",
-	"oXkHn7P0cbUoCy8c+2kdqd9k5ASeL7qTcZ6lo+trAuz4+hqHCSJ35xj4XCmYDRmZJKNK+ey0iYRwPokl",
-	"CX+nJDiVwc3iGaJV6oL8XDvnQ/icM9WZ6U2vmPMxipTHiDqZgf6jE5Jh003wug+aXMoTQy/qbdNC80vP",
-	"s6KezZGIO9CpF/Vq206Mz+1LneeXS9zN/Tzb2uKBJNi3GcN/nP/0I5AnkGvE1zLIRNgQAR/NR3DgjIKD",
-	"cRdT05x5L0rb199kYQ6A8vlODlYa3Pty6vNiiquZIpnT2+TwuYl6S3b9wg1weEJaePjUYudRr5Dil4L7",
-	"n1FqB0Be81TpbHsnvdf8wlkp+6jYONqF9a6oOz0OYQkia8oYfmUvrjd//+bxk65jQGvgombW7KeAbrmK",
-	"trTQTpttBG9qttADA0vH51PyxHpR0RfWQOI/JaQuJFZZlgcwTTLwWpVn4mX4zpHZDmWqwhdac0kc3Rpd",
-	"5/gljMhegkrnLNeP0+sQFsuNvahcAvtsu1fRbqLeim1yxbLdfqyuLYh618O5GvovycP4mq1/cCKBFA7H",
-	"0O6kIv8YvkGBjAvng+n0o/gnCoeeWz83T7jL1R31Cv9ySTv0RQdSe8y78P6N2xkMDeFHCgtvEF8D9vZS",
-	"qyNoThvV6b19zFvL7cTJnawueKebGPucrDSCG/A9F1FOmQSVpoV2wu3wBEyN96EuYGCVFwYS5f1to18K",
-	"XvAsiUJ4+D+4fb5kIn9ggituhaoD0sAvBc7pnH+QqbRY4uxTirAZHyc8KFYZszyWIXZkIFPOz00xpBGc",
-	"ye3Z/UIoNqm0NyFoOoJ7Wtgoli74KFXp38LVhvVx1J2EjbxuUJoXTVncmrcXVd+Ub9S/xP/T5lea4+m0",
-	"351x3XrVrNiy8YxWq1XzkSuhCT3KL9SKy+YjaS7Sy9ZXqH8zIS2F6gNQjgvVvqqvJ3znYQofp7miwbfU",
-	"BGQZdCLDlFmWqzmJ2tZbiJLMUjzEuZxR+lR+EbTBtFrioFxmXP97+E3pOVlqDssnvT8XqOcQcVmFj7vY",
-	"zL83xyJm0POK7BA/bQVYziQEH3hQeJFDe3hRQVupXKQuPrW9Tb+V9ZQQI8ZvVKEByXWqrhvrKjHi61tW",
-	"3Rwh80TN3DraEYymfL1p4fFv5bx8RhMzgGDTOrb4S20t3UA7ICqg/xP3S2mXokNga56KleDybsCjXmG4",
-	"RuV2JYb0Z2esMqzBwwj9BdPkkTFqZgfNdQQ29TWuoxwQPJTAIBfyMuRh+CFbCyqZ7Fe+JA8nns+M84wy",
-	"zXKlVq0DKiXU17acoOR61uagJM4g1dpp3i4DD1yGostTa62tg4XftriFQuOxd3QyPpk8ejweT07G4+NJ",
-	"esgmk8NpL+otrxFks1pej/LRXKn5r3bKXFwJOfe5C16D8j6yTrQNSsbXzE/ooB2c0HcSmXxgZdZOC3W9",
-	"UvR106EDcvfBeH3zaz4XLq3TKsjHRZ51ILCh36WUn96hibdOsVSbv9JzbFJagHb3gbZVkK+SzGY5m893",
-	"6R7O+vjalnAGBJcXB9adwpakRqu+lk5SdwS2QhrCLlSBclJarXJIF0yz1HLt4u73nLjc8CiOx3enk7yg",
-	"PMM/MpsuPjVHaS9PqJuP3Apb0I5v84C23Si3JIA01rQrXU1zU+QfDHg5Xke87WMyyAIUu5fhturDzsSn",
-	"Hl0491UNxx6d3AeKNT3LTXR/W8tygX6xQlaMlLPhTMPxeDwenIYohQm/WbEkE8zlvHYmhCzZtctPOT56",
-	"OD5Glclji/t23Jm14rnKbY7KLZeWtIDvRTUjl7lQDpdXPFdUdpLgIwn+ICzxCcOljVzGGAVuhDRiLilC",
-	"Jy35tSw3K0apJUt1xbMJOayWnPJ2iJe5THm3ycBNylbcQD+Ji/H4OE3AWLYxED5GkMT+z1iGn/wXA5KS",
-	"LociE3NB6U04tssSMr5cRcwlpasaSNUVRZeU4cCvWWpjSUkMI3hRQuQCgMjDmJDA5KbiY0CxGZS/KdN6",
-	"EwVOF8uK1YGQaV5Q8odbWhbh7tGbnjDM4BR3c1kYC6HmBWoZFlEs156VFnLFkJTAFFqrOaptfsNcIK62",
-	"WDfeTFhgMMsVs49OGvkW+3qog33//tbMyKgW0MNjdG9Bf8lcNjCZDgRPPUlz0CUIPoYuRUfg7KeVz1Jc",
-	"aZUVKdfDFA9agshOqd5o5WorBGXTlPq9kqnzuLacmWDXIuWUClcByK/sxc9nw7+y4d/HwycXw3fvD6NH",
-	"JzedMG457lvc6WPW3XT138dOfnAQzGkV729PKY0amm3IJ92JHpTcek/I0U7oqQSEf3S3ANotQj1WlJ8a",
-	"NScuJVHNoAzLERMlDoss09kjaGePet05hy4pvSv7SRc8ZFIJg6i7YJmrCSoR2IXSqjocyde1aWtTljI6",
-	"xGB2BIw+RrqXA0b1veraas9qdu+11zzvDbQwXhcwr5S2LH8p5OVuePj1Cpn2xa05sOTkMlatDKyVvsRz",
-	"+Kg02FsWWCYVb9shKOKGQhIUJFsQBkOsLYJCWpFDtYoGJIUWd5JQtZU+IbnakN17+ppfqUt+m1KKv2fd",
-	"SbZUKWS4MUJJA2uu3RKRWxd29KEbd4tK6mDoWsWf0fb+ODshY5ZfOAOvIxvhTk2OX6Cl98Fv1km6xkUP",
-	"jx7fhyL8kRkT5GPqqGdBo9mIv/NaMv3D8aiu/R421d7OZG01mxneMbzLEyGl21yKVW2S7Tn20K5vF7qf",
-	"vrf7ZSgQQlbpCXtG7G92o/ZOfvdhZm49M6fDVCwx4Lbj2/6NovidZXmdtnF4IcxXDr6TtHfl4ialApg0",
-	"1ERmgIHZSCU3S5T1iWcjVGL1AUmypXzckTDrKu8/wUHx2VjA5yaDT8DosGkfo76V8mamuVlA9aiTO155",
-	"u6VS5nZW3OUAdb0VnIZ4SvEXBkm1vYl/xCnRkq+5KS1bh++ducy36k0ltgdU5dK7yd9F964Blrk4t6le",
-	"r5Vllp9TkcrHoftcs5RfrLgWKrul+HfBQeWZL4eBS85XhrQJ0tHGKCS+gYxtzKAmJx4/OhmPoX90AtRg",
-	"Y9AQG4/GJ4/vkhpdWHpe5X61c2SqRJHO86iXqW0tdAx/KIvTIjiEP1SFaCVnGkeH77aApMwTWSyHV8yV",
-	"+yFEz/xIvaj33A3Te4cQdKZ1duL34UktVQq55q7AhXOM+BSoMseJTmw56kok+j1tqIEVb7ixIaT7KQIj",
-	"aHV7lkx2J/i+64qPULKcLziyyMVowhqdJdtnm4y6qae52js4Pd/Be6smC7UM9G4TuVUJeN+Fe9Cvl+hV",
-	"5XnkHaQUWSVDBc/oayp3i8pK4ZJkOXJXC33DOSTVkMmgLI2rr+Uu98Me9WxUaRoQK5xpWckWnPFU7zYY",
-	"fbzKvZ0UfGepWg2Yey9Va8jlDmJDAsMxU6YpfUMV4UxqOi1qG6hIqMKmaskHXci/U8bXGVaXvG8WyDWL",
-	"53aXSb2lLNb/Ee0DSBFNfUWM94m7iTwKpDln2oCwX11TgAboOPBnAfyTavr3ruT/4Pr7D7E+6qRBD3Xh",
-	"tB/8rlqV3RHFPf2FQfHrHG9HpUjptAxF4GEQELbltaSKOTzTTnDuZlgleFVN0p4gbrohJDd4UCinG2Rl",
-	"PJ9Bn4rat6X7yeEYvlPSVf75QGFIgvNy2Hf3AFZYNfTzwFrITK0Hp76ovax1HMFrPiT1Wrg2ABQDfXX2",
-	"5umfoO/L7w4HNWK5rWym5V0zn15jtYNN1Hjc/bGcjx+JCjKWKhMz0aWnfQQVBK6yBcpK8yuhCnPhNK2L",
-	"23z5O1DxLbnP1xXNkBmpHbekTHfy/zNjQaNJK1DXoaguGpnmngnKTb87CuDyqgjEfrJeGJ5e/PMf/50M",
-	"RhB6CJXN5yjoOec2CkoaBRCM8y5URW5ukB9m3//5iX783ff/+Yt+s/7b21fPHr94+eqvL9TRS/aSna8/",
-	"XsnynLLm2ewsLfokDh11dlSpKS4N5N6im62Kozr+3sL9b+8idWvHpx3IeFsjqPD8vTSCKkuu9udKQeTd",
-	"3JHOVKmT5RS37OGPnrSb2/OSehSYyKV9mAgWm9WCSxNBITOuTaq07/xCuSiGoqMua8V9MYKfqEq6yleJ",
-	"Zd+yaQS5kBymmrNLU88vcUXVW6lttP2+YLjd6eQV5SEQQwh7E+2dogT/+jMb/v1s+Nfx8MlFHA/fVR+B",
-	"Pnc7UUsteo/o6nazhNB+0h/RrMjzzccizt7ochd63IYd5x1+zeC+CjpDp++kpvxtIdeZRI6o8sJyakKD",
-	"LJua0cDb1y8jWO9Oc4SXwnJNKSjUNADfDG0DYlla+C7dhBpsEbrCKHRYqWFTBAxNRtQvyi6yISmzhWhd",
-	"nXLWJca1Yr11x/345B4iA04qFVrYzTmerU/MW4nv+easwGG7NtilZTyoNZtM2Eo4YdV0DBa4Y+Qk923G",
-	"lkyyOV9yacsOjoSCnGmXKOvgw11xhUxzbuwbdcllNzhvGt1/a90o0XqmFOVUyZmYe3M2chWW5RoQ+sEe",
-	"kNwQLDPVsR+ASuxwoYwl7VPgKeL6nDahZvVC0VIsnL16MQn+VBqJAp4cH6PGQiENR+gQPC9VX8Kq2piu",
-	"52ZoHRMBq9WDhpdiGZpWVA21RrGMpdu+Ky4hCVhnEkCewxxUrndEfb7gOHKNfdEg0a6oNpaNn6hIVeQo",
-	"8fqomhzMuT1wzXBhqjLBTQTkVyg/eR08VRk3A9fqKl0oNCGWLONAEwlyuyidVdnOJbQIXHU2LsfOPfL6",
-	"+dmzH54/MLFEZsasmIpcWGoVwg1tRPLqp/M3oTVD4hpl1L86mDKbLhIi8pp8fwBqLSdbtcCxDHlsrg9H",
-	"aAoSAbX8xq/WC2b5lW/x7ZagdGjV4mDypcu0R8KlIU4geR8HNhv3JuA8KhA7Fw1+E/dchiU1FvM9xegb",
-	"HvdukgiMWnIrkH8hJlE3FurnkyBXQxWUAJrNfP4XNZpw8JCBDrrI8bBmpVFWpkeWDTv71H2FeCHLQ5vw",
-	"cX18GtV3neW0W9OcL8suXL7jJ3UJp0cHk1gOqU1C6Ahay7l0kt7nokpFXx4+qqVdBq4vqEhbaOgncS+O",
-	"i+zxeBz3EhwcXO9hy69taPg15WWRtaE+5TIKfdNCDx7NqnYtpVVBBOoaao0QaneMvvndDGEokzyhnxzy",
-	"J/QvqY0buWZjQhqRhWQ0l8wb+c7SS2UsAu33nlrqBrgzjhRElSXwwlkf/hTBskuHjHN8fq2FtZz6f+Hi",
-	"J5CMRw+TCMelzlQIQ3I4GntyOORHSdTSmdyZ0K6FKUIT4ozPhOQG+sHid0ITh3r7+iVikKuP55Ja/UWh",
-	"tD0zDgLHoFErNE5bdAo9IjB1hy5E5kZzSZomarf8Hng4q0xfqMn7Cbz9t/F4TDFE/OvwW+j/+PZlBJUi",
-	"OeN4FOSRZXNqPVxoGcE///HfTrnE1775FvrPnr8cjHD0N8SwvRQ2YNgGjBrB89oBhrZ8gT+4tnyTWla1",
-	"y2FeqDwDJjcNoHflMENHCrPDVTytKiu2kOmCyXnQdnORcq9n+ub1ZyuWLvjwaDT29laln6zX6xGjn0dK",
-	"zw/8u+bg5Yunz388f07voPUgLKk1dRvo7NWLXtS74tr41pyjsXtYrbhkK9Gb9I5H49GxS9ddkApyULlV",
-	"Vsp0pSEV01yYBTdUGe1wZ6b03f0xCWPd877tUyzLl1ZcA+W5IqMKiIub6DmBb9hY66xa74biXFeTWDI4",
-	"Gh/BkjNZtYcSBnJlrLsQwaczJ6KVqeIuPnDp2fiMH9LEEgckzpKUKafhggdfblbwcjLXPKJFD+EmCJdg",
-	"GEuGWxekXCn8HWqUMvVFRunjVYlH1Lg5Y4fTunrkoHWzxs07ZzFwY//oQ0R3dJMuVeVmwQh+uBgfHh2f",
-	"PHz0zeMnbJpmfNaL9irSomosZCuN77fTvntnT58+f/Xm+bNms5NGrdbw8Oi4lqjfFe7uqOXar0V2owqp",
-	"aWv51kqN2x+Oxkf31p27XUe03abbcbWAuRQaPBmPd41bAnpQu6OCXjm8+5VGJ3d66cndL5XXTeALh8d3",
-	"v1DeKUAvPNwHrI726Pjy0ZO9ZmvcDnAT9R7us33NCyTqBhxR45bB9PM7JDlTLJdMbyq+iTYQ9wRt2dzU",
-	"a9Vw0Ibauw8X9mFblKi+HU4Hr9zBkydkLjPNY1lxQk1tR0GYEbx25WdelS51TSpI+nysjirzvjy/+xD6",
-	"bBRE/iocolm+uItNmN/5xG+WTwCxAFAzqPJ1uxjGikoHDkLmv0/o4V2VMTsc5OcUc3FGpRst1BGEdJHW",
-	"VTCUJeGvi3Ktjb0vjll/qVQu5KWzJcle23A7gr9QfcV6wcl2Iz5jnU7u5mxcjCG7mISrj3C1EudhvVuk",
-	"Nr43Uuusyui67SdUXfjiiNHHU84XRs0S7dwi6zcTPDAtZKhjoPuFshy7BdQOVPuBGq6xRvFNqPOdFiK3",
-	"+GVaGKuWXIf5Z8Fd0ULDScOH88DQNWZcZoSu3iIufcHbzlMms1gady2aNdWsVkFS6DwpG8+Wv7hqR8PJ",
-	"nA7jOMOGFuIuSGPUCW6ec9Q6vVPU3cDmAqlIOUkVVE2gfziGpZAFEk+tS+spNe1wMfNY8mtnQ/rGsTSq",
-	"y4IOtJoqdSk49P9k7eonmW8iOGdLfi4s/8NLdj0Ak6qVa8qFO0Min+51gjN4OD72VtMuety6qKZ2wZt7",
-	"/g/kEksGXYTrLjtpEO423R7eM902KtQ6qBZ/x323vxWCxbeO9wKxvNmoSeQ/UJ7HFn0h7nbRNkqXekRz",
-	"3hVEfynCjSYt6qy53SNQecapdFWjJe4S2H2rZPI3Ot/JKcy4TRcxKaDBC2AVUpxz1NB75BMNfTMqDZCC",
-	"t85qb+VIcxP5hsl5HiRaB5CxdLo0g5St8DlUqk8hqcWcyWmw2h1PHsErNvdOBxbLTiY4gYTqbRIw3O/c",
-	"KpR2OYdfmKvPIORi+JU9MLFswDMgV5SQBbIVuvIr5M80CRBP6S/hKLdU6x2FZrcVcFA3Owp4VFcwhjKi",
-	"xsWL+1am3URtOJ76lfmFuWvSaNkfCphPGNh1JaQHrRbQa0fr3n1GJaMr72HH7VzbSPtl1fpfSznBvSmX",
-	"XONUVS4E9R72FnMrM2rltNL6vUOIFpSFlBRUOuSjVVOVbUaAorOKlfgIBDjhexrLpJ72MqG0pASV2aSZ",
-	"/xJ+8VltJP+9472PbIhePyhbPHSQbCPDt/cJ3ruQUjQO6UA9djg9So+zkyF/OHs0PGHfTIeP0yfZcMwP",
-	"Z0fseHqSPsz295Z1piLvZRTfHxG1C+Q7CCjka7j+v818jS9sHZ/c/VJ5/ef/eOu4pHKHR1Xt005C7zQ4",
-	"nIpZL52qh/l93h7dE+RN1GbmXyxD6l8C/wZTZvijE9QBjo9AM5mppbu5JwLXhBrle25QV3Dx0HPLZMZ0",
-	"FpKWjEtwiOWZ10hQyNTVkgcIgMuI9ZmF9X7UpOLc5l/7gKuvYenu0I5luETbT2jYjE86Lqcuv6GQb3lv",
-	"tqvqK1UsF8Suc9Xta6t9alTkWyFRdHkNfSfPWZn6GXn7S2sK4bsDOa2u46q13S4BxO3tvFkbMjGbcU2N",
-	"v8Pt2rE8GT8ZwYuZ48MB4AUzjauCXYw3dOlp3LSN6JN6DAuxHpfFUQarZBba+yidhdLTcO2X5pCqpavg",
-	"Aqvm5AMhA5PVL2+Npb9sG2Yi1GGGCZR2F2GTqu1OUMmU7za3KtHx60WOQjRx34LEd6XO9sOmlgDYDIl2",
-	"pWztLa067938wtKqnXB4i7Tqyi783Zf7FUirpz4f/HZpVTehD5xVsjOmc86ZThd8lzFdxsp9StkInrts",
-	"H+I3oh6PL0ksllZBzZgewY+uMp749CnlRri2K8lB4tuoJD7ck+aFEVcc6qn4o1gm/kYlL//cvduNarmd",
-	"XR/aAvDpyxdVBXOZFkdce8k2MOXV9X19qSB56mhviGefRNVnZ7hNYJwMJo7D+2QPdx9E8v4micK1gW67",
-	"2pCcP/ueuvRRNQ/Z9Qm92x+QxY+H4YUPAuP0eAfxDhOf147GlRYaSOqX2yRO6HXdOEN+yfVig7CEuleq",
-	"SGxdc5MMTiH57nktsnbwHhX8mxBDfI9/l7fUxJIKFWpOkGWX7KBGH577PA+Bh0/j/xe3Bel9r5OH4705",
-	"eKPL0I1n3Z+JUzfbvnTw6R9C0kpJnu7Uv7Bl/r+D59JplArRVlhsF991ebe7Ge9rPvRpPAxWLFTcN7Ka",
-	"JsCavU420Jd8XV3jW6YBozrqU4lBZANKL2Yujhf4OmWf1freMVtrfqe0mAvJ8hwXKq27cQ8ZOT7maqT4",
-	"tTCWkjipOIPiFeTHIM5F/ooRPL9mqc034f6KJJQeJ6A0cvFa5xRKgHS6z2lXT5UQG/QAei26kVffjtPh",
-	"a3Um8uk8hBwX/MpesGl6eHS8v8LXbA70hTW9VpOdnek82qNg1sC6390SXwHTcUdY8yu003d2sR0njG+L",
-	"xz+j7xtmnuuq63ti1RsrkQnJZMpzuqcWlYe2Rhh6/dbupdqU2b1ddOrmr7sYf333XGmLbxs8XwSpfy00",
-	"c2dxt/dr3t28zxZamrqqvyN1w0fCth1goy3s+I7bL4Aae9jCNTfL/wZM+I7bPZygt0Xwahv2wACyoRG8",
-	"8Y4ERrkLasV+KbjPfD8FJjcuWbqQl1KtZXB8nZQRtRWziyqg5guEm3K0LpC3AmgdnLE0U4KAr4yVndHm",
-	"HWklLgjttJSgkqkZkUOlr1X2cdMojly8uXLctfIVnd2eDJpR7AhYqpVxdWDCF1h4fWlCmlgsffv3Jct4",
-	"BAu1hly5DggWp23fMl0rw4qgYf/Fsp/UWhUl9fuEB6XnsdHgZ+uqerJWX7E5zyAXl7xlOSaT0rrtjqjX",
-	"0kzDIZ3G8lMi2bArkB3LMpINZ9X5qVl5Z3tIQwtYGrklMVgKYxCNy3vzt6PgLSN6/2j4rx71/sqi2/X6",
-	"gJJsf8YPvcnhN4++OTk5fIRzl7f5Hrb6g+HuHJUdwOgaatd/ya38cFx2QAodumpXVbcaXvVajZQmsshz",
-	"3Nw6NMd1aI5a0JwcVqBQF6qH4+Ot+dt3WzdheF9VA8a9JcNDlqixxb2bNngPx8ct6L55WIfuuL1X1Ubh",
-	"yrbnJknRmOJoPHaZpb7s3Js6+0llTx37JCXU7k8OeNDK9/m6rZhfNamBdW3fPcl8F3aToTDZCzhkvOQt",
-	"cHmLQVtcso0vcVywK94Ii92XDhB19n5DgfzAwG3gIrDdMNT6qe2G4/auvntpKhSp5MOqkcyHql/3pUZ9",
-	"YLrtd2XEm9EVB61uN1Sp6AU8SttnhfaFwrGkRrHgGsVC3+eklmHgCOpNYOt2KlVIgl2r7Zh4LGvXyggJ",
-	"iQd5WH6dOK+aV7DsgkvkJAMKlAaNxrieqJSZGoLFptReqB1p03Q+heT/Dj0Mw/NqKuqR4LsFl/1/BJUh",
-	"x9Itg/xrSvLBCM68OObQ2JlWp1xhgGtmeOYaPqJZvstHRigVWnI4xPoEJ1mzry+14t3fQ9bRVfgz+9X3",
-	"sPrOfdMoAi47bcTCQ0ileXq/u8u+BncZnVdlwD4Iabt7e8wOrO9l+Rthst6ioKgn0aMTapHL/cs34YLl",
-	"fhL3cGlxLxQQCwnCmli6K8UaRbCQvHl+/gaNTp+vXyWauLob+Oc//l+7mMbl2PhuPuTnL1tHZ+VtapuV",
-	"e7fO/KsqCaeCPCh7nbocFVlvApw5oEumDchmZ54PEHOeckgXnK4y9sWIKctzp3AE83y7oUjVLMVZc7Lq",
-	"O3gKLIRCqWOr71PhE5q62Osbbuw95E7eFb/cm8d29Z3+zDy2s/nzrsxifyrBXXHaiOgbtqkKt4R1vlme",
-	"ffGqwt85bhfHPedIybVe4Ts4bbsUsd5tylchUmWP47Yu5eqA0r/8aO+3Yt+SLnLtyLc0wSsl9FaYAvoh",
-	"82IYugLlrqey59gl0NsmQ6iO9KXOezSeOPXdqYauZApRqj6XDyJvz3Req1Azd5ao3VKQ4CfyVTU3727+",
-	"fwAAAP//",
+	"7H39chu5le+rnOLdKpObJkV92GNTlapVxp6Jd+wZx5Jr7mbaqwa7QRJRE+AAaEmMS1V5iPsM+2B5klvn",
+	"AOgvNiXalj2erPNHxmp2AwfAwfnC7xy866VquVKSS2t6k3e9BWcZ1/TP5xlfrpTl0r7mq5yteYZPM25S",
+	"LVZWKNmb9BKrC57A1YJLsAthgElzxTUIA3bBQfNU6Yxn4bGaAZPAmc4F16D5rwU3Fq6EXdDrhi15LMt+",
+	"0/XwB76G/t+4veLThVIXBvi15dIIJQfHwKaGSwvKLri+EoaPYtmLeiZd8CVDUrkslr3JLz2ksfc26tn1",
+	"ivcmPWO1kPPezc1N1FsxzZbctkecrn/g683RvmQX3AADza0WPCsHYNiMbyEzglOrxYo/MGD4kkkrUjOY",
+	"0JCFhIOjWC5UoU05fLjga2Ayg6nK1mHa8MeZ0MaC5malpOHA5kxI6C+ZvuAZTPHVWCbVkg3Dmk3ALZFb",
+	"2MFxsyeaeiZpCl2XuIZwNH4yiuXPC5HzRuduuLqQJvLTUH0A/bhnrMhzmHIh57DSKuXG8CzuDUZwEr6O",
+	"pV0wC1xmBoQEBg+vr2EuLrkBYQ0RNWXpBTALSqb8GJREGpiFTHADfQapZmYxgIXKsQkLM6WxUQ6G60uu",
+	"HxgQ1TpCzpnh0E/oRxgOa78N6bckgozPWJFbOHoIZhABm1muY3m1EGnFl43Ru+l3/CaQM9zs9qKeZEvk",
+	"sRYPN9hyya5fcDm3i97k4OHDqLcUMvy9jxxpLdfY5n//8t9xfD0eD+P4ev+7OL7+5ru3//5vvU4+DnxB",
+	"bPwnlr12xOJfqZLIEPhPtlrlImXIzXt/M8jS72p0/Zvms96k93/2Komw5341e8+0Vtp11dwSZ4tqZoSB",
+	"JctnSi95BkrDjIncwCXLRUZ9jno3Ue9bJWe5SD8TaW1ZcsUMFIZnTcb3A4iIA5u8LgwQU8dSF1IKOY9w",
+	"ZH0lIdWcWT4gBvH7HrnRPc5gwQwYIVMOU84lZDznlmfIMjdR789Oyp4p9YLpOf+sy/TAeFkA01ylFzjC",
+	"HIlAMcMkVBsJNGeZgf6jI/hB/An3MEkjnsVyymdKcy/iy4nSqrA8i8AoYHINasU1DQKWbA1zbkFYP/7n",
+	"Enmc5Y7eTz76U7XkKG/nxJLInPVxHgOyAf7KpqpAKnEwmTBprgzPiGt/VPY7Vcjs09P6owJTpAuU9KrQ",
+	"KUchibSmLM+JxjRVhbRE1W/CP6WaaHKNMCjTV0pIizTylTXQ34eX4k8R7I/xvyiogcGU2XQBahZLfomd",
+	"R6i9vAQejOCnwDWG9iguCGsoQ2HBKhUawx9IOxA1nr3OlHrJ5NoLQfM5pkcYOHn1nNRXXzmNLeQcp8uq",
+	"Cy4HwK9TztEUQhmjmeWQi6WwJE5o9tJcoDXDskxzg9aCdANd4l660krOQw8Gv6m3bo69LibNBa/x38MT",
+	"+rfhqZKZGfWiumlXe2PTyjl1n4BVcMWEBb/ZqQch56OGMvO6SEjL55zm5ibqvZGssAulxd959nl488T3",
+	"5+SNl2+oj4QxuGuUBtTMBqTCGaTd80aySyZyNs0/0waacWYLzUmnXAmbLlASzWZOGuFDEkeeNlOsVkpb",
+	"nr3kmWBnNM2/xS6XykK7q1EPv/XNYW8n1vLlyr4Qxr72lgg+XmnUAVY4s4S5l+jfwvKluYvOpzwXl1yv",
+	"fes4L57dmNZsjX9Lfm3P00Ib1cHIrzSnXeS9E645MM1hidwciDmGFTNkRjIDiWspGW0aWVHPFCnaszWm",
+	"nyqVcyZ7zgD7tRAa2f2X8s2oGnLlfajp33hKY/mWLIWfnelQM9hYlgkcActf1eZvxnLDo9aUOgl653rj",
+	"W7g22OtM5Jbr80wtmZBuXfL8p1lv8svtjXxH37lW3rYZ57mconYERw8oma9JQNsFNxx8X9AX/rXwAKWk",
+	"12egrqQZjEAWeQ5/BJbnuAglm2ysBr7ndi66N5uM4YdZGC/x7mGQPxW2Y5RaLf0wsS8nZPpWM2lY6lax",
+	"FNlmybRdKGM/6cidB3L7OD3T/YivImtbZov3mKZTev+5XBVd87QPXCKBWQRjNKPo3yP4aSksmYcNg9mE",
+	"l0nsFTrfkfQ3r19s7DsauWskCluja+O15cqG4PhJcvjz2dmrICUoboEmPH22LSCBy9aWeJtt/+yFUdm2",
+	"sQzFPPQLKa6DvqbG0JPCJlC7PjqqZFKpbEsBs9nNWdXDAwOyWE65DlEH7D0MJnIcvB8BS7Uyxsc2DMUg",
+	"NMUQyHhYCimWxZJc1E0yssLZbOeOZ5uk/FldQY7mi7PcLiJIlZScdgcaGTlDdbO2nByOCA3epchzUTNd",
+	"dpgJHlyJ9nSvG7PtHADqREnuIjeoJLhM+QStA8NTzdEqxQmQqrTH7ILHEjW0SDkZ5/klLhoDzTOheYrT",
+	"bNEGtbXgFxcuIKGuZDBfsVlh4NdCWZ4NRrGkfU8qSlgg1YFmoost8Gu2XOFW7xE7Ho4Pyu5IMc9Unqsr",
+	"nk3ghUq97WPtykz29vyno1Qt9yS/GiK39rZKj0q80Dyepzkz7yEQyKL4lr7ZlAfdS1CG7zaGDn0mgcti",
+	"CSmTZH7kRsGUOwkpJDkOeg05k/OCzfkDA3Mu0WtQmpxPF7HiOU10zmcWyK2TxnJGU96rRUzO0dDp3j8u",
+	"ErCP3i9KgNaauvWMIC0sWnAM3px9N3wMpCIYSgkhKfThnscSF/7HNy+I0w2YBfGEgTd/+O67754OjgHn",
+	"Zl23Va4YWl/ShzU37RESwuepyng3+TVaiXvcB8dQMRyyt+NK7Mu/n422s0ll5jclbxBDKJB6TXHQJDTs",
+	"0/b83yamT0vt1BzjistMyDnt2sBba269LzQBdAo5yhbc6E3mo10Yoj/CxBIZOSuILb31NgkiEp+5ryaw",
+	"4nrJkPVR8/tQgoaMs2yYc2vxZb9xfejZ00jjtZrigKVx6BroCExHvTIu0tQnGbdM5Lsb0NTMU/qoy3gu",
+	"RWYlZrx29cKlkNldpnD5qbdPdzaNXedd614TJp3inMnWak5imVix5KqwCXEDTkXOLS+5u9J74Uv//nEs",
+	"k0obnWs+KwzPkkl7s6PVBv5XF44pP2o14UjyLdQUXWCXcFgBffRObAQuyhS8bBYURRRL6rSQmrN0gZtx",
+	"gF3Z3PjGz16cwoLJzCzYBUc+TJFTZuiocbjk2v2z6hu/zrixQrKOwVJnaEFBprhz+7yWoxCF/zdFBZBG",
+	"pxVjWdpBS7b2H7F0Af2VFpfM8ghypVZTll5E2AQ6uNlgBGhgkYqhjYj7c8mNYXPugvlTZRcoU1eFXinD",
+	"S6G+EMYqvQbNLznLTTtu54OKztPH0aIuPHfip7WkfpJREni56FbGRbMOrq+JsMPra2wmqNytbeB7pWI2",
+	"5GSSjir1s7MmEuL5JJak/J2R4EwG14sXiFapc4pmbe0P6XMBbOemd8VvRcpj2YjgNuJsDSnlN0Mv6m3u",
+	"heZDL7Oins1xE3ewUy/q1aadBJ+bl7rML4e4Xfp5sbUhA0mxbwqG/zz96Ueg6CPXyK/lwR5xQwR8NB/B",
+	"nnMK9sZdQk1z5qMo7fOVpghzBJTvd0qw0uHeVVKfFlMczRS3OX1NAZ+bqLdk189dA/tHZIWHv1riPOoV",
+	"UvxacP8zau1AyGs6hN2cSX9Sce68lF1MbGzt3PpQ1J0RhzAEkTV1DL+059frv3/z+EnXMqA3cF5za3Yz",
+	"QDdCRRtWaKfPNoKzmi/0wMDSyfmUIrFeVfSFNZD4vxIyFxKrLMsDmSYZeKuqdi5CxqPbZluMqYpfaMzl",
+	"5ui26DrbL2lE8RJMOue5fphdh7RYbux5FRLYZdq9iUYH6utcsWx7HKtrCqLe9XCuhv4hRRhfs6uXTiWQ",
+	"weEE2p27yL+GX9DhybmLwXTGUfwbhWPPjZ+bK9wV6o56hf+43Dv0oIOpPeed+/jG7QKGmvAthYE3Nl+D",
+	"9vZQqyVodhvV93t7mTeG28mTW0VdiE43OfYZeWlEN+B37pwmZRJUmhbaKbf9IzA12Ye2gIFVXhhIlI+3",
+	"jX4teMGzJApH8v/J7bMlE/kDE0JxKzQdcA/8WmCfLvgHmUqLJfY+pVM9489m94pVxiyPZTivMpApF+em",
+	"c6sRnMjN3v1A6DxYae9CUHdE97SwUSzdga9UZXwLRxvGx9F2EjbytkHpXjR1cavfXlQ9Kb+oP8T/T5uP",
+	"NMfVaX8747r1qVmxZeMdrVar5iuXQhN7lA/UisvmK2ku0ovWI7S/mZCW4BGBKCeFao/q4wnPPE3hTzqi",
+	"7nKSUGTQigxTZlmu5qRqW18hSzJL5yEu5Izap4qLoA+m1RIb5TLj+j/Cb0rPyVNzXD7p/aVAO4c2l1X4",
+	"ujub+Y9mWyQMet6QHeJfGwcsJxJCDDwYvCihPb1ooK1ULlJ3PrU5Tb+X8ZQUI8evVaEBt+tUXTfGVXLE",
+	"lzesujtC7omauXG0TzCa+vWmxce/l/XyKDJmAMmmcWzIl9pYuol2RFRE/xfOl9IOFkVka56KleDybsKj",
+	"XmG4RuN2JYb0z86zyjAGTyP0F0xTRMaomR00xxHE1Jc4jrJB8FQCg1zIi4D98E22BlQK2S98SJ5OXJ8Z",
+	"5xmh+3KlVq0FKjXUlzacYOR60eaoJMkg1ZWzvB3qERwq1GEDW2PrEOG3DW6h0HnsHRyNjyaPHo/Hk6Px",
+	"+HCS7rPJZH/ai3rLayTZrJbXo3w0V2r+m60yF5dCzgNkzFlQPkbWybbByPiS5QkttKMT+k4jUwysRO20",
+	"WNcbRV/2PnREbl8Yb29+yevCpXVWBcW4KLIORDb0u4zy4zss8dYqlmbzF7qOzZ0WqN2+oG0T5IvcZrOc",
+	"zefbbA/nfXxpQzgBosurA+tWYUNTo1dfg5PUA4GtIw2PckyVtFrlkC6YZqnl2p273zNYvBFRHI/vhpM8",
+	"J5zhn5hNFx+LUdopEur6o7DCBrXj2yKg7TDKLQCQxpi2wdU0N0X+3oSX7XWct30IgixQsX0Ybqreb008",
+	"9Ojcha9qPPbo6D5YrBlZbrL7mxrKBfrFCkUx7pw1ZxoOx+Px4DicUpjwmxVLcsEc5rUTELJk1w6fcnjw",
+	"cHyIJpPnFvd03Ila8VLltkDlRkhLWsDvopqTy9xRDpeXPFeU6pPgKwn+ICzJCcOljRxijA5uhDRiLumE",
+	"TlqKa1luVoygJUt1ybMJBayWnHA7JMtcdoKbZOAmZStuoJ/ExXh8mCZgLFsbCH9GkMT+n7EMP/kHA9KS",
+	"DkORibkgeBO27VBCxqcIibkkuKqBVF3S6ZIyHPg1S20sCcQwguclRe4AEGUYE5Lg/6UcAzqbQf2bMq3X",
+	"UZB0saxEHQiZ5gWBP9zQsghnj770G8MMjnE2l4WxEPKMoIawiGIZAOOFXDHcSmAKrdUczTY/Ye4grjZY",
+	"195MWGAwyxWzj44aeItdI9TBv393KzIyqh3o4TK6r6C/ZA4NTK4D0VMHaQ66FMGH7EvRcXD208qjFFda",
+	"ZUXK9TDFhZYgsmPK8Vq5fBZBaJrSvlcydRHXVjAT7JVIOUHhKgL5pT3/5WT4Vzb8+3j45Hz49t1+9Ojo",
+	"ppPGjcB9Szp9yLibof77mMn3PgRzVsW72yGlUcOyDXjSrexB4NZ7Yo42oKdSEP7V7Qpouwr1XFH+1chz",
+	"cZBENYPyWI6EKElYFJnOH0E/e9Trxhw6UHoX+kkXvJaTKjJYsMzlYZUM7I7Sqtwfya9q3da6LHV0OIPZ",
+	"cmD0Idq9bDCqz1XXVHtRs32uveV5b6SF9rqIeaW0ZfkLIS+208OvVyi0z2/FwFKQy1i1MnCl9AWuwwfB",
+	"YG8ZYAkq3vRDUMUNhSQqSLcgDYZEWwSFtCKHahQNSgot7txC1VR6QHI1Idvn9DW/VBf8NqMUf8+6QbaU",
+	"KWS4MS57ims3RJTWhR2978TdYpI6GrpG8Rf0vT/MT8iY5efOwetAI9xpyfFz9PTe+8v6lq5J0f2Dx/dh",
+	"CH8gYoJiTB35LOg0G/F3XgPTPxyP6tbvftPs7QRrq9nM8I7mHU6EjG5zIVa1Tjb72MG6vl3pfvzc7oZQ",
+	"IIas4Ak7ntjfbGftrfLu/dzcOjKnw1UsOeC25dv8jU7xO9PyOn3j8EHor2x869behsVNSgMwaZiJzAAD",
+	"s5ZKrpeo6xMvRijF6j1AsqV+3AKYddUO/KR+iDlSys+Z5mYB1atOjnpj5JbMj9tFS1dAz9VncBZPJ8z2",
+	"NpUePj+fdoDXb8E6hfQ+NCwd8rLsPyxHSffbD951bjmqbfdhaqYaYcNSKjErYX7uNJ4cOR8RvvpkCuJT",
+	"C8mPkHdh0qrd1DbimHUOYs7WfoMcQ1JbtgQMWxtwoB2fQGGvFJgFxS4oz35SNhHL6RqSMN0J9CuYzwCU",
+	"Bvy1mq4E+ryGL6LWmQ3xV49vzQQSvBSSWQd0X7LVCgfcWNfbWLgpUZrrdSvr03v1YKDnqvWPrkBInbtR",
+	"qEu+A8qxi6abaKet2KLnbbnArV/uX2hGQOEjlueBB/wilfCtDxGfkl+hGCvTcurC1PxG0pSFkR1ThMlj",
+	"02gqQgd1OVvjpbd3ioZbTlFcXG5LZ1+MAG9AFu9BmleWSKm3pD/C7DQQlGWWn1Jy34cpgrlmKT9fcS1U",
+	"dkvRhAUHlWc+jRAuOF8Z8sLItx2jcf0NZGxtBjX7+vGjo/EY+gdHQMWgBg1z+9H46PFd1naX/D6tMLNt",
+	"bGEFsOucq3p678ZAx/DHMqk3gn34Y5XAW7L2ONp/u0EkIfZksRxeMpcmjRQ99S31ot4z10wPRVM3HL5z",
+	"G+wf1SCmaG1uO/B1AWWvU0psKK3YctQFwPwKt2xwxRk3NkBhPsaUCt7wjqnm3YkRb7vOlQlkHOwMFMvO",
+	"tK32WbK5tsmoe/c0R3uHcuRbRHRVEKeWudMdWmxlUN93wjP066nNVVoznapQaoGSIfNx9CWlCUdlhYVy",
+	"y3KUrhb6hnNIqiaTWkXA2ljuCtvukAdMGfqBscKalhnA4RBz31XJ+nCdu5lMcWeKb42Ye0/xbSj9js1G",
+	"lRuZoUM94WKMfk1qsYCZ0mQLqcKmaskHXcy/1YCoC6wui6GZWNxMOt6eXvqG0P//EmVXyBJKfSahP0t0",
+	"HXkWSHPONHpaX1wxlQbp2PAnIfyjaqHsXAHlveuWvI9fXt8aRdNXqHjaN35Xjt92JMaO5yzB8Otsb4uf",
+	"VB72hOIZoREQtnXaQ5nGuKad5NwtsEryqlzOHUlcd1NIx4fBoJyuUZTxfAZ9Kgayqd2P9sfwvZIuY9oD",
+	"LAJ42OthXxUJWGHV0PcDV0Jm6mpw7IuBVAVt4TUfknktXPkUwo68Ojn79s/Q92nL+4PaZrkt3bB1KmE+",
+	"Pjd1i5ioybj7Ezkf3hIlsi1VJmaiy077gF0QpMoGKSvNL4UqzLmztM5vOwPdwopv6Njxqtoz5EZqJy0p",
+	"Q4jOTZmxoNGlFWjrEBoGnUxzzxvKdb/99NThUYnEfnK1MDw9/+c//icZjOAkv2JrAytfgq2slxpRIVAq",
+	"LkQe+TB8TpaDl2M/C7twrnoyiIJRRwe1xgV3qmRi1+nL2Q9/eaIff//Df/2qz67+9ubV08fPX7z663N1",
+	"8IK9YKdXH26UeYpqJ0idKZwfJdGjzspVNUOnsRk29tlGZmed32/RFrdX67u1st4W5r2t4F54/14K7pWp",
+	"rbtLsaAib+6AjVbmZ9nFLXP4oxcFzel5QbVgTOTgdSaCxXq14NJEUMiMa5Mq7StsEebPEArFoQPdgxH8",
+	"RNUoKlxgLPuWTSPIheQw1ZxdmDqOzxWv2IAQ0/T7wgztilKvCO9FAiTMTbQzFBT+/Rc2/PvJ8K/j4ZPz",
+	"OB6+rf4E+rv7OKK0undAsWwWpQmllf0SzYo8X38o4+zILpUkuptRbuOTrmhlCHwFa6Mz6lIzGzfY7ESi",
+	"bFR5YTmV/UJhT+W/4M3rF1FZPrcDWA4vhOWaQH9UpgW/DIVaYlnGBhzAj0oaEuPCKNS0qvFVRKH9Rg3/",
+	"EgbfYrmu2mRXJe+10DX1w7Dx0b2ctm0u6s7OTCU+2iz7wTrybgSRa3mTrd5upiQEI9Whi61pdU3Bz9s1",
+	"cFle2Vd35WmhhV2f4gR41PhK/MDXJwWuQBcvOszgg1ol5ISthBttM/paIHNRBWdfA3PJJJvzpT+Jpkmn",
+	"fcuZdlkcbgKQgVyW7Zwbe6YuuOwm56xxHUCtVDIaGpQ/kyo5E3MfM4hc+n85BqR+sAMlN0TLTHXMB6Cn",
+	"MFwoY8nEF8jwOD5nsqlZvYpBqUtPXj2fhKD1yhXBtgo4vlaVy7YLLnRAdpX+BS18rU1XEDrUNYuA1YoV",
+	"hI9iGSoqVdUeR7GMpZu+Sy4hCRvUJFVBd+MLG9X7C9E5V+kfvT7tKj7EsvETVVAQOZoJfbTn9ubc7rnq",
+	"+DBVmeAmAgrelH95RydVGTcDV4cxXSj005Ys40AdCVPdNeJTcUpqkbhqbRwA3L3y+tnJ05fPHphY4o5n",
+	"VkxFLizVseKGJiJ59dPpWagblLgqTvVHe1TNPCF5WDOKHoC6kpONQhWxDCBrVyQqVKyKgO4AwUdXC2b5",
+	"pb/zww1B6VBHzNHk62rQHAmHkZ9A8i4OGinuTcCFrSB2cTB8Evcc/J+qXvqCl/SEx72bJAKjltwKFPXI",
+	"SVQqjIrNJagAUJAQQbOZBydTFSRHD0VBQBc5Ltas9HxL7H5ZTbpPpcFIbbA83BsyrrdPrfqS6Jxma5rz",
+	"ZVki0pejpmtD6NXBJJZDOokN5aprCQHOPPKJElLRw/1HtZyAoCAFVRARGvpJ3IvjIns8Hse9BBsHV4zf",
+	"8msbqlFOeVkBxNDFJTIKRT1DgTjNqlpipetGG9RVexwh1W4ZfWXWGdJQZiBAP9nnT+h/Sa3dyFXCFNKI",
+	"LCClXaZJ5K+aWCpjkWg/91TvPdCdcdxBlPYIz52L51cRLLtwzDjH96+0sJZTcUoc/ASS8ehhEmG7VDYR",
+	"aUj2R2O/Hfb5QRK1DE23JjRroYtQIT/jMyG5gX7QWM6+wKbevH6BHOSKt3BJdWijUHclM44CJ6DRlDbO",
+	"xHZeEDIwXZdQiMy15jIITNS+A2Tg6azSUKBmGk3gzR/G4zEd1OK/9r+D/o9vXkRQWd8zjktBYW82p7r4",
+	"hZYR/PMf/+Mscvzsm++g//TZi8EIWz8jge0NFgOGrcGoETyrLWCoGRvkg6sZO6ml/LgEm4XKM2By3SB6",
+	"W4INdOTXOF7F1apSNgqZLpicBxchFyn3xrm/zeZkxdIFHx6Mxt5JrUy5q6urEaOfR0rP9/y3Zu/F82+f",
+	"/Xj6jL5Bl0tYsgDrjuPJq+e9qHfJtfF1o0dj97JacclWojfpHY7Go0OXS7IgE2Svil2tlOnCyBbTXJgF",
+	"NxW2jWTSncWbiWPd+74mYSzLj1ZcAyVhoKAKjIuT6CWBryZcK/tdL9XlLKtJLBkcjA9gyZmsahcKA7ky",
+	"1t2Q5HNtEtGCUbqbkDzShbNgrJlYYoMkWZIyHyLc+ORzoQteduYqG7X2Q7gayqHfY8lw6oKWK5W/Y41S",
+	"pz7PKLepyj9sXqW1xZiuXtlrXbWFJq3XFX/y53B3XHVQehXNbEb843y8f3B49PDRN4+fsGma8Vkv2imD",
+	"mFKFUaw0nm/mJPVOvv322auzZ0/bgLBaIvFw/+CwlkXWhSnoSDTe7f6GRops02nwdf8a10EdjA/u7eqI",
+	"dpLr5h0STqoFzm3dO9JxP9m2Hv1Xex230FGvR+Pxtk/L0e/VbsKiT/bv/qRxdwl99OTuj8pLrfCD/cO7",
+	"Pyhv7qEPHu5CVseFIPjxwZOdemvch4PfHe4wF+1rqm6i3sNdpr15vVPdmyTRsOG9/fIW978plkum15UQ",
+	"p7sCvXSxbG7qWd3YaMMG30Ul+IN6VO8eL9chuLcoiAmFOZjmsazEsqYC3SDMCF67RG1v15eGL6Xufjq5",
+	"Sznsn1/4vo+waJQO+E3EVTPRf5vMMl+F1lehdR9Cq7zhDKo0my7ptaKMv72QsOfxZLwroXXLecspHfk5",
+	"d9u1FtL/AlqpdWscgXT8zZruRgIf0GXW37+ZC3nhvGzyZNfcjuBnSou8WnDyaknoWeetuD4b91nJLonl",
+	"0hpdiuNpGO/Gvh/f277vTKbsuhgwJEv6nMbRh++4995Av5M9UPK3m836zUUPTIvr6qzufiE0b7da3sLT",
+	"L6kgK2sk54Y6INNC5BYfpoWxasl16H8WIkYtfp80wmgPDF0ty2VG+8IHJcqTi834NZNZLI27qtaaqler",
+	"ICl0npSF6ctfXDUEwymiEdpxviUNxF1ay6hS7DznaPj7uLS7FdcBBnCLJhV4IIH+/hiWQha4S2tV3I+p",
+	"qJfDhsSSXzs33heWp1bdLYlBKKRKXQgO/T9bu/pJ5usITtmSnwrL//iCXQ/ApGrlinbizJChQ3dNwgk8",
+	"HB96x3Xbxt+4yK526a57/48UlUwGXRLCXYbWkBCbAmL/ngVEI4O9Qzzg7zjv9qtkaEkG/Opwp7kor1hs",
+	"SpOXBJza2Mi4SbqECOrL+pH/vOvE7YUIV6u1xEDtiCUClWecamhoY0fgzgH9nQ0UW3ZxsmOYcZsuYrLv",
+	"Q8THKtzaLihH31H8OxTwqgxsQje4CE0r6YCbyN/cUKVDdRAZS+eqMEjZCt9Dn+UYkhoogwJEq+2AixG8",
+	"YnMfYGKx7JS2E0go8TcBw/3MrUKOuQvuhr76DAK4yY/sgYllg54BhR2FLFB+0d2jAZDW3Om4Sj+Hpdzw",
+	"XLZkvN+WeUtldelwq7p/O+QzN27d3jVF/iZq0/GtH5kfmLuvlYb9voR5RM22+8A9abVz7vYR8dtPaDZ1",
+	"AYO2XBO6ybReQn4mB+df3tzCRSjntiYSK1QS3bbgIx8tTOPKGfT1mxZdiuJ0DUlB6bP+CHSqsvUI0Bio",
+	"DuD8sRY4c+I4lkkdgDYhQGGCfkDSRKKFXzwelSwaf5rTR3lHn++VRa06ZEMDm9/7iJBwAPeNAzCvx/an",
+	"B+lhdjTkD2ePhkfsm+nwcfokG475/uyAHU6P0ofZ7iHYziSCnYIb97db2yWBOnZqQE65Gw+ayKnPu1/H",
+	"R3d/VF6y/jUgcZd0cPxXZTtuFRCdrpcztuvJknXMCWl+f6Oijwo0wUSxDECmBP4AU2b4oyM0Ug4PQDOZ",
+	"qaW74zDymf9ogOQGjRl3OH9qmcyYzgLs0Di0TSxPvMmEWrBuNz1AAhwG3kGYoH5zB9lgt8VXuzV0BKdW",
+	"C6rWaPiSSStSM4Alu+BkL7lrULPQoWEzPqnwbegcNhFvhD/w98yFPN7SBnSIiro0rm7wCYFiD26MfNFI",
+	"gjpcQd8ZHKwEe0feE9Wa8CRuQY6ri0trF5SUBOL0HncQzyATsxnXdEWKx0+wWB6Nn4zguS+oEAheMOMK",
+	"qLkQVeYAB6GeodXrgOd4QuyTeg4LB48OUlSenMosFEJUOgvlJ8MFqZpDqpYuZxOsmlPYiVxtVr/mPpYM",
+	"Us3MAmYiZF6HDpQGXXhf1a+gkinf7nhWKue3O8YMR9u7piC/LY3Kl+sahLd5Pt8FtdxZy3XeUP6ZtVwb",
+	"MnyLluvCB3+N5X9VnU3V6Zj6LtVZDzjsOR9u6wHjKWc6XfBtoYcSReLBliN45nBwJPxEHalS7vdYWgW1",
+	"0MMIfnQFT0hpHBNqyFXLS/YSX/0u8WePaV4Yccmhngk0imXiL8L0ypjOukwjWXdrsa62Nv72xfOqgEIJ",
+	"GCUVsmRrmPLq1uW+VJB86wTBEHkmiaq/nZs7gXEymDh142FQ7hqv5N1NEoXbnt10tSk5ffoDFVemZEKK",
+	"giT0bX9A8RFcDK8JkRjnjDiKtwREeG1pXGazgaR+J2HiNHDXRYEULr5arJGWkHZPaU2t2wmTwTEk3z+r",
+	"HfPuvUMv5SYcaL/Df5eXC8aS8p5qIaNllyKj+mxeFD4LB08fp4zOb4Ov+BJ1D8c7q5NGccgbr0c+kdpo",
+	"VuvrUBovA5yr3J5u1b/0OMb/KllNq1hadRvHqdvktUOybxfYr/nQA+MYrFgoFNLACU6ANataraEv+VW5",
+	"1ytgPdrUHpwPIhsQYJ9VBc9IBOk6yJ8EXVXrWGkxF5LlOQ5UWnfBMioAfM2ldvJrYSzBoilHjI6fKIhD",
+	"Eo+CNSN4ds1Sm6/DdWW1SmpKo/SvlU4jSLEz4I6bRdXczIUz5c7aat3nu/hZXfh8vOyhqA2/tOdsmu4f",
+	"HO5utTar/X1mc7VVNW8rQE57FswaXPc1JvM7FlZu6WtBlTZ2bZu4csr/NvzHU3re8HHd5Qu+dGq99B75",
+	"z0ymHE0fV4mubYGGKyFq15euS5x91/52/dfjsr99TLMMRGzGNL/MzfB742e36HfHGOfdxaRtoaWp+zBb",
+	"MEnRtpzF0QYbfs/tZ+DBHSIOtWDWV5a7R5b7ntsdYtq3nRjXVuaBARSsIzjzcSFGoBy1Yr8W3GfVHAOT",
+	"a5eIUcgLqa5kiGMelSe4K2YX1QGur9jQtCjqpsnGgW2HrC8dvWDqVO7eVnTDFryUAz04ey0Yp2pG+66y",
+	"XKsIQzOsEDl8QxWHbcGPXeQjGTRRExGwVCvjckyFT97yluOEbNJY+nuPlizjESzUFeTKlbCx2G3tGhyy",
+	"jWspnhE0POhY9pNarTmfc0ZP/EVGtl2hrdauCymTv/+KzXkGubjgLd87mZTxgW4ERw01HhbpOJYfg5yA",
+	"bcCJWJbICTip1k/NgElX4iEAOQOXRm5IDJbCGGRjJfk21EUrDLE7+uI3R1l8YWiKeu5RuW1/wT96k/1v",
+	"Hn1zdLT/CPv2P1LPjQKPODsHZQnHnhVLX0DPjXx/XJawCyUW6R1V2N5GxcJeqxLeRBZ5jpNbp+awTs1B",
+	"i5qj/YoUKiP4cHy40f/C2tV5WZGmTcO7KtM47i0ZLrJEGzTu3bTJezg+bFH3zcM6dYftuaomCke22Tdp",
+	"ikYXB+Oxw2b7OiDe6dtN/fvdsQsIJmxQlDSeD1r4sn8xf+53CaJhXet0T8aFO66VobqC16Qo4SlA45C/",
+	"wf5dsrXP016wS944Tr0vYyPqrBKKmv+BgdvIRWK7aahV3txOx+03I+xkEjWqkVDs7j3tvPuy194TsP59",
+	"iZRgdIlYq+YLpVt7SwLV+tNC+2oHsaSS4uBKikPfo7pL+EAE9XLhdRef0rzpKoUNLEUsaxc3CgmJJ3lY",
+	"Pk5cINNbcnbBJYqsAR2wB9PJuOrZhO0OIANTmklUuLoZdTiG5P8OPQ3D06orKvRiXb3+sgqOoFoKsXTD",
+	"oJCmknwwghOv9zk0ZqZVU10Y4JoZnrnSwMYqvS0sSSwVSjA5xvqIuGSzAjwVbd89KNlRf/4TH4Hs4Mee",
+	"+vKCRFx23MBQhNOv5up9jVD+niOUtM6Vh/0g4Nh3DlLuWV8t+XcinL3LQwfbtI+dMowcRjVfw5LpC55R",
+	"5RccWtwL1ROEBGFNLN1lv40KAJCcPTs9Q6/YZ8pUwCaXWgf//Mf/a+fLOUyXr/pGRzLl5QRZec/xeuW+",
+	"rSuNKj/JmS4PymraDhMl62XmM0d0KewBxfPMyw8S6lMO6YKnF1XVipTluTNUQvxgs5pSVSnKuZuyqmx7",
+	"DCycdlNNcF+kxwPousTyGTf2HjC+dx1R7yybu242+MSyufN6gW1Qe78qIZ5y3ABt+CuWHK8J68LhPCsz",
+	"lr5K6t+jpD7lKAFqt1hskdDtLOV6iT6foEy5eE5KO2jgHsEUfWvvNmARki4V6sAFmxBuE3rjRKm6rWsY",
+	"Sqnlrtq/l/Ql0ZsuSkic9iUZdqjWc+xL+g1dkiOyYr0vjxPY7Om0llNq7kwqvSWzx3fk09Nu3t78/wAA",
+	"AP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -5,8 +5,10 @@ package models
 
 import (
 	"encoding/json"
+	"errors"
 
 	"github.com/oapi-codegen/nullable"
+	"github.com/oapi-codegen/runtime"
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
@@ -154,15 +156,45 @@ func (e QueryStatus) Valid() bool {
 	}
 }
 
-// Defines values for ReplayResponseStatus.
+// Defines values for ReplayEventResponseReplayedBy.
 const (
-	ReplayResponseStatusEnqueued ReplayResponseStatus = "enqueued"
+	ReplayEventResponseReplayedByEventId ReplayEventResponseReplayedBy = "event_id"
 )
 
-// Valid indicates whether the value is a known member of the ReplayResponseStatus enum.
-func (e ReplayResponseStatus) Valid() bool {
+// Valid indicates whether the value is a known member of the ReplayEventResponseReplayedBy enum.
+func (e ReplayEventResponseReplayedBy) Valid() bool {
 	switch e {
-	case ReplayResponseStatusEnqueued:
+	case ReplayEventResponseReplayedByEventId:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReplaySourceResponseReplayedBy.
+const (
+	ReplaySourceResponseReplayedBySourceUid ReplaySourceResponseReplayedBy = "source_uid"
+)
+
+// Valid indicates whether the value is a known member of the ReplaySourceResponseReplayedBy enum.
+func (e ReplaySourceResponseReplayedBy) Valid() bool {
+	switch e {
+	case ReplaySourceResponseReplayedBySourceUid:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReplayStatus.
+const (
+	ReplayStatusEnqueued ReplayStatus = "enqueued"
+)
+
+// Valid indicates whether the value is a known member of the ReplayStatus enum.
+func (e ReplayStatus) Valid() bool {
+	switch e {
+	case ReplayStatusEnqueued:
 		return true
 	default:
 		return false
@@ -540,6 +572,24 @@ type QueryResponse struct {
 // QueryStatus `delivered` is accepted as a synonym of `success`.
 type QueryStatus string
 
+// ReplayEventResponse defines model for ReplayEventResponse.
+type ReplayEventResponse struct {
+	// Deliveries How many fresh deliveries were queued (jetwebhooks extension).
+	Deliveries int `json:"deliveries"`
+
+	// EventId The replayed event.
+	EventId string `json:"event_id"`
+	Message string `json:"message"`
+
+	// ReplayedBy jetwebhooks extension. The request named one event.
+	ReplayedBy ReplayEventResponseReplayedBy `json:"replayed_by"`
+	Status     ReplayStatus                  `json:"status"`
+	Success    bool                          `json:"success"`
+}
+
+// ReplayEventResponseReplayedBy jetwebhooks extension. The request named one event.
+type ReplayEventResponseReplayedBy string
+
 // ReplayRequest defines model for ReplayRequest.
 type ReplayRequest struct {
 	EventId   *string             `json:"event_id,omitempty"`
@@ -547,20 +597,35 @@ type ReplayRequest struct {
 	Uuid      *openapi_types.UUID `json:"uuid,omitempty"`
 }
 
-// ReplayResponse defines model for ReplayResponse.
+// ReplayResponse What a replay queued; `replayed_by` says which of the two shapes it is: a replay
+// by `event_id` (JetEmail's) or by `source_uid` (every event of that message).
 type ReplayResponse struct {
-	// Deliveries How many fresh deliveries were queued (jetwebhooks extension).
-	Deliveries *int `json:"deliveries,omitempty"`
-
-	// EventId The replayed event; for a `source_uid` replay, the newest of its events.
-	EventId string               `json:"event_id"`
-	Message string               `json:"message"`
-	Status  ReplayResponseStatus `json:"status"`
-	Success bool                 `json:"success"`
+	union json.RawMessage
 }
 
-// ReplayResponseStatus defines model for ReplayResponse.Status.
-type ReplayResponseStatus string
+// ReplaySourceResponse defines model for ReplaySourceResponse.
+type ReplaySourceResponse struct {
+	// Deliveries How many fresh deliveries were queued, over all of the message's events.
+	Deliveries int `json:"deliveries"`
+
+	// EventId The newest of the replayed events.
+	EventId string `json:"event_id"`
+	Message string `json:"message"`
+
+	// ReplayedBy jetwebhooks extension. The request named a message; its events were replayed.
+	ReplayedBy ReplaySourceResponseReplayedBy `json:"replayed_by"`
+
+	// SourceUid The message whose events were replayed.
+	SourceUid string       `json:"source_uid"`
+	Status    ReplayStatus `json:"status"`
+	Success   bool         `json:"success"`
+}
+
+// ReplaySourceResponseReplayedBy jetwebhooks extension. The request named a message; its events were replayed.
+type ReplaySourceResponseReplayedBy string
+
+// ReplayStatus defines model for ReplayStatus.
+type ReplayStatus string
 
 // RotateSecretRequest defines model for RotateSecretRequest.
 type RotateSecretRequest struct {
@@ -662,7 +727,7 @@ type Webhook struct {
 	// PreviousSecretExpiresAt jetwebhooks extension. Until when the secret replaced by the last rotation still signs (unix seconds), or null.
 	PreviousSecretExpiresAt nullable.Nullable[int64] `json:"previous_secret_expires_at,omitempty"`
 
-	// Secret The signing secret (`whsec_…`). Present on create and get, absent in lists.
+	// Secret The signing secret (`whsec_…`). Always present on create, get and rotate-secret (see `WebhookWithSecret`), absent in lists.
 	//
 	// Example: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
 	Secret *string            `json:"secret,omitempty"`
@@ -690,7 +755,9 @@ type WebhookResponse struct {
 	// Message Example: Webhook created successfully
 	Message *string `json:"message,omitempty"`
 	Success bool    `json:"success"`
-	Webhook Webhook `json:"webhook"`
+
+	// Webhook A webhook with its signing secret, as create, get and rotate-secret answer it.
+	Webhook WebhookWithSecret `json:"webhook"`
 }
 
 // WebhookStatus defines model for WebhookStatus.
@@ -702,6 +769,36 @@ type WebhookStatus string
 // Example: https://example.com/webhook
 type WebhookURL = string
 
+// WebhookWithSecret A webhook with its signing secret, as create, get and rotate-secret answer it.
+type WebhookWithSecret struct {
+	// CreatedAt Unix seconds.
+	CreatedAt int64 `json:"created_at"`
+
+	// DisabledAt jetwebhooks extension. When the service disabled it (unix seconds), or null.
+	DisabledAt nullable.Nullable[int64] `json:"disabled_at,omitempty"`
+
+	// DisabledReason jetwebhooks extension. Why the service disabled this webhook by itself (the
+	// endpoint answered 410 Gone, or every delivery failed for the auto-disable window);
+	// null otherwise. Re-enabling it with PATCH (status 1) clears it.
+	DisabledReason nullable.Nullable[string]   `json:"disabled_reason,omitempty"`
+	Events         []SubscribableEventType     `json:"events"`
+	FilterDomains  nullable.Nullable[[]string] `json:"filter_domains"`
+	FilterUsers    nullable.Nullable[[]string] `json:"filter_users"`
+
+	// LastModified Unix seconds.
+	LastModified int64  `json:"last_modified"`
+	Name         string `json:"name"`
+
+	// PreviousSecretExpiresAt jetwebhooks extension. Until when the secret replaced by the last rotation still signs (unix seconds), or null.
+	PreviousSecretExpiresAt nullable.Nullable[int64] `json:"previous_secret_expires_at,omitempty"`
+
+	// Secret The signing secret (`whsec_…`).
+	Secret string             `json:"secret"`
+	Status WebhookStatus      `json:"status"`
+	Url    string             `json:"url"`
+	Uuid   openapi_types.UUID `json:"uuid"`
+}
+
 // IdempotencyKey defines model for IdempotencyKey.
 type IdempotencyKey = string
 
@@ -710,6 +807,9 @@ type BadRequest = Error
 
 // Conflict defines model for Conflict.
 type Conflict = Error
+
+// HeadersTooLarge defines model for HeadersTooLarge.
+type HeadersTooLarge = Error
 
 // InternalError defines model for InternalError.
 type InternalError = Error
@@ -809,3 +909,104 @@ type RotateWebhookSecretJSONRequestBody = RotateSecretRequest
 
 // TestWebhookJSONRequestBody defines body for TestWebhook for application/json ContentType.
 type TestWebhookJSONRequestBody = TestDeliveryRequest
+
+// AsReplayEventResponse returns the union data inside the ReplayResponse as a ReplayEventResponse
+func (t ReplayResponse) AsReplayEventResponse() (ReplayEventResponse, error) {
+	var body ReplayEventResponse
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromReplayEventResponse overwrites any union data inside the ReplayResponse as the provided ReplayEventResponse
+func (t *ReplayResponse) FromReplayEventResponse(v ReplayEventResponse) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"replayed_by":"event_id"}`))
+	t.union = b
+	return err
+}
+
+// MergeReplayEventResponse performs a merge with any union data inside the ReplayResponse, using the provided ReplayEventResponse
+func (t *ReplayResponse) MergeReplayEventResponse(v ReplayEventResponse) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"replayed_by":"event_id"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsReplaySourceResponse returns the union data inside the ReplayResponse as a ReplaySourceResponse
+func (t ReplayResponse) AsReplaySourceResponse() (ReplaySourceResponse, error) {
+	var body ReplaySourceResponse
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromReplaySourceResponse overwrites any union data inside the ReplayResponse as the provided ReplaySourceResponse
+func (t *ReplayResponse) FromReplaySourceResponse(v ReplaySourceResponse) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"replayed_by":"source_uid"}`))
+	t.union = b
+	return err
+}
+
+// MergeReplaySourceResponse performs a merge with any union data inside the ReplayResponse, using the provided ReplaySourceResponse
+func (t *ReplayResponse) MergeReplaySourceResponse(v ReplaySourceResponse) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"replayed_by":"source_uid"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t ReplayResponse) Discriminator() (string, error) {
+	var discriminator struct {
+		Discriminator string `json:"replayed_by"`
+	}
+	err := json.Unmarshal(t.union, &discriminator)
+	return discriminator.Discriminator, err
+}
+
+func (t ReplayResponse) ValueByDiscriminator() (interface{}, error) {
+	discriminator, err := t.Discriminator()
+	if err != nil {
+		return nil, err
+	}
+	switch discriminator {
+	case "event_id":
+		return t.AsReplayEventResponse()
+	case "source_uid":
+		return t.AsReplaySourceResponse()
+	default:
+		return nil, errors.New("unknown discriminator value: " + discriminator)
+	}
+}
+
+func (t ReplayResponse) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *ReplayResponse) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}

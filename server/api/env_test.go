@@ -6,8 +6,8 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -26,6 +26,7 @@ import (
 	"github.com/jetwebhooks/jetwebhooks/server/store/pgstore"
 	"github.com/jetwebhooks/jetwebhooks/server/store/pgstore/pgtest"
 	"github.com/jetwebhooks/jetwebhooks/server/store/sqlitestore"
+	"github.com/jetwebhooks/jetwebhooks/server/wireerrors"
 )
 
 const (
@@ -154,8 +155,10 @@ func newEnvWrapped(t *testing.T, configure func(*api.Config), wrap func(store.St
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(a)
-	t.Cleanup(srv.Close)
+	// Served as Server.Serve serves it: through wireerrors, so the answers
+	// net/http gives before any handler runs (431, malformed requests) are in
+	// the error shape too, and the contract check sees them.
+	srv := newServedAPI(t, a)
 
 	vt := &validatingTransport{t: t, base: srv.Client().Transport}
 	hc := &http.Client{
@@ -178,6 +181,31 @@ func newEnvWrapped(t *testing.T, configure func(*api.Config), wrap func(store.St
 		}
 	})
 	return e
+}
+
+// servedAPI is the API on a loopback listener, served through wireerrors.
+type servedAPI struct {
+	URL string
+	tr  *http.Transport
+}
+
+func (s *servedAPI) Client() *http.Client { return &http.Client{Transport: s.tr} }
+
+func newServedAPI(t *testing.T, h http.Handler) *servedAPI {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: h, MaxHeaderBytes: 64 << 10, ReadHeaderTimeout: 10 * time.Second}
+	serve := wireerrors.Install(hs)
+	go serve(ln)
+	tr := &http.Transport{}
+	t.Cleanup(func() {
+		tr.CloseIdleConnections()
+		hs.Close()
+	})
+	return &servedAPI{URL: "http://" + ln.Addr().String(), tr: tr}
 }
 
 // postgresTests are the API tests that run again on PostgreSQL, as subtests

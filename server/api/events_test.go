@@ -242,7 +242,7 @@ func TestReplay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.Success || res.Status != "enqueued" || res.EventId != "evt_replay_me" || res.Deliveries == nil || *res.Deliveries != 1 {
+	if !res.Success || res.Status != "enqueued" || res.EventId != "evt_replay_me" || res.Deliveries != 1 || res.ReplayedBy != "event_id" {
 		t.Errorf("replay to one webhook = %+v", res)
 	}
 	// By source_uid: every event of the message; event_id is the newest.
@@ -250,7 +250,7 @@ func TestReplay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.EventId != "evt_replay_newer" || *res.Deliveries != 4 {
+	if res.EventId != "evt_replay_newer" || res.Deliveries != 4 || res.ReplayedBy != "source_uid" || res.SourceUid != "msg-9" {
 		t.Errorf("replay by source_uid = %+v, want evt_replay_newer with 4 deliveries", res)
 	}
 	// Replay does not add history records; they are pending again.

@@ -62,7 +62,7 @@ func (h handlers) ListWebhooks(ctx context.Context, req apiserver.ListWebhooksRe
 	}
 	resp.Webhooks = make([]models.Webhook, len(ws))
 	for i, w := range ws {
-		resp.Webhooks[i] = toModel(w, false)
+		resp.Webhooks[i] = toModel(w)
 	}
 	return resp, nil
 }
@@ -110,7 +110,7 @@ func (h handlers) RotateWebhookSecret(ctx context.Context, req apiserver.RotateW
 	}
 	h.log.Info("webhook secret rotated", "account", w.AccountID, "webhook", w.UUID, "grace", grace.String())
 	msg := "Webhook secret rotated"
-	return apiserver.RotateWebhookSecret200JSONResponse{Success: true, Message: &msg, Webhook: toModel(w, true)}, nil
+	return apiserver.RotateWebhookSecret200JSONResponse{Success: true, Message: &msg, Webhook: toModelWithSecret(w)}, nil
 }
 
 // TestWebhook implements POST /webhooks/{uuid}/test.
@@ -431,9 +431,20 @@ func (h handlers) ReplayWebhookEvent(ctx context.Context, req apiserver.ReplayWe
 	if h.publisher.Published != nil {
 		h.publisher.Published()
 	}
-	n := res.Deliveries
-	return apiserver.ReplayWebhookEvent200JSONResponse{Success: true, EventId: res.EventID,
-		Status: models.ReplayResponseStatusEnqueued, Message: "Event re-queued for delivery", Deliveries: &n}, nil
+	var out models.ReplayResponse
+	if b.SourceUid != nil {
+		err = out.FromReplaySourceResponse(models.ReplaySourceResponse{Success: true,
+			ReplayedBy: models.ReplaySourceResponseReplayedBySourceUid, SourceUid: *b.SourceUid, EventId: res.EventID,
+			Status: models.ReplayStatusEnqueued, Message: "Events re-queued for delivery", Deliveries: res.Deliveries})
+	} else {
+		err = out.FromReplayEventResponse(models.ReplayEventResponse{Success: true,
+			ReplayedBy: models.ReplayEventResponseReplayedByEventId, EventId: res.EventID,
+			Status: models.ReplayStatusEnqueued, Message: "Event re-queued for delivery", Deliveries: res.Deliveries})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("replay answer: %w", err)
+	}
+	return apiserver.ReplayWebhookEvent200JSONResponse(out), nil
 }
 
 // IngestEvent implements POST /events.
@@ -445,7 +456,7 @@ func (h handlers) IngestEvent(ctx context.Context, req apiserver.IngestEventRequ
 	if err != nil {
 		return nil, singleEventError(err)
 	}
-	return apiserver.IngestEvent202JSONResponse(toIngestResponse(res[0])), nil
+	return apiserver.IngestEvent202JSONResponse{Body: toIngestResponse(res[0])}, nil
 }
 
 // singleEventError drops the batch index from errors about POST /events.
@@ -475,7 +486,7 @@ func (h handlers) IngestEventBatch(ctx context.Context, req apiserver.IngestEven
 	for i, r := range res {
 		out[i] = toIngestResponse(r)
 	}
-	return apiserver.IngestEventBatch202JSONResponse{Success: true, Results: out}, nil
+	return apiserver.IngestEventBatch202JSONResponse{Body: models.IngestBatchResponse{Success: true, Results: out}}, nil
 }
 
 // reasonNUL is why a string with a NUL character is refused: the stores
@@ -605,7 +616,19 @@ func eventStrings(evs []models.SubscribableEventType) []string {
 	return out
 }
 
-func toModel(w *store.Webhook, withSecret bool) models.Webhook {
+// toModelWithSecret is the webhook as create, get and rotate-secret answer
+// it: with its signing secret.
+func toModelWithSecret(w *store.Webhook) models.WebhookWithSecret {
+	m := toModel(w)
+	return models.WebhookWithSecret{
+		Uuid: m.Uuid, Name: m.Name, Url: m.Url, Events: m.Events, Status: m.Status, Secret: w.Secret,
+		FilterUsers: m.FilterUsers, FilterDomains: m.FilterDomains, CreatedAt: m.CreatedAt, LastModified: m.LastModified,
+		DisabledReason: m.DisabledReason, DisabledAt: m.DisabledAt, PreviousSecretExpiresAt: m.PreviousSecretExpiresAt,
+	}
+}
+
+// toModel is the webhook as lists show it: without its secret.
+func toModel(w *store.Webhook) models.Webhook {
 	evs := make([]models.SubscribableEventType, len(w.Events))
 	for i, e := range w.Events {
 		evs[i] = models.SubscribableEventType(e)
@@ -619,10 +642,6 @@ func toModel(w *store.Webhook, withSecret bool) models.Webhook {
 		Uuid: u, Name: w.Name, Url: w.URL, Events: evs, Status: status,
 		FilterUsers: nullList(w.FilterUsers), FilterDomains: nullList(w.FilterDomains),
 		CreatedAt: w.CreatedAt.Unix(), LastModified: w.LastModified.Unix(),
-	}
-	if withSecret {
-		s := w.Secret
-		m.Secret = &s
 	}
 	if w.DisabledReason != "" {
 		m.DisabledReason = nullable.NewNullableWithValue(w.DisabledReason)

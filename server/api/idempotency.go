@@ -171,15 +171,17 @@ func (a *API) replayCreate(c echo.Context, rec *store.IdempotencyRecord) error {
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Set("Idempotent-Replayed", "true")
-	return createdResponse(w).VisitCreateWebhookResponse(c.Response())
+	resp := createdResponse(w)
+	replayed := "true"
+	resp.Headers.IdempotentReplayed = &replayed
+	return resp.VisitCreateWebhookResponse(c.Response())
 }
 
 // createdResponse is the answer of POST /webhooks for w, the first time and
 // at every replay.
 func createdResponse(w *store.Webhook) apiserver.CreateWebhook200JSONResponse {
 	msg := "Webhook created successfully"
-	return apiserver.CreateWebhook200JSONResponse{Success: true, Message: &msg, Webhook: toModel(w, true)}
+	return apiserver.CreateWebhook200JSONResponse{Body: models.WebhookResponse{Success: true, Message: &msg, Webhook: toModelWithSecret(w)}}
 }
 
 // leaseToken identifies one request's reservation.

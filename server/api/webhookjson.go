@@ -33,7 +33,8 @@ func (r getWebhookResponse) VisitGetWebhookResponse(w http.ResponseWriter) error
 	return err
 }
 
-// appendWebhookJSON appends what json.Marshal(toModel(w, withSecret)) gives,
+// appendWebhookJSON appends what json.Marshal of toModelWithSecret(w) (or,
+// without the secret, toModel(w)) gives,
 // member for member in the model's field order.
 func appendWebhookJSON(b []byte, w *store.Webhook, withSecret bool) []byte {
 	b = append(b, `{"created_at":`...)

@@ -47,7 +47,7 @@ func TestWebhookJSONMatchesModel(t *testing.T) {
 			w.Events = append([]string(nil), base.Events...)
 			mod(&w)
 			want := httptest.NewRecorder()
-			if err := (apiserver.GetWebhook200JSONResponse{Success: true, Webhook: toModel(&w, true)}).VisitGetWebhookResponse(want); err != nil {
+			if err := (apiserver.GetWebhook200JSONResponse{Success: true, Webhook: toModelWithSecret(&w)}).VisitGetWebhookResponse(want); err != nil {
 				t.Fatal(err)
 			}
 			got := httptest.NewRecorder()

@@ -4,8 +4,6 @@ import (
 	"embed"
 	"net/http"
 	"strings"
-
-	"github.com/jetwebhooks/jetwebhooks/gen/models"
 )
 
 // Snippets are the signature verification examples of the docs page, one
@@ -41,7 +39,7 @@ func (p *Portal) docs(w http.ResponseWriter, r *http.Request, s *session) {
 			p.fail(w, r, s, http.StatusNotFound, "There is no such endpoint.")
 			return
 		}
-		var out models.WebhookResponse
+		var out webhookAnswer
 		if err := p.call(r, s, http.MethodGet, "/webhooks/"+chosen, nil, &out); err != nil {
 			p.apiFailed(w, r, s, err)
 			return

@@ -13,6 +13,12 @@ import (
 	"github.com/jetwebhooks/jetwebhooks/server/store"
 )
 
+// webhookAnswer is the API's answer about one webhook. Its secret decodes
+// into models.Webhook's optional one, so one view serves lists and gets.
+type webhookAnswer struct {
+	Webhook models.Webhook `json:"webhook"`
+}
+
 // hookView is a webhook as the pages show it.
 type hookView struct {
 	models.Webhook
@@ -202,7 +208,7 @@ func (p *Portal) getHook(w http.ResponseWriter, r *http.Request, s *session) (*h
 		p.fail(w, r, s, http.StatusNotFound, "There is no such endpoint.")
 		return nil, false
 	}
-	var out models.WebhookResponse
+	var out webhookAnswer
 	if err := p.call(r, s, http.MethodGet, "/webhooks/"+id, nil, &out); err != nil {
 		p.apiFailed(w, r, s, err)
 		return nil, false
