@@ -17,7 +17,8 @@ import (
 // the spec and its rendered documentation, and (unless they have a listener
 // of their own) the metrics. None of them needs an API key.
 func (s *Server) mountOps(e *echo.Echo) error {
-	e.GET("/readyz", func(c echo.Context) error {
+	base := s.cfg.BasePath
+	e.GET(base+"/readyz", func(c echo.Context) error {
 		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 		defer cancel()
 		if err := s.store.Ping(ctx); err != nil {
@@ -37,16 +38,16 @@ func (s *Server) mountOps(e *echo.Echo) error {
 	if err != nil {
 		return err
 	}
-	e.GET("/openapi.json", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/json", asJSON) })
-	e.GET("/openapi.yaml", func(c echo.Context) error {
+	e.GET(base+"/openapi.json", func(c echo.Context) error { return c.Blob(http.StatusOK, "application/json", asJSON) })
+	e.GET(base+"/openapi.yaml", func(c echo.Context) error {
 		return c.Blob(http.StatusOK, "application/yaml", jetwebhooks.OpenAPI)
 	})
 	// Swagger UI's assets are embedded in the swgui module: no CDN at run time.
-	docs := v5emb.New(spec.Info.Title, "/openapi.json", "/docs/")
-	e.GET("/docs", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, "/docs/") })
-	e.GET("/docs/*", ownErrors(docs))
+	docs := v5emb.New(spec.Info.Title, base+"/openapi.json", base+"/docs/")
+	e.GET(base+"/docs", func(c echo.Context) error { return c.Redirect(http.StatusMovedPermanently, base+"/docs/") })
+	e.GET(base+"/docs/*", ownErrors(docs))
 	if s.cfg.MetricsAddr == "" && s.cfg.MetricsListener == nil {
-		e.GET("/metrics", echo.WrapHandler(s.metrics.Handler()))
+		e.GET(base+"/metrics", echo.WrapHandler(s.metrics.Handler()))
 	}
 	return nil
 }

@@ -25,7 +25,7 @@ func (s *Server) portalLinks(st store.Store) (*portal.Links, error) {
 	}
 	base := pc.URL
 	if base == "" {
-		base = "http://" + s.cfg.Addr + portalPath
+		base = "http://" + s.cfg.Addr + s.cfg.BasePath + portalPath
 	} else {
 		u, err := url.Parse(base)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
@@ -38,7 +38,7 @@ func (s *Server) portalLinks(st store.Store) (*portal.Links, error) {
 	return s.links, nil
 }
 
-// mountPortal serves the portal's pages below /portal/.
+// mountPortal serves the portal's pages below /portal/ (under BasePath).
 func (s *Server) mountPortal(e *echo.Echo, st store.Store) error {
 	if s.links == nil {
 		return nil
@@ -49,15 +49,16 @@ func (s *Server) mountPortal(e *echo.Echo, st store.Store) error {
 	if rateLimit == 0 {
 		rateLimit, rateBurst = 50, 100
 	}
-	p, err := portal.New(portal.Config{Store: st, API: s.api, Links: s.links, FrameAncestors: s.cfg.Portal.FrameAncestors,
+	p, err := portal.New(portal.Config{Store: st, API: s.api, APIBase: s.cfg.BasePath, Links: s.links, FrameAncestors: s.cfg.Portal.FrameAncestors,
 		SecureCookie: s.cfg.Portal.SecureCookie, IdleTimeout: s.cfg.Portal.IdleTimeout, SessionTTL: s.cfg.Portal.SessionTTL,
 		RateLimit: rateLimit, RateBurst: rateBurst, Logger: s.log, Now: s.cfg.Now})
 	if err != nil {
 		return err
 	}
-	h := echo.WrapHandler(http.StripPrefix(portalPath, p))
-	e.Any(portalPath+"/*", h)
-	e.GET(portalPath, func(c echo.Context) error {
+	mount := s.cfg.BasePath + portalPath
+	h := echo.WrapHandler(http.StripPrefix(mount, p))
+	e.Any(mount+"/*", h)
+	e.GET(mount, func(c echo.Context) error {
 		return c.Redirect(http.StatusMovedPermanently, strings.TrimSuffix(s.links.BaseURL, "/")+"/")
 	})
 	return nil
@@ -67,7 +68,7 @@ func (s *Server) mountPortal(e *echo.Echo, st store.Store) error {
 // on (say, port 0 in tests). It runs before the server accepts requests.
 func (s *Server) portalListening(ln net.Listener) {
 	if s.links != nil && s.cfg.Portal.URL == "" {
-		s.links.BaseURL = "http://" + ln.Addr().String() + portalPath
+		s.links.BaseURL = "http://" + ln.Addr().String() + s.cfg.BasePath + portalPath
 		if ap, err := netip.ParseAddrPort(ln.Addr().String()); err == nil && ap.Addr().IsUnspecified() {
 			s.log.Warn("portal links point at an unspecified address; set --portal-url to the portal's public URL", "portal_url", s.links.BaseURL)
 		}

@@ -26,6 +26,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jetwebhooks/jetwebhooks/gen/apiserver"
 	"github.com/jetwebhooks/jetwebhooks/server/accounts"
 	"github.com/jetwebhooks/jetwebhooks/server/api"
 	"github.com/jetwebhooks/jetwebhooks/server/contract"
@@ -109,6 +110,18 @@ type Config struct {
 	// MaintenanceInterval is how often the janitor runs: auto-disable,
 	// erasing expired rotated secrets and idempotency keys (default 1 min).
 	MaintenanceInterval time.Duration
+	// Handlers, if set, replaces the API operations' implementation behind
+	// the same authentication, rate limits, validation, idempotency and error
+	// mapping: it gets ours and returns what serves the requests (a struct
+	// embedding ours that overrides one method, or one built on
+	// Unimplemented). See api.Config.Handlers.
+	Handlers func(ours apiserver.StrictServerInterface) apiserver.StrictServerInterface
+	// BasePath serves everything under a path prefix ("/hooks": the API at
+	// /hooks/webhooks, the spec at /hooks/openapi.yaml, the docs at
+	// /hooks/docs/, health and metrics below it too), for mounting Handler
+	// on an existing mux or Echo app as it is, without http.StripPrefix.
+	// Empty: the root.
+	BasePath string
 	// ShutdownTimeout bounds graceful shutdown of the HTTP server (default 10 s).
 	ShutdownTimeout time.Duration
 	// KeyCacheTTL is how long an API key's account is kept in memory
@@ -140,8 +153,9 @@ type PortalConfig struct {
 	// answers 503.
 	Off bool
 	// URL is the portal's public URL, its path ending in /portal (default
-	// http://<listen address>/portal). Minted links point there; a path
-	// before /portal is a prefix the server is embedded under.
+	// http://<listen address><BasePath>/portal, from the listener Serve
+	// uses; set it when serving Handler yourself). Minted links point there;
+	// a path before /portal is a prefix the server is reached under.
 	URL string
 	// FrameAncestors may embed the portal in a frame (CSP frame-ancestors
 	// sources); none by default.
@@ -154,6 +168,14 @@ type PortalConfig struct {
 	// SessionTTL ends it whatever happens (default 12 h).
 	IdleTimeout, SessionTTL time.Duration
 }
+
+// Unimplemented answers every API operation with 501 in the JSON error
+// shape; embed it in a Config.Handlers implementation that serves only some.
+type Unimplemented = api.Unimplemented
+
+// AccountFrom returns the account an API request authenticated as, for
+// operations given through Config.Handlers.
+func AccountFrom(ctx context.Context) *store.Account { return api.AccountFrom(ctx) }
 
 // DefaultIdempotencyLease is Config.IdempotencyLease's default: a little
 // over the longest request the server answers (its write timeout is 30 s).
@@ -307,7 +329,7 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	s.api, err = api.New(ctx, api.Config{IngestTokenHash: tokenHash, Egress: policy, Logger: cfg.Logger, Now: cfg.Now,
 		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, IngestRateLimit: cfg.IngestRateLimit, IngestRateBurst: cfg.IngestRateBurst,
 		AuthFailureBudget: cfg.AuthFailureBudget, AuthFailureWindow: cfg.AuthFailureWindow, TrustedProxies: cfg.TrustedProxies,
-		AuthRefused: s.metrics.AuthRefused, Tester: s.engine, IdempotencyLease: cfg.IdempotencyLease, Portal: links}, st, s.publisher)
+		AuthRefused: s.metrics.AuthRefused, Tester: s.engine, IdempotencyLease: cfg.IdempotencyLease, BasePath: cfg.BasePath, Handlers: cfg.Handlers, Portal: links}, st, s.publisher)
 	if err != nil {
 		return nil, err
 	}
@@ -469,8 +491,25 @@ func (s *Server) Publish(ctx context.Context, events ...Event) ([]PublishResult,
 	return s.publisher.Publish(ctx, events)
 }
 
-// RunDelivery runs only the delivery engine until ctx ends.
-func (s *Server) RunDelivery(ctx context.Context) error { return s.engine.Run(ctx) }
+// RunBackground runs everything the server does besides answering requests,
+// until ctx ends: the delivery engine and the maintenance loop (auto-disable,
+// erasing rotated secrets and old idempotency keys). A program that serves
+// Handler on an HTTP server of its own runs this beside it; Run and Serve
+// run it themselves. It returns once all of it has stopped.
+func (s *Server) RunBackground(ctx context.Context) error {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); s.janitor(ctx) }()
+	err := s.engine.Run(ctx)
+	wg.Wait()
+	return err
+}
+
+// RunDelivery is RunBackground.
+//
+// Deprecated: it once ran the engine alone, silently skipping maintenance;
+// use RunBackground, which it now calls.
+func (s *Server) RunDelivery(ctx context.Context) error { return s.RunBackground(ctx) }
 
 // Run serves the API on cfg.Addr and runs the delivery engine until ctx ends,
 // then shuts down gracefully: stop accepting, finish requests, stop claiming,
@@ -502,8 +541,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	engineCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
 	engineDone := make(chan error, 1)
-	go func() { engineDone <- s.engine.Run(engineCtx) }()
-	go s.janitor(engineCtx)
+	go func() { engineDone <- s.RunBackground(engineCtx) }()
 	if mln := s.cfg.MetricsListener; mln != nil || s.cfg.MetricsAddr != "" {
 		ms := &http.Server{Handler: s.metricsOnly(), ReadHeaderTimeout: 10 * time.Second,
 			MaxHeaderBytes: 64 << 10, ErrorLog: hs.ErrorLog}

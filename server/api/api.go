@@ -75,6 +75,16 @@ type Config struct {
 	// Tester makes the attempt of a test send (the delivery engine); without
 	// it POST /webhooks/{uuid}/test answers 503.
 	Tester TestSender
+	// Handlers, if set, replaces the operations' implementation: it gets
+	// ours and returns what serves the requests, for example a struct that
+	// embeds ours and overrides one method, or one built on Unimplemented.
+	// Either way every request still passes authentication, rate limits,
+	// validation, idempotency and error mapping first.
+	Handlers func(ours apiserver.StrictServerInterface) apiserver.StrictServerInterface
+	// BasePath is the path prefix the API is served under ("" or, say,
+	// "/hooks"): every route is registered below it, so the handler is
+	// mounted on a mux as it is, without http.StripPrefix.
+	BasePath string
 	// IdempotencyLease bounds how long a request holds its Idempotency-Key
 	// (default DefaultIdempotencyLease). A request that dies holding a key
 	// (process killed, database error, client gone) locks it no longer:
@@ -124,6 +134,9 @@ func New(ctx context.Context, cfg Config, st store.Store, pub *ingest.Publisher)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.BasePath != "" && (!strings.HasPrefix(cfg.BasePath, "/") || strings.HasSuffix(cfg.BasePath, "/")) {
+		return nil, fmt.Errorf("api: BasePath %q must start with / and not end with one", cfg.BasePath)
 	}
 	if cfg.IdempotencyLease <= 0 {
 		cfg.IdempotencyLease = DefaultIdempotencyLease
@@ -182,7 +195,7 @@ func New(ctx context.Context, cfg Config, st store.Store, pub *ingest.Publisher)
 			return fmt.Errorf("recovered panic: %v", err)
 		},
 	}))
-	e.GET("/healthz", func(c echo.Context) error {
+	e.GET(cfg.BasePath+"/healthz", func(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]any{"status": "ok"})
 	})
 
@@ -205,8 +218,14 @@ func New(ctx context.Context, cfg Config, st store.Store, pub *ingest.Publisher)
 		perOp[id] = mws
 		perOp[strings.ToLower(id[:1])+id[1:]] = mws
 	}
-	apiserver.RegisterHandlersWithOptions(e, apiserver.NewStrictHandler(handlers{a}, nil),
-		apiserver.RegisterHandlersOptions{OperationMiddlewares: perOp})
+	var impl apiserver.StrictServerInterface = handlers{a}
+	if cfg.Handlers != nil {
+		if impl = cfg.Handlers(impl); impl == nil {
+			return nil, errors.New("api: Config.Handlers returned nil")
+		}
+	}
+	apiserver.RegisterHandlersWithOptions(e, apiserver.NewStrictHandler(impl, nil),
+		apiserver.RegisterHandlersOptions{BaseURL: cfg.BasePath, OperationMiddlewares: perOp})
 	a.echo = e
 	return a, nil
 }

@@ -273,7 +273,7 @@ func RunMemory(ctx context.Context, cfg MemoryConfig) (*MemoryResult, error) {
 	engCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
 	engDone := make(chan error, 1)
 	drainStart, cpu0 := time.Now(), cpuTime()
-	go func() { engDone <- srv.RunDelivery(engCtx) }()
+	go func() { engDone <- srv.RunBackground(engCtx) }()
 
 	want := res.Ledger.Published
 	var samples []sample

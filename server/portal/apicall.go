@@ -54,7 +54,7 @@ func (p *Portal) call(r *http.Request, s *session, method, path string, body, ou
 	} else {
 		rd = bytes.NewReader(nil)
 	}
-	req, err := http.NewRequestWithContext(r.Context(), method, path, rd)
+	req, err := http.NewRequestWithContext(r.Context(), method, p.cfg.APIBase+path, rd)
 	if err != nil {
 		return fmt.Errorf("portal api call: %w", err)
 	}

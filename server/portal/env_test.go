@@ -51,7 +51,10 @@ type envOpts struct {
 	// postgres puts the store on a fresh PostgreSQL database (the test
 	// skips when JETWEBHOOKS_TEST_POSTGRES is not set).
 	postgres bool
-	prefix   string // serve the server under this path prefix
+	prefix   string // serve the server under this path prefix, with http.StripPrefix
+	// basePath serves it under this prefix with Config.BasePath (mounted
+	// on a mux as it is).
+	basePath string
 	cfg      func(*server.Config)
 }
 
@@ -70,7 +73,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	root := "http://" + ln.Addr().String() + o.prefix
+	root := "http://" + ln.Addr().String() + o.prefix + o.basePath
 	cfg := server.Config{
 		IngestToken: "ingest-token-for-portal-tests", SecretKey: make([]byte, 32), RateLimit: -1,
 		Logger:        slog.New(slog.DiscardHandler),
@@ -80,8 +83,9 @@ func newEnv(t *testing.T, o envOpts) *env {
 		// Every API answer the tests see (minting, revoking) holds to openapi.yaml.
 		OnContractViolation: func(v contract.Violation) { t.Errorf("contract violation: %s", v) },
 	}
-	if o.prefix != "" {
+	if o.prefix != "" || o.basePath != "" {
 		cfg.Portal.URL = root + "/portal"
+		cfg.BasePath = o.basePath
 	}
 	if o.cfg != nil {
 		o.cfg(&cfg)
@@ -93,9 +97,13 @@ func newEnv(t *testing.T, o envOpts) *env {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	var h http.Handler = srv.Handler()
-	if o.prefix != "" {
+	if o.prefix != "" || o.basePath != "" {
 		mux := http.NewServeMux()
-		mux.Handle(o.prefix+"/", http.StripPrefix(o.prefix, srv.Handler()))
+		if o.prefix != "" {
+			mux.Handle(o.prefix+"/", http.StripPrefix(o.prefix, srv.Handler()))
+		} else {
+			mux.Handle(o.basePath+"/", srv.Handler())
+		}
 		h = mux
 		go func() {
 			hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
@@ -103,7 +111,7 @@ func newEnv(t *testing.T, o envOpts) *env {
 			hs.Serve(ln)
 			close(done)
 		}()
-		go srv.RunDelivery(ctx)
+		go srv.RunBackground(ctx)
 	} else {
 		go func() { srv.Serve(ctx, ln); close(done) }()
 	}

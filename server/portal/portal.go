@@ -46,8 +46,10 @@ type AccountServer interface {
 type Config struct {
 	// Store reads the account's webhooks and history and keeps sessions.
 	Store store.Store
-	// API makes every change, in process. Required.
-	API AccountServer
+	// API makes every change, in process. Required. APIBase is the path
+	// prefix its routes are registered under (api.Config.BasePath).
+	API     AccountServer
+	APIBase string
 	// Links mints sign-in links; its BaseURL's path is where the portal's
 	// pages are reached from the browser (all links and the cookie's path
 	// are built from it, so the portal works behind a path prefix).

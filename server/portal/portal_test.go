@@ -346,7 +346,11 @@ func testLogoutAndRevocation(t *testing.T, o envOpts) {
 // every link on the pages carry the prefix.
 func TestPathPrefix(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envOpts{prefix: "/hooks"})
+	t.Run("StripPrefix", func(t *testing.T) { t.Parallel(); testPathPrefix(t, newEnv(t, envOpts{prefix: "/hooks"})) })
+	t.Run("BasePath", func(t *testing.T) { t.Parallel(); testPathPrefix(t, newEnv(t, envOpts{basePath: "/hooks"})) })
+}
+
+func testPathPrefix(t *testing.T, e *env) {
 	link := e.mint(e.A)
 	if !strings.HasPrefix(link, e.url+"/portal/login?token=") || !strings.Contains(link, "/hooks/portal/") {
 		t.Fatalf("link %q", link)
@@ -364,6 +368,15 @@ func TestPathPrefix(t *testing.T) {
 		if u := m[1]; !strings.HasPrefix(u, "/hooks/portal/") && !strings.HasPrefix(u, "#") {
 			t.Errorf("link %q does not carry the prefix", u)
 		}
+	}
+	// The portal's calls of the API work under the prefix too.
+	p = b.do("POST", e.url+"/portal/webhooks/new", url.Values{"csrf": {csrfOf(t, home.body)}, "name": {"Prefixed"},
+		"url": {"https://example.com/h"}, "events": {"outbound.delivered"}})
+	if p.status != http.StatusSeeOther || !strings.HasPrefix(p.header.Get("Location"), "/hooks/portal/webhooks/") {
+		t.Fatalf("create under the prefix: %d %v %s", p.status, p.header, p.body)
+	}
+	if list := b.get(e.url + "/portal/"); !strings.Contains(list.body, "Prefixed") {
+		t.Error("the endpoint made under the prefix is not listed")
 	}
 }
 
