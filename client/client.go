@@ -145,6 +145,9 @@ type Client struct {
 	apiKey      string
 	ingestToken string
 	userAgent   string
+	// retries says whether requests are retried (RetryPolicy), and so
+	// whether creates and publishes get an Idempotency-Key made up.
+	retries bool
 }
 
 // config collects what the Options set.
@@ -152,6 +155,7 @@ type config struct {
 	httpClient  *http.Client
 	userAgent   string
 	ingestToken string
+	retry       RetryPolicy
 }
 
 // Option configures a Client; pass Options to New.
@@ -198,7 +202,7 @@ func New(baseURL, apiKey string, opts ...Option) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := config{userAgent: "jetwebhooks-go/" + Version}
+	cfg := config{userAgent: "jetwebhooks-go/" + Version, retry: DefaultRetryPolicy}
 	for _, opt := range opts {
 		if opt != nil {
 			opt(&cfg)
@@ -207,7 +211,18 @@ func New(baseURL, apiKey string, opts ...Option) (*Client, error) {
 	if cfg.httpClient == nil {
 		cfg.httpClient = &http.Client{Timeout: defaultTimeout}
 	}
-	api, err := apiclient.NewClientWithResponses(server, apiclient.WithHTTPClient(cfg.httpClient))
+	hc := cfg.httpClient
+	if cfg.retry.MaxAttempts > 1 {
+		// A copy, so the caller's http.Client is left as it was.
+		cp := *hc
+		next := cp.Transport
+		if next == nil {
+			next = http.DefaultTransport
+		}
+		cp.Transport = &retryTransport{next: next, policy: cfg.retry, sleep: sleepCtx}
+		hc = &cp
+	}
+	api, err := apiclient.NewClientWithResponses(server, apiclient.WithHTTPClient(hc))
 	if err != nil {
 		return nil, fmt.Errorf("jetwebhooks: %w", err)
 	}
@@ -216,6 +231,7 @@ func New(baseURL, apiKey string, opts ...Option) (*Client, error) {
 		apiKey:      apiKey,
 		ingestToken: cfg.ingestToken,
 		userAgent:   cfg.userAgent,
+		retries:     cfg.retry.MaxAttempts > 1,
 	}, nil
 }
 
@@ -250,6 +266,22 @@ func (c *Client) editor(token string, opts ...CallOption) apiclient.RequestEdito
 		req.Header.Set("Accept", "application/json")
 		for _, o := range opts {
 			o(req)
+		}
+		return nil
+	}
+}
+
+// keyedEditor is editor for a create or publish: with retries on and no
+// Idempotency-Key from the caller, it sends one made up for this call, so a
+// retry is answered once instead of creating twice.
+func (c *Client) keyedEditor(token string, opts ...CallOption) apiclient.RequestEditorFn {
+	edit := c.editor(token, opts...)
+	return func(ctx context.Context, req *http.Request) error {
+		if err := edit(ctx, req); err != nil {
+			return err
+		}
+		if c.retries && req.Header.Get("Idempotency-Key") == "" {
+			req.Header.Set("Idempotency-Key", idempotencyKey())
 		}
 		return nil
 	}
@@ -521,7 +553,7 @@ func (c *Client) GetWebhook(ctx context.Context, uuid string) (*Webhook, error) 
 func (c *Client) CreateWebhook(ctx context.Context, req CreateWebhookRequest, opts ...CallOption) (*Webhook, error) {
 	const op = "create webhook"
 	rsp, err := send(op, func() (*http.Response, error) {
-		return c.api.CreateWebhook(ctx, &models.CreateWebhookParams{}, req, c.editor(c.apiKey, opts...))
+		return c.api.CreateWebhook(ctx, &models.CreateWebhookParams{}, req, c.keyedEditor(c.apiKey, opts...))
 	})
 	if err != nil {
 		return nil, err
@@ -574,7 +606,7 @@ func (c *Client) DeleteWebhook(ctx context.Context, uuid string) error {
 func (c *Client) QueryEvents(ctx context.Context, req QueryRequest) (*QueryResponse, error) {
 	const op = "query events"
 	rsp, err := send(op, func() (*http.Response, error) {
-		return c.api.QueryWebhookEvents(ctx, req, c.editor(c.apiKey))
+		return c.api.QueryWebhookEvents(markSafe(ctx), req, c.editor(c.apiKey))
 	})
 	if err != nil {
 		return nil, err
@@ -633,7 +665,7 @@ type ReplayResponse struct {
 func (c *Client) PublishEvent(ctx context.Context, ev Event, opts ...CallOption) (*PublishResult, error) {
 	const op = "publish event"
 	rsp, err := send(op, func() (*http.Response, error) {
-		return c.api.IngestEvent(ctx, &models.IngestEventParams{}, ev, c.editor(c.ingestToken, opts...))
+		return c.api.IngestEvent(ctx, &models.IngestEventParams{}, ev, c.keyedEditor(c.ingestToken, opts...))
 	})
 	if err != nil {
 		return nil, err
@@ -655,7 +687,7 @@ func (c *Client) PublishEvents(ctx context.Context, evs []Event, opts ...CallOpt
 		return []PublishResult{}, nil
 	}
 	rsp, err := send(op, func() (*http.Response, error) {
-		return c.api.IngestEventBatch(ctx, &models.IngestEventBatchParams{}, models.IngestBatchRequest{Events: evs}, c.editor(c.ingestToken, opts...))
+		return c.api.IngestEventBatch(ctx, &models.IngestEventBatchParams{}, models.IngestBatchRequest{Events: evs}, c.keyedEditor(c.ingestToken, opts...))
 	})
 	if err != nil {
 		return nil, err

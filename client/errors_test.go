@@ -20,7 +20,7 @@ func TestFakeServerErrors(t *testing.T) {
 	_, srv := newFake(t)
 	ctx := context.Background()
 
-	_, err := newClient(t, srv.URL).CreateWebhook(ctx, client.CreateWebhookRequest{Url: "https://example.com/h"})
+	_, err := newClient(t, srv.URL, client.WithoutRetries()).CreateWebhook(ctx, client.CreateWebhookRequest{Url: "https://example.com/h"})
 	var apiErr *client.Error
 	if !errors.As(err, &apiErr) {
 		t.Fatalf("CreateWebhook invalid: err = %v, want *Error", err)
@@ -45,7 +45,7 @@ func TestFakeServerErrors(t *testing.T) {
 		t.Errorf("IsNotFound(401) = true")
 	}
 
-	_, err = newClient(t, srv.URL).GetWebhook(ctx, "6f1c2d3e-4b5a-4c6d-8e7f-000000000404")
+	_, err = newClient(t, srv.URL, client.WithoutRetries()).GetWebhook(ctx, "6f1c2d3e-4b5a-4c6d-8e7f-000000000404")
 	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusNotFound || !client.IsNotFound(err) {
 		t.Fatalf("404: err = %v", err)
 	}
@@ -160,7 +160,7 @@ func TestErrorBodies(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			srv, _ := cannedServer(t, tc.status, tc.header, tc.body)
-			_, err := newClient(t, srv.URL).GetWebhook(context.Background(), "x")
+			_, err := newClient(t, srv.URL, client.WithoutRetries()).GetWebhook(context.Background(), "x")
 			var apiErr *client.Error
 			if !errors.As(err, &apiErr) {
 				t.Fatalf("err = %v (%T), want *Error", err, err)
@@ -181,7 +181,7 @@ func TestErrorBodies(t *testing.T) {
 func TestRetryAfterHTTPDate(t *testing.T) {
 	when := time.Now().Add(90 * time.Second).UTC().Format(http.TimeFormat)
 	srv, _ := cannedServer(t, http.StatusServiceUnavailable, map[string]string{"Retry-After": when}, "")
-	_, err := newClient(t, srv.URL).ListWebhooks(context.Background())
+	_, err := newClient(t, srv.URL, client.WithoutRetries()).ListWebhooks(context.Background())
 	var apiErr *client.Error
 	if !errors.As(err, &apiErr) {
 		t.Fatalf("err = %v, want *Error", err)
@@ -193,7 +193,7 @@ func TestRetryAfterHTTPDate(t *testing.T) {
 
 	past := time.Now().Add(-time.Hour).UTC().Format(http.TimeFormat)
 	srv, _ = cannedServer(t, http.StatusTooManyRequests, map[string]string{"Retry-After": past}, "")
-	_, err = newClient(t, srv.URL).ListWebhooks(context.Background())
+	_, err = newClient(t, srv.URL, client.WithoutRetries()).ListWebhooks(context.Background())
 	if !errors.As(err, &apiErr) || apiErr.RetryAfter != 0 {
 		t.Errorf("past Retry-After: err = %v, RetryAfter = %v, want 0", err, apiErr.RetryAfter)
 	}

@@ -348,3 +348,25 @@ func TestQueryWithoutBody(t *testing.T) {
 		t.Errorf("text/plain body: %d, want 415", r.status)
 	}
 }
+
+// TestEventsIterator: the client's Events ranges over every page of a query.
+func TestEventsIterator(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.create(e.A, createReq("Sink", "outbound.delivered"))
+	for range 5 {
+		if _, err := e.ingest.PublishEvent(t.Context(), client.Event{AccountId: e.A.ID, Type: "outbound.delivered", User: client.Ptr("api-user")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]bool{}
+	for rec, err := range e.A.C.Events(t.Context(), client.QueryRequest{Limit: client.Ptr(2)}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[rec.Id] = true
+	}
+	if len(seen) != 5 {
+		t.Fatalf("ranged over %d records, want 5", len(seen))
+	}
+}
