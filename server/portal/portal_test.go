@@ -542,3 +542,35 @@ func TestRateLimited(t *testing.T) {
 		t.Error("B is limited by A's requests")
 	}
 }
+
+// TestAuthBudgetNotTheSessions: an address that spent its budget of failed
+// API-key authentications is refused by the API, but a signed-in portal
+// session from it still works: the session, not a key, authenticates it.
+func TestAuthBudgetNotTheSessions(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{cfg: func(c *server.Config) { c.AuthFailureBudget, c.AuthFailureWindow = 2, time.Hour }})
+	b, tok := e.signedIn(e.A)
+	for range 3 {
+		req, _ := http.NewRequestWithContext(t.Context(), "GET", e.url+"/webhooks", nil)
+		req.Header.Set("Authorization", "Bearer api_wrong")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", e.url+"/webhooks", nil)
+	req.Header.Set("Authorization", "Bearer "+e.A.Key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("the address is not blocked after failed keys: %d", resp.StatusCode)
+	}
+	p := b.do("POST", e.url+"/portal/webhooks/new", url.Values{"csrf": {tok}, "name": {"Still works"}, "url": {"https://example.com/h"}, "events": {"outbound.delivered"}})
+	if p.status != http.StatusSeeOther {
+		t.Errorf("a portal session from the blocked address: %d %s", p.status, p.body)
+	}
+}
