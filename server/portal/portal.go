@@ -305,8 +305,18 @@ func (p *Portal) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, p.base+"/", http.StatusSeeOther)
 }
 
+// logout ends this session or, with everywhere=1, every session of the
+// account (and its unused links), as DELETE /portal/sessions does.
 func (p *Portal) logout(w http.ResponseWriter, r *http.Request, s *session) {
-	if err := p.cfg.Store.DeletePortalSession(r.Context(), hash(s.id)); err != nil {
+	var err error
+	if r.PostFormValue("everywhere") == "1" {
+		var n int
+		n, err = p.cfg.Store.RevokePortalSessions(r.Context(), s.acc.ID)
+		p.log.Info("portal sessions revoked", "account", s.acc.ID, "sessions", n)
+	} else {
+		err = p.cfg.Store.DeletePortalSession(r.Context(), hash(s.id))
+	}
+	if err != nil {
 		p.internal(w, r, err)
 		return
 	}

@@ -322,6 +322,22 @@ func testLogoutAndRevocation(t *testing.T, o envOpts) {
 	if p := b.get(e.url + "/portal/signed-out"); p.status != http.StatusOK || !strings.Contains(p.body, "You are signed out") {
 		t.Errorf("signed-out page: %d", p.status)
 	}
+	// "Sign out everywhere" from one browser ends the account's other sessions.
+	x1, x1tok := e.signedIn(e.A)
+	x2, _ := e.signedIn(e.A)
+	xb, _ := e.signedIn(e.B)
+	if p := x1.do("POST", e.url+"/portal/logout", url.Values{"csrf": {x1tok}, "everywhere": {"1"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("sign out everywhere: %d", p.status)
+	}
+	for i, br := range []*browser{x1, x2} {
+		if p := br.get(e.url + "/portal/"); p.status != http.StatusUnauthorized {
+			t.Errorf("session %d after signing out everywhere: %d", i, p.status)
+		}
+	}
+	if p := xb.get(e.url + "/portal/"); p.status != http.StatusOK {
+		t.Errorf("B's session after A signed out everywhere: %d", p.status)
+	}
+
 	a1, _ := e.signedIn(e.A)
 	a2, _ := e.signedIn(e.A)
 	bb, _ := e.signedIn(e.B)
