@@ -2,6 +2,7 @@ package client
 
 import (
 	"github.com/oapi-codegen/nullable"
+	openapi_types "github.com/oapi-codegen/runtime/types"
 
 	"github.com/jetwebhooks/jetwebhooks/gen/models"
 )
@@ -38,3 +39,19 @@ func Filter(values ...string) nullable.Nullable[[]string] {
 func ClearFilter() nullable.Nullable[[]string] {
 	return nullable.NewNullNullable[[]string]()
 }
+
+// UUID is the type of webhook uuids (Webhook.Uuid), so a caller needs no
+// import of the generated packages' dependencies to hold one.
+type UUID = openapi_types.UUID
+
+// Nullable is the type of fields that may be absent, null or a value
+// (Webhook.FilterUsers, EventRecord.LastAttempt, …): Get returns the value
+// or an error when there is none, IsNull and IsSpecified tell the rest.
+type Nullable[T any] = nullable.Nullable[T]
+
+// NewNullable returns a Nullable holding v.
+func NewNullable[T any](v T) Nullable[T] { return nullable.NewNullableWithValue(v) }
+
+// NewNull returns a Nullable that is an explicit null (to clear a filter in
+// UpdateWebhook).
+func NewNull[T any]() Nullable[T] { return nullable.NewNullNullable[T]() }

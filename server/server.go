@@ -122,6 +122,17 @@ type Config struct {
 	// on an existing mux or Echo app as it is, without http.StripPrefix.
 	// Empty: the root.
 	BasePath string
+	// Retention is how long finished history is kept: an event goes, with
+	// its deliveries and their attempts, once it is older than this and all
+	// its deliveries finished (succeeded, failed or dead-lettered) longer
+	// than this ago (default 30 days; negative: kept forever). Durations
+	// under an hour are accepted (tests, soak benchmarks) and warned about.
+	Retention time.Duration
+	// PurgeInterval is how often the retention purge runs (default 1 min).
+	PurgeInterval time.Duration
+	// PurgeBatch is how many events one purge transaction deletes at most
+	// (default 128); batches follow each other, paced, until nothing is left.
+	PurgeBatch int
 	// ShutdownTimeout bounds graceful shutdown of the HTTP server (default 10 s).
 	ShutdownTimeout time.Duration
 	// KeyCacheTTL is how long an API key's account is kept in memory
@@ -284,6 +295,7 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	// The cache sits outside the secret box: a cached webhook's secret is
 	// opened once, not on every read (it is in memory either way while
 	// deliveries are signed; at rest it stays sealed).
+	backend := st
 	st = cache.Wrap(secretbox.Wrap(st, box), cacheOptions(cfg, st))
 	if cfg.AutoDisableAfter == 0 {
 		cfg.AutoDisableAfter = 5 * 24 * time.Hour
@@ -291,12 +303,17 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	if cfg.MaintenanceInterval <= 0 {
 		cfg.MaintenanceInterval = time.Minute
 	}
+	cfg.applyRetentionDefaults()
 	s := &Server{cfg: cfg, store: st, log: cfg.Logger, metrics: metrics.New(st, cfg.Now)}
+	if sz, ok := backend.(store.Sizer); ok {
+		s.metrics.WatchDatabaseSize(sz)
+	}
 	boot, tokenHash, err := s.bootstrap(ctx)
 	if err != nil {
 		return nil, err
 	}
 	s.Bootstrap = boot
+	s.warnShortRetention()
 
 	policy := egress.NewPolicy(cfg.EgressAllow)
 	timeout := cfg.DeliveryTimeout
@@ -492,14 +509,16 @@ func (s *Server) Publish(ctx context.Context, events ...Event) ([]PublishResult,
 }
 
 // RunBackground runs everything the server does besides answering requests,
-// until ctx ends: the delivery engine and the maintenance loop (auto-disable,
-// erasing rotated secrets and old idempotency keys). A program that serves
-// Handler on an HTTP server of its own runs this beside it; Run and Serve
-// run it themselves. It returns once all of it has stopped.
+// until ctx ends: the delivery engine, the maintenance loop (auto-disable,
+// erasing rotated secrets and old idempotency keys) and the retention purge.
+// A program that serves Handler on an HTTP server of its own runs this
+// beside it; Run and Serve run it themselves. It returns once all of it has
+// stopped.
 func (s *Server) RunBackground(ctx context.Context) error {
 	var wg sync.WaitGroup
-	wg.Add(1)
+	wg.Add(2)
 	go func() { defer wg.Done(); s.janitor(ctx) }()
+	go func() { defer wg.Done(); s.purger(ctx) }()
 	err := s.engine.Run(ctx)
 	wg.Wait()
 	return err

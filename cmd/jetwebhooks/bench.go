@@ -35,6 +35,8 @@ func newBenchCmd() *cobra.Command {
 		warmup, schedule, db, sqliteSync, cpuprofile                               string
 		target, apiKey, ingestToken, accountID, receiverListen, receiverURL        string
 		memory                                                                     bool
+		soak, reportEvery, retention, purgeInterval                                time.Duration
+		metricsURL                                                                 string
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -59,12 +61,18 @@ generator and receiver together.
 --memory preloads --backlog pending deliveries straight into the store with
 the engine stopped, then drains them while sampling RSS every 100 ms.
 
+--soak offers --rate for a fixed time and prints, every --report-every, a
+"soak" line: the database's size and the service's RSS (from its /metrics),
+p50 and p99 of the deliveries that arrived in the interval, and deliveries/s.
+Against --target, start the service with a short --retention.
+
 The output is a summary, then one JSON line, last.`,
 		Example: `  jetwebhooks bench --events 20000 --rate 0
   jetwebhooks bench --rate 1000 --events 10000 --fanout 2 --receiver-latency 5ms
   jetwebhooks bench --error-rate 0.2 --retry-schedule 0s,50ms,50ms,50ms,50ms,50ms,50ms,50ms
   jetwebhooks bench --db postgres://postgres@127.0.0.1/postgres --events 50000
   jetwebhooks bench --memory --backlog 1000000
+  jetwebhooks bench --soak 10m --rate 1000 --retention 1m --purge-interval 10s
   jetwebhooks bench --target https://hooks.internal --api-key api_… --ingest-token ing_… \
       --account-id acc_… --receiver-listen 0.0.0.0:9100 --receiver-url http://10.0.0.5:9100`,
 		Args: func(_ *cobra.Command, args []string) error {
@@ -82,6 +90,15 @@ The output is a summary, then one JSON line, last.`,
 			}
 			if f.Changed("duration") && f.Changed("events") {
 				return usagef("give --events or --duration, not both")
+			}
+			if f.Changed("soak") {
+				if f.Changed("events") || f.Changed("duration") {
+					return usagef("--soak runs for its duration; give no --events or --duration")
+				}
+				if rate <= 0 {
+					return usagef("--soak needs a fixed --rate")
+				}
+				events = 0
 			}
 			wu, err := bench.ParseWarmup(warmup)
 			if err != nil {
@@ -135,11 +152,16 @@ The output is a summary, then one JSON line, last.`,
 				PayloadBytes: payload, ReceiverLatency: receiverLatency, ErrorRate: errorRate, Warmup: wu,
 				Concurrency: concurrency, RetrySchedule: sched, DeliveryTimeout: deliveryTimeout, Drain: drain,
 				DB: db, SQLiteSynchronous: sqliteSync, RawRequests: rawRequests, Progress: stderr,
+				Soak: soak, ReportEvery: reportEvery, SoakOut: stdout, MetricsURL: metricsURL,
+				Retention: retention, PurgeInterval: purgeInterval,
 			}
 			if prof != nil {
 				cfg.CPUProfile = prof
 			}
 			if target != "" {
+				if f.Changed("retention") || f.Changed("purge-interval") {
+					return usagef("--retention and --purge-interval configure the in-process server; give them to the target's serve")
+				}
 				if db != "" {
 					return usagef("--db selects the in-process backend; it cannot be combined with --target")
 				}
@@ -183,6 +205,11 @@ The output is a summary, then one JSON line, last.`,
 	f.StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the publish and drain phases to this file (go tool pprof)")
 	f.BoolVar(&memory, "memory", false, "memory run: preload --backlog deliveries with the engine stopped, then drain them sampling RSS")
 	f.IntVar(&backlog, "backlog", 1_000_000, "deliveries to preload with --memory")
+	f.DurationVar(&soak, "soak", 0, "soak run: offer --rate for this long and report database size, RSS, p50/p99 and deliveries/s every --report-every")
+	f.DurationVar(&reportEvery, "report-every", time.Minute, "with --soak: the report interval")
+	f.StringVar(&metricsURL, "metrics-url", "", "with --soak: where to read the service's jetwebhooks_database_size_bytes and process_resident_memory_bytes (default: its /metrics)")
+	f.DurationVar(&retention, "retention", 0, "in-process server's --retention (default 30 days); a short one keeps a soak's database small")
+	f.DurationVar(&purgeInterval, "purge-interval", 0, "in-process server's --purge-interval (default 1m)")
 	f.StringVar(&target, "target", "", "benchmark this deployment (base URL) instead of an in-process server")
 	f.StringVar(&apiKey, "api-key", "", "with --target: an account's API key (env JETWEBHOOKS_API_KEY)")
 	f.StringVar(&ingestToken, "ingest-token", "", "with --target: the ingest token (env JETWEBHOOKS_INGEST_TOKEN)")

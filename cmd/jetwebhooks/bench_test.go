@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -132,3 +133,94 @@ func TestBenchVoidRun(t *testing.T) {
 		t.Error("the API key was printed")
 	}
 }
+
+// soakLines returns the soak report lines of out, each as its key=value
+// fields.
+func soakLines(t *testing.T, out string) []map[string]string {
+	t.Helper()
+	var reps []map[string]string
+	for _, line := range strings.Split(out, "\n") {
+		rest, ok := strings.CutPrefix(line, "soak ")
+		if !ok {
+			continue
+		}
+		rep := map[string]string{}
+		for _, f := range strings.Fields(rest) {
+			k, v, _ := strings.Cut(f, "=")
+			rep[k] = v
+		}
+		reps = append(reps, rep)
+	}
+	return reps
+}
+
+// checkSoak checks a soak run's report lines: every one has the database
+// size and the RSS read from the service, and latencies and a rate for the
+// deliveries that arrived.
+func checkSoak(t *testing.T, out string) {
+	t.Helper()
+	reps := soakLines(t, out)
+	if len(reps) < 2 {
+		t.Fatalf("%d soak report lines, want one a second of a 3 s run:\n%s", len(reps), out)
+	}
+	delivered := 0.0
+	for _, rep := range reps {
+		for _, k := range []string{"t", "db_mb", "rss_mb", "p50_ms", "p99_ms", "deliveries", "deliveries_per_s"} {
+			if rep[k] == "" || rep[k] == "?" {
+				t.Fatalf("soak line lacks %s: %v", k, rep)
+			}
+		}
+		var db, rss, n float64
+		fmtSscan(rep["db_mb"], &db)
+		fmtSscan(rep["rss_mb"], &rss)
+		fmtSscan(rep["deliveries"], &n)
+		if db <= 0 || rss <= 0 {
+			t.Fatalf("soak line with no database size or RSS: %v", rep)
+		}
+		delivered += n
+	}
+	if delivered == 0 {
+		t.Fatalf("no deliveries reported in any interval:\n%s", out)
+	}
+	m := lastJSONLine(t, out)
+	if m["mode"] != "soak" || m["lost"] != 0.0 || m["void"] != false {
+		t.Fatalf("result line: %v", m)
+	}
+	if soak, ok := m["soak"].([]any); !ok || len(soak) != len(reps) {
+		t.Fatalf("result line's soak reports = %v, want the %d printed", m["soak"], len(reps))
+	}
+}
+
+func TestBenchSoakInProcess(t *testing.T) {
+	out, errOut, code := runBenchCLI(t, "--soak", "3s", "--rate", "200", "--report-every", "1s", "--retention", "1s",
+		"--purge-interval", "500ms", "--sqlite-synchronous", "NORMAL")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	checkSoak(t, out)
+}
+
+func TestBenchSoakAgainstTarget(t *testing.T) {
+	url, boot, tok := benchTarget(t)
+	out, errOut, code := runBenchCLI(t, "--target", url, "--api-key", boot.APIKey, "--ingest-token", tok,
+		"--account-id", boot.AccountID, "--soak", "3s", "--rate", "200", "--report-every", "1s")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	checkSoak(t, out)
+}
+
+func TestBenchSoakUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"--soak", "3s"}, // no rate
+		{"--soak", "3s", "--rate", "10", "--events", "5"},
+		{"--soak", "3s", "--rate", "10", "--target", "http://127.0.0.1:1", "--api-key", "k", "--ingest-token", "t",
+			"--account-id", "a", "--retention", "1s"},
+	} {
+		if out, errOut, code := runBenchCLI(t, args...); code != exitUsage {
+			t.Errorf("bench %v: exit %d, want %d\n%s%s", args, code, exitUsage, out, errOut)
+		}
+	}
+}
+
+func fmtSscan(s string, v *float64) { _, _ = fmt.Sscan(s, v) }

@@ -256,6 +256,9 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"serve", "--db", db, "--log-level", "loud"},
 		{"serve", "--db", db, "--trusted-proxies", "10.0.0.1/8"},
 		{"serve", "--db", db, "--auth-failure-window", "0s"},
+		{"serve", "--db", db, "--retention", "0s"},
+		{"serve", "--db", db, "--purge-interval", "0s"},
+		{"serve", "--db", db, "--retention", "soon"},
 		{"accounts", "create", "--db", db},
 	}
 	for _, args := range cases {

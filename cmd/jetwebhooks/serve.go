@@ -27,6 +27,7 @@ func newServeCmd() *cobra.Command {
 		timeout, lease, keyCache, hookCache, idemLease                                time.Duration
 		concurrency                                                                   int
 		validateResponses                                                             bool
+		retention, purgeInterval                                                      time.Duration
 	)
 	portal := &portalFlags{}
 	cmd := &cobra.Command{
@@ -72,6 +73,12 @@ token and prints them once.`,
 			if idemLease < 0 {
 				return usagef("--idempotency-lease must not be negative")
 			}
+			if retention == 0 {
+				return usagef("--retention must not be 0; a negative value keeps history forever")
+			}
+			if purgeInterval <= 0 {
+				return usagef("--purge-interval must be positive")
+			}
 			var key []byte
 			var prev [][]byte
 			if secretKey != "" {
@@ -98,6 +105,7 @@ token and prints them once.`,
 				RetrySchedule: sched, DeliveryTimeout: timeout, Concurrency: concurrency, Lease: lease,
 				SQLiteSynchronous: sqliteSync, Logger: log, KeyCacheTTL: keyCache, WebhookCacheTTL: hookCache,
 				IdempotencyLease: idemLease,
+				Retention:        retention, PurgeInterval: purgeInterval,
 			}
 			cfg.Portal = portal.config()
 			if validateResponses {
@@ -147,6 +155,8 @@ token and prints them once.`,
 	f.DurationVar(&idemLease, "idempotency-lease", envDuration("JETWEBHOOKS_IDEMPOTENCY_LEASE", server.DefaultIdempotencyLease), "how long a request holds its Idempotency-Key; if the request dies (crash, lost database), a retry with the same key and body runs after this long (env JETWEBHOOKS_IDEMPOTENCY_LEASE)")
 	f.BoolVar(&validateResponses, "validate-responses", false, "check every API answer against openapi.yaml and log each mismatch (development and tests; buffers every answer)")
 	_ = f.MarkHidden("validate-responses")
+	f.DurationVar(&retention, "retention", envDuration("JETWEBHOOKS_RETENTION", 30*24*time.Hour), "how long finished history is kept: an event, its deliveries and their attempts are deleted once it is older than this and all its deliveries finished longer ago; pending and retrying deliveries are never deleted; negative: keep forever (env JETWEBHOOKS_RETENTION)")
+	f.DurationVar(&purgeInterval, "purge-interval", envDuration("JETWEBHOOKS_PURGE_INTERVAL", time.Minute), "how often history past --retention is deleted, in small batches (env JETWEBHOOKS_PURGE_INTERVAL)")
 	f.StringVar(&logLevel, "log-level", envOr("JETWEBHOOKS_LOG_LEVEL", "info"), "debug, info, warn or error (env JETWEBHOOKS_LOG_LEVEL)")
 	f.StringVar(&logFormat, "log-format", envOr("JETWEBHOOKS_LOG_FORMAT", "text"), "text or json (env JETWEBHOOKS_LOG_FORMAT)")
 	return cmd

@@ -423,7 +423,7 @@ func (h handlers) ReplayWebhookEvent(ctx context.Context, req apiserver.ReplayWe
 	}
 	res, err := h.store.ReplayDeliveries(ctx, p)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, newError(http.StatusNotFound, "No delivered event matches; nothing to replay.")
+		return nil, h.replayNotFound(ctx, p.AccountID)
 	}
 	if err != nil {
 		return nil, err

@@ -97,6 +97,20 @@ type Config struct {
 	// CPUProfile, if set, receives a CPU profile of the publish and drain
 	// phases.
 	CPUProfile io.Writer
+	// Soak, when set, makes this a soak run: Rate (required) for this long,
+	// with a report every ReportEvery (default 1 min) written to SoakOut
+	// (default Progress) and kept in Result.Soak. Events and Duration must
+	// be zero; the physical reference is skipped unless RawRequests asks.
+	Soak        time.Duration
+	ReportEvery time.Duration
+	SoakOut     io.Writer
+	// MetricsURL is where a soak reads the service's size and memory
+	// (default: the in-process server's /metrics, or the target's).
+	MetricsURL string
+	// Retention and PurgeInterval configure the in-process server's
+	// retention purge (defaults: the service's, 30 days and 1 min).
+	Retention     time.Duration
+	PurgeInterval time.Duration
 	// Progress receives progress lines (default: discarded).
 	Progress io.Writer
 	// Logger receives the in-process server's logs (default: warnings and
@@ -242,6 +256,16 @@ type Result struct {
 	WarmupSpec      string  `json:"warmup"`
 	WallS           float64 `json:"wall_s"`
 
+	// DBBytesStart and DBBytesEnd are the database's size (from the
+	// service's /metrics) before the first publish and after the drain, and
+	// DBBytesPerEvent their difference per published event: what a delivered
+	// event costs on disk. Absent when the size could not be read.
+	DBBytesStart    int64   `json:"db_bytes_start,omitempty"`
+	DBBytesEnd      int64   `json:"db_bytes_end,omitempty"`
+	DBBytesPerEvent float64 `json:"db_bytes_per_event,omitempty"`
+	// Soak holds a soak run's interval reports.
+	Soak []SoakReport `json:"soak,omitempty"`
+
 	Machine
 	Date string `json:"date"`
 }
@@ -249,6 +273,24 @@ type Result struct {
 func (c *Config) defaults() error {
 	if c.Events < 0 || c.Duration < 0 {
 		return errors.New("events and duration must not be negative")
+	}
+	if c.Soak < 0 || c.ReportEvery < 0 {
+		return errors.New("soak and report interval must not be negative")
+	}
+	if c.Soak > 0 {
+		if c.Events > 0 || c.Duration > 0 {
+			return errors.New("a soak run lasts its soak duration: give no events or duration")
+		}
+		if c.Rate <= 0 {
+			return errors.New("a soak run needs a fixed rate (rate > 0)")
+		}
+		c.Duration = c.Soak
+		if c.ReportEvery == 0 {
+			c.ReportEvery = time.Minute
+		}
+		if c.RawRequests == 0 {
+			c.RawRequests = -1
+		}
 	}
 	if c.Events == 0 && c.Duration == 0 {
 		c.Events = 10000
@@ -373,6 +415,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		tab.grow(n)
 	}
 	rcv := newReceiver(runID, tab, cfg.ReceiverLatency, cfg.ErrorRate)
+	if cfg.Soak > 0 {
+		rcv.window = &window{}
+	}
 	listen := "127.0.0.1:0"
 	if cfg.Target != nil {
 		listen = cfg.Target.ReceiverListen
@@ -386,8 +431,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		rcvBase = strings.TrimSuffix(cfg.Target.ReceiverURL, "/")
 	}
 
+	mode := "throughput"
+	if cfg.Soak > 0 {
+		mode = "soak"
+	}
 	res := &Result{
-		Mode: "throughput", Rate: cfg.Rate, Fanout: cfg.Fanout, Batch: cfg.Batch, Senders: cfg.Senders,
+		Mode: mode, Rate: cfg.Rate, Fanout: cfg.Fanout, Batch: cfg.Batch, Senders: cfg.Senders,
 		Concurrency: cfg.Concurrency, PayloadBytes: cfg.PayloadBytes, ReceiverLatency: ms(cfg.ReceiverLatency),
 		ErrorRate: cfg.ErrorRate, RetrySchedule: scheduleString(cfg.RetrySchedule), WarmupSpec: cfg.Warmup.String(),
 		Machine: ThisMachine(), Date: time.Now().UTC().Format(time.RFC3339),
@@ -444,11 +493,36 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	gen := &generator{cfg: &cfg, tab: tab, runID: runID, c: sys.client, account: sys.accountID}
 	cpu0 := cpuTime()
 	fmt.Fprintf(cfg.Progress, "publishing %s at %s, %d per request, to %d webhook(s)\n", describeCount(&cfg), describeRate(cfg.Rate), cfg.Batch, cfg.Fanout)
+	metricsURL := cfg.MetricsURL
+	if metricsURL == "" {
+		metricsURL = sys.metricsURL
+	}
+	scrapeClient := &http.Client{Timeout: 10 * time.Second}
+	dbStart, _ := scrapeSizes(scrapeClient, metricsURL)
+	var soak *soakReporter
+	if cfg.Soak > 0 {
+		out := cfg.SoakOut
+		if out == nil {
+			out = cfg.Progress
+		}
+		// gen.run sets its start 20 ms ahead; the reporter's clock starts
+		// with it closely enough for minute-long intervals.
+		soak = startSoakReporter(cfg.ReportEvery, metricsURL, rcv.window, out, time.Now().Add(20*time.Millisecond))
+	}
 	gen.run(ctx)
 	published := gen.acked.Load()
 	fmt.Fprintf(cfg.Progress, "published %d events (%d failed requests); draining\n", published, gen.failed.Load())
 	if gen.failed.Load() == 0 && ctx.Err() == nil {
 		drain(ctx, &cfg, rcv, sys, gen.deliveries.Load())
+	}
+	if soak != nil {
+		res.Soak = soak.finish()
+	}
+	if dbEnd, _ := scrapeSizes(scrapeClient, metricsURL); dbStart >= 0 && dbEnd >= 0 {
+		res.DBBytesStart, res.DBBytesEnd = dbStart, dbEnd
+		if n := gen.acked.Load(); n > 0 {
+			res.DBBytesPerEvent = round(float64(dbEnd-dbStart)/float64(n), 1)
+		}
 	}
 	cpu1 := cpuTime()
 	if cfg.CPUProfile != nil {

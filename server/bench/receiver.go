@@ -154,6 +154,8 @@ type receiver struct {
 	requests   atomic.Int64
 	raw        atomic.Int64
 	lastNS     atomic.Int64 // latest first arrival
+	// window, in a soak run, collects first arrivals' latencies.
+	window *window
 
 	bufs sync.Pool
 }
@@ -238,6 +240,9 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.unexpected.Add(1)
 	case first:
 		r.distinct.Add(1)
+		if r.window != nil {
+			r.window.add(time.Duration(now - env.Data.T0))
+		}
 		for {
 			last := r.lastNS.Load()
 			if now <= last || r.lastNS.CompareAndSwap(last, now) {

@@ -37,6 +37,9 @@ func (r *Result) WriteSummary(w io.Writer) {
 			r.Claims, r.AttemptsSuccess, r.AttemptsRetry, r.AttemptsFailed, r.Takeovers)
 	}
 	fmt.Fprintf(w, "  memory    peak RSS %.1f MB (%s)\n", r.PeakRSSMB, r.RSSScope)
+	if r.DBBytesEnd > 0 {
+		fmt.Fprintf(w, "  disk      database %.1f MB → %.1f MB: %.0f bytes per event published\n", mb(r.DBBytesStart), mb(r.DBBytesEnd), r.DBBytesPerEvent)
+	}
 	if r.Lost > 0 && !r.Void {
 		fmt.Fprintf(w, "\n!!! %d deliveries LOST: acknowledged but not delivered by the end of the drain\n", r.Lost)
 	}

@@ -36,6 +36,8 @@ type system struct {
 	backend   string
 	client    *client.Client
 	accountID string
+	// metricsURL is the service's /metrics.
+	metricsURL string
 	// idle, in process, reports whether no delivery is queued or in flight.
 	idle func(ctx context.Context) bool
 	// counters, in process, reads the engine's counters.
@@ -79,6 +81,7 @@ func openLocal(ctx context.Context, cfg *Config) (_ *system, err error) {
 	sys.closers = append(sys.closers, func() { stop(); <-done; srv.Close() })
 
 	sys.accountID = srv.Bootstrap.AccountID
+	sys.metricsURL = "http://" + ln.Addr().String() + "/metrics"
 	hc := &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{
 		MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: time.Minute,
 	}}
@@ -116,6 +119,8 @@ func newServer(ctx context.Context, cfg *Config, st store.Store) (*server.Server
 		RateLimit:             -1,
 		Logger:                cfg.Logger,
 		ShutdownTimeout:       5 * time.Second,
+		Retention:             cfg.Retention,
+		PurgeInterval:         cfg.PurgeInterval,
 	}, st)
 	if err != nil {
 		return nil, "", fmt.Errorf("server: %w", err)
@@ -222,7 +227,7 @@ func openTarget(_ context.Context, t *Target) (*system, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--target: %w", err)
 	}
-	return &system{backend: "target", client: c, accountID: t.AccountID}, nil
+	return &system{backend: "target", client: c, accountID: t.AccountID, metricsURL: strings.TrimSuffix(t.URL, "/") + "/metrics"}, nil
 }
 
 // createWebhooks creates n webhooks to base/h/0 … base/h/{n-1}, subscribed

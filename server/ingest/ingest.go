@@ -189,12 +189,13 @@ func (p *Publisher) build(ctx context.Context, i int, in *Event, now time.Time) 
 	if created.Unix() < 0 || created.Unix() > maxCreatedAt {
 		return nil, &InputError{Index: i, Field: "created_at", Reason: "must be between 0 and 32503680000 (unix seconds)"}
 	}
-	body, raw, err := buildEnvelope(id, service, in.Type, created.Unix(), in)
+	// The data is stored once, inside the envelope (store.Event.Data).
+	body, _, err := buildEnvelope(id, service, in.Type, created.Unix(), in)
 	if err != nil {
 		return nil, &InputError{Index: i, Field: "data", Reason: err.Error()}
 	}
 	return &store.Event{ID: id, AccountID: in.AccountID, Type: in.Type, Service: service, User: in.User, Domain: in.Domain,
-		SourceUID: in.SourceUID, SourceAction: in.SourceAction, Data: raw, Body: body, CreatedAt: created.Truncate(time.Second)}, nil
+		SourceUID: in.SourceUID, SourceAction: in.SourceAction, Data: []byte{}, Body: body, CreatedAt: created.Truncate(time.Second)}, nil
 }
 
 func (p *Publisher) checkAccount(ctx context.Context, id string) error {

@@ -29,6 +29,7 @@ type Metrics struct {
 	claims          prometheus.Counter
 	takeovers       prometheus.Counter
 	authRefusals    *prometheus.CounterVec
+	purged          *prometheus.CounterVec
 }
 
 // New registers the metrics in a fresh registry (with Go and process
@@ -66,9 +67,10 @@ func New(st store.Store, now func() time.Time) *Metrics {
 			Name: "jetwebhooks_auth_refusals_total", Help: "Refused authentications: invalid (a wrong API key or ingest token, 401) or throttled (the client address spent its failure budget, 429).",
 		}, []string{"reason"}),
 	}
+	m.purged = newPurgedCounter()
 	m.reg.MustRegister(m.httpRequests, m.httpDuration, m.eventsIngested, m.deliveries, m.attemptDuration, m.claims, m.takeovers, m.authRefusals,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		&queueCollector{st: st, now: now})
+		&queueCollector{st: st, now: now}, m.purged, &retentionCollector{st: st, now: now})
 	return m
 }
 

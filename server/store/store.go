@@ -17,6 +17,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"sort"
@@ -192,7 +193,10 @@ type Event struct {
 	Domain       string
 	SourceUID    string
 	SourceAction string
-	// Data is the event's data object as JSON.
+	// Data is the event's data object as JSON. It may be empty when Body is
+	// an envelope whose last member is "data" (what ingest builds): the data
+	// is then stored once, inside Body, and QueryDeliveries returns Body's
+	// data member (see EnvelopeData).
 	Data []byte
 	// Body is the exact envelope delivered and signed.
 	Body      []byte
@@ -409,6 +413,28 @@ type TouchPortalSessionParams struct {
 	IdleUntil time.Time
 }
 
+// PurgeParams selects the history one PurgeHistory call deletes. The unit is
+// the event: an event goes, with all its deliveries and their attempts, when
+// it was created before Before and every delivery of it is finished (success
+// or failed) and last changed before Before. Nothing of an event with a
+// pending or retrying delivery, or one finished (or replayed) since Before, is
+// deleted.
+type PurgeParams struct {
+	// Before is the retention horizon (now minus the retention).
+	Before time.Time
+	// Limit caps the events one call deletes, so that one batch holds the
+	// database's write locks only briefly.
+	Limit int
+}
+
+// PurgeResult counts the rows one PurgeHistory call deleted, by table.
+type PurgeResult struct {
+	Events, Deliveries, Attempts int
+	// Busy is true when another node was purging at that moment (PostgreSQL:
+	// one node purges at a time), so this call deleted nothing.
+	Busy bool
+}
+
 // QueueStats summarises the delivery queue for metrics and benchmarks.
 type QueueStats struct {
 	Due       int64
@@ -526,6 +552,18 @@ type Store interface {
 	RevokePortalSessions(ctx context.Context, accountID string) (int, error)
 	// PurgePortalSessions deletes links and sessions expired at now.
 	PurgePortalSessions(ctx context.Context, now time.Time) (int, error)
+
+	// PurgeHistory deletes one batch of history past retention (see
+	// PurgeParams): at most p.Limit events, each with all its deliveries and
+	// their attempts, and records the newest purged creation time per account
+	// (PurgedThrough).
+	PurgeHistory(ctx context.Context, p *PurgeParams) (*PurgeResult, error)
+	// PurgedThrough returns the newest creation time of the account's events
+	// PurgeHistory has deleted (zero: none yet).
+	PurgedThrough(ctx context.Context, accountID string) (time.Time, error)
+	// OldestEventAt returns the creation time of the oldest stored event; ok
+	// is false when there is none.
+	OldestEventAt(ctx context.Context) (t time.Time, ok bool, err error)
 
 	// QueueStats summarises the queue at now.
 	QueueStats(ctx context.Context, now time.Time) (*QueueStats, error)
@@ -662,4 +700,29 @@ func SigningSecrets(current, previous string) []string {
 		return []string{current}
 	}
 	return []string{current, previous}
+}
+
+// Sizer is implemented by backends that can tell how much disk their
+// database takes, for the jetwebhooks_database_size_bytes metric and the
+// soak benchmark.
+type Sizer interface {
+	// DatabaseSize returns the database's size on disk in bytes: SQLite's
+	// file and its write-ahead log, PostgreSQL's pg_database_size.
+	DatabaseSize(ctx context.Context) (int64, error)
+}
+
+// envelopeDataKey precedes the data member of an envelope.
+var envelopeDataKey = []byte(`,"data":`)
+
+// EnvelopeData returns the data member of an envelope as ingest builds it,
+// {"id":…,"service":…,"type":…,"created_at":…,"data":{…}}: the bytes after
+// the first `,"data":` up to the closing brace. The members before it are an
+// id of [A-Za-z0-9_-], fixed names and a number, which cannot contain that
+// text. It returns nil for anything else.
+func EnvelopeData(body []byte) []byte {
+	i := bytes.Index(body, envelopeDataKey)
+	if i < 0 || body[len(body)-1] != '}' {
+		return nil
+	}
+	return body[i+len(envelopeDataKey) : len(body)-1]
 }

@@ -610,7 +610,7 @@ func (s *Store) QueryDeliveries(ctx context.Context, p *store.QueryParams) ([]*s
 	// The last attempt comes with each record: the delivery's newest
 	// attempts row, one probe of attempts_delivery per record of the page.
 	page := `SELECT d.id, e.id, d.webhook_uuid, e.service, e.type, e.source_uid, e.source_action,
-			e.data, d.webhook_url, e.created_at, d.status, d.attempts, d.last_response_code,
+			e.data, CASE WHEN length(e.data) = 0 THEN e.body END, d.webhook_url, e.created_at, d.status, d.attempts, d.last_response_code,
 			a.at, a.duration_ms, a.status_code, a.error_class, a.error, a.response_body
 		FROM deliveries d JOIN events e ON e.seq = d.event_seq
 		LEFT JOIN LATERAL (SELECT * FROM attempts WHERE delivery_id = d.id ORDER BY id DESC LIMIT 1) a ON true` + cond +
@@ -631,12 +631,16 @@ func (s *Store) QueryDeliveries(ctx context.Context, p *store.QueryParams) ([]*s
 			var r store.DeliveryRecord
 			var created int64
 			var la lastAttemptCols
+			var envelope []byte
 			if err := rows.Scan(&r.DeliveryID, &r.EventID, &r.WebhookUUID, &r.Service, &r.EventType, &r.SourceUID,
-				&r.SourceAction, &r.Data, &r.WebhookURL, &created, &r.Status, &r.Attempts, &r.LastResponseCode,
+				&r.SourceAction, &r.Data, &envelope, &r.WebhookURL, &created, &r.Status, &r.Attempts, &r.LastResponseCode,
 				&la.at, &la.dur, &la.code, &la.class, &la.err, &la.body); err != nil {
 				return err
 			}
 			r.CreatedAt = fromMS(created)
+			if envelope != nil {
+				r.Data = store.EnvelopeData(envelope)
+			}
 			r.LastAttempt = la.attempt(r.DeliveryID, r.Attempts)
 			out = append(out, &r)
 		}

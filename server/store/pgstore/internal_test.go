@@ -129,3 +129,47 @@ func TestReconnectStopsWithContext(t *testing.T) {
 		t.Fatalf("reconnect = %v after %d calls, want nil after 3", conn, calls)
 	}
 }
+
+// TestPurgeOneNodeAtATime holds the purge lock as another node's purge
+// would, and checks that this node's purge steps aside (Busy, nothing
+// deleted) and purges once the lock is free.
+func TestPurgeOneNodeAtATime(t *testing.T) {
+	dsn := pgtest.Database(t)
+	other, err := Open(t.Context(), dsn, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	s, err := Open(t.Context(), dsn, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Date(2026, 1, 10, 12, 0, 0, 0, time.UTC)
+	if _, err := s.CreateAccount(t.Context(), &store.CreateAccountParams{ID: "acc_1", Name: "a", KeyHash: []byte("k"), Now: now}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PublishEvents(t.Context(), []*store.Event{{ID: "evt_1", AccountID: "acc_1", Type: "outbound.delivered",
+		Service: "outbound", Data: []byte(`{}`), Body: []byte(`{}`), CreatedAt: now}}, now); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := other.pool.Begin(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(t.Context(), `SELECT pg_advisory_xact_lock($1)`, purgeLockID); err != nil {
+		t.Fatal(err)
+	}
+	p := &store.PurgeParams{Before: now.Add(time.Hour), Limit: 10}
+	res, err := s.PurgeHistory(t.Context(), p)
+	if err != nil || !res.Busy || res.Events != 0 {
+		t.Fatalf("purge while another node purges = %+v, %v; want Busy and nothing deleted", res, err)
+	}
+	if err := tx.Commit(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	res, err = s.PurgeHistory(t.Context(), p)
+	if err != nil || res.Busy || res.Events != 1 {
+		t.Fatalf("purge after the other node finished = %+v, %v; want the event purged", res, err)
+	}
+}

@@ -408,7 +408,7 @@ func (s *Store) QueryDeliveries(ctx context.Context, p *store.QueryParams) ([]*s
 	// The last attempt comes with each record: the newest attempts row of
 	// the delivery, found through attempts_delivery (which ends in the rowid).
 	rows, err := s.r.QueryContext(ctx, `SELECT d.id, e.id, d.webhook_uuid, e.service, e.type, e.source_uid, e.source_action,
-			e.data, d.webhook_url, e.created_at, d.status, d.attempts, d.last_response_code,
+			e.data, CASE WHEN length(e.data) = 0 THEN e.body END, d.webhook_url, e.created_at, d.status, d.attempts, d.last_response_code,
 			a.at, a.duration_ms, a.status_code, a.error_class, a.error, a.response_body
 		FROM deliveries d JOIN events e ON e.seq = d.event_seq
 		LEFT JOIN attempts a ON a.id = (SELECT max(id) FROM attempts WHERE delivery_id = d.id)`+cond+
@@ -423,12 +423,16 @@ func (s *Store) QueryDeliveries(ctx context.Context, p *store.QueryParams) ([]*s
 		var created int64
 		var code sql.NullInt64
 		var la lastAttemptCols
+		var envelope []byte
 		if err := rows.Scan(&r.DeliveryID, &r.EventID, &r.WebhookUUID, &r.Service, &r.EventType, &r.SourceUID,
-			&r.SourceAction, &r.Data, &r.WebhookURL, &created, &r.Status, &r.Attempts, &code,
+			&r.SourceAction, &r.Data, &envelope, &r.WebhookURL, &created, &r.Status, &r.Attempts, &code,
 			&la.at, &la.dur, &la.code, &la.class, &la.err, &la.body); err != nil {
 			return nil, 0, fmt.Errorf("query deliveries: %w", interpret(err))
 		}
 		r.CreatedAt = fromMS(created)
+		if envelope != nil {
+			r.Data = store.EnvelopeData(envelope)
+		}
 		if code.Valid {
 			c := int(code.Int64)
 			r.LastResponseCode = &c

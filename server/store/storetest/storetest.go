@@ -55,6 +55,9 @@ func Run(t *testing.T, open Opener) {
 		{"PortalLinks", testPortalLinks},
 		{"PortalSessions", testPortalSessions},
 		{"AttemptHistory", testAttemptHistory},
+		{"Retention", testRetention},
+		{"RetentionBatches", testRetentionBatches},
+		{"DataInEnvelope", testDataInEnvelope},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
