@@ -200,6 +200,9 @@ type Server struct {
 	api       *api.API
 	handler   http.Handler
 	engine    *delivery.Engine
+	// vacuumer cleans the backend's delivery queue (PostgreSQL); nil if the
+	// backend needs no help.
+	vacuumer  store.QueueVacuumer
 	publisher *ingest.Publisher
 	metrics   *metrics.Metrics
 	links     *portal.Links
@@ -308,6 +311,7 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	if sz, ok := backend.(store.Sizer); ok {
 		s.metrics.WatchDatabaseSize(sz)
 	}
+	s.vacuumer, _ = backend.(store.QueueVacuumer)
 	boot, tokenHash, err := s.bootstrap(ctx)
 	if err != nil {
 		return nil, err
@@ -418,6 +422,37 @@ func (s *Server) Maintain(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// queueVacuumEvery is how often the queue's need for a vacuum is checked: a
+// saturated node churns tens of thousands of row versions a minute.
+const queueVacuumEvery = 5 * time.Second
+
+// queueVacuum keeps the backend's delivery queue clean (see
+// store.QueueVacuumer), so claims stay cheap whether autovacuum keeps up or
+// is off.
+func (s *Server) queueVacuum(ctx context.Context) {
+	if s.vacuumer == nil {
+		return
+	}
+	t := time.NewTicker(queueVacuumEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		start := time.Now()
+		did, err := s.vacuumer.VacuumQueue(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.Warn("vacuum the delivery queue", "err", err)
+		case did:
+			s.metrics.QueueVacuumed()
+			s.log.Debug("vacuumed the delivery queue", "took", time.Since(start))
+		}
+	}
+}
+
 func (s *Server) janitor(ctx context.Context) {
 	t := time.NewTicker(s.cfg.MaintenanceInterval)
 	defer t.Stop()
@@ -516,9 +551,10 @@ func (s *Server) Publish(ctx context.Context, events ...Event) ([]PublishResult,
 // stopped.
 func (s *Server) RunBackground(ctx context.Context) error {
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); s.janitor(ctx) }()
 	go func() { defer wg.Done(); s.purger(ctx) }()
+	go func() { defer wg.Done(); s.queueVacuum(ctx) }()
 	err := s.engine.Run(ctx)
 	wg.Wait()
 	return err

@@ -36,6 +36,7 @@ func newBenchCmd() *cobra.Command {
 		target, apiKey, ingestToken, accountID, receiverListen, receiverURL        string
 		memory                                                                     bool
 		soak, reportEvery, retention, purgeInterval                                time.Duration
+		runs                                                                       int
 		metricsURL                                                                 string
 	)
 	cmd := &cobra.Command{
@@ -174,13 +175,27 @@ The output is a summary, then one JSON line, last.`,
 			if errorRate > 0 && len(sched) > 1 && sched[1] >= 10*time.Second && !f.Changed("drain") {
 				fmt.Fprintf(stderr, "warning: --error-rate %g with retries %s apart will not drain within --drain %s; pass a fast --retry-schedule\n", errorRate, sched[1], drain)
 			}
-			res, err := bench.Run(ctx, cfg)
-			if res == nil {
-				return benchSetupError(err)
+			if runs < 1 {
+				return usagef("--runs must be at least 1")
 			}
-			res.WriteSummary(stdout)
-			fmt.Fprintln(stdout, bench.JSONLine(res))
-			return benchOutcome(err, res.Lost)
+			if runs > 1 && target == "" {
+				return usagef("--runs repeats a run against one long-running --target; in process every run starts a fresh server")
+			}
+			for i := 1; i <= runs; i++ {
+				if runs > 1 {
+					fmt.Fprintf(stdout, "run %d of %d\n", i, runs)
+				}
+				res, err := bench.Run(ctx, cfg)
+				if res == nil {
+					return benchSetupError(err)
+				}
+				res.WriteSummary(stdout)
+				fmt.Fprintln(stdout, bench.JSONLine(res))
+				if err := benchOutcome(err, res.Lost); err != nil {
+					return err
+				}
+			}
+			return nil
 		},
 	}
 	f := cmd.Flags()
@@ -210,6 +225,7 @@ The output is a summary, then one JSON line, last.`,
 	f.StringVar(&metricsURL, "metrics-url", "", "with --soak: where to read the service's jetwebhooks_database_size_bytes and process_resident_memory_bytes (default: its /metrics)")
 	f.DurationVar(&retention, "retention", 0, "in-process server's --retention (default 30 days); a short one keeps a soak's database small")
 	f.DurationVar(&purgeInterval, "purge-interval", 0, "in-process server's --purge-interval (default 1m)")
+	f.IntVar(&runs, "runs", 1, "with --target: repeat the run this many times against the same service, reporting each (the queue-churn test is --runs 3)")
 	f.StringVar(&target, "target", "", "benchmark this deployment (base URL) instead of an in-process server")
 	f.StringVar(&apiKey, "api-key", "", "with --target: an account's API key (env JETWEBHOOKS_API_KEY)")
 	f.StringVar(&ingestToken, "ingest-token", "", "with --target: the ingest token (env JETWEBHOOKS_INGEST_TOKEN)")

@@ -224,3 +224,25 @@ func TestBenchSoakUsageErrors(t *testing.T) {
 }
 
 func fmtSscan(s string, v *float64) { _, _ = fmt.Sscan(s, v) }
+
+// TestBenchRunsAgainstTarget: --runs repeats the run against one service and
+// reports each, as the queue-churn test needs; in process it is refused.
+func TestBenchRunsAgainstTarget(t *testing.T) {
+	url, boot, tok := benchTarget(t)
+	out, errOut, code := runBenchCLI(t, "--target", url, "--api-key", boot.APIKey, "--ingest-token", tok,
+		"--account-id", boot.AccountID, "--runs", "2", "--events", "200", "--rate", "0", "--batch", "1", "--raw-requests", "-1")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"run 1 of 2", "run 2 of 2"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, `"mode":"throughput"`); n != 2 {
+		t.Errorf("%d JSON result lines, want 2", n)
+	}
+	if _, _, code := runBenchCLI(t, "--runs", "2", "--events", "10"); code != exitUsage {
+		t.Errorf("--runs in process: exit %d, want %d", code, exitUsage)
+	}
+}

@@ -29,6 +29,7 @@ type Metrics struct {
 	claims          prometheus.Counter
 	takeovers       prometheus.Counter
 	authRefusals    *prometheus.CounterVec
+	queueVacuums    prometheus.Counter
 	purged          *prometheus.CounterVec
 }
 
@@ -66,9 +67,12 @@ func New(st store.Store, now func() time.Time) *Metrics {
 		authRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "jetwebhooks_auth_refusals_total", Help: "Refused authentications: invalid (a wrong API key or ingest token, 401) or throttled (the client address spent its failure budget, 429).",
 		}, []string{"reason"}),
+		queueVacuums: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "jetwebhooks_queue_vacuums_total", Help: "Vacuums of the delivery queue the service ran itself (PostgreSQL), so claims stay cheap whatever autovacuum does.",
+		}),
 	}
 	m.purged = newPurgedCounter()
-	m.reg.MustRegister(m.httpRequests, m.httpDuration, m.eventsIngested, m.deliveries, m.attemptDuration, m.claims, m.takeovers, m.authRefusals,
+	m.reg.MustRegister(m.httpRequests, m.httpDuration, m.eventsIngested, m.deliveries, m.attemptDuration, m.claims, m.takeovers, m.authRefusals, m.queueVacuums,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&queueCollector{st: st, now: now}, m.purged, &retentionCollector{st: st, now: now})
 	return m
@@ -96,6 +100,9 @@ func (m *Metrics) Attempted(status string, _ int, d time.Duration) {
 
 // Ingested counts accepted events.
 func (m *Metrics) Ingested(n int) { m.eventsIngested.Add(float64(n)) }
+
+// QueueVacuumed counts a vacuum of the delivery queue.
+func (m *Metrics) QueueVacuumed() { m.queueVacuums.Inc() }
 
 // AuthRefused counts a refused authentication (api.Config.AuthRefused).
 func (m *Metrics) AuthRefused(throttled bool) {

@@ -702,6 +702,15 @@ func SigningSecrets(current, previous string) []string {
 	return []string{current, previous}
 }
 
+// QueueVacuumer is implemented by backends whose delivery queue leaves dead
+// row versions behind that slow the claim until they are cleaned
+// (PostgreSQL). The server calls it often; it cleans only when enough has
+// piled up, on one node at a time.
+type QueueVacuumer interface {
+	// VacuumQueue cleans the queue if it needs it and reports whether it did.
+	VacuumQueue(ctx context.Context) (bool, error)
+}
+
 // Sizer is implemented by backends that can tell how much disk their
 // database takes, for the jetwebhooks_database_size_bytes metric and the
 // soak benchmark.
