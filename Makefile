@@ -8,7 +8,7 @@ FUZZTIME  ?= 30s
 
 BENCHCOUNT ?= 1
 
-.PHONY: cli-docs check-cli-docs generate build run test test-race lint check-generated check-tidy contract fuzz bench bench-go
+.PHONY: cli-docs check-cli-docs generate build run test test-race lint check-generated check-tidy contract fuzz bench bench-go screenshots
 
 generate: ## regenerate gen/ from openapi.yaml
 	@for p in $(GEN_PKGS); do $(CODEGEN) -config gen/$$p/cfg.yaml openapi.yaml || exit 1; done
@@ -88,3 +88,9 @@ bench:
 # is set. Compare runs with BENCHCOUNT=6 and benchstat (golang.org/x/perf/cmd/benchstat).
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) ./server/api ./server/store/... ./server/delivery ./signature
+
+# Screenshots of the customer portal for the README, taken by its browser test
+# in headless Chromium (apt-get install chromium).
+screenshots:
+	mkdir -p docs/portal
+	JETWEBHOOKS_TEST_BROWSER=required JETWEBHOOKS_PORTAL_SCREENSHOTS=$(CURDIR)/docs/portal $(GO) test -count=1 -run '^TestBrowserScreenshots$$' ./server/portal/

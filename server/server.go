@@ -34,6 +34,7 @@ import (
 	"github.com/jetwebhooks/jetwebhooks/server/egress"
 	"github.com/jetwebhooks/jetwebhooks/server/ingest"
 	"github.com/jetwebhooks/jetwebhooks/server/metrics"
+	"github.com/jetwebhooks/jetwebhooks/server/portal"
 	"github.com/jetwebhooks/jetwebhooks/server/secretbox"
 	"github.com/jetwebhooks/jetwebhooks/server/store"
 	"github.com/jetwebhooks/jetwebhooks/server/store/cache"
@@ -153,6 +154,30 @@ type Config struct {
 	// operation that openapi.yaml does not describe (see package contract).
 	// For tests and development: each response is buffered and validated.
 	OnContractViolation func(contract.Violation)
+	// Portal configures the customer portal (on by default, at /portal/).
+	Portal PortalConfig
+}
+
+// PortalConfig configures the customer portal; see server/portal.
+type PortalConfig struct {
+	// Off switches the portal off: no pages, and POST /portal/sessions
+	// answers 503.
+	Off bool
+	// URL is the portal's public URL, its path ending in /portal (default
+	// http://<listen address><BasePath>/portal, from the listener Serve
+	// uses; set it when serving Handler yourself). Minted links point there;
+	// a path before /portal is a prefix the server is reached under.
+	URL string
+	// FrameAncestors may embed the portal in a frame (CSP frame-ancestors
+	// sources); none by default.
+	FrameAncestors []string
+	// SecureCookie marks the session cookie Secure; it is whenever URL is https.
+	SecureCookie bool
+	// LinkTTL is how long a minted link works (default 10 min).
+	LinkTTL time.Duration
+	// IdleTimeout ends a session unused for this long (default 30 min);
+	// SessionTTL ends it whatever happens (default 12 h).
+	IdleTimeout, SessionTTL time.Duration
 }
 
 // Unimplemented answers every API operation with 501 in the JSON error
@@ -180,6 +205,7 @@ type Server struct {
 	vacuumer  store.QueueVacuumer
 	publisher *ingest.Publisher
 	metrics   *metrics.Metrics
+	links     *portal.Links
 	log       *slog.Logger
 	// Bootstrap holds what a first start generated (nil otherwise).
 	Bootstrap *Bootstrap
@@ -318,10 +344,16 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 		return nil, err
 	}
 	s.publisher = &ingest.Publisher{Store: st, Now: cfg.Now, Published: s.engine.Wake, Accepted: s.metrics.Ingested}
+	var links api.PortalLinks
+	if l, err := s.portalLinks(st); err != nil {
+		return nil, err
+	} else if l != nil {
+		links = l // a nil *portal.Links must stay a nil interface
+	}
 	s.api, err = api.New(ctx, api.Config{IngestTokenHash: tokenHash, Egress: policy, Logger: cfg.Logger, Now: cfg.Now,
 		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, IngestRateLimit: cfg.IngestRateLimit, IngestRateBurst: cfg.IngestRateBurst,
 		AuthFailureBudget: cfg.AuthFailureBudget, AuthFailureWindow: cfg.AuthFailureWindow, TrustedProxies: cfg.TrustedProxies,
-		AuthRefused: s.metrics.AuthRefused, Tester: s.engine, IdempotencyLease: cfg.IdempotencyLease, BasePath: cfg.BasePath, Handlers: cfg.Handlers}, st, s.publisher)
+		AuthRefused: s.metrics.AuthRefused, Tester: s.engine, IdempotencyLease: cfg.IdempotencyLease, BasePath: cfg.BasePath, Handlers: cfg.Handlers, Portal: links}, st, s.publisher)
 	if err != nil {
 		return nil, err
 	}
@@ -329,6 +361,9 @@ func New(ctx context.Context, cfg Config, st store.Store) (*Server, error) {
 	e.Use(s.metrics.Middleware())
 	if err := s.mountOps(e); err != nil {
 		return nil, fmt.Errorf("mount operational routes: %w", err)
+	}
+	if err := s.mountPortal(e, st); err != nil {
+		return nil, err
 	}
 	s.handler = s.api
 	if cfg.OnContractViolation != nil {
@@ -382,6 +417,9 @@ func (s *Server) Maintain(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	if _, err := s.store.PurgeIdempotencyKeys(ctx, now.Add(-24*time.Hour)); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := s.store.PurgePortalSessions(ctx, now); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -588,6 +626,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		s.log.Info("serving metrics", "addr", mln.Addr().String())
 	}
 
+	s.portalListening(ln)
 	serveErr := make(chan error, 1)
 	serve := wireerrors.Install(hs)
 	go func() { serveErr <- serve(ln) }()

@@ -80,7 +80,7 @@ func newRootCmd() *cobra.Command {
 	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(newServeCmd(), newAccountsCmd(), newBenchCmd())
 	root.AddCommand(newWebhooksCmd(), newListenCmd(), newSendEventCmd())
-	root.AddCommand(newIngestTokenCmd(), newVersionCmd(), newDocsCmd())
+	root.AddCommand(newPortalCmd(), newIngestTokenCmd(), newVersionCmd(), newDocsCmd())
 	addVersionFlag(root)
 	addSecretFileFlags(root)
 	strictGroups(root)

@@ -29,6 +29,7 @@ func newServeCmd() *cobra.Command {
 		validateResponses                                                             bool
 		retention, purgeInterval                                                      time.Duration
 	)
+	portal := &portalFlags{}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the API and the delivery engine",
@@ -111,6 +112,7 @@ token and prints them once.`,
 				IdempotencyLease: idemLease,
 				Retention:        retention, PurgeInterval: purgeInterval,
 			}
+			cfg.Portal = portal.config()
 			if validateResponses {
 				cfg.OnContractViolation = func(v contract.Violation) {
 					log.Error("contract violation: the answer does not match openapi.yaml", "method", v.Method, "path", v.Path, "status", v.Status, "err", v.Err)
@@ -136,6 +138,7 @@ token and prints them once.`,
 		},
 	}
 	f := cmd.Flags()
+	portal.register(cmd)
 	f.StringVar(&addr, "addr", envOr("JETWEBHOOKS_ADDR", "127.0.0.1:8080"), "listen address (env JETWEBHOOKS_ADDR)")
 	f.StringVar(&db, "db", envOr("JETWEBHOOKS_DB", "./data/jetwebhooks.db"), "SQLite file path or postgres:// URL (env JETWEBHOOKS_DB)")
 	f.StringVar(&ingestToken, "ingest-token", "", "token that authorises POST /events; default: generated at first start (env JETWEBHOOKS_INGEST_TOKEN)")

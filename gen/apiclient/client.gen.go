@@ -139,6 +139,26 @@ type ClientInterface interface {
 	// Corresponds with POST /events/batch (the `IngestEventBatch` operationId).
 	IngestEventBatch(ctx context.Context, params *IngestEventBatchParams, body IngestEventBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// RevokePortalSessions Revoke the account's portal sessions
+	//
+	// jetwebhooks extension. Signs every portal session of the calling account out at once
+	// and invalidates its links not used yet. Works whether or not the portal is switched on.
+	//
+	// Corresponds with DELETE /portal/sessions (the `RevokePortalSessions` operationId).
+	RevokePortalSessions(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreatePortalSession Mint a customer portal link
+	//
+	// jetwebhooks extension. Mints a sign-in link to the built-in customer portal for the
+	// calling account: the operator's backend calls this with the account's API key and
+	// sends its customer to `url`, so the customer never sees an API key. The link holds a
+	// single-use token that expires at `expires_at` (10 minutes by default); opening it
+	// exchanges the token for a session cookie (HttpOnly, SameSite=Lax) scoped to this
+	// account. A 503 means the portal is switched off on this server (`serve --portal=false`).
+	//
+	// Corresponds with POST /portal/sessions (the `CreatePortalSession` operationId).
+	CreatePortalSession(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListWebhooks List webhooks
 	//
 	// Lists the calling account's webhooks, oldest first. Secrets are not included; fetch
@@ -430,6 +450,46 @@ func (c *Client) IngestEventBatchWithBody(ctx context.Context, params *IngestEve
 // Corresponds with POST /events/batch (the `IngestEventBatch` operationId).
 func (c *Client) IngestEventBatch(ctx context.Context, params *IngestEventBatchParams, body IngestEventBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewIngestEventBatchRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RevokePortalSessions Revoke the account's portal sessions
+//
+// jetwebhooks extension. Signs every portal session of the calling account out at once
+// and invalidates its links not used yet. Works whether or not the portal is switched on.
+//
+// Corresponds with DELETE /portal/sessions (the `RevokePortalSessions` operationId).
+func (c *Client) RevokePortalSessions(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRevokePortalSessionsRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreatePortalSession Mint a customer portal link
+//
+// jetwebhooks extension. Mints a sign-in link to the built-in customer portal for the
+// calling account: the operator's backend calls this with the account's API key and
+// sends its customer to `url`, so the customer never sees an API key. The link holds a
+// single-use token that expires at `expires_at` (10 minutes by default); opening it
+// exchanges the token for a session cookie (HttpOnly, SameSite=Lax) scoped to this
+// account. A 503 means the portal is switched off on this server (`serve --portal=false`).
+//
+// Corresponds with POST /portal/sessions (the `CreatePortalSession` operationId).
+func (c *Client) CreatePortalSession(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreatePortalSessionRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -917,6 +977,60 @@ func NewIngestEventBatchRequestWithBody(server string, params *IngestEventBatchP
 			req.Header.Set("Idempotency-Key", headerParam0)
 		}
 
+	}
+
+	return req, nil
+}
+
+// NewRevokePortalSessionsRequest constructs an http.Request for the RevokePortalSessions method
+func NewRevokePortalSessionsRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/portal/sessions")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreatePortalSessionRequest constructs an http.Request for the CreatePortalSession method
+func NewCreatePortalSessionRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/portal/sessions")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
 	}
 
 	return req, nil
@@ -1497,6 +1611,30 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /events/batch (the `IngestEventBatch` operationId).
 	IngestEventBatchWithResponse(ctx context.Context, params *IngestEventBatchParams, body IngestEventBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*IngestEventBatchResponse, error)
 
+	// RevokePortalSessionsWithResponse Revoke the account's portal sessions
+	//
+	// jetwebhooks extension. Signs every portal session of the calling account out at once
+	// and invalidates its links not used yet. Works whether or not the portal is switched on.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /portal/sessions (the `RevokePortalSessions` operationId).
+	RevokePortalSessionsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*RevokePortalSessionsResponse, error)
+
+	// CreatePortalSessionWithResponse Mint a customer portal link
+	//
+	// jetwebhooks extension. Mints a sign-in link to the built-in customer portal for the
+	// calling account: the operator's backend calls this with the account's API key and
+	// sends its customer to `url`, so the customer never sees an API key. The link holds a
+	// single-use token that expires at `expires_at` (10 minutes by default); opening it
+	// exchanges the token for a session cookie (HttpOnly, SameSite=Lax) scoped to this
+	// account. A 503 means the portal is switched off on this server (`serve --portal=false`).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /portal/sessions (the `CreatePortalSession` operationId).
+	CreatePortalSessionWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*CreatePortalSessionResponse, error)
+
 	// ListWebhooksWithResponse List webhooks
 	//
 	// Lists the calling account's webhooks, oldest first. Secrets are not included; fetch
@@ -1934,6 +2072,179 @@ func (r IngestEventBatchResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r IngestEventBatchResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RevokePortalSessionsResponse429Headers the declared response headers of an HTTP 429 response for RevokePortalSessions
+type RevokePortalSessionsResponse429Headers struct {
+	RetryAfter *int
+}
+
+type RevokePortalSessionsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *PortalRevokeResponse
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *RevokePortalSessionsResponse429Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RevokePortalSessionsResponse) GetJSON200() *PortalRevokeResponse {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RevokePortalSessionsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r RevokePortalSessionsResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r RevokePortalSessionsResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r RevokePortalSessionsResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r RevokePortalSessionsResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetBody returns the raw response body bytes
+func (r RevokePortalSessionsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RevokePortalSessionsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RevokePortalSessionsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RevokePortalSessionsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreatePortalSessionResponse429Headers the declared response headers of an HTTP 429 response for CreatePortalSession
+type CreatePortalSessionResponse429Headers struct {
+	RetryAfter *int
+}
+
+type CreatePortalSessionResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *PortalLinkResponse
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON431 the response for an HTTP 431 `application/json` response
+	JSON431 *HeadersTooLarge
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *CreatePortalSessionResponse429Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreatePortalSessionResponse) GetJSON201() *PortalLinkResponse {
+	return r.JSON201
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreatePortalSessionResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreatePortalSessionResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r CreatePortalSessionResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON431 returns the response for an HTTP 431 `application/json` response
+func (r CreatePortalSessionResponse) GetJSON431() *HeadersTooLarge {
+	return r.JSON431
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r CreatePortalSessionResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreatePortalSessionResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CreatePortalSessionResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreatePortalSessionResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreatePortalSessionResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreatePortalSessionResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -3003,6 +3314,42 @@ func (c *ClientWithResponses) IngestEventBatchWithResponse(ctx context.Context, 
 	return ParseIngestEventBatchResponse(rsp)
 }
 
+// RevokePortalSessionsWithResponse Revoke the account's portal sessions
+//
+// jetwebhooks extension. Signs every portal session of the calling account out at once
+// and invalidates its links not used yet. Works whether or not the portal is switched on.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /portal/sessions (the `RevokePortalSessions` operationId).
+func (c *ClientWithResponses) RevokePortalSessionsWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*RevokePortalSessionsResponse, error) {
+	rsp, err := c.RevokePortalSessions(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRevokePortalSessionsResponse(rsp)
+}
+
+// CreatePortalSessionWithResponse Mint a customer portal link
+//
+// jetwebhooks extension. Mints a sign-in link to the built-in customer portal for the
+// calling account: the operator's backend calls this with the account's API key and
+// sends its customer to `url`, so the customer never sees an API key. The link holds a
+// single-use token that expires at `expires_at` (10 minutes by default); opening it
+// exchanges the token for a session cookie (HttpOnly, SameSite=Lax) scoped to this
+// account. A 503 means the portal is switched off on this server (`serve --portal=false`).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /portal/sessions (the `CreatePortalSession` operationId).
+func (c *ClientWithResponses) CreatePortalSessionWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*CreatePortalSessionResponse, error) {
+	rsp, err := c.CreatePortalSession(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreatePortalSessionResponse(rsp)
+}
+
 // ListWebhooksWithResponse List webhooks
 //
 // Lists the calling account's webhooks, oldest first. Secrets are not included; fetch
@@ -3516,6 +3863,161 @@ func ParseIngestEventBatchResponse(rsp *http.Response) (*IngestEventBatchRespons
 		response.Headers202 = &headers
 	case rsp.StatusCode == 429:
 		var headers IngestEventBatchResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRevokePortalSessionsResponse parses an HTTP response from a RevokePortalSessionsWithResponse call
+func ParseRevokePortalSessionsResponse(rsp *http.Response) (*RevokePortalSessionsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RevokePortalSessionsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest PortalRevokeResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers RevokePortalSessionsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreatePortalSessionResponse parses an HTTP response from a CreatePortalSessionWithResponse call
+func ParseCreatePortalSessionResponse(rsp *http.Response) (*CreatePortalSessionResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreatePortalSessionResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest PortalLinkResponse
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 431:
+		var dest HeadersTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON431 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers CreatePortalSessionResponse429Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

@@ -31,6 +31,12 @@ type ServerInterface interface {
 	// IngestEventBatch Publish a batch of events
 	// (POST /events/batch)
 	IngestEventBatch(ctx echo.Context, params IngestEventBatchParams) error
+	// RevokePortalSessions Revoke the account's portal sessions
+	// (DELETE /portal/sessions)
+	RevokePortalSessions(ctx echo.Context) error
+	// CreatePortalSession Mint a customer portal link
+	// (POST /portal/sessions)
+	CreatePortalSession(ctx echo.Context) error
 	// ListWebhooks List webhooks
 	// (GET /webhooks)
 	ListWebhooks(ctx echo.Context, params ListWebhooksParams) error
@@ -123,6 +129,24 @@ func (w *ServerInterfaceWrapper) IngestEventBatch(ctx echo.Context) error {
 
 	// Invoke the callback with all the unmarshaled arguments
 	err = w.Handler.IngestEventBatch(ctx, params)
+	return err
+}
+
+// RevokePortalSessions converts echo context to params.
+func (w *ServerInterfaceWrapper) RevokePortalSessions(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.RevokePortalSessions(ctx)
+	return err
+}
+
+// CreatePortalSession converts echo context to params.
+func (w *ServerInterfaceWrapper) CreatePortalSession(ctx echo.Context) error {
+	var err error
+
+	// Invoke the callback with all the unmarshaled arguments
+	err = w.Handler.CreatePortalSession(ctx)
 	return err
 }
 
@@ -370,6 +394,8 @@ func RegisterHandlersWithOptions(router EchoRouter, si ServerInterface, options 
 	router.POST(options.BaseURL+"/webhooks/replay", wrapper.ReplayWebhookEvent, options.OperationMiddlewares["replayWebhookEvent"]...)
 	router.POST(options.BaseURL+"/events", wrapper.IngestEvent, options.OperationMiddlewares["ingestEvent"]...)
 	router.POST(options.BaseURL+"/events/batch", wrapper.IngestEventBatch, options.OperationMiddlewares["ingestEventBatch"]...)
+	router.DELETE(options.BaseURL+"/portal/sessions", wrapper.RevokePortalSessions, options.OperationMiddlewares["revokePortalSessions"]...)
+	router.POST(options.BaseURL+"/portal/sessions", wrapper.CreatePortalSession, options.OperationMiddlewares["createPortalSession"]...)
 
 }
 
@@ -395,6 +421,8 @@ type TooManyRequestsJSONResponse struct {
 }
 
 type UnauthorizedJSONResponse Error
+
+type UnavailableJSONResponse Error
 
 type UnsupportedMediaTypeJSONResponse Error
 
@@ -694,6 +722,208 @@ func (response IngestEventBatch500JSONResponse) VisitIngestEventBatchResponse(w 
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokePortalSessionsRequestObject struct {
+}
+
+type RevokePortalSessionsResponseObject interface {
+	VisitRevokePortalSessionsResponse(w http.ResponseWriter) error
+}
+
+type RevokePortalSessions200JSONResponse PortalRevokeResponse
+
+func (response RevokePortalSessions200JSONResponse) VisitRevokePortalSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokePortalSessions401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response RevokePortalSessions401JSONResponse) VisitRevokePortalSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokePortalSessions413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response RevokePortalSessions413JSONResponse) VisitRevokePortalSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokePortalSessions429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response RevokePortalSessions429JSONResponse) VisitRevokePortalSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokePortalSessions431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response RevokePortalSessions431JSONResponse) VisitRevokePortalSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RevokePortalSessions500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response RevokePortalSessions500JSONResponse) VisitRevokePortalSessionsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePortalSessionRequestObject struct {
+}
+
+type CreatePortalSessionResponseObject interface {
+	VisitCreatePortalSessionResponse(w http.ResponseWriter) error
+}
+
+type CreatePortalSession201JSONResponse PortalLinkResponse
+
+func (response CreatePortalSession201JSONResponse) VisitCreatePortalSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePortalSession401JSONResponse struct{ UnauthorizedJSONResponse }
+
+func (response CreatePortalSession401JSONResponse) VisitCreatePortalSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePortalSession413JSONResponse struct{ TooLargeJSONResponse }
+
+func (response CreatePortalSession413JSONResponse) VisitCreatePortalSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(413)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePortalSession429JSONResponse struct{ TooManyRequestsJSONResponse }
+
+func (response CreatePortalSession429JSONResponse) VisitCreatePortalSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(429)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePortalSession431JSONResponse struct{ HeadersTooLargeJSONResponse }
+
+func (response CreatePortalSession431JSONResponse) VisitCreatePortalSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(431)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePortalSession500JSONResponse struct{ InternalErrorJSONResponse }
+
+func (response CreatePortalSession500JSONResponse) VisitCreatePortalSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreatePortalSession503JSONResponse struct{ UnavailableJSONResponse }
+
+func (response CreatePortalSession503JSONResponse) VisitCreatePortalSessionResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -1999,6 +2229,12 @@ type StrictServerInterface interface {
 	// IngestEventBatch Publish a batch of events
 	// (POST /events/batch)
 	IngestEventBatch(ctx context.Context, request IngestEventBatchRequestObject) (IngestEventBatchResponseObject, error)
+	// RevokePortalSessions Revoke the account's portal sessions
+	// (DELETE /portal/sessions)
+	RevokePortalSessions(ctx context.Context, request RevokePortalSessionsRequestObject) (RevokePortalSessionsResponseObject, error)
+	// CreatePortalSession Mint a customer portal link
+	// (POST /portal/sessions)
+	CreatePortalSession(ctx context.Context, request CreatePortalSessionRequestObject) (CreatePortalSessionResponseObject, error)
 	// ListWebhooks List webhooks
 	// (GET /webhooks)
 	ListWebhooks(ctx context.Context, request ListWebhooksRequestObject) (ListWebhooksResponseObject, error)
@@ -2133,6 +2369,52 @@ func (sh *strictHandler) IngestEventBatch(ctx echo.Context, params IngestEventBa
 		return err
 	} else if validResponse, ok := response.(IngestEventBatchResponseObject); ok {
 		return validResponse.VisitIngestEventBatchResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// RevokePortalSessions operation middleware
+func (sh *strictHandler) RevokePortalSessions(ctx echo.Context) error {
+	var request RevokePortalSessionsRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.RevokePortalSessions(ctx.Request().Context(), request.(RevokePortalSessionsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RevokePortalSessions")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(RevokePortalSessionsResponseObject); ok {
+		return validResponse.VisitRevokePortalSessionsResponse(ctx.Response())
+	} else if response != nil {
+		return fmt.Errorf("unexpected response type: %T", response)
+	}
+	return nil
+}
+
+// CreatePortalSession operation middleware
+func (sh *strictHandler) CreatePortalSession(ctx echo.Context) error {
+	var request CreatePortalSessionRequestObject
+
+	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
+		return sh.ssi.CreatePortalSession(ctx.Request().Context(), request.(CreatePortalSessionRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreatePortalSession")
+	}
+
+	response, err := handler(ctx, request)
+
+	if err != nil {
+		return err
+	} else if validResponse, ok := response.(CreatePortalSessionResponseObject); ok {
+		return validResponse.VisitCreatePortalSessionResponse(ctx.Response())
 	} else if response != nil {
 		return fmt.Errorf("unexpected response type: %T", response)
 	}
@@ -2537,160 +2819,178 @@ func (sh *strictHandler) TestWebhook(ctx echo.Context, uuid string) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L39chs3sij+Kl38nSqTZ4cU9WHHpmqrftrYyfrESXwsufbezfhowBmQxGoIMABGFONS1T7EfYbzYPsk",
-	"t7oBzBeHEm0rTnKu80cszgyABtDo726876VquVKSS2t6k/e9BWcZ1/Tny4wvV8pyad/wVc42PMOnGTep",
-	"FisrlOxNeonVBU9gveAS7EIYYNKsuQZhwC44aJ4qnfEsPFYzYBI407ngGjT/ueDGwlrYBX1u2JLHshw3",
-	"3Qy/4xvo/4PbNZ8ulLoywG8sl0YoOTgFNjVcWlB2wfVaGD6KZS/qmXTBlwxB5bJY9iY/9RDG3ruoZzcr",
-	"3pv0jNVCznu3t7dRb8U0W3LbnnG6+Y5vtmf7PbviBhhobrXgWTkBw2Z8B5gRnFstVvyRAcOXTFqRmsGE",
-	"piwkHJ3EcqEKbcrpwxXfAJMZTFW2CcuGL2dCGwuam5WShgObMyGhv2T6imcwxU9jmVRbNgx7NgG3RW5j",
-	"B6fNkWjpmaQldEPiHsLJ+Nkoln9biJw3BnfT1YU0kV+GqgH0456xIs9hyoWcw0qrlBvDs7g3GMFZaB1L",
-	"u2AWuMwMCAkMHt/cwFxccwPCGgJqytIrYBaUTPkpKIkwMAuZ4Ab6DFLNzGIAC5VjFxZmSmOnHAzX11w/",
-	"MiCqfYScM8Ohn9BLGA5r74b0Lokg4zNW5BZOHoMZRMBmlutYrhcirfCyMXu3/A7fBGKGW91e1JNsiTjW",
-	"wuEGWi7ZzSsu53bRmxw9fhz1lkKG34eIkdZyjX3+10//Fcc34/Ewjm8Ov4njm6++effv/9brxOOAF4TG",
-	"f2HZGwcs/kqVRITAP9lqlYuUITYf/MMgSr+vwfVvms96k97/d1BRhAP31hy80FppN1TzSFwsqpURBpYs",
-	"nym95BkoDTMmcgPXLBcZjTnq3Ua9r5Wc5SL9TKC1acmaGSgMz5qI7ycQEQY2cV0YIKSOpS6kFHIe4cz6",
-	"SkKqObN8QAjizz1io3ucwYIZMEKmHKacS8h4zi3PEGVuo95fHZW9UOoV03P+WbfpkfG0AKa5Sq9whjkC",
-	"gWSGSagOEmjOMgP9JyfwnfgLnmGiRjyL5ZTPlOaexJcLpVVheRaBUcDkBtSKa5oELNkG5tyCsH7+LyXi",
-	"OMsdvL/67M/VkiO9nRNKInLW53kKiAb4lk1VgVDiZDJh0lwZnhHW/qDsN6qQ2a8P6w8KTJEukNKrQqcc",
-	"iSTCmrI8JxjTVBXSElS/Cf6UbKKJNcIgTV8pIS3CyFfWQP8Qvhd/ieBwjP8ioQYGU2bTBahZLPk1Dh4h",
-	"9/IUeDCCHwPWGDqjuCGswQyFBatU6AxfEHcgaDx6XSj1PZMbTwTN51geYeDs9UtiX33lOLaQc1wuq664",
-	"HAC/STlHUQhpjGaWQy6WwhI5odVLc4HSDMsyzQ1KC9JNdIlnaa2VnIcRDLap925OPS8mzgVv8O/hGf1t",
-	"eKpkZka9qC7a1b7YlnLOXROwCtZMWPCHnUYQcj5qMDPPi4S0fM5pbW6j3lvJCrtQWvzCs8+Dm2d+PEdv",
-	"PH1DfiSMwVOjNCBnNiAVriCdnrfSFKuV0pZn3/NMsAuaym9xkqSy0B5q1MO2vjsc7cxavlzZV8LYN57b",
-	"4+OVRjprhWP9zH1EfwvLl+Y+OJ/zXFxzvfG947r4LWVasw3+lvzGXqaFNqoDWV5rTpjqNQCuOTDNYYkY",
-	"E4A5hRUzJKoxA4nrKRltCzJRzxQpyow1xJoqlXMme07I+bkQGlHqp/LLqJpyJeGr6T94SnP5mrjx3xx7",
-	"rglFLMsEzoDlr2vrN2O54VFrSR2Vune/8SvcGxx1JnLL9WWmlkxIty95/uOsN/np7k6+oXaul3dtxHkp",
-	"p8iBwMEDSuYbIoJ2wQ0HPxb0hf8sPEBK5HkGqLU0gxHIIs/hz8DyHDehRJOt3cDv2DTnvQmqENuI4adZ",
-	"GE9VHmCSPxa2Y5ZaLf00cSx3kPtWM2lY6naxJItmybRdKGN/1Zk7Kf/ueXqk+wE/RdS2zBYfsEzn9P1L",
-	"uSq61ukQuEQAswjGKKrQ3yP4cSksiWANodSEj4nsFTrfE/S3b15tnTuaueskCkej6+C16coW4fhRcvjr",
-	"xcXrQCXINoBiMjXbpfTjtrUp3nbff/PEqOzbWIZkHvqFFDeBJ1JnqK1gF8jBnpxUNKlkaCWB2R7mohrh",
-	"kQFZLKdcB80eRw+TiRwGH0bAUq2M8fYDQ3q+Jj2dGPRSSLEslqQGboORFU4uunQ42wTlr2oNOYoITjq6",
-	"iiBVUnI6HcjIc4bsZmM5CfURCpVLkeeiJh7ssRI8iOvt5d40VtsJ2TQIKu9kHUEmwWXKJ8iBDU81R8kP",
-	"F0CqUuaxCx5LFMpFykkAzq9x0xhongnNU1xmi3KerRmYuHBKv1rLICJit8LAz4WyPBuMYknnnliUsECs",
-	"A0Uxp7/zG7Zc4VHvEToej4/K4Ygxz1SeqzXPJvBKpV6+sHZlJgcHvukoVcsDyddDxNbeTupRkRdax8s0",
-	"Z+YDCAJJFF9Tm2160L0FpYlsa+rQZxK4LJaQMkniR24UTLmjkEKScK43kDM5L9icPzIw5xIlc6VJwXNW",
-	"IZ7TQud8ZoFUJ2ksZ7TkvZpV4hIFne7z47TtQ9QwkQK09tTtZwRpYVFnY/D24pvhUyAWwZBKCEnmBfc8",
-	"lrjxP7x9RZhuwCwIJwy8/dM333zzfHAKuDabuqyyZih9SW863JZHiAhfpirj3eDXYCXscQ1OoUI4RG+H",
-	"lTiW/z4b7UaTSpRuUt5AhpAg9ZrkoAloOKft9b+LTJ+X3Kk5xxWXmZBzOrUBtzbcen1jAqh4caQteNCb",
-	"yEenMFhYhIklInJWEFp66W0SSCQ+c60msOJ6yRD1kfN7dV1Dxlk2zLm1+LE/uN6862Gk+VpNtrZSOHQd",
-	"dBh/o15pe2jyk4xbJvL9BWjq5jk16hKeS5JZkRnPXT1xKWR2nyhcNvXy6d6isRu8a99rxKSTnDPZ2s1J",
-	"LBMrllwVNiFswKXIueUldld8L7T035/GMqm40aXms8LwLJm0DztKbeDfOpNH2ajVhQPJ91BjdAFdgkMA",
-	"+qid2AicJSdosiwwiiiWNGghNWfpAg/jAIeyufGdX7w6hwWTmVmwK454mCKmzFBR43DNtfuzGhtbZ9xY",
-	"IVnHZGkwlKAgU9ypfZ7LkRnA/02aN8LouGIsSzloyTa+EUsX0F9pcc0sjyBXajVl6VWEXXB9jUwPUMAi",
-	"FkMHEc/nkhvD5twZzKfKLpCmrgq9UoaXRH0hjFV6A5pfc5abtm3MG+6cNo2zRV546chPa0v9IiMl8HTR",
-	"7YyzGB3d3BBgxzc32E1guTv7wO9KxmxIySQeVfJnJ00khPNJLIn5OyHBiQxuFE8QrVKXZDHaOR7C54zE",
-	"Tk3vspGKlMeyYSVt2LIaVMofhl7U2z4LzYeeZkU9m+Mh7kCnXtSrLTsRPrcudZpfTnE39fNka4sGEmPf",
-	"Jgz/cf7jD0AWPq4RX0vnGWFDBHw0H8GBUwoOxl1ETXPmrShtH0aThDkAyu87KVipcO9Lqc+LKc5misec",
-	"WpPB5zbqLdnNS9fB4QlJ4eFXi5xHvUKKnwvuXyPXDoC8IUfn9kp6b8Cl01L2EbGxt0vrTVH3WhzCFETW",
-	"5DH82l7ebH756umzrm1AbeCyptbsJ4BumYq2pNBOnW0EFzVd6JGBpaPzKVk7PavoC2sg8b8SEhcSqyzL",
-	"A5gmGXipquZ7IOHRHbMdwlSFLzTn8nB0S3Sd/ZcwInkJIp3TXD9OrkNYLDf2sjIJ7LPsXkQjp/UmVyzb",
-	"bcfqWoKodzOcq6F/SBbGN2z9vWMJJHA4gnbvKfKfYQtyUFw6G0ynHcV/UTj03Hrd3OEuc3LUK3zj8uzQ",
-	"gw6k9ph36e0bdxMY6sL3FCbeOHwN2NtTrbagOWxUP+/tbd6abidO7iR1wTrdxNgXpKUR3IDtnC8kZRJU",
-	"mhbaMbfDEzA12oeygIFVXhhIlLe3jX4ueMGzJApu7//g9sWSifyRCaa4FYoOeAZ+LnBMZ/yDTKXFEkef",
-	"kufMeP/nQbHKmOWxDD4hA5lydm7yDY3gTG6P7idCPlelvQpBwxHc08JGsXROValK+xbONsyPo+wkbORl",
-	"g1K9aPLi1ri9qHpStqg/xP+nzUea4+602864bjU1K7ZsfKPVatX85FpoQo/ygVpx2fwkzUV61XqE8jcT",
-	"0lIIQgDKUaHao/p8wjMPU/hJbuAdSlLNWFtnsy2FwfvpUiWtVjmkC6ZZarl2Vq0HDndo8Ovx+H5j7Uvy",
-	"lP2F2XTxqR6AveQMNx4d2i1ox3fJF20idYd5tTGnXc4gzU2RfzDgZX8d2uzH+GcCFLun4Zbqw/bEG/Yv",
-	"HXOo4diTk4dAsabc1kT3tzUbMvSLFZIcJLMbzjQcj8fjwWnQAUx4h9I/qJn32naaW5fsxll/j48ej4+f",
-	"PB0HbHFPx502YWbZfWLAFsOQFrBdVFFHYE5R4vKa54qC1RL8JMEXwpKEY7i0kfPHkFokpBFzSfqvtMQ1",
-	"LDcrRobbpbrm2YTYwZKTVVzpjGsXX+MWGbhJ2Yob6CdxMR4fpwnqiBsD4WcESez/jGV45R8MiDE4C2Um",
-	"5oKcB9i3s8EbH+Qm5pLZQnMDqbom3U0ZDvyGpTaWZCIcwcsSIqdeIw1jQlIAS0nHgDQf5DMp03oTBUoX",
-	"y4rUgZBpXpBp1U0NFVLjWvqDYQanuJrLwlgIkXJQs18i8/WktJArhkcJTKG1mjPLw4I5Nbc2WdffTFhg",
-	"MMsVs09OGtbMfeU/5zDcRvem3zGqqcu4ja4V9JdIihCT5kxIgqfuAh10MYKPOZeiQy39ceV9gCutsiLl",
-	"epjiRksQ2SlFKa5cRJYgW7WTPygGKHXyTEtUALsWKSdHUwUg6lM/nQ3/zoa/jIfPLofv3h9GT05uO2Hc",
-	"Eotb1Olj5t0UpB9iJT9YxSxMV7BIy2EbedsIWWRLb+1O9CDX8QMhR9tcXjEI/+luBrSbhXqsKH81IrWc",
-	"w0/NoFR6iYgShUWS6aRLmCk96nV79FzIR5dvQRe8FlUtMliwzEUSlgjsFNUqek3ydW3Y2pAljw4azg51",
-	"7GO4e9lhVF+rrqX2pGb3Wnvz5IOBFvrrAuY/Uan4OGkQ9ZrLmVbLTovOvfyaX1r1ES3rG1c7K4dHTx9C",
-	"3PlIqxNFsHXEBKGmaMQvvBaQ8Hg8qss4h03hptPhrWYzwzu6d7Y2Eq3MlVjVBtkeYw8Z6m7S+ulru5+V",
-	"hxCyMvHsafW43Y3au07ZByozdetmh0JQYsBd27f9jiwhneGDnRpQaBDGKzvfebR3+TOTks0nDWGAGWBg",
-	"NlLJzRIpeuLJCIWpfYCjsaSCO/Rpl5XhF/VjmM5f1dpFhM40NwuoPoU11zywnDuiZ+4mLV0ebpdH4vha",
-	"p6vyLsIdml9OOwIA7rAXhxBJFB+c96ocP2xHCfe7jz51bjuqY/dx+m01wwY/LO1+YX3uZZEOnE8wUvxq",
-	"DOLXJpKfQO/ColWnqe3OZtapATnb+ANyCklt2xIwqF46w6cPQrFrBWZBGirlA0zKLlB1hCQsdwL9ylQ6",
-	"AKUB31bLlUCf12y01DuzwRXrfYSZQICXQjLrggWWbLXCCTf29S4UblKU5n7difr0Xd3k47Fq84NLZKpj",
-	"NxJ1yffwFHXBdBvtdRRb8LwrN7j15uGJZgRkJGB5HnDAb1JpAv8Y8in5GslYGdpUJ6bmN6KmLMzslOwI",
-	"3r5PSxEGqNPZGi69u5c0bK9AiDpYO+vLjsF+NwS84fZ5AGpeSSIl35Le7dApICjLLD+nAMmPYwRzzVJ+",
-	"ueJaqOyO5I4FB5VnPhQTrjhfGbKYoSbZH6Nw/RVkbGMGNfn66ZOT8Rj6RydASauDhrj9ZHzy9D5pu4t+",
-	"n1d+x7Z/pnJSdK5VPUR6a6Jj+HMZGB3BIfy5CoIuUXscHb7bAjLq3Qzx/fCauVBzhOi576kX9V64bnpI",
-	"mrpDCjqPweFJzU2H0uYu95UzG3qeUvrXaMeWoy4n1heXVQMrLrixwWf+KaJU0Ib3DNfvDi5515X+Q47a",
-	"IGcgWXaibXXOku29TUbdp6c523uYI99BoqvEvVr0U7cBqRWF/tBB49Cvh4dXoeFkO6fwDCVD9Ojo9xRq",
-	"HZVZKuWR5UhdLfQN55BUXSa1ygW1udxnnNsjlpqyHAJihT0to6iDq+rQZfN+PM/dDki5N0y6BsyDh0k3",
-	"mH7HYaMKE8yQ60agLlmEPanZAmZKkyykCpuqJR90If9OAaJOsLokhmZwdjNwe3eI7luKoPgfkbpGklDq",
-	"ozG9x8gN5FEgzTnTqGn97hLSGqBjx78K4J+UT7Z3FtkH5359iF5ePxpFU1eocNp3fl+c5G5/+56JSkHw",
-	"6+xvh55UJo2FBKTQCQjbShyjaG3c005w7idYJXhVPOyeIG66ISQnURAopxskZTyfQZ8Sqra5+8nhGL5V",
-	"0kWdezd6SLzzfNhnlgIrrBr6cWAtZKbWg1OfUFUV3oE3fEjitXApaBQh8Prs4uu/Qt+Hfh8OaoflrpDN",
-	"llfCfHp87w4yUaNxD0dyPr4nCgZcqkzMRJec9hGnIFCVLVBWml8LVZhLJ2ld8puV0Nx8yGl5K63Iy0yq",
-	"oEZqRy2pIBE+prRDjSqtQFmHYh5QyTQPfKDc8DukIq/UehD7yXpheHr5r3/+dzIYwVm+ZhsDK5/GXtZ1",
-	"iahgCSVokkY+DM1JcvB07G/CLpyqngyiINQJCbkwzrhTBWS7Qb+fffefz/TTb7/73z/ri/U/3r5+/vTl",
-	"q9d/f6mOXrFX7Hz98UKZh6jmQeoMg/0kih51Zv/WBJ3GYdg6Z1vRsXV8v4Nb3F3x4M7qBDuQ966iBeH7",
-	"BylaUIYH70/FAou8vSc4sBI/yyHuWMMfPCloLs8ryqczkQuiMhEsNqsFlyaCQmZcm1Rpn6VMkV2GYg1c",
-	"DJh7MIIfKaOniv6KZd+yaQS5kBymmrMrU4/WcglAW4GitPw+uaWdlfuaonqIgIS1ifYO+IN//4kNfzkb",
-	"/n08fHYZx8N31U+g393uiFLq3iNWYTuxL5SA8ls0K/J887GIsye6VJTofkS5C0+6rJXB8BWkjU6rS01s",
-	"3EKzM4m0UeWF5ZQ6jcSeUqjh7ZtXUVnmpyN8GF4JyzWFdlGqG7YMyW6xLG0DLoyLykIQ4sIo5AXX8Coi",
-	"036j1mCwTbdRriu/e13iXkU5tWhFLo1PHsTbtr2peyszFfloo+xH88h7mYPveRuttrSps1JIdTGk1rSG",
-	"JuPn3Ry4LAPlK+TwtNDCbs5xAXxs8Ep8xzdnBe5AFy66yLBHtYpNCVsJN9um9bVA5KJKU76OyJJJNudL",
-	"74mmRadzy5km07FfAEQgClek8LILdcVlNzgXjbKFtZJOKGhQEbZUyZmYe5tB5FIoyjkg9IM9ILklWGaq",
-	"Yz0ANYXhQhlLIr5AhMf5OZFNzeqZICUvPXv9chKM1itXrMsq4PhZVdbLLrjQtL88q/QL2vhan65wVcgN",
-	"j4DVEj5Co1iGrNSqYsYolrF0y3fNJSThgJqkKjxnfHJofbxgnXMVCVHr0y5rJpaNV5SFInIUE/oozx3M",
-	"uT1wVfxgqjLBTQRkvCl/eUUnVRk3A1fLIl0o1NOWLONAAwlT1UT12dIltAhctTcuzNd98ubF2fPvXzwy",
-	"scQTz6yYilxYygXmhhYief3j+UXIvUxcJmz90QFVXUuIHtaEokeg1nKylewTyxBK6xJtQ9ZvBFSrFB+t",
-	"F8zya1+b1E1B6ZCL7WDyuUm0RsJFQk8geR8HjhT3JuDMVhA7Oxg+iXsuyJsqh/iiIfSEx73bJAKjltwK",
-	"JPWISZRuTQn7CTIAJCQE0GzmQ1Apk9TBQ1YQ0EWOmzUrNd8yQrusyNWn9GpiGywP9U3H9f6pV1+6jdNq",
-	"TXO+LMts+JJeVN6UPh1MYjkkT2wo+VUL+3bikQ+Hl4oeHj6pRX4HBikoC0to6CdxL46L7Ol4HPcS7Bxc",
-	"0UDLb2yo6DHlZRaVoQKrMgqFUUKSvWZVPnaputEBdRUzRgi120Zf3WaGMJRx5tBPDvkz+i+p9Ru5aiJC",
-	"GpGFeFiXTxD5kphLZSwC7dee6tIFuDOOJwiEHYzgpVPx/C6CZVcOGef4/VoLazkV+MDJTyAZjx4nEfZL",
-	"pScQhuRwNPbH4ZAfJVFL0HR7QqsWhgiV/DI+E5Ib6AeO5eQL7Ortm1eIQS4Bjkuq5ROF3LXMOAgcgUZR",
-	"2jgR22lBiMBU1rEQmevNxYmbqF2rdODhrJINoCYaTeDtn8bjMTlq8a/Db6D/w9tXEVTS94zjVpDZm82p",
-	"fl+hZQT/+ud/O4kcm331DfSfv3g1GGHvF0SwvcBiwLANGDWCF7UNDHV3An1wdXcmtcQOl0axUHkGTG4a",
-	"QO9Ko4COLAqHq7hbVWB+IdMFk/OgIuQi5V4491V3z1YsXfDh0WjsldRKlFuv1yNGr0dKzw98W3Pw6uXX",
-	"L344f0FtUOUSliTAuuJ49vplL+pdc2187a3R2H2sVlyylehNesej8ejYZQwsSAQ5qGxXK2W6YmSLaS7M",
-	"gpsqto1o0r0FsAhj3fe+rkMsy0YrroFC7ZFQBcTFRfSUwFdkqpVOq6c7O8lqEksGR+MjWHImq/oPwkCu",
-	"jHWVnH1GRSJaYZSuYrOPdOEsCGsmltghUZakjHoPlal9kmfBy8FcdmjrPIQS1rBW+srEkuHSBS5XMn+H",
-	"GiVPfZlRBkuVZdYs+b1DmK4+OWiVBEeR1vOKv3g/3D3lIkutopmzhj8ux4dHxyePn3z19Bmbphmf9aqM",
-	"Lhdg3jMc9Zn/v6aIUDAsKh+m9Xw786R39vXXL15fvHjeDgjzas+wENnw8Oi4livUFVPgEj9Qqh7Sn7fR",
-	"njUwG4mQTaXB105olK0+Gh89WPnNdirjdh1OR9UC5rbqo3bUUd81om910FEtn0Y9GY93NS1nf1Cr2E1N",
-	"Du9v0qixSo2e3d+oLL6NDQ6P729QVhimBo/3AaujqCo2Pnq212iNur3Y7niPtWiX076Neo/3WfZmGeq6",
-	"NkmkYUt7++kdnn9TLJdMbyoiTncaeOpi2dzUc3ex04YMvg9L8I56ZO8+Xq6DcO9gEBMyczDNY1mRZU1F",
-	"zkCYEbxx6bheri8FX0rQ/PXoLmUqf37i+yHEopEg/puQq2Y69y6aZb4QrS9E6yGIVlmJHao0my7qVXdh",
-	"zLssiK9EKLfbKlJfMxlFoPKMU+anRinS2TV9HS/SlZ3cfwozbtNFTPQqSLBWgeHcKRnUjvT5UHaiIhjk",
-	"rXESZyuIEhU0V82rCu/uADKWjvQySNkKv0MafApJzclEAu9qtwNpBK/Z3AvMLJadRHoCCSUyJWC4X7lV",
-	"yJlzymoYq88gOGv9zB6ZWDbgGZAaJSTKz67+e3CwN6kx7tLfwlZuUeIdGXx3ZRLRxSdkrKvuPQn5WY3b",
-	"TvZN+buN2nB87WfmJ+bq5NO0PxQw7yHcdQ+LB61mt2+bvN9tkf/xg5H/LkfnjtLx20g76n1Ogv3B9PcP",
-	"QkJL8oibUK5tjSRWXlaqwOUluVaMBoXsmUb1bZdyMd1AUlA6kDfpTlW2GcGPMt9UBkVvpgNn5TiNZVJ3",
-	"qE8oQCJBYS5petbDGx9fQwlG3jrVR3pHzQ/KUgwdtKERa9j7BBU3BCuMQ6BBjx1Oj9Lj7GTIH8+eDE/Y",
-	"V9Ph0/RZNhzzw9kRO56epI+z/VXKzqDIvYS1hzut7UT2jpMaPMGuClbTE/x5z+v45P5G5eU2XwSs+6iD",
-	"w78qe2MngejU8NxtFPXkj7oPjTi/r7Ltb0NrOkdjGRyzCfwJpszwJycopBwfgWYyU0tX9zrymYwogOQG",
-	"hRnnbDi3TGZMZyGMwjjvYSzPvMiEXLAuNz1CAFxMn3PJQr2aG8lgd+mLH3AhHizdzXqxDFfr+QENm/FJ",
-	"x5V15RPyp5S36bm8pFIGdB6iOjXevszOB2tEvtQRuW7W0HcCByuD11ztorTQmvxjbkNOq2L2taJ1JYC4",
-	"vJ337UEmZjOuqWxeuHMvlifjZyN46RNEA8ALZhoXiDkHSqjC07h/D9En9RgWDKnORVpagmVWu5YxFE0K",
-	"RfM1h1QtXQ4KWDXnKNi627zq1wvF0l/BBzMRMsnCAEq76/FIF3A7qGTKu1hO42aW39QsG0z1+6ZUvSuF",
-	"yu83tZCkpr+hK3Rkby7XeWvNZ+Zy7RCoO7hcV7zTF9vEF9bZZJ0Oqe9jnXWDw4HT4XYaTM850+mC7zI9",
-	"lF4xHzwyghfOr0/ET9Q9b+V5j6VVUDM9jOAHl8BNTOOUvKCu+k9ykPhqPom3paZ5YcQ1h3pk8yiWiS+O",
-	"7pmxvxqvnny0s/hImxt//epllRBaBsAQC1myDUx5dRNHXypIvnaEYIg4k0TVb6fmTmCcDCaO3Xi3rivt",
-	"mry/TaJwA4hbrjYk58+/o5KAlBxBVpCE2vYHZB/BzfCcEIFxyoiDeIdBhNe2xmVqGUjqdaoTx4G7ikcz",
-	"mcVyvdjQZbA+jZDCtFsVq5PBKSTfvqiZrQ/eo5ZyGwz07/HvsuB0LCmOu2YyWnYxMqo340nhi2BI+zRm",
-	"dHmXO86X3Hk83pudNIpd3W7fF/uQbKNZfaiDaXwf3NPl8XS7/nu3Y/w/RatpF0upbss8vIteu8i83QT7",
-	"DR96Rz+DFQuJz424hwmwZpWODfQlX1c3eZWBgu6y8BB1M6AARFYVcCESpOtBi0Toqgp9Sou5kCzPcaJ0",
-	"16YjJPSZS1XhN8K4Gzop5t2qYMQhikfGmhG8uGGpzTfENZB4V5VhlEbqXysFQyFSToA7bRaJ8beAwR21",
-	"Yrpoj5OM6sTn02kPWW34tb1k0/Tw6Hh/qbVZvegzi6utKkA7Hf7ao2DWwLovNpk/MLFyW18zqrR98bvI",
-	"lWP+vj4C7yrD+ZyeN3RcVzLYl4KrlxIi/ZnJlOd0xRUKK20JNBQyrpW035Rxg13n241ft8v+9jbN0hCx",
-	"bdP8fR6GPxo+u02/38Y47y6OaQstTV2HqXPEmoYU7crBGG2h4bfcfgYc3MPiUDNmfUG5B0S5b7ndw6Z9",
-	"l8e4tjOPDCBhHcGFtwuhfitBrdjPBfdRwqfA5MYFlhbySqq1DHbMk9KDu2J2UTlwfQZqU6LouIm8cth2",
-	"0PpS0QuiTqXu7Yxu2JFD6oIenLxWu8IWz10luVYWhqZZIXLxDZUdthVO5SwfyaAZNXHX/bETkklj6av1",
-	"L1nGI1hs3QrbunKvlrISQUODjmU/qdXOSeqXqw1KQ3Kj4szWvZ2k779mc55BLq54S/dOJqV9oDuCoxYF",
-	"V94kHstPiZyAXYETsSwjJ+Cs2j81Ky+wDAlXAUsjNyVW3TAv+a6oi5YZYv/oi988yuJ3Fk1Rj6Uuj+1P",
-	"7g7ow6+efHVycvgExy6vNjtsFazC1TkqS1LRnXyuIJCb+eG4LMkTSkbV7u1rVWDqtSr7TGSR57i4dWiO",
-	"69ActaA5OaxAobJIj8fHW+O3L/prwvC+ypyKe0uGmyxRBo17t23wHo+PW9B99bgO3XF7raqFwpltj02c",
-	"ojHE0XjsYs18XrNX+vZj//507BMEU7tMLuBBK77sf5g+94cMomFd+/RAwoVz18qQLeo5KVJ4MtC4LJkg",
-	"/y7ZxuedLdg1b7hTH0rYiDqrniHnf2TgLnAR2G4YapXEdsNxd6XnvUSiRnY12e4+UM57KHltV9TEDgHs",
-	"2zJSgtHVF60cdnf7tJMkkK0/L7TP3owllUgFVyIV+v6upjJ8IIJ6+dO6ik9pa1QaeiuWIpa164aEhMSD",
-	"PCwfJ86Q6SU5u+ASSdaAHOxBdDKuGuhaUAisr4NYiklUiLNpdTiF5H8NPQzD82ooSly3rv5wmdUvKDc0",
-	"lm4aZNJUkg9GcOb5PofGyrRqxAoDXDPDM1fq0Fild5klCaVCSQmHWJ9gl2xWtKUitPsbJTvq6f7KLpA9",
-	"9NhzXy6JgMtOGzEUwfvV3L0vFso/soWS9rnSsB+FOPa9jZQH1ld//IMQZ6/ykGObzrFjhpGLUc03sGT6",
-	"imeUyY5Ti3shG1RIENbE0l1R18hohOTixfkFasV0q16t5B2z7jqvf/3z/6AeTBobJT1ZH9Plq9iQS6Ys",
-	"tpyVt/NtVq5tnWmUYVxedHlUVgd1MVGyXjY3c0CXxL55NzwS9SmHdMHTqyoLN2V57gSVYD/Yrg5RVb5w",
-	"6qasKvWdAgvebqpxKsKF8hRA10WWL7ixDxDje5+Lem/a3FWp+VemzZ3lkneF2vtdCfaU00bQhr8ywuGa",
-	"sM4czjMUKb9Q6j8spT7nSAFqVbl3UOh21lW95JBPuKLyPY5Ku9DAAwpT9L293wqLkHRJQkdcsAnmNqG3",
-	"PErV7SPDUBomd9WLPaUvgd5WUUIimE8x3aP6wKkvUTR0JYoQFetj+TiB23e3/zcAAP//",
+	"7H39chu5le+rnOLdKpObJkV92GNTlapVxp6Jd+wZx5Jr7mbaqwa7QRJRE+AAaEmMS1V5iPsM+2B5klvn",
+	"AOgvNiXalj2erPNHxmp2AwfAwfnC7xy866VquVKSS2t6k3e9BWcZ1/TP5xlfrpTl0r7mq5yteYZPM25S",
+	"LVZWKNmb9BKrC57A1YJLsAthgElzxTUIA3bBQfNU6Yxn4bGaAZPAmc4F16D5rwU3Fq6EXdDrhi15LMt+",
+	"0/XwB76G/t+4veLThVIXBvi15dIIJQfHwKaGSwvKLri+EoaPYtmLeiZd8CVDUrkslr3JLz2ksfc26tn1",
+	"ivcmPWO1kPPezc1N1FsxzZbctkecrn/g683RvmQX3AADza0WPCsHYNiMbyEzglOrxYo/MGD4kkkrUjOY",
+	"0JCFhIOjWC5UoU05fLjga2Ayg6nK1mHa8MeZ0MaC5malpOHA5kxI6C+ZvuAZTPHVWCbVkg3Dmk3ALZFb",
+	"2MFxsyeaeiZpCl2XuIZwNH4yiuXPC5HzRuduuLqQJvLTUH0A/bhnrMhzmHIh57DSKuXG8CzuDUZwEr6O",
+	"pV0wC1xmBoQEBg+vr2EuLrkBYQ0RNWXpBTALSqb8GJREGpiFTHADfQapZmYxgIXKsQkLM6WxUQ6G60uu",
+	"HxgQ1TpCzpnh0E/oRxgOa78N6bckgozPWJFbOHoIZhABm1muY3m1EGnFl43Ru+l3/CaQM9zs9qKeZEvk",
+	"sRYPN9hyya5fcDm3i97k4OHDqLcUMvy9jxxpLdfY5n//8t9xfD0eD+P4ev+7OL7+5ru3//5vvU4+DnxB",
+	"bPwnlr12xOJfqZLIEPhPtlrlImXIzXt/M8jS72p0/Zvms96k93/2Komw5341e8+0Vtp11dwSZ4tqZoSB",
+	"JctnSi95BkrDjIncwCXLRUZ9jno3Ue9bJWe5SD8TaW1ZcsUMFIZnTcb3A4iIA5u8LgwQU8dSF1IKOY9w",
+	"ZH0lIdWcWT4gBvH7HrnRPc5gwQwYIVMOU84lZDznlmfIMjdR789Oyp4p9YLpOf+sy/TAeFkA01ylFzjC",
+	"HIlAMcMkVBsJNGeZgf6jI/hB/An3MEkjnsVyymdKcy/iy4nSqrA8i8AoYHINasU1DQKWbA1zbkFYP/7n",
+	"Enmc5Y7eTz76U7XkKG/nxJLInPVxHgOyAf7KpqpAKnEwmTBprgzPiGt/VPY7Vcjs09P6owJTpAuU9KrQ",
+	"KUchibSmLM+JxjRVhbRE1W/CP6WaaHKNMCjTV0pIizTylTXQ34eX4k8R7I/xvyiogcGU2XQBahZLfomd",
+	"R6i9vAQejOCnwDWG9iguCGsoQ2HBKhUawx9IOxA1nr3OlHrJ5NoLQfM5pkcYOHn1nNRXXzmNLeQcp8uq",
+	"Cy4HwK9TztEUQhmjmeWQi6WwJE5o9tJcoDXDskxzg9aCdANd4l660krOQw8Gv6m3bo69LibNBa/x38MT",
+	"+rfhqZKZGfWiumlXe2PTyjl1n4BVcMWEBb/ZqQch56OGMvO6SEjL55zm5ibqvZGssAulxd959nl488T3",
+	"5+SNl2+oj4QxuGuUBtTMBqTCGaTd80aySyZyNs0/0waacWYLzUmnXAmbLlASzWZOGuFDEkeeNlOsVkpb",
+	"nr3kmWBnNM2/xS6XykK7q1EPv/XNYW8n1vLlyr4Qxr72lgg+XmnUAVY4s4S5l+jfwvKluYvOpzwXl1yv",
+	"fes4L57dmNZsjX9Lfm3P00Ib1cHIrzSnXeS9E645MM1hidwciDmGFTNkRjIDiWspGW0aWVHPFCnaszWm",
+	"nyqVcyZ7zgD7tRAa2f2X8s2oGnLlfajp33hKY/mWLIWfnelQM9hYlgkcActf1eZvxnLDo9aUOgl653rj",
+	"W7g22OtM5Jbr80wtmZBuXfL8p1lv8svtjXxH37lW3rYZ57mconYERw8oma9JQNsFNxx8X9AX/rXwAKWk",
+	"12egrqQZjEAWeQ5/BJbnuAglm2ysBr7ndi66N5uM4YdZGC/x7mGQPxW2Y5RaLf0wsS8nZPpWM2lY6lax",
+	"FNlmybRdKGM/6cidB3L7OD3T/YivImtbZov3mKZTev+5XBVd87QPXCKBWQRjNKPo3yP4aSksmYcNg9mE",
+	"l0nsFTrfkfQ3r19s7DsauWskCluja+O15cqG4PhJcvjz2dmrICUoboEmPH22LSCBy9aWeJtt/+yFUdm2",
+	"sQzFPPQLKa6DvqbG0JPCJlC7PjqqZFKpbEsBs9nNWdXDAwOyWE65DlEH7D0MJnIcvB8BS7Uyxsc2DMUg",
+	"NMUQyHhYCimWxZJc1E0yssLZbOeOZ5uk/FldQY7mi7PcLiJIlZScdgcaGTlDdbO2nByOCA3epchzUTNd",
+	"dpgJHlyJ9nSvG7PtHADqREnuIjeoJLhM+QStA8NTzdEqxQmQqrTH7ILHEjW0SDkZ5/klLhoDzTOheYrT",
+	"bNEGtbXgFxcuIKGuZDBfsVlh4NdCWZ4NRrGkfU8qSlgg1YFmoost8Gu2XOFW7xE7Ho4Pyu5IMc9Unqsr",
+	"nk3ghUq97WPtykz29vyno1Qt9yS/GiK39rZKj0q80Dyepzkz7yEQyKL4lr7ZlAfdS1CG7zaGDn0mgcti",
+	"CSmTZH7kRsGUOwkpJDkOeg05k/OCzfkDA3Mu0WtQmpxPF7HiOU10zmcWyK2TxnJGU96rRUzO0dDp3j8u",
+	"ErCP3i9KgNaauvWMIC0sWnAM3px9N3wMpCIYSgkhKfThnscSF/7HNy+I0w2YBfGEgTd/+O67754OjgHn",
+	"Zl23Va4YWl/ShzU37RESwuepyng3+TVaiXvcB8dQMRyyt+NK7Mu/n422s0ll5jclbxBDKJB6TXHQJDTs",
+	"0/b83yamT0vt1BzjistMyDnt2sBba269LzQBdAo5yhbc6E3mo10Yoj/CxBIZOSuILb31NgkiEp+5ryaw",
+	"4nrJkPVR8/tQgoaMs2yYc2vxZb9xfejZ00jjtZrigKVx6BroCExHvTIu0tQnGbdM5Lsb0NTMU/qoy3gu",
+	"RWYlZrx29cKlkNldpnD5qbdPdzaNXedd614TJp3inMnWak5imVix5KqwCXEDTkXOLS+5u9J74Uv//nEs",
+	"k0obnWs+KwzPkkl7s6PVBv5XF44pP2o14UjyLdQUXWCXcFgBffRObAQuyhS8bBYURRRL6rSQmrN0gZtx",
+	"gF3Z3PjGz16cwoLJzCzYBUc+TJFTZuiocbjk2v2z6hu/zrixQrKOwVJnaEFBprhz+7yWoxCF/zdFBZBG",
+	"pxVjWdpBS7b2H7F0Af2VFpfM8ghypVZTll5E2AQ6uNlgBGhgkYqhjYj7c8mNYXPugvlTZRcoU1eFXinD",
+	"S6G+EMYqvQbNLznLTTtu54OKztPH0aIuPHfip7WkfpJREni56FbGRbMOrq+JsMPra2wmqNytbeB7pWI2",
+	"5GSSjir1s7MmEuL5JJak/J2R4EwG14sXiFapc4pmbe0P6XMBbOemd8VvRcpj2YjgNuJsDSnlN0Mv6m3u",
+	"heZDL7Oins1xE3ewUy/q1aadBJ+bl7rML4e4Xfp5sbUhA0mxbwqG/zz96Ueg6CPXyK/lwR5xQwR8NB/B",
+	"nnMK9sZdQk1z5qMo7fOVpghzBJTvd0qw0uHeVVKfFlMczRS3OX1NAZ+bqLdk189dA/tHZIWHv1riPOoV",
+	"UvxacP8zau1AyGs6hN2cSX9Sce68lF1MbGzt3PpQ1J0RhzAEkTV1DL+059frv3/z+EnXMqA3cF5za3Yz",
+	"QDdCRRtWaKfPNoKzmi/0wMDSyfmUIrFeVfSFNZD4vxIyFxKrLMsDmSYZeKuqdi5CxqPbZluMqYpfaMzl",
+	"5ui26DrbL2lE8RJMOue5fphdh7RYbux5FRLYZdq9iUYH6utcsWx7HKtrCqLe9XCuhv4hRRhfs6uXTiWQ",
+	"weEE2p27yL+GX9DhybmLwXTGUfwbhWPPjZ+bK9wV6o56hf+43Dv0oIOpPeed+/jG7QKGmvAthYE3Nl+D",
+	"9vZQqyVodhvV93t7mTeG28mTW0VdiE43OfYZeWlEN+B37pwmZRJUmhbaKbf9IzA12Ye2gIFVXhhIlI+3",
+	"jX4teMGzJApH8v/J7bMlE/kDE0JxKzQdcA/8WmCfLvgHmUqLJfY+pVM9489m94pVxiyPZTivMpApF+em",
+	"c6sRnMjN3v1A6DxYae9CUHdE97SwUSzdga9UZXwLRxvGx9F2EjbytkHpXjR1cavfXlQ9Kb+oP8T/T5uP",
+	"NMfVaX8747r1qVmxZeMdrVar5iuXQhN7lA/UisvmK2ku0ovWI7S/mZCW4BGBKCeFao/q4wnPPE3hTzqi",
+	"7nKSUGTQigxTZlmu5qRqW18hSzJL5yEu5Izap4qLoA+m1RIb5TLj+j/Cb0rPyVNzXD7p/aVAO4c2l1X4",
+	"ujub+Y9mWyQMet6QHeJfGwcsJxJCDDwYvCihPb1ooK1ULlJ3PrU5Tb+X8ZQUI8evVaEBt+tUXTfGVXLE",
+	"lzesujtC7omauXG0TzCa+vWmxce/l/XyKDJmAMmmcWzIl9pYuol2RFRE/xfOl9IOFkVka56KleDybsKj",
+	"XmG4RuN2JYb0z86zyjAGTyP0F0xTRMaomR00xxHE1Jc4jrJB8FQCg1zIi4D98E22BlQK2S98SJ5OXJ8Z",
+	"5xmh+3KlVq0FKjXUlzacYOR60eaoJMkg1ZWzvB3qERwq1GEDW2PrEOG3DW6h0HnsHRyNjyaPHo/Hk6Px",
+	"+HCS7rPJZH/ai3rLayTZrJbXo3w0V2r+m60yF5dCzgNkzFlQPkbWybbByPiS5QkttKMT+k4jUwysRO20",
+	"WNcbRV/2PnREbl8Yb29+yevCpXVWBcW4KLIORDb0u4zy4zss8dYqlmbzF7qOzZ0WqN2+oG0T5IvcZrOc",
+	"zefbbA/nfXxpQzgBosurA+tWYUNTo1dfg5PUA4GtIw2PckyVtFrlkC6YZqnl2p273zNYvBFRHI/vhpM8",
+	"J5zhn5hNFx+LUdopEur6o7DCBrXj2yKg7TDKLQCQxpi2wdU0N0X+3oSX7XWct30IgixQsX0Ybqreb008",
+	"9Ojcha9qPPbo6D5YrBlZbrL7mxrKBfrFCkUx7pw1ZxoOx+Px4DicUpjwmxVLcsEc5rUTELJk1w6fcnjw",
+	"cHyIJpPnFvd03Ila8VLltkDlRkhLWsDvopqTy9xRDpeXPFeU6pPgKwn+ICzJCcOljRxijA5uhDRiLumE",
+	"TlqKa1luVoygJUt1ybMJBayWnHA7JMtcdoKbZOAmZStuoJ/ExXh8mCZgLFsbCH9GkMT+n7EMP/kHA9KS",
+	"DkORibkgeBO27VBCxqcIibkkuKqBVF3S6ZIyHPg1S20sCcQwguclRe4AEGUYE5Lg/6UcAzqbQf2bMq3X",
+	"UZB0saxEHQiZ5gWBP9zQsghnj770G8MMjnE2l4WxEPKMoIawiGIZAOOFXDHcSmAKrdUczTY/Ye4grjZY",
+	"195MWGAwyxWzj44aeItdI9TBv393KzIyqh3o4TK6r6C/ZA4NTK4D0VMHaQ66FMGH7EvRcXD208qjFFda",
+	"ZUXK9TDFhZYgsmPK8Vq5fBZBaJrSvlcydRHXVjAT7JVIOUHhKgL5pT3/5WT4Vzb8+3j45Hz49t1+9Ojo",
+	"ppPGjcB9Szp9yLibof77mMn3PgRzVsW72yGlUcOyDXjSrexB4NZ7Yo42oKdSEP7V7Qpouwr1XFH+1chz",
+	"cZBENYPyWI6EKElYFJnOH0E/e9Trxhw6UHoX+kkXvJaTKjJYsMzlYZUM7I7Sqtwfya9q3da6LHV0OIPZ",
+	"cmD0Idq9bDCqz1XXVHtRs32uveV5b6SF9rqIeaW0ZfkLIS+208OvVyi0z2/FwFKQy1i1MnCl9AWuwwfB",
+	"YG8ZYAkq3vRDUMUNhSQqSLcgDYZEWwSFtCKHahQNSgot7txC1VR6QHI1Idvn9DW/VBf8NqMUf8+6QbaU",
+	"KWS4MS57ims3RJTWhR2978TdYpI6GrpG8Rf0vT/MT8iY5efOwetAI9xpyfFz9PTe+8v6lq5J0f2Dx/dh",
+	"CH8gYoJiTB35LOg0G/F3XgPTPxyP6tbvftPs7QRrq9nM8I7mHU6EjG5zIVa1Tjb72MG6vl3pfvzc7oZQ",
+	"IIas4Ak7ntjfbGftrfLu/dzcOjKnw1UsOeC25dv8jU7xO9PyOn3j8EHor2x869behsVNSgMwaZiJzAAD",
+	"s5ZKrpeo6xMvRijF6j1AsqV+3AKYddUO/KR+iDlSys+Z5mYB1atOjnpj5JbMj9tFS1dAz9VncBZPJ8z2",
+	"NpUePj+fdoDXb8E6hfQ+NCwd8rLsPyxHSffbD951bjmqbfdhaqYaYcNSKjErYX7uNJ4cOR8RvvpkCuJT",
+	"C8mPkHdh0qrd1DbimHUOYs7WfoMcQ1JbtgQMWxtwoB2fQGGvFJgFxS4oz35SNhHL6RqSMN0J9CuYzwCU",
+	"Bvy1mq4E+ryGL6LWmQ3xV49vzQQSvBSSWQd0X7LVCgfcWNfbWLgpUZrrdSvr03v1YKDnqvWPrkBInbtR",
+	"qEu+A8qxi6abaKet2KLnbbnArV/uX2hGQOEjlueBB/wilfCtDxGfkl+hGCvTcurC1PxG0pSFkR1ThMlj",
+	"02gqQgd1OVvjpbd3ioZbTlFcXG5LZ1+MAG9AFu9BmleWSKm3pD/C7DQQlGWWn1Jy34cpgrlmKT9fcS1U",
+	"dkvRhAUHlWc+jRAuOF8Z8sLItx2jcf0NZGxtBjX7+vGjo/EY+gdHQMWgBg1z+9H46PFd1naX/D6tMLNt",
+	"bGEFsOucq3p678ZAx/DHMqk3gn34Y5XAW7L2ONp/u0EkIfZksRxeMpcmjRQ99S31ot4z10wPRVM3HL5z",
+	"G+wf1SCmaG1uO/B1AWWvU0psKK3YctQFwPwKt2xwxRk3NkBhPsaUCt7wjqnm3YkRb7vOlQlkHOwMFMvO",
+	"tK32WbK5tsmoe/c0R3uHcuRbRHRVEKeWudMdWmxlUN93wjP066nNVVoznapQaoGSIfNx9CWlCUdlhYVy",
+	"y3KUrhb6hnNIqiaTWkXA2ljuCtvukAdMGfqBscKalhnA4RBz31XJ+nCdu5lMcWeKb42Ye0/xbSj9js1G",
+	"lRuZoUM94WKMfk1qsYCZ0mQLqcKmaskHXcy/1YCoC6wui6GZWNxMOt6eXvqG0P//EmVXyBJKfSahP0t0",
+	"HXkWSHPONHpaX1wxlQbp2PAnIfyjaqHsXAHlveuWvI9fXt8aRdNXqHjaN35Xjt92JMaO5yzB8Otsb4uf",
+	"VB72hOIZoREQtnXaQ5nGuKad5NwtsEryqlzOHUlcd1NIx4fBoJyuUZTxfAZ9Kgayqd2P9sfwvZIuY9oD",
+	"LAJ42OthXxUJWGHV0PcDV0Jm6mpw7IuBVAVt4TUfknktXPkUwo68Ojn79s/Q92nL+4PaZrkt3bB1KmE+",
+	"Pjd1i5ioybj7Ezkf3hIlsi1VJmaiy077gF0QpMoGKSvNL4UqzLmztM5vOwPdwopv6Njxqtoz5EZqJy0p",
+	"Q4jOTZmxoNGlFWjrEBoGnUxzzxvKdb/99NThUYnEfnK1MDw9/+c//icZjOAkv2JrAytfgq2slxpRIVAq",
+	"LkQe+TB8TpaDl2M/C7twrnoyiIJRRwe1xgV3qmRi1+nL2Q9/eaIff//Df/2qz67+9ubV08fPX7z663N1",
+	"8IK9YKdXH26UeYpqJ0idKZwfJdGjzspVNUOnsRk29tlGZmed32/RFrdX67u1st4W5r2t4F54/14K7pWp",
+	"rbtLsaAib+6AjVbmZ9nFLXP4oxcFzel5QbVgTOTgdSaCxXq14NJEUMiMa5Mq7StsEebPEArFoQPdgxH8",
+	"RNUoKlxgLPuWTSPIheQw1ZxdmDqOzxWv2IAQ0/T7wgztilKvCO9FAiTMTbQzFBT+/Rc2/PvJ8K/j4ZPz",
+	"OB6+rf4E+rv7OKK0undAsWwWpQmllf0SzYo8X38o4+zILpUkuptRbuOTrmhlCHwFa6Mz6lIzGzfY7ESi",
+	"bFR5YTmV/UJhT+W/4M3rF1FZPrcDWA4vhOWaQH9UpgW/DIVaYlnGBhzAj0oaEuPCKNS0qvFVRKH9Rg3/",
+	"EgbfYrmu2mRXJe+10DX1w7Dx0b2ctm0u6s7OTCU+2iz7wTrybgSRa3mTrd5upiQEI9Whi61pdU3Bz9s1",
+	"cFle2Vd35WmhhV2f4gR41PhK/MDXJwWuQBcvOszgg1ol5ISthBttM/paIHNRBWdfA3PJJJvzpT+Jpkmn",
+	"fcuZdlkcbgKQgVyW7Zwbe6YuuOwm56xxHUCtVDIaGpQ/kyo5E3MfM4hc+n85BqR+sAMlN0TLTHXMB6Cn",
+	"MFwoY8nEF8jwOD5nsqlZvYpBqUtPXj2fhKD1yhXBtgo4vlaVy7YLLnRAdpX+BS18rU1XEDrUNYuA1YoV",
+	"hI9iGSoqVdUeR7GMpZu+Sy4hCRvUJFVBd+MLG9X7C9E5V+kfvT7tKj7EsvETVVAQOZoJfbTn9ubc7rnq",
+	"+DBVmeAmAgrelH95RydVGTcDV4cxXSj005Ys40AdCVPdNeJTcUpqkbhqbRwA3L3y+tnJ05fPHphY4o5n",
+	"VkxFLizVseKGJiJ59dPpWagblLgqTvVHe1TNPCF5WDOKHoC6kpONQhWxDCBrVyQqVKyKgO4AwUdXC2b5",
+	"pb/zww1B6VBHzNHk62rQHAmHkZ9A8i4OGinuTcCFrSB2cTB8Evcc/J+qXvqCl/SEx72bJAKjltwKFPXI",
+	"SVQqjIrNJagAUJAQQbOZBydTFSRHD0VBQBc5Ltas9HxL7H5ZTbpPpcFIbbA83BsyrrdPrfqS6Jxma5rz",
+	"ZVki0pejpmtD6NXBJJZDOokN5aprCQHOPPKJElLRw/1HtZyAoCAFVRARGvpJ3IvjIns8Hse9BBsHV4zf",
+	"8msbqlFOeVkBxNDFJTIKRT1DgTjNqlpipetGG9RVexwh1W4ZfWXWGdJQZiBAP9nnT+h/Sa3dyFXCFNKI",
+	"LCClXaZJ5K+aWCpjkWg/91TvPdCdcdxBlPYIz52L51cRLLtwzDjH96+0sJZTcUoc/ASS8ehhEmG7VDYR",
+	"aUj2R2O/Hfb5QRK1DE23JjRroYtQIT/jMyG5gX7QWM6+wKbevH6BHOSKt3BJdWijUHclM44CJ6DRlDbO",
+	"xHZeEDIwXZdQiMy15jIITNS+A2Tg6azSUKBmGk3gzR/G4zEd1OK/9r+D/o9vXkRQWd8zjktBYW82p7r4",
+	"hZYR/PMf/+Mscvzsm++g//TZi8EIWz8jge0NFgOGrcGoETyrLWCoGRvkg6sZO6ml/LgEm4XKM2By3SB6",
+	"W4INdOTXOF7F1apSNgqZLpicBxchFyn3xrm/zeZkxdIFHx6Mxt5JrUy5q6urEaOfR0rP9/y3Zu/F82+f",
+	"/Xj6jL5Bl0tYsgDrjuPJq+e9qHfJtfF1o0dj97JacclWojfpHY7Go0OXS7IgE2Svil2tlOnCyBbTXJgF",
+	"NxW2jWTSncWbiWPd+74mYSzLj1ZcAyVhoKAKjIuT6CWBryZcK/tdL9XlLKtJLBkcjA9gyZmsahcKA7ky",
+	"1t2Q5HNtEtGCUbqbkDzShbNgrJlYYoMkWZIyHyLc+ORzoQteduYqG7X2Q7gayqHfY8lw6oKWK5W/Y41S",
+	"pz7PKLepyj9sXqW1xZiuXtlrXbWFJq3XFX/y53B3XHVQehXNbEb843y8f3B49PDRN4+fsGma8Vkv2imD",
+	"mFKFUaw0nm/mJPVOvv322auzZ0/bgLBaIvFw/+CwlkXWhSnoSDTe7f6GRops02nwdf8a10EdjA/u7eqI",
+	"dpLr5h0STqoFzm3dO9JxP9m2Hv1Xex230FGvR+Pxtk/L0e/VbsKiT/bv/qRxdwl99OTuj8pLrfCD/cO7",
+	"Pyhv7qEPHu5CVseFIPjxwZOdemvch4PfHe4wF+1rqm6i3sNdpr15vVPdmyTRsOG9/fIW978plkum15UQ",
+	"p7sCvXSxbG7qWd3YaMMG30Ul+IN6VO8eL9chuLcoiAmFOZjmsazEsqYC3SDMCF67RG1v15eGL6Xufjq5",
+	"Sznsn1/4vo+waJQO+E3EVTPRf5vMMl+F1lehdR9Cq7zhDKo0my7ptaKMv72QsOfxZLwroXXLecspHfk5",
+	"d9u1FtL/AlqpdWscgXT8zZruRgIf0GXW37+ZC3nhvGzyZNfcjuBnSou8WnDyaknoWeetuD4b91nJLonl",
+	"0hpdiuNpGO/Gvh/f277vTKbsuhgwJEv6nMbRh++4995Av5M9UPK3m836zUUPTIvr6qzufiE0b7da3sLT",
+	"L6kgK2sk54Y6INNC5BYfpoWxasl16H8WIkYtfp80wmgPDF0ty2VG+8IHJcqTi834NZNZLI27qtaaqler",
+	"ICl0npSF6ctfXDUEwymiEdpxviUNxF1ay6hS7DznaPj7uLS7FdcBBnCLJhV4IIH+/hiWQha4S2tV3I+p",
+	"qJfDhsSSXzs33heWp1bdLYlBKKRKXQgO/T9bu/pJ5usITtmSnwrL//iCXQ/ApGrlinbizJChQ3dNwgk8",
+	"HB96x3Xbxt+4yK526a57/48UlUwGXRLCXYbWkBCbAmL/ngVEI4O9Qzzg7zjv9qtkaEkG/Opwp7kor1hs",
+	"SpOXBJza2Mi4SbqECOrL+pH/vOvE7YUIV6u1xEDtiCUClWecamhoY0fgzgH9nQ0UW3ZxsmOYcZsuYrLv",
+	"Q8THKtzaLihH31H8OxTwqgxsQje4CE0r6YCbyN/cUKVDdRAZS+eqMEjZCt9Dn+UYkhoogwJEq+2AixG8",
+	"YnMfYGKx7JS2E0go8TcBw/3MrUKOuQvuhr76DAK4yY/sgYllg54BhR2FLFB+0d2jAZDW3Om4Sj+Hpdzw",
+	"XLZkvN+WeUtldelwq7p/O+QzN27d3jVF/iZq0/GtH5kfmLuvlYb9voR5RM22+8A9abVz7vYR8dtPaDZ1",
+	"AYO2XBO6ybReQn4mB+df3tzCRSjntiYSK1QS3bbgIx8tTOPKGfT1mxZdiuJ0DUlB6bP+CHSqsvUI0Bio",
+	"DuD8sRY4c+I4lkkdgDYhQGGCfkDSRKKFXzwelSwaf5rTR3lHn++VRa06ZEMDm9/7iJBwAPeNAzCvx/an",
+	"B+lhdjTkD2ePhkfsm+nwcfokG475/uyAHU6P0ofZ7iHYziSCnYIb97db2yWBOnZqQE65Gw+ayKnPu1/H",
+	"R3d/VF6y/jUgcZd0cPxXZTtuFRCdrpcztuvJknXMCWl+f6Oijwo0wUSxDECmBP4AU2b4oyM0Ug4PQDOZ",
+	"qaW74zDymf9ogOQGjRl3OH9qmcyYzgLs0Di0TSxPvMmEWrBuNz1AAhwG3kGYoH5zB9lgt8VXuzV0BKdW",
+	"C6rWaPiSSStSM4Alu+BkL7lrULPQoWEzPqnwbegcNhFvhD/w98yFPN7SBnSIiro0rm7wCYFiD26MfNFI",
+	"gjpcQd8ZHKwEe0feE9Wa8CRuQY6ri0trF5SUBOL0HncQzyATsxnXdEWKx0+wWB6Nn4zguS+oEAheMOMK",
+	"qLkQVeYAB6GeodXrgOd4QuyTeg4LB48OUlSenMosFEJUOgvlJ8MFqZpDqpYuZxOsmlPYiVxtVr/mPpYM",
+	"Us3MAmYiZF6HDpQGXXhf1a+gkinf7nhWKue3O8YMR9u7piC/LY3Kl+sahLd5Pt8FtdxZy3XeUP6ZtVwb",
+	"MnyLluvCB3+N5X9VnU3V6Zj6LtVZDzjsOR9u6wHjKWc6XfBtoYcSReLBliN45nBwJPxEHalS7vdYWgW1",
+	"0MMIfnQFT0hpHBNqyFXLS/YSX/0u8WePaV4Yccmhngk0imXiL8L0ypjOukwjWXdrsa62Nv72xfOqgEIJ",
+	"GCUVsmRrmPLq1uW+VJB86wTBEHkmiaq/nZs7gXEymDh142FQ7hqv5N1NEoXbnt10tSk5ffoDFVemZEKK",
+	"giT0bX9A8RFcDK8JkRjnjDiKtwREeG1pXGazgaR+J2HiNHDXRYEULr5arJGWkHZPaU2t2wmTwTEk3z+r",
+	"HfPuvUMv5SYcaL/Df5eXC8aS8p5qIaNllyKj+mxeFD4LB08fp4zOb4Ov+BJ1D8c7q5NGccgbr0c+kdpo",
+	"VuvrUBovA5yr3J5u1b/0OMb/KllNq1hadRvHqdvktUOybxfYr/nQA+MYrFgoFNLACU6ANataraEv+VW5",
+	"1ytgPdrUHpwPIhsQYJ9VBc9IBOk6yJ8EXVXrWGkxF5LlOQ5UWnfBMioAfM2ldvJrYSzBoilHjI6fKIhD",
+	"Eo+CNSN4ds1Sm6/DdWW1SmpKo/SvlU4jSLEz4I6bRdXczIUz5c7aat3nu/hZXfh8vOyhqA2/tOdsmu4f",
+	"HO5utTar/X1mc7VVNW8rQE57FswaXPc1JvM7FlZu6WtBlTZ2bZu4csr/NvzHU3re8HHd5Qu+dGq99B75",
+	"z0ymHE0fV4mubYGGKyFq15euS5x91/52/dfjsr99TLMMRGzGNL/MzfB742e36HfHGOfdxaRtoaWp+zBb",
+	"MEnRtpzF0QYbfs/tZ+DBHSIOtWDWV5a7R5b7ntsdYtq3nRjXVuaBARSsIzjzcSFGoBy1Yr8W3GfVHAOT",
+	"a5eIUcgLqa5kiGMelSe4K2YX1QGur9jQtCjqpsnGgW2HrC8dvWDqVO7eVnTDFryUAz04ey0Yp2pG+66y",
+	"XKsIQzOsEDl8QxWHbcGPXeQjGTRRExGwVCvjckyFT97yluOEbNJY+nuPlizjESzUFeTKlbCx2G3tGhyy",
+	"jWspnhE0POhY9pNarTmfc0ZP/EVGtl2hrdauCymTv/+KzXkGubjgLd87mZTxgW4ERw01HhbpOJYfg5yA",
+	"bcCJWJbICTip1k/NgElX4iEAOQOXRm5IDJbCGGRjJfk21EUrDLE7+uI3R1l8YWiKeu5RuW1/wT96k/1v",
+	"Hn1zdLT/CPv2P1LPjQKPODsHZQnHnhVLX0DPjXx/XJawCyUW6R1V2N5GxcJeqxLeRBZ5jpNbp+awTs1B",
+	"i5qj/YoUKiP4cHy40f/C2tV5WZGmTcO7KtM47i0ZLrJEGzTu3bTJezg+bFH3zcM6dYftuaomCke22Tdp",
+	"ikYXB+Oxw2b7OiDe6dtN/fvdsQsIJmxQlDSeD1r4sn8xf+53CaJhXet0T8aFO66VobqC16Qo4SlA45C/",
+	"wf5dsrXP016wS944Tr0vYyPqrBKKmv+BgdvIRWK7aahV3txOx+03I+xkEjWqkVDs7j3tvPuy194TsP59",
+	"iZRgdIlYq+YLpVt7SwLV+tNC+2oHsaSS4uBKikPfo7pL+EAE9XLhdRef0rzpKoUNLEUsaxc3CgmJJ3lY",
+	"Pk5cINNbcnbBJYqsAR2wB9PJuOrZhO0OIANTmklUuLoZdTiG5P8OPQ3D06orKvRiXb3+sgqOoFoKsXTD",
+	"oJCmknwwghOv9zk0ZqZVU10Y4JoZnrnSwMYqvS0sSSwVSjA5xvqIuGSzAjwVbd89KNlRf/4TH4Hs4Mee",
+	"+vKCRFx23MBQhNOv5up9jVD+niOUtM6Vh/0g4Nh3DlLuWV8t+XcinL3LQwfbtI+dMowcRjVfw5LpC55R",
+	"5RccWtwL1ROEBGFNLN1lv40KAJCcPTs9Q6/YZ8pUwCaXWgf//Mf/a+fLOUyXr/pGRzLl5QRZec/xeuW+",
+	"rSuNKj/JmS4PymraDhMl62XmM0d0KewBxfPMyw8S6lMO6YKnF1XVipTluTNUQvxgs5pSVSnKuZuyqmx7",
+	"DCycdlNNcF+kxwPousTyGTf2HjC+dx1R7yybu242+MSyufN6gW1Qe78qIZ5y3ABt+CuWHK8J68LhPCsz",
+	"lr5K6t+jpD7lKAFqt1hskdDtLOV6iT6foEy5eE5KO2jgHsEUfWvvNmARki4V6sAFmxBuE3rjRKm6rWsY",
+	"Sqnlrtq/l/Ql0ZsuSkic9iUZdqjWc+xL+g1dkiOyYr0vjxPY7Om0llNq7kwqvSWzx3fk09Nu3t78/wAA",
+	"AP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

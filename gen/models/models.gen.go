@@ -520,6 +520,23 @@ type MessageResponse struct {
 	Success bool   `json:"success"`
 }
 
+// PortalLinkResponse defines model for PortalLinkResponse.
+type PortalLinkResponse struct {
+	// ExpiresAt When the link stops working (unix seconds).
+	ExpiresAt int64 `json:"expires_at"`
+	Success   bool  `json:"success"`
+
+	// Url The sign-in link; it works once, until expires_at.
+	Url string `json:"url"`
+}
+
+// PortalRevokeResponse defines model for PortalRevokeResponse.
+type PortalRevokeResponse struct {
+	// Revoked How many sessions were signed out.
+	Revoked int  `json:"revoked"`
+	Success bool `json:"success"`
+}
+
 // QueryRequest defines model for QueryRequest.
 type QueryRequest struct {
 	DateFrom *int64  `json:"date_from,omitempty"`
@@ -808,6 +825,9 @@ type TooManyRequests = Error
 
 // Unauthorized defines model for Unauthorized.
 type Unauthorized = Error
+
+// Unavailable defines model for Unavailable.
+type Unavailable = Error
 
 // UnsupportedMediaType defines model for UnsupportedMediaType.
 type UnsupportedMediaType = Error

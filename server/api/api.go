@@ -90,6 +90,9 @@ type Config struct {
 	// (process killed, database error, client gone) locks it no longer:
 	// after the lease, a retry of the same request runs.
 	IdempotencyLease time.Duration
+	// Portal mints customer portal links; without it POST /portal/sessions
+	// answers 503 (the portal is switched off).
+	Portal PortalLinks
 }
 
 // DefaultIdempotencyLease is a little over the longest request the server

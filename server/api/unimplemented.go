@@ -83,3 +83,13 @@ func (Unimplemented) RotateWebhookSecret(context.Context, apiserver.RotateWebhoo
 func (Unimplemented) TestWebhook(context.Context, apiserver.TestWebhookRequestObject) (apiserver.TestWebhookResponseObject, error) {
 	return nil, ErrNotImplemented
 }
+
+// CreatePortalSession answers 501.
+func (Unimplemented) CreatePortalSession(context.Context, apiserver.CreatePortalSessionRequestObject) (apiserver.CreatePortalSessionResponseObject, error) {
+	return nil, ErrNotImplemented
+}
+
+// RevokePortalSessions answers 501.
+func (Unimplemented) RevokePortalSessions(context.Context, apiserver.RevokePortalSessionsRequestObject) (apiserver.RevokePortalSessionsResponseObject, error) {
+	return nil, ErrNotImplemented
+}

@@ -382,6 +382,37 @@ type ReplayResult struct {
 	Deliveries int
 }
 
+// PortalLink is a single-use sign-in link to the customer portal, minted for
+// one account by the operator's backend. Only the SHA-256 of its token is
+// stored: a database dump holds no usable link.
+type PortalLink struct {
+	TokenHash []byte
+	AccountID string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// PortalSession is a signed-in portal session of one account. Only the
+// SHA-256 of its id (the cookie's value) is stored. It ends at ExpiresAt
+// whatever happens, or earlier when idle past IdleExpiresAt.
+type PortalSession struct {
+	IDHash        []byte
+	AccountID     string
+	CreatedAt     time.Time
+	LastSeenAt    time.Time
+	IdleExpiresAt time.Time
+	ExpiresAt     time.Time
+}
+
+// TouchPortalSessionParams looks up a session at Now and, if it is still
+// valid, records the visit: LastSeenAt becomes Now and IdleExpiresAt
+// IdleUntil (never past ExpiresAt).
+type TouchPortalSessionParams struct {
+	IDHash    []byte
+	Now       time.Time
+	IdleUntil time.Time
+}
+
 // PurgeParams selects the history one PurgeHistory call deletes. The unit is
 // the event: an event goes, with all its deliveries and their attempts, when
 // it was created before Before and every delivery of it is finished (success
@@ -507,6 +538,25 @@ type Store interface {
 	ReleaseIdempotencyKey(ctx context.Context, lease IdempotencyLease) error
 	// PurgeIdempotencyKeys deletes records created before before.
 	PurgeIdempotencyKeys(ctx context.Context, before time.Time) (int, error)
+
+	// CreatePortalLink stores a sign-in link of l.AccountID; ErrNotFound
+	// when the account does not exist.
+	CreatePortalLink(ctx context.Context, l *PortalLink) error
+	// RedeemPortalLink consumes the link whose token hashes to tokenHash
+	// and, in the same transaction, stores session s for the link's account
+	// (s.AccountID is set from the link). A link redeems once: unknown,
+	// already used or expired at s.CreatedAt are all ErrNotFound.
+	RedeemPortalLink(ctx context.Context, tokenHash []byte, s *PortalSession) (*PortalSession, error)
+	// TouchPortalSession returns the session (see TouchPortalSessionParams);
+	// ErrNotFound when it is unknown, revoked or expired.
+	TouchPortalSession(ctx context.Context, p *TouchPortalSessionParams) (*PortalSession, error)
+	// DeletePortalSession ends one session (logout); a no-op when it is gone.
+	DeletePortalSession(ctx context.Context, idHash []byte) error
+	// RevokePortalSessions ends every session of the account and forgets its
+	// unused links; it returns how many sessions it ended.
+	RevokePortalSessions(ctx context.Context, accountID string) (int, error)
+	// PurgePortalSessions deletes links and sessions expired at now.
+	PurgePortalSessions(ctx context.Context, now time.Time) (int, error)
 
 	// PurgeHistory deletes one batch of history past retention (see
 	// PurgeParams): at most p.Limit events, each with all its deliveries and

@@ -52,6 +52,8 @@ func Run(t *testing.T, open Opener) {
 		{"DeferWithoutAttempt", testDefer},
 		{"CompleteBatch", testCompleteBatch},
 		{"CompleteSameDeliveryTwice", testCompleteSameDeliveryTwice},
+		{"PortalLinks", testPortalLinks},
+		{"PortalSessions", testPortalSessions},
 		{"AttemptHistory", testAttemptHistory},
 		{"Retention", testRetention},
 		{"RetentionBatches", testRetentionBatches},
