@@ -216,8 +216,9 @@ func TestMetricsFollowDeliveries(t *testing.T) {
 		mu.Lock()
 		first := !seen[r.Header.Get("X-Webhook-ID")]
 		seen[r.Header.Get("X-Webhook-ID")] = true
+		n := len(seen)
 		mu.Unlock()
-		if first && len(seen)%2 == 0 {
+		if first && n%2 == 0 {
 			w.WriteHeader(500) // every second event fails once, then succeeds on its retry
 		}
 	}))
