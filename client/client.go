@@ -271,6 +271,19 @@ func (c *Client) editor(token string, opts ...CallOption) apiclient.RequestEdito
 	}
 }
 
+// publishEditor prepares a publish for retries. Events that all carry an id
+// are safe to send again as they are (the server accepts an id once), so
+// they need no Idempotency-Key, which would cost the server a record per
+// request; events without ids get a made-up key (keyedEditor).
+func (c *Client) publishEditor(ctx context.Context, evs []Event, opts []CallOption) (context.Context, apiclient.RequestEditorFn) {
+	for _, ev := range evs {
+		if ev.Id == nil || *ev.Id == "" {
+			return ctx, c.keyedEditor(c.ingestToken, opts...)
+		}
+	}
+	return markSafe(ctx), c.editor(c.ingestToken, opts...)
+}
+
 // keyedEditor is editor for a create or publish: with retries on and no
 // Idempotency-Key from the caller, it sends one made up for this call, so a
 // retry is answered once instead of creating twice.
@@ -664,8 +677,9 @@ type ReplayResponse struct {
 // PublishResult.Duplicate set and queues nothing.
 func (c *Client) PublishEvent(ctx context.Context, ev Event, opts ...CallOption) (*PublishResult, error) {
 	const op = "publish event"
+	ctx2, edit := c.publishEditor(ctx, []Event{ev}, opts)
 	rsp, err := send(op, func() (*http.Response, error) {
-		return c.api.IngestEvent(ctx, &models.IngestEventParams{}, ev, c.keyedEditor(c.ingestToken, opts...))
+		return c.api.IngestEvent(ctx2, &models.IngestEventParams{}, ev, edit)
 	})
 	if err != nil {
 		return nil, err
@@ -686,8 +700,9 @@ func (c *Client) PublishEvents(ctx context.Context, evs []Event, opts ...CallOpt
 	if len(evs) == 0 {
 		return []PublishResult{}, nil
 	}
+	ctx2, edit := c.publishEditor(ctx, evs, opts)
 	rsp, err := send(op, func() (*http.Response, error) {
-		return c.api.IngestEventBatch(ctx, &models.IngestEventBatchParams{}, models.IngestBatchRequest{Events: evs}, c.keyedEditor(c.ingestToken, opts...))
+		return c.api.IngestEventBatch(ctx2, &models.IngestEventBatchParams{}, models.IngestBatchRequest{Events: evs}, edit)
 	})
 	if err != nil {
 		return nil, err

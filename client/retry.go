@@ -19,9 +19,11 @@ import (
 //     is safe to repeat: a GET, PUT, DELETE, a read such as QueryEvents, or a
 //     request with an Idempotency-Key, which the server answers once.
 //
-// CreateWebhook, PublishEvent and PublishEvents send an Idempotency-Key the
-// Client makes up when the caller gave none, so that they too can be retried
-// without ever making a second webhook or event. Waits follow the answer's
+// CreateWebhook, and PublishEvent and PublishEvents with an event without an
+// id, send an Idempotency-Key the Client makes up when the caller gave none,
+// so that they too can be retried without ever making a second webhook or
+// event. Events that all carry ids are safe to repeat as they are: the server
+// accepts each id once. Waits follow the answer's
 // Retry-After when it has one, else an exponential backoff with full jitter.
 type RetryPolicy struct {
 	// MaxAttempts is the number of tries, the first included (default 4;
