@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/oapi-codegen/nullable"
 
 	"github.com/jetwebhooks/jetwebhooks/gen/models"
@@ -349,23 +350,6 @@ func (p *Portal) apiFailed(w http.ResponseWriter, r *http.Request, s *session, e
 	p.internal(w, r, err)
 }
 
-// isUUID reports whether s is a uuid in its 8-4-4-4-12 hex form.
-func isUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < 36; i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
-}
+// isUUID reports whether s is a uuid in its 8-4-4-4-12 hex form (uuid.Validate
+// alone also takes the braced, urn: and undashed forms).
+func isUUID(s string) bool { return len(s) == 36 && uuid.Validate(s) == nil }

@@ -707,9 +707,9 @@ func SigningSecrets(current, previous string) []string {
 	return []string{current, previous}
 }
 
-// QueueVacuumer is implemented by backends whose delivery queue leaves dead
-// row versions behind that slow the claim until they are cleaned
-// (PostgreSQL). The server calls it often; it cleans only when enough has
+// QueueVacuumer is implemented by backends whose delivery queue (and the
+// retention purge) leaves dead row versions behind that slow the claim and
+// hold disk until they are cleaned (PostgreSQL). The server calls it often; it cleans only when enough has
 // piled up, on one node at a time.
 type QueueVacuumer interface {
 	// VacuumQueue cleans the queue if it needs it and reports whether it did.

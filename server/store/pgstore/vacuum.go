@@ -3,6 +3,8 @@ package pgstore
 import (
 	"context"
 	"fmt"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // vacuumLockID lets one node vacuum the queue at a time (the bytes
@@ -17,23 +19,44 @@ const vacuumLockID int64 = 0x6a6574_77687661_63
 // The service therefore vacuums what it churns itself, once dead versions
 // reach a share of the live rows, which keeps the claim's cost bounded
 // whatever autovacuum does. A vacuum of the queue is short: its dead versions
-// are recent and the visibility map covers the rest.
+// are recent and the visibility map covers the rest. The retention purge
+// churns events and attempts (and deliveries) the same way, by deleting, and
+// their space is reused only once a vacuum has freed it.
 const (
 	vacuumMinDead = 5000
 	vacuumShare   = 0.2
 )
 
-// VacuumQueue implements store.QueueVacuumer: it vacuums (and analyzes) the
-// deliveries table when its dead row versions exceed vacuumMinDead and
-// vacuumShare of its live rows, on one node at a time, and reports whether
-// it did.
+// vacuumTables are the tables the service itself churns: deliveries on
+// every claim and completion, and the three the retention purge deletes from.
+var vacuumTables = []string{"deliveries", "attempts", "events"}
+
+// VacuumQueue implements store.QueueVacuumer: it vacuums (and analyzes) each
+// table the service churns whose dead row versions exceed vacuumMinDead and
+// vacuumShare of its live rows, on one node at a time, and reports whether it
+// vacuumed any.
 func (s *Store) VacuumQueue(ctx context.Context) (bool, error) {
-	var dead, live int64
-	if err := s.pool.QueryRow(ctx, `SELECT n_dead_tup, n_live_tup FROM pg_stat_user_tables
-		WHERE relname = 'deliveries' AND schemaname = current_schema()`).Scan(&dead, &live); err != nil {
+	rows, err := s.pool.Query(ctx, `SELECT relname, n_dead_tup, n_live_tup FROM pg_stat_user_tables
+		WHERE schemaname = current_schema() AND relname = ANY($1)`, vacuumTables)
+	if err != nil {
 		return false, fmt.Errorf("vacuum queue: statistics: %w", interpret(err))
 	}
-	if dead < vacuumMinDead || float64(dead) < vacuumShare*float64(live) {
+	var due []string
+	for rows.Next() {
+		var name string
+		var dead, live int64
+		if err := rows.Scan(&name, &dead, &live); err != nil {
+			rows.Close()
+			return false, fmt.Errorf("vacuum queue: statistics: %w", interpret(err))
+		}
+		if dead >= vacuumMinDead && float64(dead) >= vacuumShare*float64(live) {
+			due = append(due, name)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return false, fmt.Errorf("vacuum queue: statistics: %w", interpret(err))
+	}
+	if len(due) == 0 {
 		return false, nil
 	}
 	conn, err := s.pool.Acquire(ctx)
@@ -49,9 +72,12 @@ func (s *Store) VacuumQueue(ctx context.Context) (bool, error) {
 		return false, nil // another node is at it
 	}
 	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, vacuumLockID)
-	// VACUUM cannot run in a transaction block; pgx sends it on its own.
-	if _, err := conn.Exec(ctx, `VACUUM (ANALYZE) deliveries`); err != nil {
-		return false, fmt.Errorf("vacuum queue: %w", interpret(err))
+	for _, table := range due {
+		// VACUUM cannot run in a transaction block; pgx sends it on its own.
+		// The name comes from vacuumTables, never from input.
+		if _, err := conn.Exec(ctx, `VACUUM (ANALYZE) `+pgx.Identifier{table}.Sanitize()); err != nil {
+			return false, fmt.Errorf("vacuum queue: %s: %w", table, interpret(err))
+		}
 	}
 	return true, nil
 }
