@@ -40,7 +40,7 @@ func ClearFilter() nullable.Nullable[[]string] {
 	return nullable.NewNullNullable[[]string]()
 }
 
-// UUID is the type of webhook uuids (Webhook.Uuid), so a caller needs no
+// UUID is the type of webhook uuids (Webhook.UUID), so a caller needs no
 // import of the generated packages' dependencies to hold one.
 type UUID = openapi_types.UUID
 

@@ -60,7 +60,7 @@ type ServerInterface interface {
 	GetWebhook(ctx echo.Context, uuid string) error
 	// ListDeliveryAttempts List a delivery's attempts
 	// (GET /webhooks/{uuid}/events/{event_id}/attempts)
-	ListDeliveryAttempts(ctx echo.Context, uuid string, eventId string, params ListDeliveryAttemptsParams) error
+	ListDeliveryAttempts(ctx echo.Context, uuid string, eventID string, params ListDeliveryAttemptsParams) error
 	// RotateWebhookSecret Rotate a webhook's secret
 	// (POST /webhooks/{uuid}/rotate-secret)
 	RotateWebhookSecret(ctx echo.Context, uuid string) error
@@ -275,9 +275,9 @@ func (w *ServerInterfaceWrapper) ListDeliveryAttempts(ctx echo.Context) error {
 	}
 
 	// ------------- Path parameter "event_id" -------------
-	var eventId string
+	var eventID string
 
-	err = runtime.BindStyledParameterWithOptions("simple", "event_id", ctx.Param("event_id"), &eventId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	err = runtime.BindStyledParameterWithOptions("simple", "event_id", ctx.Param("event_id"), &eventID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter event_id: %s", err))
 	}
@@ -299,7 +299,7 @@ func (w *ServerInterfaceWrapper) ListDeliveryAttempts(ctx echo.Context) error {
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.ListDeliveryAttempts(ctx, uuid, eventId, params)
+	err = w.Handler.ListDeliveryAttempts(ctx, uuid, eventID, params)
 	return err
 }
 
@@ -1599,7 +1599,7 @@ func (response ReplayWebhookEvent500JSONResponse) VisitReplayWebhookEventRespons
 }
 
 type DeleteWebhookRequestObject struct {
-	Uuid string `json:"uuid"`
+	UUID string `json:"uuid"`
 }
 
 type DeleteWebhookResponseObject interface {
@@ -1708,7 +1708,7 @@ func (response DeleteWebhook500JSONResponse) VisitDeleteWebhookResponse(w http.R
 }
 
 type GetWebhookRequestObject struct {
-	Uuid string `json:"uuid"`
+	UUID string `json:"uuid"`
 }
 
 type GetWebhookResponseObject interface {
@@ -1817,8 +1817,8 @@ func (response GetWebhook500JSONResponse) VisitGetWebhookResponse(w http.Respons
 }
 
 type ListDeliveryAttemptsRequestObject struct {
-	Uuid    string `json:"uuid"`
-	EventId string `json:"event_id"`
+	UUID    string `json:"uuid"`
+	EventID string `json:"event_id"`
 	Params  ListDeliveryAttemptsParams
 }
 
@@ -1942,7 +1942,7 @@ func (response ListDeliveryAttempts500JSONResponse) VisitListDeliveryAttemptsRes
 }
 
 type RotateWebhookSecretRequestObject struct {
-	Uuid string `json:"uuid"`
+	UUID string `json:"uuid"`
 	Body *RotateWebhookSecretJSONRequestBody
 }
 
@@ -2082,7 +2082,7 @@ func (response RotateWebhookSecret500JSONResponse) VisitRotateWebhookSecretRespo
 }
 
 type TestWebhookRequestObject struct {
-	Uuid string `json:"uuid"`
+	UUID string `json:"uuid"`
 	Body *TestWebhookJSONRequestBody
 }
 
@@ -2639,7 +2639,7 @@ func (sh *strictHandler) ReplayWebhookEvent(ctx echo.Context) error {
 func (sh *strictHandler) DeleteWebhook(ctx echo.Context, uuid string) error {
 	var request DeleteWebhookRequestObject
 
-	request.Uuid = uuid
+	request.UUID = uuid
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.DeleteWebhook(ctx.Request().Context(), request.(DeleteWebhookRequestObject))
@@ -2664,7 +2664,7 @@ func (sh *strictHandler) DeleteWebhook(ctx echo.Context, uuid string) error {
 func (sh *strictHandler) GetWebhook(ctx echo.Context, uuid string) error {
 	var request GetWebhookRequestObject
 
-	request.Uuid = uuid
+	request.UUID = uuid
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.GetWebhook(ctx.Request().Context(), request.(GetWebhookRequestObject))
@@ -2686,11 +2686,11 @@ func (sh *strictHandler) GetWebhook(ctx echo.Context, uuid string) error {
 }
 
 // ListDeliveryAttempts operation middleware
-func (sh *strictHandler) ListDeliveryAttempts(ctx echo.Context, uuid string, eventId string, params ListDeliveryAttemptsParams) error {
+func (sh *strictHandler) ListDeliveryAttempts(ctx echo.Context, uuid string, eventID string, params ListDeliveryAttemptsParams) error {
 	var request ListDeliveryAttemptsRequestObject
 
-	request.Uuid = uuid
-	request.EventId = eventId
+	request.UUID = uuid
+	request.EventID = eventID
 	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
@@ -2716,7 +2716,7 @@ func (sh *strictHandler) ListDeliveryAttempts(ctx echo.Context, uuid string, eve
 func (sh *strictHandler) RotateWebhookSecret(ctx echo.Context, uuid string) error {
 	var request RotateWebhookSecretRequestObject
 
-	request.Uuid = uuid
+	request.UUID = uuid
 
 	var body RotateWebhookSecretJSONRequestBody
 	var err error
@@ -2767,7 +2767,7 @@ func (sh *strictHandler) RotateWebhookSecret(ctx echo.Context, uuid string) erro
 func (sh *strictHandler) TestWebhook(ctx echo.Context, uuid string) error {
 	var request TestWebhookRequestObject
 
-	request.Uuid = uuid
+	request.UUID = uuid
 
 	var body TestWebhookJSONRequestBody
 	var err error

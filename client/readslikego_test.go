@@ -1,0 +1,68 @@
+package client_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/jetwebhooks/jetwebhooks/client"
+)
+
+// TestNamesFollowGoInitialisms: the fields a user types read like Go
+// (URL, UUID, ID, AccountID, EventID, SourceUID, WebhookURL), against a real
+// server. It does not compile with the generator's default names (Url,
+// Uuid, Id, AccountId, …).
+func TestNamesFollowGoInitialisms(t *testing.T) {
+	srv := startExampleServer()
+	defer srv.Close()
+	c, err := client.New(srv.URL, srv.APIKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	publisher, err := client.New(srv.URL, "", client.WithIngestToken(srv.IngestToken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+
+	w, err := c.CreateWebhook(ctx, client.CreateWebhookRequest{Name: "Names", URL: "https://example.com/names",
+		Events: []client.SubscribableEventType{"outbound.delivered"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.URL != "https://example.com/names" || w.UUID == (client.UUID{}) {
+		t.Fatalf("created webhook: URL %q, UUID %v", w.URL, w.UUID)
+	}
+	if err := c.UpdateWebhook(ctx, client.UpdateWebhookRequest{UUID: w.UUID, URL: client.Ptr("https://example.com/renamed")}); err != nil {
+		t.Fatal(err)
+	}
+
+	ev := client.Event{ID: client.Ptr("evt_names"), AccountID: srv.AccountID, Type: "outbound.delivered",
+		User: client.Ptr("api-user"), SourceUID: client.Ptr("msg-names")}
+	pub, err := publisher.PublishEvent(ctx, ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pub.EventID != "evt_names" {
+		t.Errorf("published EventID %q, want evt_names", pub.EventID)
+	}
+
+	res, err := c.QueryEvents(ctx, client.QueryRequest{UUID: &w.UUID, EventID: client.Ptr("evt_names"), SourceUID: client.Ptr("msg-names")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Events) != 1 {
+		t.Fatalf("query: %d events, want 1", len(res.Events))
+	}
+	rec := res.Events[0]
+	if rec.ID != "evt_names" || rec.UUID != w.UUID || rec.SourceUID != "msg-names" || rec.WebhookURL != "https://example.com/renamed" {
+		t.Errorf("record: ID %q, UUID %v, SourceUID %q, WebhookURL %q", rec.ID, rec.UUID, rec.SourceUID, rec.WebhookURL)
+	}
+
+	rep, err := c.ReplayEvent(ctx, client.ReplayRequest{SourceUID: client.Ptr("msg-names"), UUID: &w.UUID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.EventID != "evt_names" || rep.SourceUID != "msg-names" {
+		t.Errorf("replay: EventID %q, SourceUID %q", rep.EventID, rep.SourceUID)
+	}
+}
