@@ -66,3 +66,63 @@ func TestNamesFollowGoInitialisms(t *testing.T) {
 		t.Errorf("replay: EventID %q, SourceUID %q", rep.EventID, rep.SourceUID)
 	}
 }
+
+// TestAlwaysSentFieldsAreValues: the fields every answer carries are values,
+// not pointers (the assignments below do not compile otherwise), and the
+// nullable ones arrive as an explicit null rather than absent.
+func TestAlwaysSentFieldsAreValues(t *testing.T) {
+	srv := startExampleServer()
+	defer srv.Close()
+	c, err := client.New(srv.URL, srv.APIKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	publisher, err := client.New(srv.URL, "", client.WithIngestToken(srv.IngestToken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	created := createExampleWebhook(c, "Values")
+	got, err := c.GetWebhook(ctx, created.UUID.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := c.ListWebhooks(ctx)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("list: %d webhooks, %v", len(list), err)
+	}
+	for _, w := range []client.Webhook{*got, list[0]} {
+		var (
+			uuid     client.UUID                    = w.UUID
+			url      string                         = w.URL
+			status   client.WebhookStatus           = w.Status
+			users    client.Nullable[[]string]      = w.FilterUsers
+			reason   client.Nullable[string]        = w.DisabledReason
+			at       client.Nullable[int64]         = w.DisabledAt
+			previous client.Nullable[int64]         = w.PreviousSecretExpiresAt
+			events   []client.SubscribableEventType = w.Events
+		)
+		if uuid != created.UUID || url == "" || status != "enabled" || len(events) != 1 {
+			t.Errorf("webhook %v %q %q %v", uuid, url, status, events)
+		}
+		if !users.IsNull() || !reason.IsNull() || !at.IsNull() || !previous.IsNull() {
+			t.Errorf("a new webhook's filter_users, disabled_reason, disabled_at, previous_secret_expires_at: %v %v %v %v, want null (sent)",
+				users, reason, at, previous)
+		}
+	}
+
+	if _, err := publisher.PublishEvent(ctx, client.Event{AccountID: srv.AccountID, Type: "outbound.delivered"}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.QueryEvents(ctx, client.QueryRequest{})
+	if err != nil || len(res.Events) != 1 {
+		t.Fatalf("query: %v, %v", res, err)
+	}
+	var (
+		code client.Nullable[int]                    = res.Events[0].LastResponseCode
+		last client.Nullable[client.DeliveryAttempt] = res.Events[0].LastAttempt
+	)
+	if !code.IsSpecified() || !last.IsSpecified() {
+		t.Errorf("last_response_code %v, last_attempt %v: want sent (null or a value)", code, last)
+	}
+}

@@ -433,7 +433,7 @@ type EventRecord struct {
 
 	// LastAttempt jetwebhooks extension. The delivery's most recent attempt (its `attempt` is
 	// `total_attempts`); null before the first.
-	LastAttempt nullable.Nullable[DeliveryAttempt] `json:"last_attempt,omitempty"`
+	LastAttempt nullable.Nullable[DeliveryAttempt] `json:"last_attempt"`
 
 	// LastResponseCode null before the first attempt and when no HTTP answer was received.
 	LastResponseCode nullable.Nullable[int] `json:"last_response_code"`
@@ -710,12 +710,12 @@ type Webhook struct {
 	CreatedAt int64 `json:"created_at"`
 
 	// DisabledAt jetwebhooks extension. When the service disabled it (unix seconds), or null.
-	DisabledAt nullable.Nullable[int64] `json:"disabled_at,omitempty"`
+	DisabledAt nullable.Nullable[int64] `json:"disabled_at"`
 
 	// DisabledReason jetwebhooks extension. Why the service disabled this webhook by itself (the
 	// endpoint answered 410 Gone, or every delivery failed for the auto-disable window);
 	// null otherwise. Re-enabling it with PATCH (status 1) clears it.
-	DisabledReason nullable.Nullable[string]   `json:"disabled_reason,omitempty"`
+	DisabledReason nullable.Nullable[string]   `json:"disabled_reason"`
 	Events         []SubscribableEventType     `json:"events"`
 	FilterDomains  nullable.Nullable[[]string] `json:"filter_domains"`
 	FilterUsers    nullable.Nullable[[]string] `json:"filter_users"`
@@ -725,7 +725,7 @@ type Webhook struct {
 	Name         string `json:"name"`
 
 	// PreviousSecretExpiresAt jetwebhooks extension. Until when the secret replaced by the last rotation still signs (unix seconds), or null.
-	PreviousSecretExpiresAt nullable.Nullable[int64] `json:"previous_secret_expires_at,omitempty"`
+	PreviousSecretExpiresAt nullable.Nullable[int64] `json:"previous_secret_expires_at"`
 
 	// Secret The signing secret (`whsec_…`). Always present on create, get and rotate-secret (see `WebhookWithSecret`), absent in lists.
 	//
@@ -775,12 +775,12 @@ type WebhookWithSecret struct {
 	CreatedAt int64 `json:"created_at"`
 
 	// DisabledAt jetwebhooks extension. When the service disabled it (unix seconds), or null.
-	DisabledAt nullable.Nullable[int64] `json:"disabled_at,omitempty"`
+	DisabledAt nullable.Nullable[int64] `json:"disabled_at"`
 
 	// DisabledReason jetwebhooks extension. Why the service disabled this webhook by itself (the
 	// endpoint answered 410 Gone, or every delivery failed for the auto-disable window);
 	// null otherwise. Re-enabling it with PATCH (status 1) clears it.
-	DisabledReason nullable.Nullable[string]   `json:"disabled_reason,omitempty"`
+	DisabledReason nullable.Nullable[string]   `json:"disabled_reason"`
 	Events         []SubscribableEventType     `json:"events"`
 	FilterDomains  nullable.Nullable[[]string] `json:"filter_domains"`
 	FilterUsers    nullable.Nullable[[]string] `json:"filter_users"`
@@ -790,7 +790,7 @@ type WebhookWithSecret struct {
 	Name         string `json:"name"`
 
 	// PreviousSecretExpiresAt jetwebhooks extension. Until when the secret replaced by the last rotation still signs (unix seconds), or null.
-	PreviousSecretExpiresAt nullable.Nullable[int64] `json:"previous_secret_expires_at,omitempty"`
+	PreviousSecretExpiresAt nullable.Nullable[int64] `json:"previous_secret_expires_at"`
 
 	// Secret The signing secret (`whsec_…`).
 	Secret string             `json:"secret"`
