@@ -95,3 +95,40 @@ func TestResponseRequired(t *testing.T) {
 		}
 	}
 }
+
+// TestNullableFieldsUseNullable: every nullable property is generated as this
+// module's nullable.Nullable (which fmt prints as its value), never as a
+// pointer or oapi-codegen's own nullable type: it carries x-go-type
+// jwnullable.Nullable[…], the import of package nullable, and
+// x-go-type-skip-optional-pointer (see the comment atop components/schemas).
+func TestNullableFieldsUseNullable(t *testing.T) {
+	doc, err := openapi3.NewLoader().LoadFromData(jetwebhooks.OpenAPI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, name := range slices.Sorted(maps.Keys(doc.Components.Schemas)) {
+		s := doc.Components.Schemas[name].Value
+		for _, p := range slices.Sorted(maps.Keys(s.Properties)) {
+			ps := s.Properties[p].Value
+			if ps == nil || !ps.Nullable {
+				continue
+			}
+			n++
+			where := name + "." + p
+			if typ, _ := ps.Extensions["x-go-type"].(string); !strings.HasPrefix(typ, "jwnullable.Nullable[") {
+				t.Errorf("%s: x-go-type %q, want jwnullable.Nullable[T]", where, typ)
+			}
+			imp, _ := ps.Extensions["x-go-type-import"].(map[string]any)
+			if imp["name"] != "jwnullable" || imp["path"] != "github.com/jetwebhooks/jetwebhooks/nullable" {
+				t.Errorf("%s: x-go-type-import %v, want {name: jwnullable, path: github.com/jetwebhooks/jetwebhooks/nullable}", where, imp)
+			}
+			if ps.Extensions["x-go-type-skip-optional-pointer"] != true {
+				t.Errorf("%s: no x-go-type-skip-optional-pointer: true (an optional Nullable would be a pointer)", where)
+			}
+		}
+	}
+	if n < 15 {
+		t.Errorf("found %d nullable properties, want at least 15", n)
+	}
+}

@@ -2,7 +2,11 @@ package client_test
 
 import (
 	"context"
+	"fmt"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/jetwebhooks/jetwebhooks/client"
 )
@@ -124,5 +128,60 @@ func TestAlwaysSentFieldsAreValues(t *testing.T) {
 	)
 	if !code.IsSpecified() || !last.IsSpecified() {
 		t.Errorf("last_response_code %v, last_attempt %v: want sent (null or a value)", code, last)
+	}
+}
+
+// TestNullablePrintsAsValue: a fetched webhook printed with fmt shows its
+// nullable fields' values, or null, never the map underneath
+// (map[true:…]), whether printed alone or as part of the struct.
+func TestNullablePrintsAsValue(t *testing.T) {
+	srv := startExampleServer()
+	defer srv.Close()
+	c, err := client.New(srv.URL, srv.APIKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	created, err := c.CreateWebhook(ctx, client.CreateWebhookRequest{Name: "Printed", URL: "https://example.com/printed",
+		Events: []client.SubscribableEventType{"outbound.delivered"}, FilterUsers: client.Filter("api-user")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.RotateSecret(ctx, created.UUID.String(), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.GetWebhook(ctx, created.UUID.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	expires, err := w.PreviousSecretExpiresAt.Get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ got, want string }{
+		{fmt.Sprint(w.FilterUsers), "[api-user]"},
+		{fmt.Sprintf("%v", w.FilterDomains), "null"},
+		{fmt.Sprintf("%s", w.DisabledReason), "null"},
+		{fmt.Sprintf("%d", w.DisabledAt), "null"},
+		{fmt.Sprintf("%d", w.PreviousSecretExpiresAt), strconv.FormatInt(expires, 10)},
+		{fmt.Sprintln(w.FilterUsers, w.DisabledReason), "[api-user] null\n"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("printed %q, want %q", tc.got, tc.want)
+		}
+	}
+	for _, format := range []string{"%v", "%+v"} {
+		out := fmt.Sprintf(format, w)
+		if strings.Contains(out, "map[") {
+			t.Errorf("Sprintf(%q, webhook) shows a map: %s", format, out)
+		}
+		for _, want := range []string{"[api-user]", strconv.FormatInt(expires, 10)} {
+			if !strings.Contains(out, want) {
+				t.Errorf("Sprintf(%q, webhook) lacks %q: %s", format, want, out)
+			}
+		}
+	}
+	if out := fmt.Sprintf("%+v", *w); !strings.Contains(out, "DisabledReason:null") || !strings.Contains(out, "FilterUsers:[api-user]") {
+		t.Errorf("%%+v of the webhook: %s", out)
 	}
 }

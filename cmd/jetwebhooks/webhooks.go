@@ -5,10 +5,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/oapi-codegen/nullable"
 	"github.com/spf13/cobra"
 
 	"github.com/jetwebhooks/jetwebhooks/client"
+	"github.com/jetwebhooks/jetwebhooks/nullable"
 )
 
 // newWebhooksCmd is `jetwebhooks webhooks`: JetEmail's webhooks commands,

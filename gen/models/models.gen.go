@@ -7,7 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 
-	"github.com/oapi-codegen/nullable"
+	jwnullable "github.com/jetwebhooks/jetwebhooks/nullable"
 	"github.com/oapi-codegen/runtime"
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
@@ -323,10 +323,10 @@ type CreateWebhookRequest struct {
 	Events EventList `json:"events"`
 
 	// FilterDomains Inbound events only for these domains (inbound domains the account owns). null = all.
-	FilterDomains nullable.Nullable[FilterList] `json:"filter_domains,omitempty"`
+	FilterDomains jwnullable.Nullable[FilterList] `json:"filter_domains,omitempty"`
 
 	// FilterUsers Outbound events only from these usernames (transactional keys or smarthosts the account owns). null = all.
-	FilterUsers nullable.Nullable[FilterList] `json:"filter_users,omitempty"`
+	FilterUsers jwnullable.Nullable[FilterList] `json:"filter_users,omitempty"`
 
 	// Name Letters, digits, hyphens, underscores and spaces; not only spaces. Other whitespace
 	// (tab, line breaks) and every other control character are refused.
@@ -363,7 +363,7 @@ type DeliveryAttempt struct {
 	//
 	//
 	// Example: HTTP 302 redirect not followed: Location https://example.com/new-hook
-	Error nullable.Nullable[string] `json:"error"`
+	Error jwnullable.Nullable[string] `json:"error"`
 
 	// ErrorClass Why the attempt failed; absent when it succeeded (an enum cannot also be null in
 	// every language's generator, so the field is left out instead).
@@ -374,7 +374,7 @@ type DeliveryAttempt struct {
 	ResponseBody string `json:"response_body"`
 
 	// StatusCode The receiver's HTTP status; null when no answer was received.
-	StatusCode nullable.Nullable[int] `json:"status_code"`
+	StatusCode jwnullable.Nullable[int] `json:"status_code"`
 }
 
 // DeliveryStatus pending: no attempt yet; retry: at least one attempt failed and another is
@@ -433,10 +433,10 @@ type EventRecord struct {
 
 	// LastAttempt jetwebhooks extension. The delivery's most recent attempt (its `attempt` is
 	// `total_attempts`); null before the first.
-	LastAttempt nullable.Nullable[DeliveryAttempt] `json:"last_attempt"`
+	LastAttempt jwnullable.Nullable[DeliveryAttempt] `json:"last_attempt"`
 
 	// LastResponseCode null before the first attempt and when no HTTP answer was received.
-	LastResponseCode nullable.Nullable[int] `json:"last_response_code"`
+	LastResponseCode jwnullable.Nullable[int] `json:"last_response_code"`
 
 	// LatestStatus pending: no attempt yet; retry: at least one attempt failed and another is
 	// scheduled; success: delivered; failed: permanently failed or dead-lettered.
@@ -655,7 +655,7 @@ type TestDeliveryResponse struct {
 	DurationMs int64 `json:"duration_ms"`
 
 	// Error Why the attempt failed (no secrets, no addresses); null on success.
-	Error nullable.Nullable[string] `json:"error"`
+	Error jwnullable.Nullable[string] `json:"error"`
 
 	// ErrorClass Why the attempt failed, from the documented set (see `ErrorClass`); absent on success.
 	ErrorClass *ErrorClass `json:"error_class,omitempty"`
@@ -669,7 +669,7 @@ type TestDeliveryResponse struct {
 	Status DeliveryStatus `json:"status"`
 
 	// StatusCode The endpoint's HTTP status; null when no answer was received.
-	StatusCode nullable.Nullable[int] `json:"status_code"`
+	StatusCode jwnullable.Nullable[int] `json:"status_code"`
 
 	// Success The test was carried out (see `delivered` for its outcome).
 	Success bool `json:"success"`
@@ -680,10 +680,10 @@ type UpdateWebhookRequest struct {
 	Events *EventList `json:"events,omitempty"`
 
 	// FilterDomains Replaces the domain filter; null clears it.
-	FilterDomains nullable.Nullable[FilterList] `json:"filter_domains,omitempty"`
+	FilterDomains jwnullable.Nullable[FilterList] `json:"filter_domains,omitempty"`
 
 	// FilterUsers Replaces the user filter; null clears it.
-	FilterUsers nullable.Nullable[FilterList] `json:"filter_users,omitempty"`
+	FilterUsers jwnullable.Nullable[FilterList] `json:"filter_users,omitempty"`
 
 	// Name Letters, digits, hyphens, underscores and spaces; not only spaces. Other whitespace
 	// (tab, line breaks) and every other control character are refused.
@@ -710,22 +710,22 @@ type Webhook struct {
 	CreatedAt int64 `json:"created_at"`
 
 	// DisabledAt jetwebhooks extension. When the service disabled it (unix seconds), or null.
-	DisabledAt nullable.Nullable[int64] `json:"disabled_at"`
+	DisabledAt jwnullable.Nullable[int64] `json:"disabled_at"`
 
 	// DisabledReason jetwebhooks extension. Why the service disabled this webhook by itself (the
 	// endpoint answered 410 Gone, or every delivery failed for the auto-disable window);
 	// null otherwise. Re-enabling it with PATCH (status 1) clears it.
-	DisabledReason nullable.Nullable[string]   `json:"disabled_reason"`
-	Events         []SubscribableEventType     `json:"events"`
-	FilterDomains  nullable.Nullable[[]string] `json:"filter_domains"`
-	FilterUsers    nullable.Nullable[[]string] `json:"filter_users"`
+	DisabledReason jwnullable.Nullable[string]   `json:"disabled_reason"`
+	Events         []SubscribableEventType       `json:"events"`
+	FilterDomains  jwnullable.Nullable[[]string] `json:"filter_domains"`
+	FilterUsers    jwnullable.Nullable[[]string] `json:"filter_users"`
 
 	// LastModified Unix seconds.
 	LastModified int64  `json:"last_modified"`
 	Name         string `json:"name"`
 
 	// PreviousSecretExpiresAt jetwebhooks extension. Until when the secret replaced by the last rotation still signs (unix seconds), or null.
-	PreviousSecretExpiresAt nullable.Nullable[int64] `json:"previous_secret_expires_at"`
+	PreviousSecretExpiresAt jwnullable.Nullable[int64] `json:"previous_secret_expires_at"`
 
 	// Secret The signing secret (`whsec_…`). Always present on create, get and rotate-secret (see `WebhookWithSecret`), absent in lists.
 	//
@@ -775,22 +775,22 @@ type WebhookWithSecret struct {
 	CreatedAt int64 `json:"created_at"`
 
 	// DisabledAt jetwebhooks extension. When the service disabled it (unix seconds), or null.
-	DisabledAt nullable.Nullable[int64] `json:"disabled_at"`
+	DisabledAt jwnullable.Nullable[int64] `json:"disabled_at"`
 
 	// DisabledReason jetwebhooks extension. Why the service disabled this webhook by itself (the
 	// endpoint answered 410 Gone, or every delivery failed for the auto-disable window);
 	// null otherwise. Re-enabling it with PATCH (status 1) clears it.
-	DisabledReason nullable.Nullable[string]   `json:"disabled_reason"`
-	Events         []SubscribableEventType     `json:"events"`
-	FilterDomains  nullable.Nullable[[]string] `json:"filter_domains"`
-	FilterUsers    nullable.Nullable[[]string] `json:"filter_users"`
+	DisabledReason jwnullable.Nullable[string]   `json:"disabled_reason"`
+	Events         []SubscribableEventType       `json:"events"`
+	FilterDomains  jwnullable.Nullable[[]string] `json:"filter_domains"`
+	FilterUsers    jwnullable.Nullable[[]string] `json:"filter_users"`
 
 	// LastModified Unix seconds.
 	LastModified int64  `json:"last_modified"`
 	Name         string `json:"name"`
 
 	// PreviousSecretExpiresAt jetwebhooks extension. Until when the secret replaced by the last rotation still signs (unix seconds), or null.
-	PreviousSecretExpiresAt nullable.Nullable[int64] `json:"previous_secret_expires_at"`
+	PreviousSecretExpiresAt jwnullable.Nullable[int64] `json:"previous_secret_expires_at"`
 
 	// Secret The signing secret (`whsec_…`).
 	Secret string             `json:"secret"`

@@ -8,10 +8,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/oapi-codegen/nullable"
-
 	"github.com/jetwebhooks/jetwebhooks/gen/apiserver"
 	"github.com/jetwebhooks/jetwebhooks/gen/models"
+	"github.com/jetwebhooks/jetwebhooks/nullable"
 	"github.com/jetwebhooks/jetwebhooks/server/store"
 )
 

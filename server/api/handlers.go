@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/oapi-codegen/nullable"
 
 	"github.com/jetwebhooks/jetwebhooks/gen/apiserver"
 	"github.com/jetwebhooks/jetwebhooks/gen/models"
+	"github.com/jetwebhooks/jetwebhooks/nullable"
 	"github.com/jetwebhooks/jetwebhooks/server/egress"
 	"github.com/jetwebhooks/jetwebhooks/server/ingest"
 	"github.com/jetwebhooks/jetwebhooks/server/store"

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/oapi-codegen/nullable"
 
 	"github.com/jetwebhooks/jetwebhooks/gen/models"
+	"github.com/jetwebhooks/jetwebhooks/nullable"
 	"github.com/jetwebhooks/jetwebhooks/server/store"
 )
 
