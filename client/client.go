@@ -32,10 +32,10 @@ type (
 	// Webhook is a webhook subscription. Its Secret is set by GetWebhook and
 	// CreateWebhook, and nil in ListWebhooks results.
 	Webhook = models.Webhook
-	// CreateWebhookRequest is the body of CreateWebhook. Name, Url and Events
+	// CreateWebhookRequest is the body of CreateWebhook. Name, URL and Events
 	// are required; Status defaults to enabled and the filters to null (all).
 	CreateWebhookRequest = models.CreateWebhookRequest
-	// UpdateWebhookRequest is the body of UpdateWebhook. Uuid is required;
+	// UpdateWebhookRequest is the body of UpdateWebhook. UUID is required;
 	// fields left unset are not changed (see Filter and ClearFilter).
 	UpdateWebhookRequest = models.UpdateWebhookRequest
 	// QueryRequest filters QueryEvents; every field is optional.
@@ -46,10 +46,10 @@ type (
 	// returns it.
 	EventRecord = models.EventRecord
 	// ReplayRequest names what ReplayEvent re-queues: exactly one of
-	// EventId or SourceUid, optionally restricted to one webhook by Uuid.
+	// EventID or SourceUID, optionally restricted to one webhook by UUID.
 	ReplayRequest = models.ReplayRequest
 	// Event is an event published with PublishEvent or PublishEvents.
-	// AccountId and Type are required.
+	// AccountID and Type are required.
 	Event = models.IngestEvent
 	// PublishResult is the server's answer for one published event: its id,
 	// how many deliveries were queued, and whether it was a duplicate.
@@ -94,7 +94,7 @@ type AttemptPage struct {
 func fromWithSecret(w models.WebhookWithSecret) *Webhook {
 	secret := w.Secret
 	return &Webhook{
-		Uuid: w.Uuid, Name: w.Name, Url: w.Url, Events: w.Events, Status: w.Status, Secret: &secret,
+		UUID: w.UUID, Name: w.Name, URL: w.URL, Events: w.Events, Status: w.Status, Secret: &secret,
 		FilterUsers: w.FilterUsers, FilterDomains: w.FilterDomains, CreatedAt: w.CreatedAt, LastModified: w.LastModified,
 		DisabledReason: w.DisabledReason, DisabledAt: w.DisabledAt, PreviousSecretExpiresAt: w.PreviousSecretExpiresAt,
 	}
@@ -277,7 +277,7 @@ func (c *Client) editor(token string, opts ...CallOption) apiclient.RequestEdito
 // request; events without ids get a made-up key (keyedEditor).
 func (c *Client) publishEditor(ctx context.Context, evs []Event, opts []CallOption) (context.Context, apiclient.RequestEditorFn) {
 	for _, ev := range evs {
-		if ev.Id == nil || *ev.Id == "" {
+		if ev.ID == nil || *ev.ID == "" {
 			return ctx, c.keyedEditor(c.ingestToken, opts...)
 		}
 	}
@@ -411,7 +411,7 @@ func (c *Client) ListWebhooksPage(ctx context.Context, limit int, cursor string)
 }
 
 // ListDeliveryAttempts returns every attempt of the delivery of event
-// eventID to the webhook uuid (the Id and Uuid of an EventRecord), oldest
+// eventID to the webhook uuid (the ID and UUID of an EventRecord), oldest
 // first, following cursors. A delivery the account does not have yields an
 // *Error with StatusCode 404 (see IsNotFound).
 func (c *Client) ListDeliveryAttempts(ctx context.Context, uuid, eventID string) ([]DeliveryAttempt, error) {
@@ -583,7 +583,7 @@ func (c *Client) CreateWebhook(ctx context.Context, req CreateWebhookRequest, op
 }
 
 // UpdateWebhook changes the fields set in req of the webhook named by
-// req.Uuid; unset fields are left as they are. Filter sets a filter and
+// req.UUID; unset fields are left as they are. Filter sets a filter and
 // ClearFilter removes it.
 func (c *Client) UpdateWebhook(ctx context.Context, req UpdateWebhookRequest) error {
 	rsp, err := send("update webhook", func() (*http.Response, error) {
@@ -631,9 +631,9 @@ func (c *Client) QueryEvents(ctx context.Context, req QueryRequest) (*QueryRespo
 	return decoded(op, parsed.JSON200, parsed.Body)
 }
 
-// ReplayEvent re-queues a past event (req.EventId), or every event of a
-// message (req.SourceUid), for a fresh delivery to the webhooks it originally
-// went to, or only to req.Uuid when set.
+// ReplayEvent re-queues a past event (req.EventID), or every event of a
+// message (req.SourceUID), for a fresh delivery to the webhooks it originally
+// went to, or only to req.UUID when set.
 func (c *Client) ReplayEvent(ctx context.Context, req ReplayRequest) (*ReplayResponse, error) {
 	const op = "replay event"
 	rsp, err := send(op, func() (*http.Response, error) {
@@ -659,11 +659,11 @@ type ReplayResponse struct {
 	Success bool `json:"success"`
 	// ReplayedBy is "event_id" or "source_uid": what the request named.
 	ReplayedBy string `json:"replayed_by"`
-	// EventId is the replayed event; for a replay by source uid, the newest
+	// EventID is the replayed event; for a replay by source uid, the newest
 	// of the message's events.
-	EventId string `json:"event_id"`
-	// SourceUid is the replayed message (replays by source uid only).
-	SourceUid string              `json:"source_uid,omitempty"`
+	EventID string `json:"event_id"`
+	// SourceUID is the replayed message (replays by source uid only).
+	SourceUID string              `json:"source_uid,omitempty"`
 	Status    models.ReplayStatus `json:"status"`
 	Message   string              `json:"message"`
 	// Deliveries is how many fresh deliveries were queued.
@@ -671,9 +671,9 @@ type ReplayResponse struct {
 }
 
 // PublishEvent publishes one event for delivery to every matching webhook of
-// ev.AccountId. It authenticates with the ingest token (WithIngestToken), not
+// ev.AccountID. It authenticates with the ingest token (WithIngestToken), not
 // the account key. Once it returns without error the event is stored; an
-// event whose Id was published before is accepted again with
+// event whose ID was published before is accepted again with
 // PublishResult.Duplicate set and queues nothing.
 func (c *Client) PublishEvent(ctx context.Context, ev Event, opts ...CallOption) (*PublishResult, error) {
 	const op = "publish event"

@@ -42,14 +42,14 @@ func TestWebhookLifecycle(t *testing.T) {
 
 	created, err := c.CreateWebhook(ctx, client.CreateWebhookRequest{
 		Name:        "My Webhook",
-		Url:         "https://example.com/webhook",
+		URL:         "https://example.com/webhook",
 		Events:      []client.SubscribableEventType{models.SubscribableEventTypeOutboundDelivered, "outbound.bounced"},
 		FilterUsers: client.Filter("api-user"),
 	})
 	if err != nil {
 		t.Fatalf("CreateWebhook: %v", err)
 	}
-	if created.Name != "My Webhook" || created.Url != "https://example.com/webhook" || created.Status != models.WebhookStatusEnabled {
+	if created.Name != "My Webhook" || created.URL != "https://example.com/webhook" || created.Status != models.WebhookStatusEnabled {
 		t.Errorf("created = %+v", created)
 	}
 	if created.Secret == nil || !strings.HasPrefix(*created.Secret, "whsec_") {
@@ -61,13 +61,13 @@ func TestWebhookLifecycle(t *testing.T) {
 	if !created.FilterDomains.IsNull() {
 		t.Errorf("created.FilterDomains = %v, want null", created.FilterDomains)
 	}
-	id := created.Uuid.String()
+	id := created.UUID.String()
 
 	got, err := c.GetWebhook(ctx, id)
 	if err != nil {
 		t.Fatalf("GetWebhook: %v", err)
 	}
-	if got.Uuid != created.Uuid || got.Secret == nil || *got.Secret != *created.Secret {
+	if got.UUID != created.UUID || got.Secret == nil || *got.Secret != *created.Secret {
 		t.Errorf("GetWebhook = %+v, want %+v", got, created)
 	}
 
@@ -75,12 +75,12 @@ func TestWebhookLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ListWebhooks: %v", err)
 	}
-	if len(list) != 1 || list[0].Uuid != created.Uuid || list[0].Secret != nil {
+	if len(list) != 1 || list[0].UUID != created.UUID || list[0].Secret != nil {
 		t.Errorf("ListWebhooks = %+v", list)
 	}
 
 	err = c.UpdateWebhook(ctx, client.UpdateWebhookRequest{
-		Uuid:        created.Uuid,
+		UUID:        created.UUID,
 		Status:      client.Status(false),
 		Name:        client.Ptr("Renamed"),
 		FilterUsers: client.ClearFilter(),
@@ -95,8 +95,8 @@ func TestWebhookLifecycle(t *testing.T) {
 	if got.Status != models.WebhookStatusDisabled || got.Name != "Renamed" || !got.FilterUsers.IsNull() {
 		t.Errorf("after update: %+v", got)
 	}
-	if got.Url != created.Url {
-		t.Errorf("unset field changed: url %q", got.Url)
+	if got.URL != created.URL {
+		t.Errorf("unset field changed: url %q", got.URL)
 	}
 
 	if err := c.DeleteWebhook(ctx, id); err != nil {
@@ -180,7 +180,7 @@ func TestQueryEvents(t *testing.T) {
 		t.Fatalf("QueryEvents = %+v", res)
 	}
 	first := res.Events[0]
-	if first.Id != "evt_xyz789" || first.EventType != "outbound.bounced" || first.LatestStatus != models.DeliveryStatusSuccess {
+	if first.ID != "evt_xyz789" || first.EventType != "outbound.bounced" || first.LatestStatus != models.DeliveryStatusSuccess {
 		t.Errorf("first record = %+v", first)
 	}
 	if code, err := first.LastResponseCode.Get(); err != nil || code != 200 {
@@ -207,11 +207,11 @@ func TestQueryEvents(t *testing.T) {
 func TestReplayEvent(t *testing.T) {
 	fake, srv := newFake(t)
 	c := newClient(t, srv.URL, client.WithIngestToken(testIngestToken))
-	res, err := c.ReplayEvent(context.Background(), client.ReplayRequest{EventId: client.Ptr("evt_abc123")})
+	res, err := c.ReplayEvent(context.Background(), client.ReplayRequest{EventID: client.Ptr("evt_abc123")})
 	if err != nil {
 		t.Fatalf("ReplayEvent: %v", err)
 	}
-	if !res.Success || res.EventId != "evt_abc123" || res.Status != models.ReplayStatusEnqueued || res.Deliveries != 1 || res.ReplayedBy != "event_id" {
+	if !res.Success || res.EventID != "evt_abc123" || res.Status != models.ReplayStatusEnqueued || res.Deliveries != 1 || res.ReplayedBy != "event_id" {
 		t.Errorf("ReplayEvent = %+v", res)
 	}
 	r := fake.requests()[0]
@@ -222,7 +222,7 @@ func TestReplayEvent(t *testing.T) {
 		t.Errorf("replay Authorization = %q, want the API key", a)
 	}
 
-	_, err = c.ReplayEvent(context.Background(), client.ReplayRequest{EventId: client.Ptr("evt_missing")})
+	_, err = c.ReplayEvent(context.Background(), client.ReplayRequest{EventID: client.Ptr("evt_missing")})
 	if !client.IsNotFound(err) {
 		t.Errorf("ReplayEvent(missing): err = %v, want not found", err)
 	}
@@ -236,33 +236,33 @@ func TestPublishUsesIngestToken(t *testing.T) {
 	ctx := context.Background()
 
 	if _, err := c.CreateWebhook(ctx, client.CreateWebhookRequest{
-		Name: "w", Url: "https://example.com/h", Events: []client.SubscribableEventType{"outbound.delivered"},
+		Name: "w", URL: "https://example.com/h", Events: []client.SubscribableEventType{"outbound.delivered"},
 	}); err != nil {
 		t.Fatalf("CreateWebhook: %v", err)
 	}
 
 	res, err := c.PublishEvent(ctx, client.Event{
-		AccountId: "acc_0123456789abcdef",
+		AccountID: "acc_0123456789abcdef",
 		Type:      "outbound.delivered",
 		User:      client.Ptr("api-user"),
-		SourceUid: client.Ptr("message-uid-123"),
+		SourceUID: client.Ptr("message-uid-123"),
 		Data:      client.MustData(map[string]any{"to": "user@example.com"}),
 	})
 	if err != nil {
 		t.Fatalf("PublishEvent: %v", err)
 	}
-	if !res.Success || res.EventId == "" || res.Deliveries != 1 || res.Duplicate != nil {
+	if !res.Success || res.EventID == "" || res.Deliveries != 1 || res.Duplicate != nil {
 		t.Errorf("PublishEvent = %+v", res)
 	}
 
 	results, err := c.PublishEvents(ctx, []client.Event{
-		{Id: client.Ptr("evt_one"), AccountId: "acc_1", Type: "inbound.received", Domain: client.Ptr("example.com")},
-		{Id: client.Ptr("evt_two"), AccountId: "acc_1", Type: "outbound.queued", CreatedAt: client.Ptr[int64](1700000000)},
+		{ID: client.Ptr("evt_one"), AccountID: "acc_1", Type: "inbound.received", Domain: client.Ptr("example.com")},
+		{ID: client.Ptr("evt_two"), AccountID: "acc_1", Type: "outbound.queued", CreatedAt: client.Ptr[int64](1700000000)},
 	})
 	if err != nil {
 		t.Fatalf("PublishEvents: %v", err)
 	}
-	if len(results) != 2 || results[0].EventId != "evt_one" || results[1].EventId != "evt_two" {
+	if len(results) != 2 || results[0].EventID != "evt_one" || results[1].EventID != "evt_two" {
 		t.Errorf("PublishEvents = %+v", results)
 	}
 
@@ -295,7 +295,7 @@ func TestPublishUsesIngestToken(t *testing.T) {
 func TestPublishWithoutIngestToken(t *testing.T) {
 	fake, srv := newFake(t)
 	c := newClient(t, srv.URL) // no WithIngestToken
-	_, err := c.PublishEvent(context.Background(), client.Event{AccountId: "acc_1", Type: "outbound.delivered"})
+	_, err := c.PublishEvent(context.Background(), client.Event{AccountID: "acc_1", Type: "outbound.delivered"})
 	var apiErr *client.Error
 	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("PublishEvent without ingest token: err = %v, want 401 *Error", err)
@@ -323,7 +323,7 @@ func TestPublishEventsResultCountMismatch(t *testing.T) {
 	srv, _ := cannedServer(t, http.StatusAccepted, map[string]string{"Content-Type": "application/json"},
 		`{"success":true,"results":[{"success":true,"event_id":"evt_1","deliveries":0}]}`)
 	c := newClient(t, srv.URL, client.WithIngestToken(testIngestToken))
-	_, err := c.PublishEvents(context.Background(), []client.Event{{AccountId: "a", Type: "outbound.delivered"}, {AccountId: "a", Type: "outbound.bounced"}})
+	_, err := c.PublishEvents(context.Background(), []client.Event{{AccountID: "a", Type: "outbound.delivered"}, {AccountID: "a", Type: "outbound.bounced"}})
 	if err == nil || !strings.Contains(err.Error(), "1 results for 2 events") {
 		t.Fatalf("err = %v, want a result-count error", err)
 	}
@@ -530,7 +530,7 @@ func TestContextCancellation(t *testing.T) {
 	// An already-cancelled context fails without reaching the server.
 	ctx, cancel3 := context.WithCancel(context.Background())
 	cancel3()
-	if _, err := c.PublishEvent(ctx, client.Event{AccountId: "a", Type: "outbound.delivered"}); !errors.Is(err, context.Canceled) {
+	if _, err := c.PublishEvent(ctx, client.Event{AccountID: "a", Type: "outbound.delivered"}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("PublishEvent with cancelled context: err = %v", err)
 	}
 }
@@ -564,8 +564,8 @@ func TestAny2xxIsSuccess(t *testing.T) {
 	ctx := context.Background()
 
 	srv, _ := cannedServer(t, http.StatusCreated, jsonCT, `{"success":true,"message":"Webhook created successfully","webhook":`+webhook+`}`)
-	wh, err := newClient(t, srv.URL).CreateWebhook(ctx, client.CreateWebhookRequest{Name: "n", Url: "https://example.com/h", Events: []client.SubscribableEventType{"outbound.delivered"}})
-	if err != nil || wh.Secret == nil || *wh.Secret != "whsec_x" || wh.Uuid.String() != "6f1c2d3e-4b5a-4c6d-8e7f-000000000009" {
+	wh, err := newClient(t, srv.URL).CreateWebhook(ctx, client.CreateWebhookRequest{Name: "n", URL: "https://example.com/h", Events: []client.SubscribableEventType{"outbound.delivered"}})
+	if err != nil || wh.Secret == nil || *wh.Secret != "whsec_x" || wh.UUID.String() != "6f1c2d3e-4b5a-4c6d-8e7f-000000000009" {
 		t.Errorf("CreateWebhook on 201 = %+v, %v", wh, err)
 	}
 
@@ -585,8 +585,8 @@ func TestAny2xxIsSuccess(t *testing.T) {
 	}
 
 	srv, _ = cannedServer(t, http.StatusOK, jsonCT, `{"success":true,"event_id":"evt_1","deliveries":3,"duplicate":true}`)
-	res, err := newClient(t, srv.URL, client.WithIngestToken(testIngestToken)).PublishEvent(ctx, client.Event{AccountId: "a", Type: "outbound.delivered"})
-	if err != nil || res.EventId != "evt_1" || res.Deliveries != 3 || res.Duplicate == nil || !*res.Duplicate {
+	res, err := newClient(t, srv.URL, client.WithIngestToken(testIngestToken)).PublishEvent(ctx, client.Event{AccountID: "a", Type: "outbound.delivered"})
+	if err != nil || res.EventID != "evt_1" || res.Deliveries != 3 || res.Duplicate == nil || !*res.Duplicate {
 		t.Errorf("PublishEvent on 200 = %+v, %v", res, err)
 	}
 }

@@ -16,17 +16,17 @@
 //	}
 //	wh, err := c.CreateWebhook(ctx, client.CreateWebhookRequest{
 //		Name:   "Production",
-//		Url:    "https://example.com/webhook",
+//		URL:    "https://example.com/webhook",
 //		Events: []client.SubscribableEventType{"outbound.delivered", "outbound.bounced"},
 //	})
 //	if err != nil {
 //		log.Fatal(err)
 //	}
-//	fmt.Println(wh.Uuid, *wh.Secret)
+//	fmt.Println(wh.UUID, *wh.Secret)
 //
 //	// Disable it and clear its user filter: unset fields are left unchanged.
 //	err = c.UpdateWebhook(ctx, client.UpdateWebhookRequest{
-//		Uuid:        wh.Uuid,
+//		UUID:        wh.UUID,
 //		Status:      client.Status(false),
 //		FilterUsers: client.ClearFilter(),
 //	})

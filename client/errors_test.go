@@ -20,7 +20,7 @@ func TestFakeServerErrors(t *testing.T) {
 	_, srv := newFake(t)
 	ctx := context.Background()
 
-	_, err := newClient(t, srv.URL, client.WithoutRetries()).CreateWebhook(ctx, client.CreateWebhookRequest{Url: "https://example.com/h"})
+	_, err := newClient(t, srv.URL, client.WithoutRetries()).CreateWebhook(ctx, client.CreateWebhookRequest{URL: "https://example.com/h"})
 	var apiErr *client.Error
 	if !errors.As(err, &apiErr) {
 		t.Fatalf("CreateWebhook invalid: err = %v, want *Error", err)
@@ -211,7 +211,7 @@ func TestEveryMethodReturnsTypedError(t *testing.T) {
 			"ListWebhooks": func() error { _, err := c.ListWebhooks(ctx); return err },
 			"GetWebhook":   func() error { _, err := c.GetWebhook(ctx, "x"); return err },
 			"CreateWebhook": func() error {
-				_, err := c.CreateWebhook(ctx, client.CreateWebhookRequest{Name: "n", Url: "https://example.com/h", Events: []client.SubscribableEventType{"outbound.delivered"}})
+				_, err := c.CreateWebhook(ctx, client.CreateWebhookRequest{Name: "n", URL: "https://example.com/h", Events: []client.SubscribableEventType{"outbound.delivered"}})
 				return err
 			},
 			"UpdateWebhook": func() error { return c.UpdateWebhook(ctx, client.UpdateWebhookRequest{Status: client.Status(true)}) },
@@ -224,15 +224,15 @@ func TestEveryMethodReturnsTypedError(t *testing.T) {
 			"TestWebhook":  func() error { _, err := c.TestWebhook(ctx, "x", "outbound.bounced"); return err },
 			"QueryEvents":  func() error { _, err := c.QueryEvents(ctx, client.QueryRequest{}); return err },
 			"ReplayEvent": func() error {
-				_, err := c.ReplayEvent(ctx, client.ReplayRequest{EventId: client.Ptr("evt_1")})
+				_, err := c.ReplayEvent(ctx, client.ReplayRequest{EventID: client.Ptr("evt_1")})
 				return err
 			},
 			"PublishEvent": func() error {
-				_, err := c.PublishEvent(ctx, client.Event{AccountId: "a", Type: "outbound.delivered"})
+				_, err := c.PublishEvent(ctx, client.Event{AccountID: "a", Type: "outbound.delivered"})
 				return err
 			},
 			"PublishEvents": func() error {
-				_, err := c.PublishEvents(ctx, []client.Event{{AccountId: "a", Type: "outbound.delivered"}})
+				_, err := c.PublishEvents(ctx, []client.Event{{AccountID: "a", Type: "outbound.delivered"}})
 				return err
 			},
 		}

@@ -90,7 +90,7 @@ func startExampleServer() *exampleServer {
 func createExampleWebhook(c *client.Client, name string) *client.Webhook {
 	wh, err := c.CreateWebhook(context.Background(), client.CreateWebhookRequest{
 		Name:   name,
-		Url:    "https://example.com/webhook",
+		URL:    "https://example.com/webhook",
 		Events: []client.SubscribableEventType{"outbound.delivered"},
 	})
 	if err != nil {
@@ -132,7 +132,7 @@ func ExampleClient_CreateWebhook() {
 
 	wh, err := c.CreateWebhook(ctx, client.CreateWebhookRequest{
 		Name:   "Production Webhook",
-		Url:    "https://example.com/webhook",
+		URL:    "https://example.com/webhook",
 		Events: []client.SubscribableEventType{"outbound.delivered", "outbound.bounced"},
 	})
 	if err != nil {
@@ -147,7 +147,7 @@ func ExampleClient_CreateWebhook() {
 	// offending fields.
 	_, err = c.CreateWebhook(ctx, client.CreateWebhookRequest{
 		Name:   "Internal",
-		Url:    "http://10.0.0.1/webhook",
+		URL:    "http://10.0.0.1/webhook",
 		Events: []client.SubscribableEventType{"outbound.delivered"},
 	})
 	var apiErr *client.Error
@@ -172,7 +172,7 @@ func ExampleClient_GetWebhook() {
 	ctx := context.Background()
 	created := createExampleWebhook(c, "Orders")
 
-	wh, err := c.GetWebhook(ctx, created.Uuid.String())
+	wh, err := c.GetWebhook(ctx, created.UUID.String())
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -222,7 +222,7 @@ func ExampleClient_UpdateWebhook() {
 	ctx := context.Background()
 	wh, err := c.CreateWebhook(ctx, client.CreateWebhookRequest{
 		Name:        "Orders",
-		Url:         "https://example.com/webhook",
+		URL:         "https://example.com/webhook",
 		Events:      []client.SubscribableEventType{"outbound.delivered"},
 		FilterUsers: client.Filter("api-user"),
 	})
@@ -233,7 +233,7 @@ func ExampleClient_UpdateWebhook() {
 	// Disable it and remove its user filter; the fields left unset (name,
 	// url, events, filter_domains) do not change.
 	err = c.UpdateWebhook(ctx, client.UpdateWebhookRequest{
-		Uuid:        wh.Uuid,
+		UUID:        wh.UUID,
 		Status:      client.Status(false),
 		FilterUsers: client.ClearFilter(),
 	})
@@ -241,7 +241,7 @@ func ExampleClient_UpdateWebhook() {
 		log.Fatal(err)
 	}
 
-	wh, err = c.GetWebhook(ctx, wh.Uuid.String())
+	wh, err = c.GetWebhook(ctx, wh.UUID.String())
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -264,12 +264,12 @@ func ExampleClient_DeleteWebhook() {
 	ctx := context.Background()
 	wh := createExampleWebhook(c, "Temporary")
 
-	if err := c.DeleteWebhook(ctx, wh.Uuid.String()); err != nil {
+	if err := c.DeleteWebhook(ctx, wh.UUID.String()); err != nil {
 		log.Fatal(err)
 	}
-	_, err = c.GetWebhook(ctx, wh.Uuid.String())
+	_, err = c.GetWebhook(ctx, wh.UUID.String())
 	fmt.Println("deleted:", client.IsNotFound(err))
-	err = c.DeleteWebhook(ctx, wh.Uuid.String())
+	err = c.DeleteWebhook(ctx, wh.UUID.String())
 	fmt.Println("second delete:", err)
 	// Output:
 	// deleted: true
@@ -290,11 +290,11 @@ func ExampleClient_QueryEvents() {
 	ctx := context.Background()
 	createExampleWebhook(c, "Orders")
 	_, err = publisher.PublishEvent(ctx, client.Event{
-		Id:        client.Ptr("evt_query_example"),
-		AccountId: srv.AccountID,
+		ID:        client.Ptr("evt_query_example"),
+		AccountID: srv.AccountID,
 		Type:      "outbound.delivered",
 		User:      client.Ptr("api-user"),
-		SourceUid: client.Ptr("message-uid-123"),
+		SourceUID: client.Ptr("message-uid-123"),
 		Data:      client.MustData(map[string]any{"to": "user@example.com"}),
 	})
 	if err != nil {
@@ -314,7 +314,7 @@ func ExampleClient_QueryEvents() {
 			To string `json:"to"`
 		}
 		_ = json.Unmarshal(ev.Payload, &data)
-		fmt.Println(ev.Id, ev.EventType, ev.LatestStatus, "attempts:", ev.TotalAttempts, "to:", data.To)
+		fmt.Println(ev.ID, ev.EventType, ev.LatestStatus, "attempts:", ev.TotalAttempts, "to:", data.To)
 		fmt.Println("response code known:", !ev.LastResponseCode.IsNull())
 	}
 	// Output:
@@ -337,20 +337,20 @@ func ExampleClient_ReplayEvent() {
 	ctx := context.Background()
 	createExampleWebhook(c, "Orders")
 	_, err = publisher.PublishEvent(ctx, client.Event{
-		Id: client.Ptr("evt_order_1001"), AccountId: srv.AccountID, Type: "outbound.delivered",
+		ID: client.Ptr("evt_order_1001"), AccountID: srv.AccountID, Type: "outbound.delivered",
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
 
-	res, err := c.ReplayEvent(ctx, client.ReplayRequest{EventId: client.Ptr("evt_order_1001")})
+	res, err := c.ReplayEvent(ctx, client.ReplayRequest{EventID: client.Ptr("evt_order_1001")})
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(res.Success, res.EventId, res.Status, res.Deliveries)
+	fmt.Println(res.Success, res.EventID, res.Status, res.Deliveries)
 	fmt.Println(res.Message)
 
-	_, err = c.ReplayEvent(ctx, client.ReplayRequest{EventId: client.Ptr("evt_never_sent")})
+	_, err = c.ReplayEvent(ctx, client.ReplayRequest{EventID: client.Ptr("evt_never_sent")})
 	fmt.Println("unknown event is not found:", client.IsNotFound(err))
 	// Output:
 	// true evt_order_1001 enqueued 1
@@ -373,8 +373,8 @@ func ExampleClient_PublishEvent() {
 		log.Fatal(err)
 	}
 	ev := client.Event{
-		Id:        client.Ptr("evt_example_1"),
-		AccountId: srv.AccountID,
+		ID:        client.Ptr("evt_example_1"),
+		AccountID: srv.AccountID,
 		Type:      "outbound.delivered",
 		User:      client.Ptr("api-user"),
 		Data:      client.MustData(map[string]any{"to": "user@example.com", "subject": "Your order"}),
@@ -384,7 +384,7 @@ func ExampleClient_PublishEvent() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		fmt.Println(res.EventId, "deliveries:", res.Deliveries, "duplicate:", res.Duplicate != nil && *res.Duplicate)
+		fmt.Println(res.EventID, "deliveries:", res.Deliveries, "duplicate:", res.Duplicate != nil && *res.Duplicate)
 	}
 	// Output:
 	// evt_example_1 deliveries: 1 duplicate: false
@@ -406,14 +406,14 @@ func ExampleClient_PublishEvents() {
 
 	// All events of a batch are accepted together, or none is.
 	results, err := publisher.PublishEvents(context.Background(), []client.Event{
-		{Id: client.Ptr("evt_batch_1"), AccountId: srv.AccountID, Type: "outbound.delivered"},
-		{Id: client.Ptr("evt_batch_2"), AccountId: srv.AccountID, Type: "outbound.queued"},
+		{ID: client.Ptr("evt_batch_1"), AccountID: srv.AccountID, Type: "outbound.delivered"},
+		{ID: client.Ptr("evt_batch_2"), AccountID: srv.AccountID, Type: "outbound.queued"},
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
 	for _, r := range results {
-		fmt.Println(r.EventId, "deliveries:", r.Deliveries)
+		fmt.Println(r.EventID, "deliveries:", r.Deliveries)
 	}
 	// Output:
 	// evt_batch_1 deliveries: 1
@@ -462,7 +462,7 @@ func ExampleClient_RotateSecret() {
 	wh := createExampleWebhook(c, "Orders")
 
 	// The old secret keeps signing for an hour, so receivers can switch.
-	rotated, err := c.RotateSecret(ctx, wh.Uuid.String(), time.Hour)
+	rotated, err := c.RotateSecret(ctx, wh.UUID.String(), time.Hour)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -471,7 +471,7 @@ func ExampleClient_RotateSecret() {
 	fmt.Println("old secret signs for:", time.Duration(until-rotated.LastModified)*time.Second)
 
 	// A grace period of 0 retires the old secret at once.
-	rotated, err = c.RotateSecret(ctx, wh.Uuid.String(), 0)
+	rotated, err = c.RotateSecret(ctx, wh.UUID.String(), 0)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -510,7 +510,7 @@ func ExampleClient_TestWebhook() {
 	defer receiver.Close()
 	wh, err := c.CreateWebhook(ctx, client.CreateWebhookRequest{
 		Name:   "Orders",
-		Url:    receiver.URL,
+		URL:    receiver.URL,
 		Events: []client.SubscribableEventType{"outbound.delivered"},
 	})
 	if err != nil {
@@ -522,7 +522,7 @@ func ExampleClient_TestWebhook() {
 	}
 	verifier.Store(v)
 
-	res, err := c.TestWebhook(ctx, wh.Uuid.String(), "outbound.bounced")
+	res, err := c.TestWebhook(ctx, wh.UUID.String(), "outbound.bounced")
 	if err != nil {
 		log.Fatal(err)
 	}

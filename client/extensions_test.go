@@ -24,7 +24,7 @@ func createN(t *testing.T, c *client.Client, n int) []string {
 	for i := range n {
 		name := fmt.Sprintf("Hook %d", i)
 		if _, err := c.CreateWebhook(context.Background(), client.CreateWebhookRequest{
-			Name: name, Url: "https://example.com/h", Events: []client.SubscribableEventType{"outbound.delivered"},
+			Name: name, URL: "https://example.com/h", Events: []client.SubscribableEventType{"outbound.delivered"},
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -183,11 +183,11 @@ func TestRotateSecret(t *testing.T) {
 	fake, srv := newFake(t)
 	c := newClient(t, srv.URL)
 	ctx := context.Background()
-	wh, err := c.CreateWebhook(ctx, client.CreateWebhookRequest{Name: "n", Url: "https://example.com/h", Events: []client.SubscribableEventType{"outbound.delivered"}})
+	wh, err := c.CreateWebhook(ctx, client.CreateWebhookRequest{Name: "n", URL: "https://example.com/h", Events: []client.SubscribableEventType{"outbound.delivered"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := wh.Uuid.String()
+	id := wh.UUID.String()
 	if !wh.PreviousSecretExpiresAt.IsNull() {
 		t.Errorf("new webhook: previous_secret_expires_at = %v, want null", wh.PreviousSecretExpiresAt)
 	}
@@ -240,11 +240,11 @@ func TestTestWebhook(t *testing.T) {
 	fake, srv := newFake(t)
 	c := newClient(t, srv.URL)
 	ctx := context.Background()
-	wh, err := c.CreateWebhook(ctx, client.CreateWebhookRequest{Name: "n", Url: "https://example.com/h", Events: []client.SubscribableEventType{"outbound.delivered"}})
+	wh, err := c.CreateWebhook(ctx, client.CreateWebhookRequest{Name: "n", URL: "https://example.com/h", Events: []client.SubscribableEventType{"outbound.delivered"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := wh.Uuid.String()
+	id := wh.UUID.String()
 
 	before := len(fake.requests())
 	res, err := c.TestWebhook(ctx, id, "")
@@ -252,7 +252,7 @@ func TestTestWebhook(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !res.Success || !res.Delivered || res.Status != models.DeliveryStatusSuccess || !res.Error.IsNull() ||
-		res.ResponseBody == nil || *res.ResponseBody != `{"ok":true}` || res.DurationMs != 12 || !strings.HasPrefix(res.EventId, "evt_") {
+		res.ResponseBody == nil || *res.ResponseBody != `{"ok":true}` || res.DurationMs != 12 || !strings.HasPrefix(res.EventID, "evt_") {
 		t.Errorf("TestWebhook = %+v", res)
 	}
 	if code, err := res.StatusCode.Get(); err != nil || code != 200 {
@@ -303,7 +303,7 @@ func TestIdempotencyKeyOption(t *testing.T) {
 	fake, srv := newFake(t)
 	c := newClient(t, srv.URL, client.WithIngestToken(testIngestToken))
 	ctx := context.Background()
-	req := client.CreateWebhookRequest{Name: "n", Url: "https://example.com/h", Events: []client.SubscribableEventType{"outbound.delivered"}}
+	req := client.CreateWebhookRequest{Name: "n", URL: "https://example.com/h", Events: []client.SubscribableEventType{"outbound.delivered"}}
 
 	w1, err := c.CreateWebhook(ctx, req, client.WithIdempotencyKey("create-key"))
 	if err != nil {
@@ -313,11 +313,11 @@ func TestIdempotencyKeyOption(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w1.Uuid != w2.Uuid || *w1.Secret != *w2.Secret {
-		t.Errorf("retried create = %s, want %s", w2.Uuid, w1.Uuid)
+	if w1.UUID != w2.UUID || *w1.Secret != *w2.Secret {
+		t.Errorf("retried create = %s, want %s", w2.UUID, w1.UUID)
 	}
 	w3, err := c.CreateWebhook(ctx, req)
-	if err != nil || w3.Uuid == w1.Uuid {
+	if err != nil || w3.UUID == w1.UUID {
 		t.Errorf("create without a key = %v, %v; want a new webhook", w3, err)
 	}
 	req.Name = "other"
@@ -327,14 +327,14 @@ func TestIdempotencyKeyOption(t *testing.T) {
 		t.Errorf("same key, other request: %v, want 409", err)
 	}
 
-	ev := client.Event{AccountId: "acc_1", Type: "outbound.delivered"}
+	ev := client.Event{AccountID: "acc_1", Type: "outbound.delivered"}
 	p1, err := c.PublishEvent(ctx, ev, client.WithIdempotencyKey("publish-key"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	p2, err := c.PublishEvent(ctx, ev, client.WithIdempotencyKey("publish-key"))
-	if err != nil || p2.EventId != p1.EventId {
-		t.Errorf("retried publish = %v, %v; want %s", p2, err, p1.EventId)
+	if err != nil || p2.EventID != p1.EventID {
+		t.Errorf("retried publish = %v, %v; want %s", p2, err, p1.EventID)
 	}
 	if _, err := c.PublishEvents(ctx, []client.Event{ev}, client.WithIdempotencyKey("batch-key")); err != nil {
 		t.Fatal(err)
@@ -393,7 +393,7 @@ func TestDataHelpers(t *testing.T) {
 	fake, srv := newFake(t)
 	c := newClient(t, srv.URL, client.WithIngestToken(testIngestToken))
 	raw := json.RawMessage(`{"z":12345678901234567890,"a":0.1000000000000000055511151231257827}`)
-	if _, err := c.PublishEvent(context.Background(), client.Event{AccountId: "acc_1", Type: "outbound.delivered", Data: &raw}); err != nil {
+	if _, err := c.PublishEvent(context.Background(), client.Event{AccountID: "acc_1", Type: "outbound.delivered", Data: &raw}); err != nil {
 		t.Fatal(err)
 	}
 	if body := string(fake.requests()[0].Body); !strings.Contains(body, `"data":{"z":12345678901234567890,"a":0.1000000000000000055511151231257827}`) {
@@ -428,7 +428,7 @@ func TestIterators(t *testing.T) {
 	c := newClient(t, srv.URL, client.WithIngestToken(testIngestToken))
 	ctx := t.Context()
 	for i := range 7 {
-		if _, err := c.CreateWebhook(ctx, client.CreateWebhookRequest{Name: fmt.Sprintf("hook %d", i), Url: "https://example.com/h",
+		if _, err := c.CreateWebhook(ctx, client.CreateWebhookRequest{Name: fmt.Sprintf("hook %d", i), URL: "https://example.com/h",
 			Events: []client.SubscribableEventType{"outbound.delivered"}}); err != nil {
 			t.Fatal(err)
 		}

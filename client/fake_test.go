@@ -197,7 +197,7 @@ func (f *fakeAPI) list(w http.ResponseWriter, r *http.Request) {
 	}
 	resp := models.WebhookListResponse{Success: true, Webhooks: out}
 	if start+len(out) < len(f.order) {
-		resp.NextCursor = ptr("after:" + out[len(out)-1].Uuid.String())
+		resp.NextCursor = ptr("after:" + out[len(out)-1].UUID.String())
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
@@ -255,7 +255,7 @@ func (f *fakeAPI) test(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.events++
-	res := models.TestDeliveryResponse{Success: true, EventId: fmt.Sprintf("evt_test%d", f.events), DurationMs: 12}
+	res := models.TestDeliveryResponse{Success: true, EventID: fmt.Sprintf("evt_test%d", f.events), DurationMs: 12}
 	if f.testFails {
 		res.Status = models.DeliveryStatusFailed
 		res.StatusCode.SetNull()
@@ -346,9 +346,9 @@ func (f *fakeAPI) create(w http.ResponseWriter, r *http.Request) {
 		status = models.WebhookStatusDisabled
 	}
 	wh := &models.Webhook{
-		Uuid:          mustUUID(f.t, id),
+		UUID:          mustUUID(f.t, id),
 		Name:          req.Name,
-		Url:           req.Url,
+		URL:           req.URL,
 		Secret:        ptr(fmt.Sprintf("whsec_secret%d", f.next)),
 		Events:        req.Events,
 		Status:        status,
@@ -380,7 +380,7 @@ func (f *fakeAPI) update(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	wh, ok := f.webhooks[req.Uuid.String()]
+	wh, ok := f.webhooks[req.UUID.String()]
 	if !ok {
 		writeError(w, http.StatusNotFound, "Webhook not found.")
 		return
@@ -388,8 +388,8 @@ func (f *fakeAPI) update(w http.ResponseWriter, r *http.Request) {
 	if req.Name != nil {
 		wh.Name = *req.Name
 	}
-	if req.Url != nil {
-		wh.Url = *req.Url
+	if req.URL != nil {
+		wh.URL = *req.URL
 	}
 	if req.Events != nil {
 		wh.Events = *req.Events
@@ -459,21 +459,21 @@ func (f *fakeAPI) query(w http.ResponseWriter, r *http.Request) {
 		et = *req.EventType
 	}
 	rec := models.EventRecord{
-		Id:            "evt_xyz789",
-		Uuid:          mustUUID(f.t, "6f1c2d3e-4b5a-4c6d-8e7f-000000000001"),
+		ID:            "evt_xyz789",
+		UUID:          mustUUID(f.t, "6f1c2d3e-4b5a-4c6d-8e7f-000000000001"),
 		Service:       models.ServiceOutbound,
 		EventType:     et,
-		SourceUid:     "message-uid-123",
+		SourceUID:     "message-uid-123",
 		SourceAction:  "ACCEPTED",
 		Payload:       json.RawMessage(`{"to":"user@example.com"}`),
-		WebhookUrl:    "https://example.com/webhook",
+		WebhookURL:    "https://example.com/webhook",
 		CreatedAt:     1700000100,
 		LatestStatus:  models.DeliveryStatusSuccess,
 		TotalAttempts: 1,
 	}
 	rec.LastResponseCode.Set(200)
 	pending := rec
-	pending.Id = "evt_pending"
+	pending.ID = "evt_pending"
 	pending.LatestStatus = models.DeliveryStatusPending
 	pending.TotalAttempts = 0
 	pending.LastResponseCode = nil
@@ -491,13 +491,13 @@ func (f *fakeAPI) replay(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	if (req.EventId == nil) == (req.SourceUid == nil) {
+	if (req.EventID == nil) == (req.SourceUID == nil) {
 		writeError(w, http.StatusBadRequest, "Exactly one of event_id or source_uid is required.")
 		return
 	}
 	id := "evt_newest"
-	if req.EventId != nil {
-		id = *req.EventId
+	if req.EventID != nil {
+		id = *req.EventID
 	}
 	if id == "evt_missing" {
 		writeError(w, http.StatusNotFound, "Event not found.")
@@ -505,8 +505,8 @@ func (f *fakeAPI) replay(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, models.ReplayEventResponse{
 		Success:    true,
-		ReplayedBy: models.ReplayEventResponseReplayedByEventId,
-		EventId:    id,
+		ReplayedBy: models.ReplayEventResponseReplayedByEventID,
+		EventID:    id,
 		Status:     models.ReplayStatusEnqueued,
 		Message:    "Event queued for replay",
 		Deliveries: 1,
@@ -518,10 +518,10 @@ func (f *fakeAPI) ingestOne(ev models.IngestEvent) models.IngestResponse {
 	defer f.mu.Unlock()
 	f.events++
 	id := fmt.Sprintf("evt_gen%d", f.events)
-	if ev.Id != nil {
-		id = *ev.Id
+	if ev.ID != nil {
+		id = *ev.ID
 	}
-	return models.IngestResponse{Success: true, EventId: id, Deliveries: len(f.webhooks)}
+	return models.IngestResponse{Success: true, EventID: id, Deliveries: len(f.webhooks)}
 }
 
 func (f *fakeAPI) publish(w http.ResponseWriter, r *http.Request) {
@@ -598,7 +598,7 @@ func secretView(w models.Webhook) models.WebhookWithSecret {
 		secret = *w.Secret
 	}
 	return models.WebhookWithSecret{
-		Uuid: w.Uuid, Name: w.Name, Url: w.Url, Events: w.Events, Status: w.Status, Secret: secret,
+		UUID: w.UUID, Name: w.Name, URL: w.URL, Events: w.Events, Status: w.Status, Secret: secret,
 		FilterUsers: w.FilterUsers, FilterDomains: w.FilterDomains, CreatedAt: w.CreatedAt, LastModified: w.LastModified,
 		DisabledReason: w.DisabledReason, DisabledAt: w.DisabledAt, PreviousSecretExpiresAt: w.PreviousSecretExpiresAt,
 	}

@@ -1,10 +1,10 @@
 package client
 
 import (
-	"github.com/oapi-codegen/nullable"
 	openapi_types "github.com/oapi-codegen/runtime/types"
 
 	"github.com/jetwebhooks/jetwebhooks/gen/models"
+	"github.com/jetwebhooks/jetwebhooks/nullable"
 )
 
 // Ptr returns a pointer to a copy of v, for the optional fields of requests:
@@ -40,13 +40,15 @@ func ClearFilter() nullable.Nullable[[]string] {
 	return nullable.NewNullNullable[[]string]()
 }
 
-// UUID is the type of webhook uuids (Webhook.Uuid), so a caller needs no
+// UUID is the type of webhook uuids (Webhook.UUID), so a caller needs no
 // import of the generated packages' dependencies to hold one.
 type UUID = openapi_types.UUID
 
 // Nullable is the type of fields that may be absent, null or a value
 // (Webhook.FilterUsers, EventRecord.LastAttempt, …): Get returns the value
-// or an error when there is none, IsNull and IsSpecified tell the rest.
+// or an error when there is none, IsNull and IsSpecified tell the rest. fmt
+// prints it as its value, or null (see package
+// github.com/jetwebhooks/jetwebhooks/nullable).
 type Nullable[T any] = nullable.Nullable[T]
 
 // NewNullable returns a Nullable holding v.

@@ -9,7 +9,7 @@ import (
 	"github.com/jetwebhooks/jetwebhooks/gen/models"
 )
 
-// PortalLink is a sign-in link to the customer portal: Url works once, until
+// PortalLink is a sign-in link to the customer portal: URL works once, until
 // ExpiresAt (unix seconds).
 type PortalLink = models.PortalLinkResponse
 

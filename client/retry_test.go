@@ -80,7 +80,7 @@ func TestRetries(t *testing.T) {
 	})
 	t.Run("503 on a replay is not retried", func(t *testing.T) {
 		f, c := newFlaky(1, http.StatusServiceUnavailable, `{}`)
-		if _, err := c.ReplayEvent(t.Context(), client.ReplayRequest{EventId: client.Ptr("evt_1")}); err == nil {
+		if _, err := c.ReplayEvent(t.Context(), client.ReplayRequest{EventID: client.Ptr("evt_1")}); err == nil {
 			t.Fatal("no error")
 		}
 		if n := f.calls["POST /webhooks/replay"]; n != 1 {
@@ -89,7 +89,7 @@ func TestRetries(t *testing.T) {
 	})
 	t.Run("a create is retried with one made-up Idempotency-Key", func(t *testing.T) {
 		f, c := newFlaky(1, http.StatusServiceUnavailable, createAnswer)
-		if _, err := c.CreateWebhook(t.Context(), client.CreateWebhookRequest{Name: "n", Url: "https://example.com/h",
+		if _, err := c.CreateWebhook(t.Context(), client.CreateWebhookRequest{Name: "n", URL: "https://example.com/h",
 			Events: []client.SubscribableEventType{"outbound.delivered"}}); err != nil {
 			t.Fatal(err)
 		}
@@ -102,7 +102,7 @@ func TestRetries(t *testing.T) {
 		if _, err := c.ListWebhooks(t.Context()); err == nil {
 			t.Fatal("no error")
 		}
-		if _, err := c.CreateWebhook(t.Context(), client.CreateWebhookRequest{Name: "n", Url: "https://example.com/h",
+		if _, err := c.CreateWebhook(t.Context(), client.CreateWebhookRequest{Name: "n", URL: "https://example.com/h",
 			Events: []client.SubscribableEventType{"outbound.delivered"}}); err == nil {
 			t.Fatal("create: no error")
 		}

@@ -45,6 +45,14 @@ check(list.data !== undefined && list.data.webhooks.some((w) => w.uuid === uuid)
 step = "get";
 const got = await api.GET("/webhooks/{uuid}", { params: { path: { uuid } } });
 check(got.data !== undefined && got.data.webhook.name === "TypeScript Smoke", "get did not return the webhook");
+// Fields the server always sends are required in the spec, so typed without
+// `| undefined`: these assignments do not type-check if one turns optional.
+const disabledReason: string | null = got.data.webhook.disabled_reason;
+const disabledAt: number | null = got.data.webhook.disabled_at;
+const previousSecretExpiresAt: number | null = got.data.webhook.previous_secret_expires_at;
+check(disabledReason === null && disabledAt === null && previousSecretExpiresAt === null, "a new webhook has a disabled reason or a previous secret");
+const listed = list.data.webhooks.find((w) => w.uuid === uuid);
+check(listed !== undefined && listed.disabled_reason === null && listed.previous_secret_expires_at === null, "listed webhook lacks the null extensions");
 
 step = "update";
 const updated = await api.PATCH("/webhooks", { body: { uuid, name: "TypeScript Smoke Renamed", status: 0 } });
@@ -68,6 +76,8 @@ const queried = await api.POST("/webhooks/query", { body: { event_id: eventId } 
 check(queried.data !== undefined && queried.data.total === 1, `total ${queried.data?.total}`);
 const record = queried.data.events[0];
 check(record !== undefined && record.uuid === uuid && record.id === eventId, "query record does not match");
+const lastAttempt: object | null = record.last_attempt;
+check(lastAttempt === null || "attempt" in lastAttempt, "last_attempt is neither null nor an attempt");
 
 // No body at all, as JetEmail's SDKs send query() without filters.
 const everything = await api.POST("/webhooks/query");

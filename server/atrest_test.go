@@ -124,13 +124,13 @@ func exerciseSecrets(t *testing.T, dsn string) []string {
 			t.Fatal(err)
 		}
 		if w.Secret == nil || !strings.HasPrefix(*w.Secret, "whsec_") {
-			t.Fatalf("webhook %s came without its secret", w.Uuid)
+			t.Fatalf("webhook %s came without its secret", w.UUID)
 		}
 		secrets = append(secrets, *w.Secret)
 		return w
 	}
 	req := func(name string) client.CreateWebhookRequest {
-		return client.CreateWebhookRequest{Name: name, Url: "https://example.com/" + name,
+		return client.CreateWebhookRequest{Name: name, URL: "https://example.com/" + name,
 			Events: []client.SubscribableEventType{"outbound.delivered"}}
 	}
 	var hooks []*client.Webhook
@@ -140,17 +140,17 @@ func exerciseSecrets(t *testing.T, dsn string) []string {
 		seen(c.CreateWebhook(ctx, req(name), key)) // a replay
 	}
 	seen(c.CreateWebhook(ctx, req("no-key")))
-	seen(c.RotateSecret(ctx, hooks[0].Uuid.String(), time.Hour)) // the old one kept for the grace
-	seen(c.RotateSecret(ctx, hooks[1].Uuid.String(), 0))
+	seen(c.RotateSecret(ctx, hooks[0].UUID.String(), time.Hour)) // the old one kept for the grace
+	seen(c.RotateSecret(ctx, hooks[1].UUID.String(), 0))
 	seen(c.CreateWebhook(ctx, req("rotated"), client.WithIdempotencyKey("at-rest-rotated"))) // replay after rotation
-	if err := c.DeleteWebhook(ctx, hooks[2].Uuid.String()); err != nil {
+	if err := c.DeleteWebhook(ctx, hooks[2].UUID.String()); err != nil {
 		t.Fatal(err)
 	}
 	var apiErr *client.Error
 	if _, err := c.CreateWebhook(ctx, req("deleted"), client.WithIdempotencyKey("at-rest-deleted")); !errors.As(err, &apiErr) || apiErr.StatusCode != 409 {
 		t.Fatalf("replay of a deleted webhook's create: %v, want 409", err)
 	}
-	if _, err := c.PublishEvent(ctx, client.Event{AccountId: srv.Bootstrap.AccountID, Type: "outbound.delivered"},
+	if _, err := c.PublishEvent(ctx, client.Event{AccountID: srv.Bootstrap.AccountID, Type: "outbound.delivered"},
 		client.WithIdempotencyKey("at-rest-publish")); err != nil {
 		t.Fatal(err)
 	}

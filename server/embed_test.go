@@ -123,7 +123,7 @@ func TestEmbeddedUnderAPrefix(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			w, err := c.CreateWebhook(t.Context(), client.CreateWebhookRequest{Name: "embedded", Url: "https://example.com/hook",
+			w, err := c.CreateWebhook(t.Context(), client.CreateWebhookRequest{Name: "embedded", URL: "https://example.com/hook",
 				Events: []client.SubscribableEventType{"outbound.delivered"}})
 			if err != nil {
 				t.Fatal(err)
@@ -133,12 +133,12 @@ func TestEmbeddedUnderAPrefix(t *testing.T) {
 			}
 			// Maintenance runs beside the embedded handler: the rotated-out
 			// secret is erased once its grace has passed.
-			if _, err := c.RotateSecret(t.Context(), w.Uuid.String(), time.Minute); err != nil {
+			if _, err := c.RotateSecret(t.Context(), w.UUID.String(), time.Minute); err != nil {
 				t.Fatal(err)
 			}
 			e.clock.Add(2 * time.Minute)
 			waitFor(t, "maintenance to erase the rotated-out secret", func() bool {
-				got, err := c.GetWebhook(t.Context(), w.Uuid.String())
+				got, err := c.GetWebhook(t.Context(), w.UUID.String())
 				return err == nil && got.PreviousSecretExpiresAt.IsNull()
 			})
 		})

@@ -71,7 +71,7 @@ func TestCustomHandlersKeepTheMiddleware(t *testing.T) {
 			return audited{ours, &creates}
 		})
 		c, _ := client.New(url, boot.APIKey)
-		if _, err := c.CreateWebhook(t.Context(), client.CreateWebhookRequest{Name: "audited", Url: "https://example.com/h",
+		if _, err := c.CreateWebhook(t.Context(), client.CreateWebhookRequest{Name: "audited", URL: "https://example.com/h",
 			Events: []client.SubscribableEventType{"outbound.delivered"}}); err != nil {
 			t.Fatal(err)
 		}

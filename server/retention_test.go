@@ -41,14 +41,14 @@ func TestRetentionPurgesFinishedHistoryOnly(t *testing.T) {
 		url string
 		typ client.SubscribableEventType
 	}{{ok.URL, "outbound.delivered"}, {down.URL, "outbound.bounced"}, {slow.URL, "outbound.deferred"}} {
-		if _, err := e.client.CreateWebhook(t.Context(), client.CreateWebhookRequest{Name: "h", Url: h.url,
+		if _, err := e.client.CreateWebhook(t.Context(), client.CreateWebhookRequest{Name: "h", URL: h.url,
 			Events: []client.SubscribableEventType{h.typ}}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	publish := func(id, typ string) {
 		t.Helper()
-		if _, err := e.ingest.PublishEvent(t.Context(), client.Event{Id: client.Ptr(id), AccountId: e.acc.ID, Type: client.EventType(typ)}); err != nil {
+		if _, err := e.ingest.PublishEvent(t.Context(), client.Event{ID: client.Ptr(id), AccountID: e.acc.ID, Type: client.EventType(typ)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -56,7 +56,7 @@ func TestRetentionPurgesFinishedHistoryOnly(t *testing.T) {
 	publish("evt_dead", "outbound.bounced")
 	publish("evt_in_flight", "outbound.deferred")
 	status := func(id string) string {
-		r, err := e.client.QueryEvents(t.Context(), client.QueryRequest{EventId: client.Ptr(id)})
+		r, err := e.client.QueryEvents(t.Context(), client.QueryRequest{EventID: client.Ptr(id)})
 		if err != nil || len(r.Events) != 1 {
 			return ""
 		}
@@ -73,7 +73,7 @@ func TestRetentionPurgesFinishedHistoryOnly(t *testing.T) {
 		}
 		var ids []string
 		for _, ev := range r.Events {
-			ids = append(ids, ev.Id)
+			ids = append(ids, ev.ID)
 		}
 		return ids
 	}
@@ -96,7 +96,7 @@ func TestRetentionPurgesFinishedHistoryOnly(t *testing.T) {
 	if got := listed(); len(got) != 1 || got[0] != "evt_in_flight" {
 		t.Fatalf("after the purge the history lists %v, want only the event still in flight", got)
 	}
-	_, err = e.client.ReplayEvent(t.Context(), client.ReplayRequest{EventId: client.Ptr("evt_succeeded")})
+	_, err = e.client.ReplayEvent(t.Context(), client.ReplayRequest{EventID: client.Ptr("evt_succeeded")})
 	var apiErr *client.Error
 	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusNotFound || !strings.Contains(apiErr.Message, "past retention") {
 		t.Fatalf("replay of a purged event = %v, want 404 saying it may be past retention", err)
@@ -122,11 +122,11 @@ func TestRetentionPurgesFinishedHistoryOnly(t *testing.T) {
 	// history again, kept for another retention period.
 	releaseOnce.Do(func() { close(release) })
 	waitFor(t, "the slow delivery to succeed", func() bool { return status("evt_in_flight") == "success" })
-	if _, err := e.client.ReplayEvent(t.Context(), client.ReplayRequest{EventId: client.Ptr("evt_in_flight")}); err != nil {
+	if _, err := e.client.ReplayEvent(t.Context(), client.ReplayRequest{EventID: client.Ptr("evt_in_flight")}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the replay to succeed", func() bool {
-		r, err := e.client.QueryEvents(t.Context(), client.QueryRequest{EventId: client.Ptr("evt_in_flight")})
+		r, err := e.client.QueryEvents(t.Context(), client.QueryRequest{EventID: client.Ptr("evt_in_flight")})
 		return err == nil && len(r.Events) == 1 && r.Events[0].LatestStatus == "success" && r.Events[0].TotalAttempts == 2
 	})
 	if res, err := e.srv.Purge(t.Context()); err != nil || res.Events != 0 {
@@ -147,11 +147,11 @@ func TestRetentionNegativeKeepsEverything(t *testing.T) {
 	ok := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	defer ok.Close()
 	e := newEnv(t, func(c *server.Config) { c.Retention = -1 })
-	if _, err := e.client.CreateWebhook(t.Context(), client.CreateWebhookRequest{Name: "h", Url: ok.URL,
+	if _, err := e.client.CreateWebhook(t.Context(), client.CreateWebhookRequest{Name: "h", URL: ok.URL,
 		Events: []client.SubscribableEventType{"outbound.delivered"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.ingest.PublishEvent(t.Context(), client.Event{AccountId: e.acc.ID, Type: "outbound.delivered"}); err != nil {
+	if _, err := e.ingest.PublishEvent(t.Context(), client.Event{AccountID: e.acc.ID, Type: "outbound.delivered"}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the delivery", func() bool {

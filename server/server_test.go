@@ -224,7 +224,7 @@ func TestMetricsFollowDeliveries(t *testing.T) {
 	}))
 	defer recv.Close()
 	e := newEnv(t, nil)
-	if _, err := e.client.CreateWebhook(t.Context(), client.CreateWebhookRequest{Name: "m", Url: recv.URL,
+	if _, err := e.client.CreateWebhook(t.Context(), client.CreateWebhookRequest{Name: "m", URL: recv.URL,
 		Events: []client.SubscribableEventType{"outbound.delivered"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +234,7 @@ func TestMetricsFollowDeliveries(t *testing.T) {
 	}
 	evs := make([]client.Event, 10)
 	for i := range evs {
-		evs[i] = client.Event{AccountId: e.acc.ID, Type: "outbound.delivered"}
+		evs[i] = client.Event{AccountID: e.acc.ID, Type: "outbound.delivered"}
 	}
 	if _, err := e.ingest.PublishEvents(t.Context(), evs); err != nil {
 		t.Fatal(err)
@@ -304,12 +304,12 @@ func TestAutoDisable(t *testing.T) {
 	}))
 	defer recv.Close()
 	e := newEnv(t, func(c *server.Config) { c.MaintenanceInterval = time.Hour })
-	w, err := e.client.CreateWebhook(t.Context(), client.CreateWebhookRequest{Name: "flaky", Url: recv.URL,
+	w, err := e.client.CreateWebhook(t.Context(), client.CreateWebhookRequest{Name: "flaky", URL: recv.URL,
 		Events: []client.SubscribableEventType{"outbound.delivered"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.ingest.PublishEvent(t.Context(), client.Event{AccountId: e.acc.ID, Type: "outbound.delivered"}); err != nil {
+	if _, err := e.ingest.PublishEvent(t.Context(), client.Event{AccountID: e.acc.ID, Type: "outbound.delivered"}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the delivery to be dead-lettered", func() bool {
@@ -321,7 +321,7 @@ func TestAutoDisable(t *testing.T) {
 	if err := e.srv.Maintain(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := e.client.GetWebhook(t.Context(), w.Uuid.String()); got.Status != "enabled" || !got.DisabledReason.IsNull() {
+	if got, _ := e.client.GetWebhook(t.Context(), w.UUID.String()); got.Status != "enabled" || !got.DisabledReason.IsNull() {
 		t.Fatalf("disabled before the window: %+v", got)
 	}
 	// Past five days: disabled, with a reason and a time GET shows.
@@ -329,7 +329,7 @@ func TestAutoDisable(t *testing.T) {
 	if err := e.srv.Maintain(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	got, _ := e.client.GetWebhook(t.Context(), w.Uuid.String())
+	got, _ := e.client.GetWebhook(t.Context(), w.UUID.String())
 	reason, _ := got.DisabledReason.Get()
 	at, _ := got.DisabledAt.Get()
 	if got.Status != "disabled" || !strings.Contains(reason, "failed") || e.clock.Now().Unix()-at > 2 {
@@ -340,23 +340,23 @@ func TestAutoDisable(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Re-enabling through PATCH clears the reason.
-	if err := e.client.UpdateWebhook(t.Context(), client.UpdateWebhookRequest{Uuid: w.Uuid, Status: client.Status(true)}); err != nil {
+	if err := e.client.UpdateWebhook(t.Context(), client.UpdateWebhookRequest{UUID: w.UUID, Status: client.Status(true)}); err != nil {
 		t.Fatal(err)
 	}
-	got, _ = e.client.GetWebhook(t.Context(), w.Uuid.String())
+	got, _ = e.client.GetWebhook(t.Context(), w.UUID.String())
 	if got.Status != "enabled" || !got.DisabledReason.IsNull() || !got.DisabledAt.IsNull() {
 		t.Fatalf("after re-enabling: %+v", got)
 	}
 	// A 410 Gone disables at once.
 	gone.Store(true)
-	if _, err := e.ingest.PublishEvent(t.Context(), client.Event{AccountId: e.acc.ID, Type: "outbound.delivered"}); err != nil {
+	if _, err := e.ingest.PublishEvent(t.Context(), client.Event{AccountID: e.acc.ID, Type: "outbound.delivered"}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "410 to disable the webhook", func() bool {
-		got, err := e.client.GetWebhook(t.Context(), w.Uuid.String())
+		got, err := e.client.GetWebhook(t.Context(), w.UUID.String())
 		return err == nil && got.Status == "disabled"
 	})
-	got, _ = e.client.GetWebhook(t.Context(), w.Uuid.String())
+	got, _ = e.client.GetWebhook(t.Context(), w.UUID.String())
 	if r, _ := got.DisabledReason.Get(); !strings.Contains(r, "410") {
 		t.Fatalf("410 reason = %q", r)
 	}
@@ -364,19 +364,19 @@ func TestAutoDisable(t *testing.T) {
 
 func TestRotatedSecretLeavesStorageAfterGrace(t *testing.T) {
 	e := newEnv(t, func(c *server.Config) { c.MaintenanceInterval = time.Hour })
-	w, err := e.client.CreateWebhook(t.Context(), client.CreateWebhookRequest{Name: "rot", Url: "https://example.com/hook",
+	w, err := e.client.CreateWebhook(t.Context(), client.CreateWebhookRequest{Name: "rot", URL: "https://example.com/hook",
 		Events: []client.SubscribableEventType{"outbound.delivered"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rot, err := e.client.RotateSecret(t.Context(), w.Uuid.String(), time.Minute)
+	rot, err := e.client.RotateSecret(t.Context(), w.UUID.String(), time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if *rot.Secret == *w.Secret {
 		t.Fatal("rotation kept the secret")
 	}
-	stored, _ := e.raw.GetWebhook(t.Context(), e.acc.ID, w.Uuid.String())
+	stored, _ := e.raw.GetWebhook(t.Context(), e.acc.ID, w.UUID.String())
 	if stored.PreviousSecret == "" {
 		t.Fatal("the old secret is not kept during the grace period")
 	}
@@ -387,11 +387,11 @@ func TestRotatedSecretLeavesStorageAfterGrace(t *testing.T) {
 	if err := e.srv.Maintain(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	stored, _ = e.raw.GetWebhook(t.Context(), e.acc.ID, w.Uuid.String())
+	stored, _ = e.raw.GetWebhook(t.Context(), e.acc.ID, w.UUID.String())
 	if stored.PreviousSecret != "" || !stored.PreviousSecretExpiresAt.IsZero() {
 		t.Fatalf("old secret still stored after its grace period: %+v", stored)
 	}
-	got, _ := e.client.GetWebhook(t.Context(), w.Uuid.String())
+	got, _ := e.client.GetWebhook(t.Context(), w.UUID.String())
 	if !got.PreviousSecretExpiresAt.IsNull() || *got.Secret != *rot.Secret {
 		t.Fatalf("GET after grace = %+v", got)
 	}
@@ -413,7 +413,7 @@ func TestPublishWithoutHTTP(t *testing.T) {
 	}))
 	defer recv.Close()
 	e := newEnv(t, nil)
-	if _, err := e.client.CreateWebhook(t.Context(), client.CreateWebhookRequest{Name: "go", Url: recv.URL,
+	if _, err := e.client.CreateWebhook(t.Context(), client.CreateWebhookRequest{Name: "go", URL: recv.URL,
 		Events: []client.SubscribableEventType{"outbound.delivered"}}); err != nil {
 		t.Fatal(err)
 	}

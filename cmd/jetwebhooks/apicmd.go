@@ -239,7 +239,7 @@ func (c *conn) completeWebhookUUIDs(cmd *cobra.Command, _ []string, _ string) ([
 	}
 	out := make([]string, 0, len(ws))
 	for _, w := range ws {
-		out = append(out, fmt.Sprintf("%s\t%s (%s)", w.Uuid, w.Name, w.Url))
+		out = append(out, fmt.Sprintf("%s\t%s (%s)", w.UUID, w.Name, w.URL))
 	}
 	return out, cobra.ShellCompDirectiveNoFileComp
 }

@@ -93,7 +93,7 @@ when the test was carried out, whatever the receiver answered; use --output json
 			if !res.Delivered {
 				verdict = "NOT delivered"
 			}
-			fmt.Fprintf(p.w, "Test event %s %s: %s in %d ms.\n", res.EventId, verdict, code, res.DurationMs)
+			fmt.Fprintf(p.w, "Test event %s %s: %s in %d ms.\n", res.EventID, verdict, code, res.DurationMs)
 			if e, err := res.Error.Get(); err == nil && e != "" {
 				if res.ErrorClass != nil {
 					fmt.Fprintf(p.w, "Error (%s): %s\n", *res.ErrorClass, e)

@@ -35,11 +35,11 @@ func TestRotateSecretAndTestCommands(t *testing.T) {
 	p := startServe(t, db)
 	base := []string{"--base-url", "http://" + p.addr, "--api-key", acc.APIKey}
 	c, _ := client.New("http://"+p.addr, acc.APIKey)
-	w, err := c.CreateWebhook(t.Context(), client.CreateWebhookRequest{Name: "ok", Url: recv.URL + "/ok", Events: []client.SubscribableEventType{"outbound.delivered"}})
+	w, err := c.CreateWebhook(t.Context(), client.CreateWebhookRequest{Name: "ok", URL: recv.URL + "/ok", Events: []client.SubscribableEventType{"outbound.delivered"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := w.Uuid.String()
+	id := w.UUID.String()
 
 	out, errOut, code := runCLI(t, append([]string{"webhooks", "rotate-secret", id, "--grace", "1h", "--output", "json"}, base...)...)
 	if code != 0 {
@@ -68,8 +68,8 @@ func TestRotateSecretAndTestCommands(t *testing.T) {
 	if got, _ := res.StatusCode.Get(); got != 200 {
 		t.Fatalf("test status code = %d", got)
 	}
-	failing, _ := c.CreateWebhook(t.Context(), client.CreateWebhookRequest{Name: "bad", Url: recv.URL + "/fail", Events: []client.SubscribableEventType{"outbound.delivered"}})
-	out, _, code = runCLI(t, append([]string{"webhooks", "test", failing.Uuid.String()}, base...)...)
+	failing, _ := c.CreateWebhook(t.Context(), client.CreateWebhookRequest{Name: "bad", URL: recv.URL + "/fail", Events: []client.SubscribableEventType{"outbound.delivered"}})
+	out, _, code = runCLI(t, append([]string{"webhooks", "test", failing.UUID.String()}, base...)...)
 	if code != 0 || !strings.Contains(out, "NOT delivered") || !strings.Contains(out, "HTTP 503") || !strings.Contains(out, "Error (http_status): HTTP 503") {
 		t.Fatalf("test of a failing endpoint: %d %s", code, out)
 	}

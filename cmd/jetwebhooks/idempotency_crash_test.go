@@ -53,7 +53,7 @@ func testKeyedCreatesSurviveKill(t *testing.T, db string, extra ...string) {
 
 	const keys = 400
 	req := func(i int) client.CreateWebhookRequest {
-		return client.CreateWebhookRequest{Name: fmt.Sprintf("keyed %03d", i), Url: "https://example.com/hook",
+		return client.CreateWebhookRequest{Name: fmt.Sprintf("keyed %03d", i), URL: "https://example.com/hook",
 			Events: []client.SubscribableEventType{"outbound.delivered"}}
 	}
 	key := func(i int) client.CallOption { return client.WithIdempotencyKey(fmt.Sprintf("crash-key-%03d", i)) }
@@ -76,7 +76,7 @@ func testKeyedCreatesSurviveKill(t *testing.T, db string, extra ...string) {
 					return // the process is gone
 				}
 				mu.Lock()
-				acked[i] = w.Uuid.String()
+				acked[i] = w.UUID.String()
 				mu.Unlock()
 			}
 		}()
@@ -113,10 +113,10 @@ func testKeyedCreatesSurviveKill(t *testing.T, db string, extra ...string) {
 			if err != nil {
 				t.Fatalf("key %d (sent before the kill: %v): %v", i, i < sent, err)
 			}
-			if uuid, ok := acked[i]; ok && w.Uuid.String() != uuid {
-				t.Fatalf("key %d: acknowledged webhook %s, the retry answered %s", i, uuid, w.Uuid)
+			if uuid, ok := acked[i]; ok && w.UUID.String() != uuid {
+				t.Fatalf("key %d: acknowledged webhook %s, the retry answered %s", i, uuid, w.UUID)
 			}
-			acked[i] = w.Uuid.String()
+			acked[i] = w.UUID.String()
 			break
 		}
 	}

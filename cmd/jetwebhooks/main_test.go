@@ -327,7 +327,7 @@ func TestCrashLosesNothing(t *testing.T) {
 	flags := []string{"--delivery-timeout", "2s", "--lease", "5s", "--concurrency", "32", "--retry-schedule", "0s,200ms,200ms,200ms,200ms,200ms,200ms,200ms"}
 	p := startServe(t, db, flags...)
 	c, _ := client.New("http://"+p.addr, acc.APIKey, client.WithIngestToken("test-ingest"))
-	w, err := c.CreateWebhook(t.Context(), client.CreateWebhookRequest{Name: "crash", Url: recv.URL + "/hook", Events: []client.SubscribableEventType{"outbound.delivered"}})
+	w, err := c.CreateWebhook(t.Context(), client.CreateWebhookRequest{Name: "crash", URL: recv.URL + "/hook", Events: []client.SubscribableEventType{"outbound.delivered"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,7 +339,7 @@ func TestCrashLosesNothing(t *testing.T) {
 		for i := range batch {
 			id := fmt.Sprintf("evt_crash_%d_%d", b, i)
 			ids[id] = true
-			batch[i] = client.Event{Id: &id, AccountId: acc.ID, Type: "outbound.delivered", Data: client.MustData(map[string]any{"n": i})}
+			batch[i] = client.Event{ID: &id, AccountID: acc.ID, Type: "outbound.delivered", Data: client.MustData(map[string]any{"n": i})}
 		}
 		res, err := c.PublishEvents(t.Context(), batch)
 		if err != nil {

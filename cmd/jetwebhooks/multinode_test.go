@@ -57,7 +57,7 @@ func TestMultiNodePostgresSurvivesSIGKILL(t *testing.T) {
 	b := startServe(t, dsn, flags...)
 	ca, _ := client.New("http://"+a.addr, acc.APIKey, client.WithIngestToken("test-ingest"))
 	cb, _ := client.New("http://"+b.addr, acc.APIKey, client.WithIngestToken("test-ingest"))
-	if _, err := ca.CreateWebhook(t.Context(), client.CreateWebhookRequest{Name: "multi", Url: recv.URL,
+	if _, err := ca.CreateWebhook(t.Context(), client.CreateWebhookRequest{Name: "multi", URL: recv.URL,
 		Events: []client.SubscribableEventType{"outbound.delivered"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestMultiNodePostgresSurvivesSIGKILL(t *testing.T) {
 			batch := make([]client.Event, 500)
 			for i := range batch {
 				id := fmt.Sprintf("evt_%s_%d", prefix, off+i)
-				batch[i] = client.Event{Id: &id, AccountId: acc.ID, Type: "outbound.delivered"}
+				batch[i] = client.Event{ID: &id, AccountID: acc.ID, Type: "outbound.delivered"}
 			}
 			if _, err := c.PublishEvents(t.Context(), batch); err != nil {
 				t.Errorf("publish through %s: %v", prefix, err)

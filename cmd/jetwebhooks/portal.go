@@ -73,9 +73,9 @@ It prints the link alone (for scripts), or with --output json {"url", "expires_a
 				return err
 			}
 			if p.json() {
-				return p.printJSON(map[string]any{"url": l.Url, "expires_at": l.ExpiresAt})
+				return p.printJSON(map[string]any{"url": l.URL, "expires_at": l.ExpiresAt})
 			}
-			_, err = fmt.Fprintln(p.w, l.Url)
+			_, err = fmt.Fprintln(p.w, l.URL)
 			if err == nil {
 				_, err = fmt.Fprintf(cmd.ErrOrStderr(), "Works once, until %s.\n", time.Unix(l.ExpiresAt, 0).UTC().Format(time.RFC3339))
 			}

@@ -48,12 +48,12 @@ was published before is accepted again and queues nothing (duplicate).`,
 			if strings.TrimSpace(accountID) == "" {
 				return usagef("--account-id is required")
 			}
-			e := client.Event{AccountId: accountID, Type: ev}
+			e := client.Event{AccountID: accountID, Type: ev}
 			e.User = optional(cmd, "user", user)
 			e.Domain = optional(cmd, "domain", domain)
-			e.SourceUid = optional(cmd, "source-uid", sourceUID)
+			e.SourceUID = optional(cmd, "source-uid", sourceUID)
 			e.SourceAction = optional(cmd, "source-action", sourceAction)
-			e.Id = optional(cmd, "id", id)
+			e.ID = optional(cmd, "id", id)
 			if e.Data, err = eventData(cmd, data, dataFile); err != nil {
 				return err
 			}
@@ -65,10 +65,10 @@ was published before is accepted again and queues nothing (duplicate).`,
 				return p.printJSON(res)
 			}
 			if res.Duplicate != nil && *res.Duplicate {
-				_, err = fmt.Fprintf(p.w, "Event %s was published before: duplicate, nothing queued.\n", res.EventId)
+				_, err = fmt.Fprintf(p.w, "Event %s was published before: duplicate, nothing queued.\n", res.EventID)
 				return err
 			}
-			_, err = fmt.Fprintf(p.w, "Published event %s: %s queued.\n", res.EventId, plural(res.Deliveries, "delivery", "deliveries"))
+			_, err = fmt.Fprintf(p.w, "Published event %s: %s queued.\n", res.EventID, plural(res.Deliveries, "delivery", "deliveries"))
 			return err
 		}),
 	}

@@ -5,10 +5,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/oapi-codegen/nullable"
 	"github.com/spf13/cobra"
 
 	"github.com/jetwebhooks/jetwebhooks/client"
+	"github.com/jetwebhooks/jetwebhooks/nullable"
 )
 
 // newWebhooksCmd is `jetwebhooks webhooks`: JetEmail's webhooks commands,
@@ -76,8 +76,8 @@ func newWebhooksListCmd(c *conn) *cobra.Command {
 			tw := p.table()
 			fmt.Fprintln(tw, "UUID\tNAME\tSTATUS\tEVENTS\tURL")
 			for _, w := range ws {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", w.Uuid, p.cell(w.Name, 24), w.Status,
-					p.cell(eventsText(w.Events), 40), p.cell(w.Url, 50))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", w.UUID, p.cell(w.Name, 24), w.Status,
+					p.cell(eventsText(w.Events), 40), p.cell(w.URL, 50))
 			}
 			return tw.Flush()
 		}),
@@ -174,7 +174,7 @@ receiver (jetwebhooks listen --secret, or signature.NewVerifier in Go).`,
       --filter-user api-user --status 0 --output json`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: c.runE(func(cmd *cobra.Command, _ []string, cl *client.Client, p *printer) error {
-			req := client.CreateWebhookRequest{Name: wf.name, Url: wf.url}
+			req := client.CreateWebhookRequest{Name: wf.name, URL: wf.url}
 			switch {
 			case strings.TrimSpace(wf.name) == "":
 				return usagef("--name is required")
@@ -233,7 +233,7 @@ The answer carries no webhook: the table says what was updated and --output json
 				return err
 			}
 			req := client.UpdateWebhookRequest{}
-			if req.Uuid, err = parseUUID("uuid", id); err != nil {
+			if req.UUID, err = parseUUID("uuid", id); err != nil {
 				return err
 			}
 			fields := 0
@@ -241,7 +241,7 @@ The answer carries no webhook: the table says what was updated and --output json
 				req.Name, fields = &wf.name, fields+1
 			}
 			if changed(cmd, "url") {
-				req.Url, fields = &wf.url, fields+1
+				req.URL, fields = &wf.url, fields+1
 			}
 			if changed(cmd, "event") {
 				evs, err := parseEvents("event", wf.events)
@@ -278,9 +278,9 @@ The answer carries no webhook: the table says what was updated and --output json
 				return err
 			}
 			if p.json() {
-				return p.printJSON(map[string]any{"success": true, "uuid": req.Uuid.String()})
+				return p.printJSON(map[string]any{"success": true, "uuid": req.UUID.String()})
 			}
-			_, err = fmt.Fprintf(p.w, "Updated webhook %s.\n", req.Uuid)
+			_, err = fmt.Fprintf(p.w, "Updated webhook %s.\n", req.UUID)
 			return err
 		}),
 		ValidArgsFunction: c.completeWebhookUUIDs,
@@ -348,10 +348,10 @@ or failed. --output json prints the API's {events, total, limit, offset}.`,
 				if err != nil {
 					return err
 				}
-				req.Uuid = &u
+				req.UUID = &u
 			}
 			if changed(cmd, "event-id") {
-				req.EventId = &eventID
+				req.EventID = &eventID
 			}
 			if changed(cmd, "event-type") {
 				ev, err := parseEventType("event-type", eventType)
@@ -361,7 +361,7 @@ or failed. --output json prints the API's {events, total, limit, offset}.`,
 				req.EventType = &ev
 			}
 			if changed(cmd, "source-uid") {
-				req.SourceUid = &sourceUID
+				req.SourceUID = &sourceUID
 			}
 			if changed(cmd, "status") {
 				st := client.QueryStatus(strings.ToLower(strings.TrimSpace(status)))
@@ -417,12 +417,12 @@ or failed. --output json prints the API's {events, total, limit, offset}.`,
 				if v, err := e.LastResponseCode.Get(); err == nil {
 					code = strconv.Itoa(v)
 				}
-				src := e.SourceUid
+				src := e.SourceUID
 				if src == "" {
 					src = "-"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", e.Id, e.EventType, e.LatestStatus,
-					e.TotalAttempts, code, e.Uuid, p.cell(src, 32), unixTime(e.CreatedAt), p.cell(lastFailure(e), 48))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.EventType, e.LatestStatus,
+					e.TotalAttempts, code, e.UUID, p.cell(src, 32), unixTime(e.CreatedAt), p.cell(lastFailure(e), 48))
 			}
 			if err := tw.Flush(); err != nil {
 				return err
@@ -464,9 +464,9 @@ retry schedule and the same event id. Give exactly one of --event-id or --source
 			case changed(cmd, "event-id") && changed(cmd, "source-uid"):
 				return usagef("give one of --event-id or --source-uid, not both")
 			case changed(cmd, "event-id") && eventID != "":
-				req.EventId = &eventID
+				req.EventID = &eventID
 			case changed(cmd, "source-uid") && sourceUID != "":
-				req.SourceUid = &sourceUID
+				req.SourceUID = &sourceUID
 			default:
 				return usagef("--event-id or --source-uid is required")
 			}
@@ -475,7 +475,7 @@ retry schedule and the same event id. Give exactly one of --event-id or --source
 				if err != nil {
 					return err
 				}
-				req.Uuid = &u
+				req.UUID = &u
 			}
 			res, err := cl.ReplayEvent(cmd.Context(), req)
 			if err != nil {
@@ -485,9 +485,9 @@ retry schedule and the same event id. Give exactly one of --event-id or --source
 				return p.printJSON(res)
 			}
 			n := plural(res.Deliveries, "delivery", "deliveries")
-			what := "event " + res.EventId
-			if res.SourceUid != "" {
-				what = "message " + res.SourceUid + " (newest event " + res.EventId + ")"
+			what := "event " + res.EventID
+			if res.SourceUID != "" {
+				what = "message " + res.SourceUID + " (newest event " + res.EventID + ")"
 			}
 			_, err = fmt.Fprintf(p.w, "%s: %s, %s %s.\n", strings.TrimSuffix(res.Message, "."), what, n, res.Status)
 			return err
@@ -508,9 +508,9 @@ func (p *printer) webhook(w *client.Webhook) error {
 	}
 	tw := p.table()
 	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
-	row("UUID", w.Uuid.String())
+	row("UUID", w.UUID.String())
 	row("Name", w.Name)
-	row("URL", w.Url)
+	row("URL", w.URL)
 	row("Status", string(w.Status))
 	row("Events", eventsText(w.Events))
 	row("Filter users", filterText(w.FilterUsers))

@@ -25,7 +25,7 @@ type audited struct {
 }
 
 func (a audited) CreateWebhook(ctx context.Context, req apiserver.CreateWebhookRequestObject) (apiserver.CreateWebhookResponseObject, error) {
-	a.log.Info("audit: webhook create", "account", server.AccountFrom(ctx).ID, "url", req.Body.Url)
+	a.log.Info("audit: webhook create", "account", server.AccountFrom(ctx).ID, "url", req.Body.URL)
 	return a.StrictServerInterface.CreateWebhook(ctx, req)
 }
 
@@ -57,12 +57,12 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	w, err := c.CreateWebhook(ctx, client.CreateWebhookRequest{Name: "Audited", Url: "https://example.com/hook",
+	w, err := c.CreateWebhook(ctx, client.CreateWebhookRequest{Name: "Audited", URL: "https://example.com/hook",
 		Events: []client.SubscribableEventType{"outbound.delivered"}})
 	if err != nil {
 		log.Fatal(err)
 	}
-	got, err := c.GetWebhook(ctx, w.Uuid.String()) // the service's own operation
+	got, err := c.GetWebhook(ctx, w.UUID.String()) // the service's own operation
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -65,7 +65,7 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		w, err := c.CreateWebhook(ctx, client.CreateWebhookRequest{Name: "From the example", Url: "https://example.com/hook",
+		w, err := c.CreateWebhook(ctx, client.CreateWebhookRequest{Name: "From the example", URL: "https://example.com/hook",
 			Events: []client.SubscribableEventType{"outbound.delivered"}})
 		if err != nil {
 			log.Fatal(err)
@@ -74,7 +74,7 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		fmt.Printf("created webhook %s; the account has %d webhook(s)\n", w.Uuid, len(list))
+		fmt.Printf("created webhook %s; the account has %d webhook(s)\n", w.UUID, len(list))
 	}
 	if *serve {
 		<-ctx.Done()

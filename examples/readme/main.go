@@ -76,13 +76,13 @@ func main() {
 	}
 	w, err := c.CreateWebhook(ctx, client.CreateWebhookRequest{
 		Name:   "Production Webhook",
-		Url:    receiverURL,
+		URL:    receiverURL,
 		Events: []client.SubscribableEventType{"outbound.delivered", "outbound.bounced"},
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println("created", w.Uuid)
+	fmt.Println("created", w.UUID)
 
 	var apiErr *client.Error
 	if _, err := c.GetWebhook(ctx, "00000000-0000-4000-8000-000000000000"); errors.As(err, &apiErr) {

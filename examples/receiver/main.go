@@ -52,7 +52,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	w, err := c.CreateWebhook(ctx, client.CreateWebhookRequest{Name: "Receiver", Url: "http://" + recvLn.Addr().String() + "/webhook",
+	w, err := c.CreateWebhook(ctx, client.CreateWebhookRequest{Name: "Receiver", URL: "http://" + recvLn.Addr().String() + "/webhook",
 		Events: []client.SubscribableEventType{"outbound.delivered"}})
 	if err != nil {
 		log.Fatal(err)

@@ -317,7 +317,7 @@ type ClientInterface interface {
 	// after it. A delivery of another account is a 404, like a missing one.
 	//
 	// Corresponds with GET /webhooks/{uuid}/events/{event_id}/attempts (the `ListDeliveryAttempts` operationId).
-	ListDeliveryAttempts(ctx context.Context, uuid string, eventId string, params *ListDeliveryAttemptsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+	ListDeliveryAttempts(ctx context.Context, uuid string, eventID string, params *ListDeliveryAttemptsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RotateWebhookSecretWithBody Rotate a webhook's secret
 	//
@@ -768,8 +768,8 @@ func (c *Client) GetWebhook(ctx context.Context, uuid string, reqEditors ...Requ
 // after it. A delivery of another account is a 404, like a missing one.
 //
 // Corresponds with GET /webhooks/{uuid}/events/{event_id}/attempts (the `ListDeliveryAttempts` operationId).
-func (c *Client) ListDeliveryAttempts(ctx context.Context, uuid string, eventId string, params *ListDeliveryAttemptsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewListDeliveryAttemptsRequest(c.Server, uuid, eventId, params)
+func (c *Client) ListDeliveryAttempts(ctx context.Context, uuid string, eventID string, params *ListDeliveryAttemptsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListDeliveryAttemptsRequest(c.Server, uuid, eventID, params)
 	if err != nil {
 		return nil, err
 	}
@@ -1346,7 +1346,7 @@ func NewGetWebhookRequest(server string, uuid string) (*http.Request, error) {
 }
 
 // NewListDeliveryAttemptsRequest constructs an http.Request for the ListDeliveryAttempts method
-func NewListDeliveryAttemptsRequest(server string, uuid string, eventId string, params *ListDeliveryAttemptsParams) (*http.Request, error) {
+func NewListDeliveryAttemptsRequest(server string, uuid string, eventID string, params *ListDeliveryAttemptsParams) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -1358,7 +1358,7 @@ func NewListDeliveryAttemptsRequest(server string, uuid string, eventId string, 
 
 	var pathParam1 string
 
-	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "event_id", eventId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "event_id", eventID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
 	if err != nil {
 		return nil, err
 	}
@@ -1801,7 +1801,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /webhooks/{uuid}/events/{event_id}/attempts (the `ListDeliveryAttempts` operationId).
-	ListDeliveryAttemptsWithResponse(ctx context.Context, uuid string, eventId string, params *ListDeliveryAttemptsParams, reqEditors ...RequestEditorFn) (*ListDeliveryAttemptsResponse, error)
+	ListDeliveryAttemptsWithResponse(ctx context.Context, uuid string, eventID string, params *ListDeliveryAttemptsParams, reqEditors ...RequestEditorFn) (*ListDeliveryAttemptsResponse, error)
 
 	// RotateWebhookSecretWithBodyWithResponse Rotate a webhook's secret
 	//
@@ -3582,8 +3582,8 @@ func (c *ClientWithResponses) GetWebhookWithResponse(ctx context.Context, uuid s
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /webhooks/{uuid}/events/{event_id}/attempts (the `ListDeliveryAttempts` operationId).
-func (c *ClientWithResponses) ListDeliveryAttemptsWithResponse(ctx context.Context, uuid string, eventId string, params *ListDeliveryAttemptsParams, reqEditors ...RequestEditorFn) (*ListDeliveryAttemptsResponse, error) {
-	rsp, err := c.ListDeliveryAttempts(ctx, uuid, eventId, params, reqEditors...)
+func (c *ClientWithResponses) ListDeliveryAttemptsWithResponse(ctx context.Context, uuid string, eventID string, params *ListDeliveryAttemptsParams, reqEditors ...RequestEditorFn) (*ListDeliveryAttemptsResponse, error) {
+	rsp, err := c.ListDeliveryAttempts(ctx, uuid, eventID, params, reqEditors...)
 	if err != nil {
 		return nil, err
 	}

@@ -60,7 +60,7 @@ type ServerInterface interface {
 	GetWebhook(ctx echo.Context, uuid string) error
 	// ListDeliveryAttempts List a delivery's attempts
 	// (GET /webhooks/{uuid}/events/{event_id}/attempts)
-	ListDeliveryAttempts(ctx echo.Context, uuid string, eventId string, params ListDeliveryAttemptsParams) error
+	ListDeliveryAttempts(ctx echo.Context, uuid string, eventID string, params ListDeliveryAttemptsParams) error
 	// RotateWebhookSecret Rotate a webhook's secret
 	// (POST /webhooks/{uuid}/rotate-secret)
 	RotateWebhookSecret(ctx echo.Context, uuid string) error
@@ -275,9 +275,9 @@ func (w *ServerInterfaceWrapper) ListDeliveryAttempts(ctx echo.Context) error {
 	}
 
 	// ------------- Path parameter "event_id" -------------
-	var eventId string
+	var eventID string
 
-	err = runtime.BindStyledParameterWithOptions("simple", "event_id", ctx.Param("event_id"), &eventId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
+	err = runtime.BindStyledParameterWithOptions("simple", "event_id", ctx.Param("event_id"), &eventID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: ctx.Request().URL.RawPath == ""})
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("Invalid format for parameter event_id: %s", err))
 	}
@@ -299,7 +299,7 @@ func (w *ServerInterfaceWrapper) ListDeliveryAttempts(ctx echo.Context) error {
 	}
 
 	// Invoke the callback with all the unmarshaled arguments
-	err = w.Handler.ListDeliveryAttempts(ctx, uuid, eventId, params)
+	err = w.Handler.ListDeliveryAttempts(ctx, uuid, eventID, params)
 	return err
 }
 
@@ -1599,7 +1599,7 @@ func (response ReplayWebhookEvent500JSONResponse) VisitReplayWebhookEventRespons
 }
 
 type DeleteWebhookRequestObject struct {
-	Uuid string `json:"uuid"`
+	UUID string `json:"uuid"`
 }
 
 type DeleteWebhookResponseObject interface {
@@ -1708,7 +1708,7 @@ func (response DeleteWebhook500JSONResponse) VisitDeleteWebhookResponse(w http.R
 }
 
 type GetWebhookRequestObject struct {
-	Uuid string `json:"uuid"`
+	UUID string `json:"uuid"`
 }
 
 type GetWebhookResponseObject interface {
@@ -1817,8 +1817,8 @@ func (response GetWebhook500JSONResponse) VisitGetWebhookResponse(w http.Respons
 }
 
 type ListDeliveryAttemptsRequestObject struct {
-	Uuid    string `json:"uuid"`
-	EventId string `json:"event_id"`
+	UUID    string `json:"uuid"`
+	EventID string `json:"event_id"`
 	Params  ListDeliveryAttemptsParams
 }
 
@@ -1942,7 +1942,7 @@ func (response ListDeliveryAttempts500JSONResponse) VisitListDeliveryAttemptsRes
 }
 
 type RotateWebhookSecretRequestObject struct {
-	Uuid string `json:"uuid"`
+	UUID string `json:"uuid"`
 	Body *RotateWebhookSecretJSONRequestBody
 }
 
@@ -2082,7 +2082,7 @@ func (response RotateWebhookSecret500JSONResponse) VisitRotateWebhookSecretRespo
 }
 
 type TestWebhookRequestObject struct {
-	Uuid string `json:"uuid"`
+	UUID string `json:"uuid"`
 	Body *TestWebhookJSONRequestBody
 }
 
@@ -2639,7 +2639,7 @@ func (sh *strictHandler) ReplayWebhookEvent(ctx echo.Context) error {
 func (sh *strictHandler) DeleteWebhook(ctx echo.Context, uuid string) error {
 	var request DeleteWebhookRequestObject
 
-	request.Uuid = uuid
+	request.UUID = uuid
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.DeleteWebhook(ctx.Request().Context(), request.(DeleteWebhookRequestObject))
@@ -2664,7 +2664,7 @@ func (sh *strictHandler) DeleteWebhook(ctx echo.Context, uuid string) error {
 func (sh *strictHandler) GetWebhook(ctx echo.Context, uuid string) error {
 	var request GetWebhookRequestObject
 
-	request.Uuid = uuid
+	request.UUID = uuid
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
 		return sh.ssi.GetWebhook(ctx.Request().Context(), request.(GetWebhookRequestObject))
@@ -2686,11 +2686,11 @@ func (sh *strictHandler) GetWebhook(ctx echo.Context, uuid string) error {
 }
 
 // ListDeliveryAttempts operation middleware
-func (sh *strictHandler) ListDeliveryAttempts(ctx echo.Context, uuid string, eventId string, params ListDeliveryAttemptsParams) error {
+func (sh *strictHandler) ListDeliveryAttempts(ctx echo.Context, uuid string, eventID string, params ListDeliveryAttemptsParams) error {
 	var request ListDeliveryAttemptsRequestObject
 
-	request.Uuid = uuid
-	request.EventId = eventId
+	request.UUID = uuid
+	request.EventID = eventID
 	request.Params = params
 
 	handler := func(ctx echo.Context, request interface{}) (interface{}, error) {
@@ -2716,7 +2716,7 @@ func (sh *strictHandler) ListDeliveryAttempts(ctx echo.Context, uuid string, eve
 func (sh *strictHandler) RotateWebhookSecret(ctx echo.Context, uuid string) error {
 	var request RotateWebhookSecretRequestObject
 
-	request.Uuid = uuid
+	request.UUID = uuid
 
 	var body RotateWebhookSecretJSONRequestBody
 	var err error
@@ -2767,7 +2767,7 @@ func (sh *strictHandler) RotateWebhookSecret(ctx echo.Context, uuid string) erro
 func (sh *strictHandler) TestWebhook(ctx echo.Context, uuid string) error {
 	var request TestWebhookRequestObject
 
-	request.Uuid = uuid
+	request.UUID = uuid
 
 	var body TestWebhookJSONRequestBody
 	var err error
@@ -2819,178 +2819,180 @@ func (sh *strictHandler) TestWebhook(ctx echo.Context, uuid string) error {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H39chu5le+rnOLdKpObJkV92GNTlapVxp6Jd+wZx5Jr7mbaqwa7QRJRE+AAaEmMS1V5iPsM+2B5klvn",
-	"AOgvNiXalj2erPNHxmp2AwfAwfnC7xy866VquVKSS2t6k3e9BWcZ1/TP5xlfrpTl0r7mq5yteYZPM25S",
-	"LVZWKNmb9BKrC57A1YJLsAthgElzxTUIA3bBQfNU6Yxn4bGaAZPAmc4F16D5rwU3Fq6EXdDrhi15LMt+",
-	"0/XwB76G/t+4veLThVIXBvi15dIIJQfHwKaGSwvKLri+EoaPYtmLeiZd8CVDUrkslr3JLz2ksfc26tn1",
-	"ivcmPWO1kPPezc1N1FsxzZbctkecrn/g683RvmQX3AADza0WPCsHYNiMbyEzglOrxYo/MGD4kkkrUjOY",
-	"0JCFhIOjWC5UoU05fLjga2Ayg6nK1mHa8MeZ0MaC5malpOHA5kxI6C+ZvuAZTPHVWCbVkg3Dmk3ALZFb",
-	"2MFxsyeaeiZpCl2XuIZwNH4yiuXPC5HzRuduuLqQJvLTUH0A/bhnrMhzmHIh57DSKuXG8CzuDUZwEr6O",
-	"pV0wC1xmBoQEBg+vr2EuLrkBYQ0RNWXpBTALSqb8GJREGpiFTHADfQapZmYxgIXKsQkLM6WxUQ6G60uu",
-	"HxgQ1TpCzpnh0E/oRxgOa78N6bckgozPWJFbOHoIZhABm1muY3m1EGnFl43Ru+l3/CaQM9zs9qKeZEvk",
-	"sRYPN9hyya5fcDm3i97k4OHDqLcUMvy9jxxpLdfY5n//8t9xfD0eD+P4ev+7OL7+5ru3//5vvU4+DnxB",
-	"bPwnlr12xOJfqZLIEPhPtlrlImXIzXt/M8jS72p0/Zvms96k93/2Komw5341e8+0Vtp11dwSZ4tqZoSB",
-	"JctnSi95BkrDjIncwCXLRUZ9jno3Ue9bJWe5SD8TaW1ZcsUMFIZnTcb3A4iIA5u8LgwQU8dSF1IKOY9w",
-	"ZH0lIdWcWT4gBvH7HrnRPc5gwQwYIVMOU84lZDznlmfIMjdR789Oyp4p9YLpOf+sy/TAeFkA01ylFzjC",
-	"HIlAMcMkVBsJNGeZgf6jI/hB/An3MEkjnsVyymdKcy/iy4nSqrA8i8AoYHINasU1DQKWbA1zbkFYP/7n",
-	"Enmc5Y7eTz76U7XkKG/nxJLInPVxHgOyAf7KpqpAKnEwmTBprgzPiGt/VPY7Vcjs09P6owJTpAuU9KrQ",
-	"KUchibSmLM+JxjRVhbRE1W/CP6WaaHKNMCjTV0pIizTylTXQ34eX4k8R7I/xvyiogcGU2XQBahZLfomd",
-	"R6i9vAQejOCnwDWG9iguCGsoQ2HBKhUawx9IOxA1nr3OlHrJ5NoLQfM5pkcYOHn1nNRXXzmNLeQcp8uq",
-	"Cy4HwK9TztEUQhmjmeWQi6WwJE5o9tJcoDXDskxzg9aCdANd4l660krOQw8Gv6m3bo69LibNBa/x38MT",
-	"+rfhqZKZGfWiumlXe2PTyjl1n4BVcMWEBb/ZqQch56OGMvO6SEjL55zm5ibqvZGssAulxd959nl488T3",
-	"5+SNl2+oj4QxuGuUBtTMBqTCGaTd80aySyZyNs0/0waacWYLzUmnXAmbLlASzWZOGuFDEkeeNlOsVkpb",
-	"nr3kmWBnNM2/xS6XykK7q1EPv/XNYW8n1vLlyr4Qxr72lgg+XmnUAVY4s4S5l+jfwvKluYvOpzwXl1yv",
-	"fes4L57dmNZsjX9Lfm3P00Ib1cHIrzSnXeS9E645MM1hidwciDmGFTNkRjIDiWspGW0aWVHPFCnaszWm",
-	"nyqVcyZ7zgD7tRAa2f2X8s2oGnLlfajp33hKY/mWLIWfnelQM9hYlgkcActf1eZvxnLDo9aUOgl653rj",
-	"W7g22OtM5Jbr80wtmZBuXfL8p1lv8svtjXxH37lW3rYZ57mconYERw8oma9JQNsFNxx8X9AX/rXwAKWk",
-	"12egrqQZjEAWeQ5/BJbnuAglm2ysBr7ndi66N5uM4YdZGC/x7mGQPxW2Y5RaLf0wsS8nZPpWM2lY6lax",
-	"FNlmybRdKGM/6cidB3L7OD3T/YivImtbZov3mKZTev+5XBVd87QPXCKBWQRjNKPo3yP4aSksmYcNg9mE",
-	"l0nsFTrfkfQ3r19s7DsauWskCluja+O15cqG4PhJcvjz2dmrICUoboEmPH22LSCBy9aWeJtt/+yFUdm2",
-	"sQzFPPQLKa6DvqbG0JPCJlC7PjqqZFKpbEsBs9nNWdXDAwOyWE65DlEH7D0MJnIcvB8BS7Uyxsc2DMUg",
-	"NMUQyHhYCimWxZJc1E0yssLZbOeOZ5uk/FldQY7mi7PcLiJIlZScdgcaGTlDdbO2nByOCA3epchzUTNd",
-	"dpgJHlyJ9nSvG7PtHADqREnuIjeoJLhM+QStA8NTzdEqxQmQqrTH7ILHEjW0SDkZ5/klLhoDzTOheYrT",
-	"bNEGtbXgFxcuIKGuZDBfsVlh4NdCWZ4NRrGkfU8qSlgg1YFmoost8Gu2XOFW7xE7Ho4Pyu5IMc9Unqsr",
-	"nk3ghUq97WPtykz29vyno1Qt9yS/GiK39rZKj0q80Dyepzkz7yEQyKL4lr7ZlAfdS1CG7zaGDn0mgcti",
-	"CSmTZH7kRsGUOwkpJDkOeg05k/OCzfkDA3Mu0WtQmpxPF7HiOU10zmcWyK2TxnJGU96rRUzO0dDp3j8u",
-	"ErCP3i9KgNaauvWMIC0sWnAM3px9N3wMpCIYSgkhKfThnscSF/7HNy+I0w2YBfGEgTd/+O67754OjgHn",
-	"Zl23Va4YWl/ShzU37RESwuepyng3+TVaiXvcB8dQMRyyt+NK7Mu/n422s0ll5jclbxBDKJB6TXHQJDTs",
-	"0/b83yamT0vt1BzjistMyDnt2sBba269LzQBdAo5yhbc6E3mo10Yoj/CxBIZOSuILb31NgkiEp+5ryaw",
-	"4nrJkPVR8/tQgoaMs2yYc2vxZb9xfejZ00jjtZrigKVx6BroCExHvTIu0tQnGbdM5Lsb0NTMU/qoy3gu",
-	"RWYlZrx29cKlkNldpnD5qbdPdzaNXedd614TJp3inMnWak5imVix5KqwCXEDTkXOLS+5u9J74Uv//nEs",
-	"k0obnWs+KwzPkkl7s6PVBv5XF44pP2o14UjyLdQUXWCXcFgBffRObAQuyhS8bBYURRRL6rSQmrN0gZtx",
-	"gF3Z3PjGz16cwoLJzCzYBUc+TJFTZuiocbjk2v2z6hu/zrixQrKOwVJnaEFBprhz+7yWoxCF/zdFBZBG",
-	"pxVjWdpBS7b2H7F0Af2VFpfM8ghypVZTll5E2AQ6uNlgBGhgkYqhjYj7c8mNYXPugvlTZRcoU1eFXinD",
-	"S6G+EMYqvQbNLznLTTtu54OKztPH0aIuPHfip7WkfpJREni56FbGRbMOrq+JsMPra2wmqNytbeB7pWI2",
-	"5GSSjir1s7MmEuL5JJak/J2R4EwG14sXiFapc4pmbe0P6XMBbOemd8VvRcpj2YjgNuJsDSnlN0Mv6m3u",
-	"heZDL7Oins1xE3ewUy/q1aadBJ+bl7rML4e4Xfp5sbUhA0mxbwqG/zz96Ueg6CPXyK/lwR5xQwR8NB/B",
-	"nnMK9sZdQk1z5qMo7fOVpghzBJTvd0qw0uHeVVKfFlMczRS3OX1NAZ+bqLdk189dA/tHZIWHv1riPOoV",
-	"UvxacP8zau1AyGs6hN2cSX9Sce68lF1MbGzt3PpQ1J0RhzAEkTV1DL+059frv3/z+EnXMqA3cF5za3Yz",
-	"QDdCRRtWaKfPNoKzmi/0wMDSyfmUIrFeVfSFNZD4vxIyFxKrLMsDmSYZeKuqdi5CxqPbZluMqYpfaMzl",
-	"5ui26DrbL2lE8RJMOue5fphdh7RYbux5FRLYZdq9iUYH6utcsWx7HKtrCqLe9XCuhv4hRRhfs6uXTiWQ",
-	"weEE2p27yL+GX9DhybmLwXTGUfwbhWPPjZ+bK9wV6o56hf+43Dv0oIOpPeed+/jG7QKGmvAthYE3Nl+D",
-	"9vZQqyVodhvV93t7mTeG28mTW0VdiE43OfYZeWlEN+B37pwmZRJUmhbaKbf9IzA12Ye2gIFVXhhIlI+3",
-	"jX4teMGzJApH8v/J7bMlE/kDE0JxKzQdcA/8WmCfLvgHmUqLJfY+pVM9489m94pVxiyPZTivMpApF+em",
-	"c6sRnMjN3v1A6DxYae9CUHdE97SwUSzdga9UZXwLRxvGx9F2EjbytkHpXjR1cavfXlQ9Kb+oP8T/T5uP",
-	"NMfVaX8747r1qVmxZeMdrVar5iuXQhN7lA/UisvmK2ku0ovWI7S/mZCW4BGBKCeFao/q4wnPPE3hTzqi",
-	"7nKSUGTQigxTZlmu5qRqW18hSzJL5yEu5Izap4qLoA+m1RIb5TLj+j/Cb0rPyVNzXD7p/aVAO4c2l1X4",
-	"ujub+Y9mWyQMet6QHeJfGwcsJxJCDDwYvCihPb1ooK1ULlJ3PrU5Tb+X8ZQUI8evVaEBt+tUXTfGVXLE",
-	"lzesujtC7omauXG0TzCa+vWmxce/l/XyKDJmAMmmcWzIl9pYuol2RFRE/xfOl9IOFkVka56KleDybsKj",
-	"XmG4RuN2JYb0z86zyjAGTyP0F0xTRMaomR00xxHE1Jc4jrJB8FQCg1zIi4D98E22BlQK2S98SJ5OXJ8Z",
-	"5xmh+3KlVq0FKjXUlzacYOR60eaoJMkg1ZWzvB3qERwq1GEDW2PrEOG3DW6h0HnsHRyNjyaPHo/Hk6Px",
-	"+HCS7rPJZH/ai3rLayTZrJbXo3w0V2r+m60yF5dCzgNkzFlQPkbWybbByPiS5QkttKMT+k4jUwysRO20",
-	"WNcbRV/2PnREbl8Yb29+yevCpXVWBcW4KLIORDb0u4zy4zss8dYqlmbzF7qOzZ0WqN2+oG0T5IvcZrOc",
-	"zefbbA/nfXxpQzgBosurA+tWYUNTo1dfg5PUA4GtIw2PckyVtFrlkC6YZqnl2p273zNYvBFRHI/vhpM8",
-	"J5zhn5hNFx+LUdopEur6o7DCBrXj2yKg7TDKLQCQxpi2wdU0N0X+3oSX7XWct30IgixQsX0Ybqreb008",
-	"9Ojcha9qPPbo6D5YrBlZbrL7mxrKBfrFCkUx7pw1ZxoOx+Px4DicUpjwmxVLcsEc5rUTELJk1w6fcnjw",
-	"cHyIJpPnFvd03Ila8VLltkDlRkhLWsDvopqTy9xRDpeXPFeU6pPgKwn+ICzJCcOljRxijA5uhDRiLumE",
-	"TlqKa1luVoygJUt1ybMJBayWnHA7JMtcdoKbZOAmZStuoJ/ExXh8mCZgLFsbCH9GkMT+n7EMP/kHA9KS",
-	"DkORibkgeBO27VBCxqcIibkkuKqBVF3S6ZIyHPg1S20sCcQwguclRe4AEGUYE5Lg/6UcAzqbQf2bMq3X",
-	"UZB0saxEHQiZ5gWBP9zQsghnj770G8MMjnE2l4WxEPKMoIawiGIZAOOFXDHcSmAKrdUczTY/Ye4grjZY",
-	"195MWGAwyxWzj44aeItdI9TBv393KzIyqh3o4TK6r6C/ZA4NTK4D0VMHaQ66FMGH7EvRcXD208qjFFda",
-	"ZUXK9TDFhZYgsmPK8Vq5fBZBaJrSvlcydRHXVjAT7JVIOUHhKgL5pT3/5WT4Vzb8+3j45Hz49t1+9Ojo",
-	"ppPGjcB9Szp9yLibof77mMn3PgRzVsW72yGlUcOyDXjSrexB4NZ7Yo42oKdSEP7V7Qpouwr1XFH+1chz",
-	"cZBENYPyWI6EKElYFJnOH0E/e9Trxhw6UHoX+kkXvJaTKjJYsMzlYZUM7I7Sqtwfya9q3da6LHV0OIPZ",
-	"cmD0Idq9bDCqz1XXVHtRs32uveV5b6SF9rqIeaW0ZfkLIS+208OvVyi0z2/FwFKQy1i1MnCl9AWuwwfB",
-	"YG8ZYAkq3vRDUMUNhSQqSLcgDYZEWwSFtCKHahQNSgot7txC1VR6QHI1Idvn9DW/VBf8NqMUf8+6QbaU",
-	"KWS4MS57ims3RJTWhR2978TdYpI6GrpG8Rf0vT/MT8iY5efOwetAI9xpyfFz9PTe+8v6lq5J0f2Dx/dh",
-	"CH8gYoJiTB35LOg0G/F3XgPTPxyP6tbvftPs7QRrq9nM8I7mHU6EjG5zIVa1Tjb72MG6vl3pfvzc7oZQ",
-	"IIas4Ak7ntjfbGftrfLu/dzcOjKnw1UsOeC25dv8jU7xO9PyOn3j8EHor2x869behsVNSgMwaZiJzAAD",
-	"s5ZKrpeo6xMvRijF6j1AsqV+3AKYddUO/KR+iDlSys+Z5mYB1atOjnpj5JbMj9tFS1dAz9VncBZPJ8z2",
-	"NpUePj+fdoDXb8E6hfQ+NCwd8rLsPyxHSffbD951bjmqbfdhaqYaYcNSKjErYX7uNJ4cOR8RvvpkCuJT",
-	"C8mPkHdh0qrd1DbimHUOYs7WfoMcQ1JbtgQMWxtwoB2fQGGvFJgFxS4oz35SNhHL6RqSMN0J9CuYzwCU",
-	"Bvy1mq4E+ryGL6LWmQ3xV49vzQQSvBSSWQd0X7LVCgfcWNfbWLgpUZrrdSvr03v1YKDnqvWPrkBInbtR",
-	"qEu+A8qxi6abaKet2KLnbbnArV/uX2hGQOEjlueBB/wilfCtDxGfkl+hGCvTcurC1PxG0pSFkR1ThMlj",
-	"02gqQgd1OVvjpbd3ioZbTlFcXG5LZ1+MAG9AFu9BmleWSKm3pD/C7DQQlGWWn1Jy34cpgrlmKT9fcS1U",
-	"dkvRhAUHlWc+jRAuOF8Z8sLItx2jcf0NZGxtBjX7+vGjo/EY+gdHQMWgBg1z+9H46PFd1naX/D6tMLNt",
-	"bGEFsOucq3p678ZAx/DHMqk3gn34Y5XAW7L2ONp/u0EkIfZksRxeMpcmjRQ99S31ot4z10wPRVM3HL5z",
-	"G+wf1SCmaG1uO/B1AWWvU0psKK3YctQFwPwKt2xwxRk3NkBhPsaUCt7wjqnm3YkRb7vOlQlkHOwMFMvO",
-	"tK32WbK5tsmoe/c0R3uHcuRbRHRVEKeWudMdWmxlUN93wjP066nNVVoznapQaoGSIfNx9CWlCUdlhYVy",
-	"y3KUrhb6hnNIqiaTWkXA2ljuCtvukAdMGfqBscKalhnA4RBz31XJ+nCdu5lMcWeKb42Ye0/xbSj9js1G",
-	"lRuZoUM94WKMfk1qsYCZ0mQLqcKmaskHXcy/1YCoC6wui6GZWNxMOt6eXvqG0P//EmVXyBJKfSahP0t0",
-	"HXkWSHPONHpaX1wxlQbp2PAnIfyjaqHsXAHlveuWvI9fXt8aRdNXqHjaN35Xjt92JMaO5yzB8Otsb4uf",
-	"VB72hOIZoREQtnXaQ5nGuKad5NwtsEryqlzOHUlcd1NIx4fBoJyuUZTxfAZ9Kgayqd2P9sfwvZIuY9oD",
-	"LAJ42OthXxUJWGHV0PcDV0Jm6mpw7IuBVAVt4TUfknktXPkUwo68Ojn79s/Q92nL+4PaZrkt3bB1KmE+",
-	"Pjd1i5ioybj7Ezkf3hIlsi1VJmaiy077gF0QpMoGKSvNL4UqzLmztM5vOwPdwopv6Njxqtoz5EZqJy0p",
-	"Q4jOTZmxoNGlFWjrEBoGnUxzzxvKdb/99NThUYnEfnK1MDw9/+c//icZjOAkv2JrAytfgq2slxpRIVAq",
-	"LkQe+TB8TpaDl2M/C7twrnoyiIJRRwe1xgV3qmRi1+nL2Q9/eaIff//Df/2qz67+9ubV08fPX7z663N1",
-	"8IK9YKdXH26UeYpqJ0idKZwfJdGjzspVNUOnsRk29tlGZmed32/RFrdX67u1st4W5r2t4F54/14K7pWp",
-	"rbtLsaAib+6AjVbmZ9nFLXP4oxcFzel5QbVgTOTgdSaCxXq14NJEUMiMa5Mq7StsEebPEArFoQPdgxH8",
-	"RNUoKlxgLPuWTSPIheQw1ZxdmDqOzxWv2IAQ0/T7wgztilKvCO9FAiTMTbQzFBT+/Rc2/PvJ8K/j4ZPz",
-	"OB6+rf4E+rv7OKK0undAsWwWpQmllf0SzYo8X38o4+zILpUkuptRbuOTrmhlCHwFa6Mz6lIzGzfY7ESi",
-	"bFR5YTmV/UJhT+W/4M3rF1FZPrcDWA4vhOWaQH9UpgW/DIVaYlnGBhzAj0oaEuPCKNS0qvFVRKH9Rg3/",
-	"EgbfYrmu2mRXJe+10DX1w7Dx0b2ctm0u6s7OTCU+2iz7wTrybgSRa3mTrd5upiQEI9Whi61pdU3Bz9s1",
-	"cFle2Vd35WmhhV2f4gR41PhK/MDXJwWuQBcvOszgg1ol5ISthBttM/paIHNRBWdfA3PJJJvzpT+Jpkmn",
-	"fcuZdlkcbgKQgVyW7Zwbe6YuuOwm56xxHUCtVDIaGpQ/kyo5E3MfM4hc+n85BqR+sAMlN0TLTHXMB6Cn",
-	"MFwoY8nEF8jwOD5nsqlZvYpBqUtPXj2fhKD1yhXBtgo4vlaVy7YLLnRAdpX+BS18rU1XEDrUNYuA1YoV",
-	"hI9iGSoqVdUeR7GMpZu+Sy4hCRvUJFVBd+MLG9X7C9E5V+kfvT7tKj7EsvETVVAQOZoJfbTn9ubc7rnq",
-	"+DBVmeAmAgrelH95RydVGTcDV4cxXSj005Ys40AdCVPdNeJTcUpqkbhqbRwA3L3y+tnJ05fPHphY4o5n",
-	"VkxFLizVseKGJiJ59dPpWagblLgqTvVHe1TNPCF5WDOKHoC6kpONQhWxDCBrVyQqVKyKgO4AwUdXC2b5",
-	"pb/zww1B6VBHzNHk62rQHAmHkZ9A8i4OGinuTcCFrSB2cTB8Evcc/J+qXvqCl/SEx72bJAKjltwKFPXI",
-	"SVQqjIrNJagAUJAQQbOZBydTFSRHD0VBQBc5Ltas9HxL7H5ZTbpPpcFIbbA83BsyrrdPrfqS6Jxma5rz",
-	"ZVki0pejpmtD6NXBJJZDOokN5aprCQHOPPKJElLRw/1HtZyAoCAFVRARGvpJ3IvjIns8Hse9BBsHV4zf",
-	"8msbqlFOeVkBxNDFJTIKRT1DgTjNqlpipetGG9RVexwh1W4ZfWXWGdJQZiBAP9nnT+h/Sa3dyFXCFNKI",
-	"LCClXaZJ5K+aWCpjkWg/91TvPdCdcdxBlPYIz52L51cRLLtwzDjH96+0sJZTcUoc/ASS8ehhEmG7VDYR",
-	"aUj2R2O/Hfb5QRK1DE23JjRroYtQIT/jMyG5gX7QWM6+wKbevH6BHOSKt3BJdWijUHclM44CJ6DRlDbO",
-	"xHZeEDIwXZdQiMy15jIITNS+A2Tg6azSUKBmGk3gzR/G4zEd1OK/9r+D/o9vXkRQWd8zjktBYW82p7r4",
-	"hZYR/PMf/+Mscvzsm++g//TZi8EIWz8jge0NFgOGrcGoETyrLWCoGRvkg6sZO6ml/LgEm4XKM2By3SB6",
-	"W4INdOTXOF7F1apSNgqZLpicBxchFyn3xrm/zeZkxdIFHx6Mxt5JrUy5q6urEaOfR0rP9/y3Zu/F82+f",
-	"/Xj6jL5Bl0tYsgDrjuPJq+e9qHfJtfF1o0dj97JacclWojfpHY7Go0OXS7IgE2Svil2tlOnCyBbTXJgF",
-	"NxW2jWTSncWbiWPd+74mYSzLj1ZcAyVhoKAKjIuT6CWBryZcK/tdL9XlLKtJLBkcjA9gyZmsahcKA7ky",
-	"1t2Q5HNtEtGCUbqbkDzShbNgrJlYYoMkWZIyHyLc+ORzoQteduYqG7X2Q7gayqHfY8lw6oKWK5W/Y41S",
-	"pz7PKLepyj9sXqW1xZiuXtlrXbWFJq3XFX/y53B3XHVQehXNbEb843y8f3B49PDRN4+fsGma8Vkv2imD",
-	"mFKFUaw0nm/mJPVOvv322auzZ0/bgLBaIvFw/+CwlkXWhSnoSDTe7f6GRops02nwdf8a10EdjA/u7eqI",
-	"dpLr5h0STqoFzm3dO9JxP9m2Hv1Xex230FGvR+Pxtk/L0e/VbsKiT/bv/qRxdwl99OTuj8pLrfCD/cO7",
-	"Pyhv7qEPHu5CVseFIPjxwZOdemvch4PfHe4wF+1rqm6i3sNdpr15vVPdmyTRsOG9/fIW978plkum15UQ",
-	"p7sCvXSxbG7qWd3YaMMG30Ul+IN6VO8eL9chuLcoiAmFOZjmsazEsqYC3SDMCF67RG1v15eGL6Xufjq5",
-	"Sznsn1/4vo+waJQO+E3EVTPRf5vMMl+F1lehdR9Cq7zhDKo0my7ptaKMv72QsOfxZLwroXXLecspHfk5",
-	"d9u1FtL/AlqpdWscgXT8zZruRgIf0GXW37+ZC3nhvGzyZNfcjuBnSou8WnDyaknoWeetuD4b91nJLonl",
-	"0hpdiuNpGO/Gvh/f277vTKbsuhgwJEv6nMbRh++4995Av5M9UPK3m836zUUPTIvr6qzufiE0b7da3sLT",
-	"L6kgK2sk54Y6INNC5BYfpoWxasl16H8WIkYtfp80wmgPDF0ty2VG+8IHJcqTi834NZNZLI27qtaaqler",
-	"ICl0npSF6ctfXDUEwymiEdpxviUNxF1ay6hS7DznaPj7uLS7FdcBBnCLJhV4IIH+/hiWQha4S2tV3I+p",
-	"qJfDhsSSXzs33heWp1bdLYlBKKRKXQgO/T9bu/pJ5usITtmSnwrL//iCXQ/ApGrlinbizJChQ3dNwgk8",
-	"HB96x3Xbxt+4yK526a57/48UlUwGXRLCXYbWkBCbAmL/ngVEI4O9Qzzg7zjv9qtkaEkG/Opwp7kor1hs",
-	"SpOXBJza2Mi4SbqECOrL+pH/vOvE7YUIV6u1xEDtiCUClWecamhoY0fgzgH9nQ0UW3ZxsmOYcZsuYrLv",
-	"Q8THKtzaLihH31H8OxTwqgxsQje4CE0r6YCbyN/cUKVDdRAZS+eqMEjZCt9Dn+UYkhoogwJEq+2AixG8",
-	"YnMfYGKx7JS2E0go8TcBw/3MrUKOuQvuhr76DAK4yY/sgYllg54BhR2FLFB+0d2jAZDW3Om4Sj+Hpdzw",
-	"XLZkvN+WeUtldelwq7p/O+QzN27d3jVF/iZq0/GtH5kfmLuvlYb9voR5RM22+8A9abVz7vYR8dtPaDZ1",
-	"AYO2XBO6ybReQn4mB+df3tzCRSjntiYSK1QS3bbgIx8tTOPKGfT1mxZdiuJ0DUlB6bP+CHSqsvUI0Bio",
-	"DuD8sRY4c+I4lkkdgDYhQGGCfkDSRKKFXzwelSwaf5rTR3lHn++VRa06ZEMDm9/7iJBwAPeNAzCvx/an",
-	"B+lhdjTkD2ePhkfsm+nwcfokG475/uyAHU6P0ofZ7iHYziSCnYIb97db2yWBOnZqQE65Gw+ayKnPu1/H",
-	"R3d/VF6y/jUgcZd0cPxXZTtuFRCdrpcztuvJknXMCWl+f6Oijwo0wUSxDECmBP4AU2b4oyM0Ug4PQDOZ",
-	"qaW74zDymf9ogOQGjRl3OH9qmcyYzgLs0Di0TSxPvMmEWrBuNz1AAhwG3kGYoH5zB9lgt8VXuzV0BKdW",
-	"C6rWaPiSSStSM4Alu+BkL7lrULPQoWEzPqnwbegcNhFvhD/w98yFPN7SBnSIiro0rm7wCYFiD26MfNFI",
-	"gjpcQd8ZHKwEe0feE9Wa8CRuQY6ri0trF5SUBOL0HncQzyATsxnXdEWKx0+wWB6Nn4zguS+oEAheMOMK",
-	"qLkQVeYAB6GeodXrgOd4QuyTeg4LB48OUlSenMosFEJUOgvlJ8MFqZpDqpYuZxOsmlPYiVxtVr/mPpYM",
-	"Us3MAmYiZF6HDpQGXXhf1a+gkinf7nhWKue3O8YMR9u7piC/LY3Kl+sahLd5Pt8FtdxZy3XeUP6ZtVwb",
-	"MnyLluvCB3+N5X9VnU3V6Zj6LtVZDzjsOR9u6wHjKWc6XfBtoYcSReLBliN45nBwJPxEHalS7vdYWgW1",
-	"0MMIfnQFT0hpHBNqyFXLS/YSX/0u8WePaV4Yccmhngk0imXiL8L0ypjOukwjWXdrsa62Nv72xfOqgEIJ",
-	"GCUVsmRrmPLq1uW+VJB86wTBEHkmiaq/nZs7gXEymDh142FQ7hqv5N1NEoXbnt10tSk5ffoDFVemZEKK",
-	"giT0bX9A8RFcDK8JkRjnjDiKtwREeG1pXGazgaR+J2HiNHDXRYEULr5arJGWkHZPaU2t2wmTwTEk3z+r",
-	"HfPuvUMv5SYcaL/Df5eXC8aS8p5qIaNllyKj+mxeFD4LB08fp4zOb4Ov+BJ1D8c7q5NGccgbr0c+kdpo",
-	"VuvrUBovA5yr3J5u1b/0OMb/KllNq1hadRvHqdvktUOybxfYr/nQA+MYrFgoFNLACU6ANataraEv+VW5",
-	"1ytgPdrUHpwPIhsQYJ9VBc9IBOk6yJ8EXVXrWGkxF5LlOQ5UWnfBMioAfM2ldvJrYSzBoilHjI6fKIhD",
-	"Eo+CNSN4ds1Sm6/DdWW1SmpKo/SvlU4jSLEz4I6bRdXczIUz5c7aat3nu/hZXfh8vOyhqA2/tOdsmu4f",
-	"HO5utTar/X1mc7VVNW8rQE57FswaXPc1JvM7FlZu6WtBlTZ2bZu4csr/NvzHU3re8HHd5Qu+dGq99B75",
-	"z0ymHE0fV4mubYGGKyFq15euS5x91/52/dfjsr99TLMMRGzGNL/MzfB742e36HfHGOfdxaRtoaWp+zBb",
-	"MEnRtpzF0QYbfs/tZ+DBHSIOtWDWV5a7R5b7ntsdYtq3nRjXVuaBARSsIzjzcSFGoBy1Yr8W3GfVHAOT",
-	"a5eIUcgLqa5kiGMelSe4K2YX1QGur9jQtCjqpsnGgW2HrC8dvWDqVO7eVnTDFryUAz04ey0Yp2pG+66y",
-	"XKsIQzOsEDl8QxWHbcGPXeQjGTRRExGwVCvjckyFT97yluOEbNJY+nuPlizjESzUFeTKlbCx2G3tGhyy",
-	"jWspnhE0POhY9pNarTmfc0ZP/EVGtl2hrdauCymTv/+KzXkGubjgLd87mZTxgW4ERw01HhbpOJYfg5yA",
-	"bcCJWJbICTip1k/NgElX4iEAOQOXRm5IDJbCGGRjJfk21EUrDLE7+uI3R1l8YWiKeu5RuW1/wT96k/1v",
-	"Hn1zdLT/CPv2P1LPjQKPODsHZQnHnhVLX0DPjXx/XJawCyUW6R1V2N5GxcJeqxLeRBZ5jpNbp+awTs1B",
-	"i5qj/YoUKiP4cHy40f/C2tV5WZGmTcO7KtM47i0ZLrJEGzTu3bTJezg+bFH3zcM6dYftuaomCke22Tdp",
-	"ikYXB+Oxw2b7OiDe6dtN/fvdsQsIJmxQlDSeD1r4sn8xf+53CaJhXet0T8aFO66VobqC16Qo4SlA45C/",
-	"wf5dsrXP016wS944Tr0vYyPqrBKKmv+BgdvIRWK7aahV3txOx+03I+xkEjWqkVDs7j3tvPuy194TsP59",
-	"iZRgdIlYq+YLpVt7SwLV+tNC+2oHsaSS4uBKikPfo7pL+EAE9XLhdRef0rzpKoUNLEUsaxc3CgmJJ3lY",
-	"Pk5cINNbcnbBJYqsAR2wB9PJuOrZhO0OIANTmklUuLoZdTiG5P8OPQ3D06orKvRiXb3+sgqOoFoKsXTD",
-	"oJCmknwwghOv9zk0ZqZVU10Y4JoZnrnSwMYqvS0sSSwVSjA5xvqIuGSzAjwVbd89KNlRf/4TH4Hs4Mee",
-	"+vKCRFx23MBQhNOv5up9jVD+niOUtM6Vh/0g4Nh3DlLuWV8t+XcinL3LQwfbtI+dMowcRjVfw5LpC55R",
-	"5RccWtwL1ROEBGFNLN1lv40KAJCcPTs9Q6/YZ8pUwCaXWgf//Mf/a+fLOUyXr/pGRzLl5QRZec/xeuW+",
-	"rSuNKj/JmS4PymraDhMl62XmM0d0KewBxfPMyw8S6lMO6YKnF1XVipTluTNUQvxgs5pSVSnKuZuyqmx7",
-	"DCycdlNNcF+kxwPousTyGTf2HjC+dx1R7yybu242+MSyufN6gW1Qe78qIZ5y3ABt+CuWHK8J68LhPCsz",
-	"lr5K6t+jpD7lKAFqt1hskdDtLOV6iT6foEy5eE5KO2jgHsEUfWvvNmARki4V6sAFmxBuE3rjRKm6rWsY",
-	"Sqnlrtq/l/Ql0ZsuSkic9iUZdqjWc+xL+g1dkiOyYr0vjxPY7Om0llNq7kwqvSWzx3fk09Nu3t78/wAA",
-	"AP//",
+	"7H3rchs3lvCrnOpvq0zuNinqYsemaqpWie2MN7bjteTKt5v2qsFukMSoCTANtCiOS1XzEN8z7IPNk3x1",
+	"DoC+sUnRtpI4M86PWCS7gQPg4NwvH4JELZZKcml0MP4QzDlLeU5/vkj5YqkMl+YtX2ZszVP8NuU6ycXS",
+	"CCWDcRCbvOAxrOZcgpkLDUzqFc9BaDBzDjlPVJ7y1H+tpsAkcJZngueQ818Krg2shJnT45oteCTLeZP1",
+	"4Ae+ht5fuFnxyVypKw38xnCphZL9U2ATzaUBZeY8XwnNh5EMwkAnc75gCCqXxSIY/xwgjMH7MDDrJQ/G",
+	"gTa5kLPg9vY2DJYsZwtu2itO1j/w9eZqX7ErroFBzk0ueFouQLMp3wJmCOcmF0v+QIPmCyaNSHR/TEsW",
+	"Eo5OIjlXRa7L5cMVXwOTKUxUuvbbhj9ORa4N5FwvldQc2IwJCb0Fy694ChN8NJJxdWQDf2ZjsEdkD7Z/",
+	"2pyJtp5J2kI7JZ4hnIyeDCP501xkvDG5XW5eSB26bahegF4UaCOyDCZcyBksc5VwrXkaBf0hnPm3I2nm",
+	"zACXqQYhgcHDmxuYiWuuQRhNQE1YcgXMgJIJPwUlEQZmIBVcQ49BkjM978NcZTiEganKcVAOmufXPH+g",
+	"QVTnCBlnmkMvph9hMKj9NqDf4hBSPmVFZuDkIeh+CGxqeB7J1VwkFV42Vm+33+KbQMywuxuEgWQLxLEW",
+	"DjfQcsFuXnI5M/NgfPTwYRgshPSfDxEjjeE5jvk/P/9PFN2MRoMoujl8HkU33zx//6//EnTisccLQuNv",
+	"WfrWAoufEiURIfBPtlxmImGIzQd/0YjSH2pw/UvOp8E4+D8HFUU4sL/qg2d5rnI7VfNKXMyrnREaFiyb",
+	"qnzBU1A5TJnINFyzTKQ05zC4DYPvlJxmIvmNQGvTkhXTUGieNhHfLSAkDGziutBASB3JvJBSyFmIK+sp",
+	"CUnOmeF9QhB37xEb7dcpzJkGLWTCYcK5hJRn3PAUUeY2DP5sqeyFUi9ZPuO/6TE90I4WwCRTyRWuMEMg",
+	"kMwwCdVFgpyzVEPv0Qn8IL7FO0zUiKeRnPCpyrkj8eVG5aowPA1BK2ByDWrJc1oELNgaZtyAMG79LyTi",
+	"OMssvL/66s/VgiO9nRFKInLW13kKiAb4K5uoAqHExaRCJ5nSPCWsfa3Mc1XI9NeH9bUCXSRzpPSqyBOO",
+	"RBJhTViWEYxJogppCKrfBX9KNtHEGqGRpi+VkAZh5EujoXcIr8S3IRyO8F8k1MBgwkwyBzWNJL/GyUPk",
+	"Xo4C94fwo8caTXcUD4Q1mKEwYJTyg+EPxB0IGodeF0q9YnLtiKD+LbZHaDh784LYV09Zji3kDLfLqCsu",
+	"+8BvEs5RFEIakzPDIRMLYYic0O4lmUBphqVpzjVKC9IudIF3aZUrOfMzaHynPro+dbyYOBe8xb8HZ/S3",
+	"5omSqR4GYV20qz2xKeWc21fAKFgxYcBddppByNmwwcwcLxLS8BmnvbkNg3eSFWaucvFXnv42uHnm5rP0",
+	"xtE35EdCa7w1KgfkzBqkwh2k2/NOsmsmMjbJfqMLNOXMFDknnrISJpkjJZpOLTXCL4kcOdh0sVyq3PD0",
+	"FU8Fu6Bt/j1uuVQG2lMNA3zXDYeznRnDF0vzUmjz1kki+PUyRx5ghBVLmH2I/haGL/RdcD7lmbjm+dqN",
+	"jvvi0I3lOVvjZ8lvzGVS5Fp1IPKbnNMtctoJzzmwnMMCsdkDcwpLpkmMZBpiO1I83BSywkAXCcqzNaSf",
+	"KJVxJgMrgP1SiBzR/efyybBacqV9qMlfeEJr+Y4khZ+s6FAT2FiaClwBy97U9m/KMs3D1pZaCnrneeNT",
+	"eDY461RkhueXqVowIe25ZNmP02D88+5BntN7dpT3bcR5ISfIHcHCA0pmayLQZs41BzcX9IR7zH+BVNLx",
+	"M1ArqftDkEWWwZ+AZRkeQokmG6eBz9mbi+pNCzHC4GYwUwP33V9W/uHha/fHz9Vq3tefHogFXjqc0Qny",
+	"1csByebzYBzMhJkXk2GiFgc1na/xd/nSbX10fSWWA7W0hzsgXokEGFdQnUyhHZG+h3P5sTAdB5OrhTsZ",
+	"nMvSxZ7JmdQssbCVXEYvWG7mSpuvh9U8LDvj7qNxV/s1PooExDBTfMTJntPzL+Sy6DraQ+ASgU5DGKGw",
+	"Sn8P4ceFMCSEN9QS7R8m5lLk2Z6gv3v7coO60crtIKEnQF3krU29N8jzj5LDny8u3nhaTNYhVJTotW1m",
+	"H8S0Nl/ZHPsnR/LLsbVhyEyhV0hx46UiGgz1VRwCZZhHJxXlL0WakoxvTnNRzfBAgywWE5572w7O7hcT",
+	"2kt3GAJLcqW1syBpsvTkZKkhEW0hpFgUCzIEbIKRFlYyvrTXrAnKn9UKMhQSrXx8FUKipOR0oVGUyxgy",
+	"9bXhpNaFqFYsRJaJmoC4x05wr7C1t3vd2G2rZtEkSnJrH0NWzGXCxyiDaZ7kHGV/3ACpSqnXzHkkUQ4S",
+	"CScVKLvGQ2OQ81TkPMFtNijpm5qJkQtr9lEr6ZUEHFZo+KVQhqf9YSSJVJEgIAwQg0Zh3Fpw+A1bLJE6",
+	"BYSOx6OjcjoSf6Yqy9SKp2N4qRInYRqz1OODA/cqkRfJVwPE1mArwXMU8W6KZx/8cqgdHftlkjH9EfSL",
+	"xMzv6J1N8tWNMaVNd+OkoMckcFksIGGSZNJMK5hwy4OEJG0yX0PG5KxgM/5Aw4xLVCVVThYJa8bkGeFF",
+	"xqcGSNeX2nBGGBLUzGiXKP12X3drHjqEH8S3SLBaKGjRL4SkMCjWM3h38XzwGIgJMyRqQpI9zH4fScTT",
+	"1+9e0sXUoOeEwhre/dvz58+f9k8B92ZdF2BXDEVy6Wzdm0Iq8YzLRKW8G/warITs9oVTqO4H3kZ7iXAu",
+	"93w63I7VnjzcjdZCfjEcvMXUPIVHWh80KW1zUz0JbOPKLg54XjL+5nksuUyFnBFB9PdgzY1T5sfADFmv",
+	"DdHQ5kUhAufNl0JHEi9dWtAVcurH2HMf/M6+NYYlzxcMrynKgc4WlkPKWTrIuDH4sKOJznfiYKT1mpwM",
+	"2aV2Ywfo8KyEQWnYa7LqlBsmsv01QBrmKb3Upf2V3Kii4E5wcXS7kOldulz5qlOw9tbt7ORd514jfJ2c",
+	"ksnWaY4jGRux4KowMWEDbkXGDS9vYiVS+Dfd86eRjCtGf5nzaaF5Go/bhAlleHC/Wnti+VJrCAuSG6Em",
+	"Q3h08d426KF6bUKwZlJvJmKeB4eRpEkLmXOWzPF69nEqk2k3+MXLc5gzmeo5u+KIhwliylQkzHC45rn9",
+	"s5ob3065NkKyjsXSZEhGIFXc2i2cAEE2Nvc3mbUQRitwRLIUMRds7V5iyRx6y1xcM8NDyJRaTlhyFeIQ",
+	"PL9GeQJQdiV2SBcR7+eCa81m3HqjJsrMkf4vi3ypNC8Z0Fxoo/I15Pyas0y3Dc/OKm5NVbhaFDMuLflp",
+	"HanbZKQEjobbk7Hm2KObGwLs+OYGh/HSzNYx8LlS5tFkJSF+Woo+VlCLCefjSJJcZeUvK43ZWRxBNEpd",
+	"kjl263wIn/XAWDtTlwNCJDySDRdEw1DcoFLuMgRhsHkXml86mhUGJsNL3IFOQRjUtp0In92XOs0vl7id",
+	"+jmytUEDSQjZJAz/cf7ja3A8CvG19EwTNoTAh7MhHFh962DURdRyzpwZsO0gbJIwC0D5fCcFKy1G+1Lq",
+	"82KCq5ngNae3yWJ5GwYLdvPCDnB4QgqO/7RhBiik+KXg7mcneNJQbymKYHMnnavt0iqA+2gvONqlcbbU",
+	"O01mfgkibfIYfm0ub9Z//ebxk65jQEXrsqYx7icsb9g6NyTmTnV4CBc1NfOBhoWl8wm5Ehyr6AmjIXaf",
+	"YhIXYqMMyzyYOu47CbDm2CNB116zLYKfw5e75b7W4r4cvYbOqrzU3VJz576Ue4tk0YvN1pjxjy87474Z",
+	"rs1lZdHaB7WdGExRN+tMsXS7sXsPNNNKDt+y1SvLdkmos0zjTkrlHsM3yMN6aa2enZZL90RhScDGz81b",
+	"1OUPC4PCvVzSJ/qig3C4E7l05rndRJyGcCP5hTcIXAP29lKrI2hOG9ZpavuYN5bbeX9aBHArd/EereZl",
+	"e0ZKPC0D8D3r202YBJUkRW7licMT0DV2g+KXhmVWaIiVM3gPfyl4wdM49GE8/8HNswUT2QPtbeFLlNbw",
+	"+v5S4JzW+g6pSooFzj6hSADt4jkOimXKDI+k93FrSJX1jZGvewhncnN2txCKIVG509poOoJ7UpgwkjZI",
+	"RKrSWour9evjKK4KEzpxrNTomuJPa94grL4p36h/if9Pml/lHE+n/e6U561X9ZItGs/karlsPnItcsKW",
+	"8gu15LL5SJKJ5Kr1Fao8TEhDIVUeKEtAa1/V1+O/czD5jxTW0qWXIgWhExkkzLBMzUi6ab2FKMkM+VCt",
+	"mwoZfmXlQ7U3VwsclMuU5//uf1P5jJRji+Xj4D8LFC3prhmFj1t/7r83xyLaEDjdYYCfNpyyZxK838zr",
+	"GMhcHLwoEy9VJhLr097cpj/KekqIEePXqsgBr+tE3TTWVWLEl7esugZIGqGa2nW0vZ5N0eC2hcd/lPNy",
+	"kadMA4JN69igL7W1dANtgaiA/i/cL5XbUEoCO+eJWAou7wY8DAqNIkrAlmJAf3bGN/g1OBihN2c5GcG0",
+	"mpp+cx2eTH2J6ygHBAclMMiEvPLxYm7I1oJKIvuFL8nBiecz5TyliOBMqWXrgEoO9aUtx8u8jrRZKIky",
+	"SLWySoONlAYbSW7jiVtr6yDhuxY3V6ivB0cno5Pxo8ej0fhkNDoeJ4dsPD6cBGGwuEGQ9XJxM8yGM6Vm",
+	"v9spc3Et5MyHmVoJypklO9HWCxlfMj2hg7ZwQs9yZDI7lpF+LdR1QtGXfQ8tkNsPxsmbX/K5cGmsVEFm",
+	"RXJmAIENvS6h/PQOSbx1iqXY/IWeY/OmeWi3H2hbBPkir9k0Y7PZNtnDah9f2hLOgOBy7MDYU9jg1Kjk",
+	"1+K56rbXlhfJRUYnSppcZZDMWc4Sw3MbRXLPCSYNI+5odEc8F4X3z7g23zKTzD83rnEv47Odj8wKG9CO",
+	"dhmd21aVHeFMjTVtC3HNuS6yjwa8HK/DxfkpUaceiu3LsFv1cWfiYv8urTWrhmOPTu4DxZrG/Ca6v6vF",
+	"bEGvWCIpxpuz5iyH49Fo1D/1jiHtfzNiQSqYjZPvDG9asBsbbXV89HB0jCKTwxb77agzBstRlV12yw2T",
+	"ljSA74U1JZdZ7xmX1zxTlB4Y4yMx/iAM0QnNpQltyCb5yoTUYibJKSoN2bUM10tGgVILdc3TMRmsFpyi",
+	"0IiW2Ywmu8nAdcKWXEMvjorR6DiJQRu21uA/hhBH7s9I+p/cF33ikjbEJhUzQcF6OLaNedMurVDMJIW4",
+	"a0jUNTn0lObAb1hiIkkxLkN4UUJkfa5Iw5iQlDJU0jEgdxjy34Tl+Tr0lC6SFakDIZOsoNggu7Q0xN2j",
+	"N93F0P1T3M1FoQ343ESoBeCEkfRJJoVcMrxKoIs8VzMU29yGWd9nbbF2vKkwwGCaKWYenTTCcfY1WHv9",
+	"/sPOaOqw5kPFY7RvQW/BbAYBqQ4ETz2wu9/FCD7lXooOX+WPzi8Ay1ylRcLzQYIHLUGkp5QXurQ5cIKC",
+	"rUr5XsnEWlxbxkwwK5HwYdAAkF+by5/PBv/NBn8dDZ5cDt5/OAwfndx2wrhhx29Rp09Zd9Pyfx87+dF+",
+	"RytVfNgd0x02JFsf0L0VPSi6/J6Qox1DVTEI9+h2BrSdhTqsKD81cuNsgK2aQukJJSJKFBZJptVHUM8e",
+	"Bt0RtDaRpSs4Li94LY9dpDBnqc3dLBHYegGrfEHJV7Vpa1OWPNq7ZLb4jz6Fu5cDhvW96tpqR2q277WT",
+	"PO8NND9eFzBvVG5Y9lLIq+3w8JslEu3LnRHdZOTSRi01rFR+hefwSUHdOxZYhshv6iHI4gZCEhTEWxAG",
+	"TaQthEIakUG1igYkRS7uvELVVrrw+mpDtu/pW36trvguoRR/T7tDxim7UHOtbcYlz+0SkVoXZvixG7dD",
+	"JLUwdK3iP1H3/jQ9IWWGX1oFryMA5E5Jjl+ipvfRb9avdI2KHh49vg9B+BODVMjG1JEDh0qzFn/ltdSQ",
+	"h6NhXfo9bIq9nakHajrVvGN4G5pDQre+EsvaJJtz7CFd72a6n7+3+wUsEEJW0Qp7OvBvt6P2Vnr3cWpu",
+	"PRiqQ1UsMWDX8W3+Rk79zlTeTt3Yv+DnKwfferW3hT/HpQAYN8REpoGBXksl1wvk9bEjI5SW+RFxySV/",
+	"3BKjbCukuE39FHGkpJ/TnOs5VI9aOuqEkR15TLtJS5dBz9Z0sRJPZ2TzLpbuX7+cdOQ27Agv8ynBKFja",
+	"YNdyfn8cJdzvP/nW2eOort2nsZlqhQ1JqQxh8ftzp/BkwfkM89WvxiB+bSL5GfTOb1p1m9pCHDNWQczY",
+	"2l2QU4hrxxaDZmsNNmjH5deYlQI9J9sF1eYYl0NEcrKG2G93DL0qzKcPKgf8tdquGHq8Fl9EozPj7a8u",
+	"pDgVCPBCSGZsbsGCLZe44Ma57kLhJkVpntdO1Kfn6sZAh1Xr1zbAr47dSNQl3yOwtAum23Cvq9iC5315",
+	"wK1f7p9ohkDmI5ZlHgfcIZXhW59CPiVfIRkrs7bqxFT/TtSU+ZWdkoXJxabRVvgJ6nS2hkvv7yQNO7wo",
+	"1i63ZbIvhoA3IhjvgZpXkkjJt6RzYXYKCMoww88pVfXTGMEsZwm/XPJcqHRHoZU5B5WlLikWrjhfatLC",
+	"SLcdoXD9DaRsrfs1+frxo5PRCHpHJ0AF5PoNcfvR6OTxXdJ2F/0+r0Jo27GFVYBd517Vk9U3FjqCP5Up",
+	"6iEcwp+qdPQStUfh4fvOsGj8fXDNbJ0ChOipGykIg2d2mABJU3cGQuc1ODyphZiitLnN4WsNyo6nlLGh",
+	"dGKLYVcA5tdwywZWXHBtfCjM54hSXhves3BCdy7K+y6/MgUZezkDybIVbat7Fm+ebTzsvj3N1d7BHPkW",
+	"El0V0aolS3WbFlv1AO47fR969UT9KkmfvCqUFaGkTzYdfk16/+Sk97CsyFJSGI7MwEBPcw5xNWRcK3pa",
+	"2/q7rMx7ZLVTeQx/DzwKlvns3ud6aAsBfrqIsJkKcmfCeg2Yf+qE9YY81UHHqJAu0+QvFdZ86/CnZmaZ",
+	"qpzETFWYRC14v4uubJXN6rygSxhrpsk3U+i3J0u/o8SKf4gqWCRkJi4v1rlp7UQOXZOMsxyV2K+1re55",
+	"t3Hgr3t9D6Wp9i5I9dFlpD7GsFQnQEVT2a0ohxv8rrzg7aFEezoKvebSOd4WRb/0VvpaRn4QEKblrqTq",
+	"BHjOneDcBwt7dPLlIGe5mVW2+p4buu7eT/LWe/1tskb2xrMp9KiS1KYwfXI4gu+VtDUhXDyTj9V3Yq8r",
+	"XAisMGrg5oGVkKla9U9dJamq5jy85QPSZoWtvUWhWm/OLr77M/RcYYbDfo0a7Uqo/uOKyh/nyNpaLKDt",
+	"0tpk078aJf/5/Ze2qW2e+U+0dEohXqhUTEWXnvwJRNwzxY29W+b8WqhCX1pN93JXDMoW2vSOwj5WFckn",
+	"M15u5RPK0KS4FaYN5MrYijY2GlGLmdT/1PzAbtb2WBubvUAb2otXc82Ty7//7X/j/hDOshVba1i6Ir9l",
+	"Rf6QSs1TYUWy3w7866QMOaHhJ2Hm1rAb90OvU1NYj7augKrah5301fSH/3ySP/7+h//6Jb9Y/eXdm6eP",
+	"X7x8898v1NFL9pKdrz5dJ3YQ1eINOvP/P0t8CjurdtZ0twat2aC7G2UB6rdzk6c3RaadV2yHXLe7mPTO",
+	"ws9b7umuetD++XupB10WVdifJXph9vaODIVKHS+n2LGHrx3Va27PS6r0pkMbya1DmK+Xcy51CIVMea4T",
+	"lbvSpBRering0Qai2y+G8CPVmqpC0CPZM2wSQiYkh0nO2ZWuh4zb0lQb2Sq0/a7sUrsU5xsKLSZa6fcm",
+	"3DvrAP71Zzb469ngv0eDJ5dRNHhffQT63O35Lq0QewRMbpac850/3BFNiyxbfyri7IkuFRm7G1F24UmX",
+	"Y8z7WPxd7jTw1xS8DTQ7k0hYVVYYTvVSka9R3VR49/ZlWHZ36MhhgpfC8Jziy6kIG77py7BFsjRD21hy",
+	"Kl9NiAtDX12zhlcheZEbLabKjKsWynUVdV2VuNcK5KzHXYxO7iWwY/NQ97aUVOSjjbKfzGDvDla1I2+i",
+	"1fvN7DevoNlEFqNbU5OfbTf7Lrt/uOYDPClyYdbnuAEuQWkpfuDrswJPoAsXbXj6g1qjjpgthV1t09FX",
+	"IHJRgxFX73zBJJvxhQt6ok2ne8tZbhMG7QYgAtmCDjOuzYW64rIbnItGt6paJw+UUihVM1FyKmbOhhra",
+	"SjPlGhD6/h6Q3BIsU9WxH4Ba8mCutCH1ViDC4/qsdKqm9YI5JS89e/Ni7P2jS9ujxSjg+FjVzcXMuch9",
+	"EHGpW9PB18a0/Up81dIQWK0ujn8pkr5eYlUmexjJSNrtu+YSYn9BdVz1G9KubGF9Pu9ZsY2o4Cfi/mbO",
+	"TCQbP1GxHpGhmNBDYfBgxs2Bbd4EE5UKrkMgY3b5ySn5iUq57tsC1slciYTDgqUcaCKhq1Z4LuuzhBaB",
+	"q87G5hrZR94+O3v66tkDHUm88cyIiciEoSqVXNNGxG9+PL/wVQFjW6Ox/tUBNduJiR7WhKIHoFZyvFET",
+	"KZI+n8eWgPT1KEOgFnX41WrODL92LensElTuq4RamFwJJ9ojYdOxxhB/iDxHioIxWDM+RNYvgN9Egc00",
+	"o3LhrlI4fcOj4DYOQasFNwJJPWISFQKlUrIxMgAkJATQdOryYKjGoYWH7JWQFxke1rS0+pRpYmWzkx4V",
+	"/iS2wTLf1m5UH59GdR17OO3WJOOLsli165ZCXe3o0f44kgMK+vHdVGq5Z1Y8cjl5UtGXh49q6WeeQQoq",
+	"ViVy6MVREEVF+ng0ioIYBwfbK8rwG+PrYk94WWxKU189Gfpq6L78a86qSqGllkoX1NadHiLU9hhdSfsp",
+	"wlAmu0EvPuRP6L+4Nm5oa3ILqUXqk3JsUmPoOqEtlDYItNt7akfk4U453iDKsIcXVpt1pwiGXVlknOHz",
+	"q1wYw6lMNi5+DPFo+DAOcVwqiowwxIfDkbsOh/woDluCpj0T2jU/hW/glPKpkFxDz3MsK1/gUO/evkQM",
+	"snXCuKQC/qEv8ZVqC4El0ChKaytiWxUKEZi6eRUitaPZZDUdtlvU9R2cVcYj1ESjMbz7t9FoRDFB+Nfh",
+	"c+i9fvcyhEr6nnI8CnIDshm1bSpyGcLf//a/ViLH1755Dr2nz172hzj6BRFsJ7Bo0GwNWg3hWe0AfbF9",
+	"Tx9ssf1xLbvU5nLOVZYCk+sG0NtyOaEjldPiKp5WlR1YyGTO5MyrCJlIuBPOnbnibMmSOR8cDUdOw61E",
+	"udVqNWT081DlswP3rj54+eK7Z6/Pn9E7qHIJQxJgXXE8e/MiCINrnmvXcGM4sg+rJZdsKYJxcDwcDY+d",
+	"iYREkIPKELpUuisdo5hkQs+5rsKoiSbd2fWCMNY+7yoOR7J8aclzoHw/JFQecXETHSVwbRhqLV7qBS2t",
+	"ZDWOJIOj0REsOJNVZWKhIVPa2AaeLq0zFq2Ifduo0wVVcuaFNR1JHJAoS1ym3vmGpK7sRsHLyWwRvdZ9",
+	"8J1LbaJVJBlunedyJfO3qFHy1BcppdFWqe7NTq9bhOnqkYNWJ1gUaR2v+NbFUNzRiavUKpqJ8/jhcnR4",
+	"dHzy8NE3j5+wSZLyaRDuVayCqlIgWWl8v5n+Gpx9992zNxfPnrZjj2s1KwaHR8e1hOWu8LWOmhb7tRdr",
+	"VGNoKg3O6NfoVno0Orq3zmbtegqbLc4sVfOY22qL19E+d9uM7q2DjibJNOvJaLTt1XL1B7VGrfTK4d2v",
+	"NFrr0UtP7n6p7LmKLxwe3/1C2ViSXni4D1gd/erw5aMne83WaNeI7x3vsRftLqq3YfBwn21vdh+ta5NE",
+	"Gja0t5/f4/3XxWLB8nVFxKmVtaMuhs10vYAIDtqQwfdhCS7ICtm7C83uINxbGMSYzBws55GsyHJOrUJA",
+	"6CG8tTVBnFxfCr5UJeLXo7tULuW3J74fQywaVWp+F3LVrCmzjWbpr0TrK9G6D6JVNuCFKqOzi3otKbn8",
+	"wOeGu9Bl3lU7YYu/5Zy8m1bdtqP5THMfadpqakxBi67xu+2N5Ay6zLj28JmQV1bLJk12zc0QfqIM/NWc",
+	"k1ZLRM9YbcXO2Wi3Krsols2gt9n05369G/d+dG/3vjNvv6tvtc/Ld+nzw0+/cR99gf4gd6DEb7ub9S6V",
+	"D3QL6+qobn+hxJFutrwFp19R7W/WqAPhS05NCpEZ/DIptFELnvv5p95i1ML3ccOM9kDDhCVXXKZ0L5xR",
+	"ovRcbNqvmUwjiaqCvRvlrEZBXORZXLadKX+xhXc0J4uGH8fqlrQQ1N81MCpKPss4Cv7OLk2Zks5xi1c0",
+	"rpy4MfQOR7AQssBbWuvRckr1I21cVCT5jVXjXdsYGtU28fZEIVHqSnDo/dmY5Y8yW4dwzhb8XBj+p5fs",
+	"pg86UUtbHxp3hgQdaoUOZ/BwdOwU120Xf6PPMvRi+gMGA/v8n8gqGfe7KITt1dugEJsE4vCeCUSjWEoH",
+	"ecDfcd/NV8rQogz41vFee1F2AG9Sk1cUNLhxkfGSdBER5Jd1l/+sy+P2Uvg2ui0yUHOxhKCylFO5plyb",
+	"IVg/oOvIRLZlayc7hSk3yTwi+d5bfIzCq22NcvQe2b99rchKwKboBmuhaeW3cR26vkxV5m0HkJG0qgqD",
+	"hC3xOdRZTiGuBWWQgWi5PeBiCG/YzBmYWCQ7qe0YYqoxEYPmbueWvpyJNe76uXoMfJCJW9kDHckGPH0y",
+	"OwpZIP2i1vg+GLN50/GUfvJHuaG5bCmusqvIA1VwJ+eWD8MZl6UzKmrwEdVYbsM2HN+5lbmFEZGzy/5Y",
+	"wFxETQuyytE9avu52y7i97+i2NQVGLSli/0m0joK+RspOP/w4hYeQrm3NZJYRSVRnx9n+WiFby6tQF9v",
+	"UW2z4SdriAuq1OBcoBOVroeAwkDlgHNuLbDixGkk43r02phiJ2PUA+JmGJv/xcVik0TjvDk9pHf0+kFZ",
+	"P7GDNjRylYLPMAn7yMCRj+oL2OHkKDlOTwb84fTR4IR9Mxk8Tp6kgxE/nB6x48lJ8jDd3wTbmVS1l3Hj",
+	"/m5ru/pcx031kVO2uU4zcuq3va+jk7tfeq3Mc8p//2qQuIs6WPyrEuu3EohO1csK2/W8/HrMCXF+19vZ",
+	"WQWawUSR9IFMMfwbTJjmj05QSDk+gpzJVC1st+XQFZlBASTTKMxY5/y5YTJleerDDrWNtonkmROZkAvW",
+	"5aYHCIDN/7AhTFBvEkUy2C77ajeHDuHc5IIKA2u+YNKIRPdhwa44yUu2f3zqJ9RsysdVfBsqh82IN4o/",
+	"cF1kfcmIUga0ERV1alz1ufOGYhfcGLr6xBTqsIKeFThYGdceOk00zymexB7IadXxvdYLqwQQt/e0A3gG",
+	"qZhOeU7duFz8BIvkyejJEF642j0e4DnTtlanNVGlNuDAl841+drHczwh9EkchnnHow0pKj2nMvU1d1We",
+	"+krHvrN8ziFRC1seAIyakdmJVG3mpqJNiSSDJGd6DlPhi3z4CVQOeeF0VXeCSiZ8u+JZsZzfz43pXdv7",
+	"Vrt4XwqVr9a1EN6mf74r1HJvLtfYm9+Jy7VDhndwua744K+2/K+ss8k6LVLfxTrrBocDq8NtdTCec5Yn",
+	"c77N9FBGkbhgyyE8s3FwRPxEPVKlvO+RNApqpochvLa1tYhpnFLUkC3MGh/ErtBq7HyPSVZocc2hnvQ0",
+	"jGTs2lw7Zky+Lt0oXrC1LmSbG3/38kVVq6cMGCUWsmBrmHDI+NQ6G3pSQfydJQQDxJk4rD5bNXcMo7g/",
+	"tuzGhUHZjpHxh9s4pLhX6uiN29WG5PzpD1THn9J+yQoS07u9PtlH8DAcJ0RgrDJiId5iEOG1o7GVHjTE",
+	"9YabseXAXW2AyVy8mq8RFl/hhXKiWu154/4pxN8/q7l5Dz6glnLrHdof8O+ydXAkKWmqZjJadDEyKgXq",
+	"SOEz73j6PGZ0uSt8xVVDfTjam5006hDfOj7yK7GNZmHYDqbxyodzldfTnvqXbsf4p6LVdIqlVLfhTt1G",
+	"r20k+3aC/ZYPXGAcgyXzNakacYJjYM0CimvoSb4q73oVWI8ytQvOB5H2KWCfVbU1iQTl9SB/InRVWX2V",
+	"i5mQLMtwodKQ2RcJCT1ms1j5jdCGwqIpR4zcT2TEIYpHxpohPLthicnWvjNmrWinypH616p0UkixFeBO",
+	"m/U77c55n3JnGc9u/y6+Vic+n097yGrDr80lmySHR8f7S63NwrK/sbjaKtC6NUAudyiYNrDuq03mD0ys",
+	"7NHXjCrt2LVt5Moy/13xH0/p+4aOa/v8uCrd9SqvpD8zmXAUfWzR07YE6rsP1Tplr8s4+677beev22V/",
+	"f5tmaYjYtGl+mZfhj4bP9tDvtjHOuvsWmCKXuq7DbIlJCrflLA430PB7bn4DHNzD4lAzZn1FuXtEue+5",
+	"2cOmvctjXDuZBxqQsA7hwtmFGAXlqCX7peAuq+YUmFzbRIxCXkm1kt6OeVJ6cKk+R2lrc+UemhJFXTTZ",
+	"cNh20PpS0fOiTqXubY1u2BIvZYMerLzmhVM1pXtXSa6VhaFpVghtfENlh22FH1vLR9xvRk2EwJJcaZtj",
+	"KlzylpMcxySTRtK12FuwlIcwVyvIlC3fZHDaWsc1ko1rKZ4hNDToSPbiWp1Ql3NG37ieeaZdXbM2rjUp",
+	"k77/hs14Cpm44i3dOx6X9oHuCI5a1Lg/pNNIfk7kBGwLnIhkGTkBZ9X5qSkwaUs8+EBOj6WhXRKDhdAa",
+	"0VhJvi3qomWG2D/64nePsvjCoinquUfltf0ZPwTjw28efXNycvgI53Y/0syNWsK4O0dlteDAiIUrKGpX",
+	"fjgqS3r68rj0jCpMsFFtNmhVBh3LIstwc+vQHNehOWpBc3JYgUIlYB+OjjfmnxuzvCzL2bRh+FBlGkfB",
+	"guEhS5RBo+C2Dd7D0XELum8e1qE7bu9VtVG4ss25iVM0pjgajWxstqsD4ksh7cX+3e3YJwjGX1CkNA4P",
+	"WvFl/2D63B8yiIZ1ndM9CRfWXSt9dQXHSZHCk4HGRv56+XfB1i5Pe86uecOdel/CRthZ4Rk5/wMNu8BF",
+	"YLthqFUi3g7H7iY8e4lEjWokZLv7SDnvvuS1jwxY/76MlGDUr7JV84XSrZ0kgWz9aZG7ageRpO4VYLtX",
+	"QM9FdZfhAyHUO1PUVXxK86auPRuxFJGs9QgWEmIH8qD8OraGTCfJmTmXSLL65GD3opO2jRoottsHGehS",
+	"TKIeCU2rwynE/3fgYBicV1NRoRdjW8OUVXAE1VKIpF0GmTSV5P0hnDm+z6GxM632HUIDz5nmqS3rro3K",
+	"t5klCaV8CSaLWJ9hl2w2G6H+IPsbJTtanfzKLpA99NhzV0mRgEtPGzEU3vvVPL2vFso/soWSzrnSsB/4",
+	"OPa9jZQHxlWP/4MQZ6fykGOb7rFlhqGNUc3WsGD5FU+p8gsuLQp89QQhQRgdSdtXvlEBAOKLZ+cXqBW7",
+	"TJkqsMmm1sHf//b/2vlyNqbLVX0jl0zZByctW+qvl/bdOtOo8pOs6PKg7C5gY6JkvaNJaoEuiT0geZ46",
+	"+kFEfcIhmfPkqqpakbAss4KKtx9sVlOqKkVZdVNWVZ1PgXlvN/VIcEV6XABdF1m+4NrcQ4zvXS7qvWlz",
+	"VxOdX5k2d3ay2RZq707F21NOG0EbrpufxTVhrDmcp2XG0ldK/Uek1OccKUCtYdIWCt3OUq6X6HMJypSL",
+	"Z6m0DQ08oDBFN9qHjbAISf3rOuKCtTe3iXzDo1Q1hhz4UmqZ7X7iKH0J9KaK4hOnXUmGPar1nLqSfgOb",
+	"5IioWJ/LxQlsznReyynVdyaV7sjscRO59LTb97f/PwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -7,7 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 
-	"github.com/oapi-codegen/nullable"
+	jwnullable "github.com/jetwebhooks/jetwebhooks/nullable"
 	"github.com/oapi-codegen/runtime"
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
@@ -41,11 +41,11 @@ const (
 	ErrorClassConnectionFailed   ErrorClass = "connection_failed"
 	ErrorClassConnectionRefused  ErrorClass = "connection_refused"
 	ErrorClassDestinationRefused ErrorClass = "destination_refused"
-	ErrorClassHttpStatus         ErrorClass = "http_status"
+	ErrorClassHTTPStatus         ErrorClass = "http_status"
 	ErrorClassRedirect           ErrorClass = "redirect"
 	ErrorClassResponseTooLarge   ErrorClass = "response_too_large"
+	ErrorClassTLS                ErrorClass = "tls"
 	ErrorClassTimeout            ErrorClass = "timeout"
-	ErrorClassTls                ErrorClass = "tls"
 )
 
 // Valid indicates whether the value is a known member of the ErrorClass enum.
@@ -57,15 +57,15 @@ func (e ErrorClass) Valid() bool {
 		return true
 	case ErrorClassDestinationRefused:
 		return true
-	case ErrorClassHttpStatus:
+	case ErrorClassHTTPStatus:
 		return true
 	case ErrorClassRedirect:
 		return true
 	case ErrorClassResponseTooLarge:
 		return true
-	case ErrorClassTimeout:
+	case ErrorClassTLS:
 		return true
-	case ErrorClassTls:
+	case ErrorClassTimeout:
 		return true
 	default:
 		return false
@@ -158,13 +158,13 @@ func (e QueryStatus) Valid() bool {
 
 // Defines values for ReplayEventResponseReplayedBy.
 const (
-	ReplayEventResponseReplayedByEventId ReplayEventResponseReplayedBy = "event_id"
+	ReplayEventResponseReplayedByEventID ReplayEventResponseReplayedBy = "event_id"
 )
 
 // Valid indicates whether the value is a known member of the ReplayEventResponseReplayedBy enum.
 func (e ReplayEventResponseReplayedBy) Valid() bool {
 	switch e {
-	case ReplayEventResponseReplayedByEventId:
+	case ReplayEventResponseReplayedByEventID:
 		return true
 	default:
 		return false
@@ -173,13 +173,13 @@ func (e ReplayEventResponseReplayedBy) Valid() bool {
 
 // Defines values for ReplaySourceResponseReplayedBy.
 const (
-	ReplaySourceResponseReplayedBySourceUid ReplaySourceResponseReplayedBy = "source_uid"
+	ReplaySourceResponseReplayedBySourceUID ReplaySourceResponseReplayedBy = "source_uid"
 )
 
 // Valid indicates whether the value is a known member of the ReplaySourceResponseReplayedBy enum.
 func (e ReplaySourceResponseReplayedBy) Valid() bool {
 	switch e {
-	case ReplaySourceResponseReplayedBySourceUid:
+	case ReplaySourceResponseReplayedBySourceUID:
 		return true
 	default:
 		return false
@@ -323,10 +323,10 @@ type CreateWebhookRequest struct {
 	Events EventList `json:"events"`
 
 	// FilterDomains Inbound events only for these domains (inbound domains the account owns). null = all.
-	FilterDomains nullable.Nullable[FilterList] `json:"filter_domains,omitempty"`
+	FilterDomains jwnullable.Nullable[FilterList] `json:"filter_domains,omitempty"`
 
 	// FilterUsers Outbound events only from these usernames (transactional keys or smarthosts the account owns). null = all.
-	FilterUsers nullable.Nullable[FilterList] `json:"filter_users,omitempty"`
+	FilterUsers jwnullable.Nullable[FilterList] `json:"filter_users,omitempty"`
 
 	// Name Letters, digits, hyphens, underscores and spaces; not only spaces. Other whitespace
 	// (tab, line breaks) and every other control character are refused.
@@ -338,12 +338,12 @@ type CreateWebhookRequest struct {
 	// Status 1 enabled, 0 disabled. Omitted, the webhook is enabled.
 	Status *StatusInput `json:"status,omitempty"`
 
-	// Url An absolute http or https URL, without control characters. Literal private or loopback
+	// URL An absolute http or https URL, without control characters. Literal private or loopback
 	// addresses and names under .invalid are refused, all with the same message.
 	//
 	//
 	// Example: https://example.com/webhook
-	Url WebhookURL `json:"url"`
+	URL WebhookURL `json:"url"`
 }
 
 // DeliveryAttempt One HTTP attempt of a delivery (jetwebhooks extension).
@@ -363,7 +363,7 @@ type DeliveryAttempt struct {
 	//
 	//
 	// Example: HTTP 302 redirect not followed: Location https://example.com/new-hook
-	Error nullable.Nullable[string] `json:"error"`
+	Error jwnullable.Nullable[string] `json:"error"`
 
 	// ErrorClass Why the attempt failed; absent when it succeeded (an enum cannot also be null in
 	// every language's generator, so the field is left out instead).
@@ -374,7 +374,7 @@ type DeliveryAttempt struct {
 	ResponseBody string `json:"response_body"`
 
 	// StatusCode The receiver's HTTP status; null when no answer was received.
-	StatusCode nullable.Nullable[int] `json:"status_code"`
+	StatusCode jwnullable.Nullable[int] `json:"status_code"`
 }
 
 // DeliveryStatus pending: no attempt yet; retry: at least one attempt failed and another is
@@ -428,15 +428,15 @@ type EventRecord struct {
 	// since no webhook can subscribe to it, never delivered.
 	EventType EventType `json:"event_type"`
 
-	// Id Example: evt_xyz789
-	Id string `json:"id"`
+	// ID Example: evt_xyz789
+	ID string `json:"id"`
 
 	// LastAttempt jetwebhooks extension. The delivery's most recent attempt (its `attempt` is
 	// `total_attempts`); null before the first.
-	LastAttempt nullable.Nullable[DeliveryAttempt] `json:"last_attempt,omitempty"`
+	LastAttempt jwnullable.Nullable[DeliveryAttempt] `json:"last_attempt"`
 
 	// LastResponseCode null before the first attempt and when no HTTP answer was received.
-	LastResponseCode nullable.Nullable[int] `json:"last_response_code"`
+	LastResponseCode jwnullable.Nullable[int] `json:"last_response_code"`
 
 	// LatestStatus pending: no attempt yet; retry: at least one attempt failed and another is
 	// scheduled; success: delivered; failed: permanently failed or dead-lettered.
@@ -444,10 +444,10 @@ type EventRecord struct {
 	Payload       json.RawMessage    `json:"payload"`
 	Service       Service            `json:"service"`
 	SourceAction  string             `json:"source_action"`
-	SourceUid     string             `json:"source_uid"`
+	SourceUID     string             `json:"source_uid"`
 	TotalAttempts int                `json:"total_attempts"`
-	Uuid          openapi_types.UUID `json:"uuid"`
-	WebhookUrl    string             `json:"webhook_url"`
+	UUID          openapi_types.UUID `json:"uuid"`
+	WebhookURL    string             `json:"webhook_url"`
 }
 
 // EventType Every event type that can occur: the 14 subscribable ones plus `outbound.queued`,
@@ -472,7 +472,7 @@ type IngestBatchResponse struct {
 
 // IngestEvent defines model for IngestEvent.
 type IngestEvent struct {
-	AccountId string `json:"account_id"`
+	AccountID string `json:"account_id"`
 
 	// CreatedAt Unix seconds (up to the year 3000); defaults to the time of ingest.
 	CreatedAt *int64 `json:"created_at,omitempty"`
@@ -488,10 +488,10 @@ type IngestEvent struct {
 	// Domain Inbound events, the receiving domain (matched against filter_domains).
 	Domain *string `json:"domain,omitempty"`
 
-	// Id Optional producer-chosen id; a repeated id is accepted once and never delivered twice.
-	Id           *string `json:"id,omitempty"`
+	// ID Optional producer-chosen id; a repeated id is accepted once and never delivered twice.
+	ID           *string `json:"id,omitempty"`
 	SourceAction *string `json:"source_action,omitempty"`
-	SourceUid    *string `json:"source_uid,omitempty"`
+	SourceUID    *string `json:"source_uid,omitempty"`
 
 	// Type Every event type that can occur: the 14 subscribable ones plus `outbound.queued`,
 	// which JetEmail's events page and query filter document but its create/update
@@ -510,7 +510,7 @@ type IngestResponse struct {
 
 	// Duplicate True when this id had been accepted before; nothing new was queued.
 	Duplicate *bool  `json:"duplicate,omitempty"`
-	EventId   string `json:"event_id"`
+	EventID   string `json:"event_id"`
 	Success   bool   `json:"success"`
 }
 
@@ -526,8 +526,8 @@ type PortalLinkResponse struct {
 	ExpiresAt int64 `json:"expires_at"`
 	Success   bool  `json:"success"`
 
-	// Url The sign-in link; it works once, until expires_at.
-	Url string `json:"url"`
+	// URL The sign-in link; it works once, until expires_at.
+	URL string `json:"url"`
 }
 
 // PortalRevokeResponse defines model for PortalRevokeResponse.
@@ -541,7 +541,7 @@ type PortalRevokeResponse struct {
 type QueryRequest struct {
 	DateFrom *int64  `json:"date_from,omitempty"`
 	DateTo   *int64  `json:"date_to,omitempty"`
-	EventId  *string `json:"event_id,omitempty"`
+	EventID  *string `json:"event_id,omitempty"`
 
 	// EventType Every event type that can occur: the 14 subscribable ones plus `outbound.queued`,
 	// which JetEmail's events page and query filter document but its create/update
@@ -554,11 +554,11 @@ type QueryRequest struct {
 
 	// Offset Records to skip. Omitted, 0.
 	Offset    *int    `json:"offset,omitempty"`
-	SourceUid *string `json:"source_uid,omitempty"`
+	SourceUID *string `json:"source_uid,omitempty"`
 
 	// Status `delivered` is accepted as a synonym of `success`.
 	Status *QueryStatus        `json:"status,omitempty"`
-	Uuid   *openapi_types.UUID `json:"uuid,omitempty"`
+	UUID   *openapi_types.UUID `json:"uuid,omitempty"`
 }
 
 // QueryResponse defines model for QueryResponse.
@@ -577,8 +577,8 @@ type ReplayEventResponse struct {
 	// Deliveries How many fresh deliveries were queued (jetwebhooks extension).
 	Deliveries int `json:"deliveries"`
 
-	// EventId The replayed event.
-	EventId string `json:"event_id"`
+	// EventID The replayed event.
+	EventID string `json:"event_id"`
 	Message string `json:"message"`
 
 	// ReplayedBy jetwebhooks extension. The request named one event.
@@ -592,9 +592,9 @@ type ReplayEventResponseReplayedBy string
 
 // ReplayRequest defines model for ReplayRequest.
 type ReplayRequest struct {
-	EventId   *string             `json:"event_id,omitempty"`
-	SourceUid *string             `json:"source_uid,omitempty"`
-	Uuid      *openapi_types.UUID `json:"uuid,omitempty"`
+	EventID   *string             `json:"event_id,omitempty"`
+	SourceUID *string             `json:"source_uid,omitempty"`
+	UUID      *openapi_types.UUID `json:"uuid,omitempty"`
 }
 
 // ReplayResponse What a replay queued; `replayed_by` says which of the two shapes it is: a replay
@@ -608,15 +608,15 @@ type ReplaySourceResponse struct {
 	// Deliveries How many fresh deliveries were queued, over all of the message's events.
 	Deliveries int `json:"deliveries"`
 
-	// EventId The newest of the replayed events.
-	EventId string `json:"event_id"`
+	// EventID The newest of the replayed events.
+	EventID string `json:"event_id"`
 	Message string `json:"message"`
 
 	// ReplayedBy jetwebhooks extension. The request named a message; its events were replayed.
 	ReplayedBy ReplaySourceResponseReplayedBy `json:"replayed_by"`
 
-	// SourceUid The message whose events were replayed.
-	SourceUid string       `json:"source_uid"`
+	// SourceUID The message whose events were replayed.
+	SourceUID string       `json:"source_uid"`
 	Status    ReplayStatus `json:"status"`
 	Success   bool         `json:"success"`
 }
@@ -655,11 +655,11 @@ type TestDeliveryResponse struct {
 	DurationMs int64 `json:"duration_ms"`
 
 	// Error Why the attempt failed (no secrets, no addresses); null on success.
-	Error nullable.Nullable[string] `json:"error"`
+	Error jwnullable.Nullable[string] `json:"error"`
 
 	// ErrorClass Why the attempt failed, from the documented set (see `ErrorClass`); absent on success.
 	ErrorClass *ErrorClass `json:"error_class,omitempty"`
-	EventId    string      `json:"event_id"`
+	EventID    string      `json:"event_id"`
 
 	// ResponseBody The start of the endpoint's answer (up to 1 KiB).
 	ResponseBody *string `json:"response_body,omitempty"`
@@ -669,7 +669,7 @@ type TestDeliveryResponse struct {
 	Status DeliveryStatus `json:"status"`
 
 	// StatusCode The endpoint's HTTP status; null when no answer was received.
-	StatusCode nullable.Nullable[int] `json:"status_code"`
+	StatusCode jwnullable.Nullable[int] `json:"status_code"`
 
 	// Success The test was carried out (see `delivered` for its outcome).
 	Success bool `json:"success"`
@@ -680,10 +680,10 @@ type UpdateWebhookRequest struct {
 	Events *EventList `json:"events,omitempty"`
 
 	// FilterDomains Replaces the domain filter; null clears it.
-	FilterDomains nullable.Nullable[FilterList] `json:"filter_domains,omitempty"`
+	FilterDomains jwnullable.Nullable[FilterList] `json:"filter_domains,omitempty"`
 
 	// FilterUsers Replaces the user filter; null clears it.
-	FilterUsers nullable.Nullable[FilterList] `json:"filter_users,omitempty"`
+	FilterUsers jwnullable.Nullable[FilterList] `json:"filter_users,omitempty"`
 
 	// Name Letters, digits, hyphens, underscores and spaces; not only spaces. Other whitespace
 	// (tab, line breaks) and every other control character are refused.
@@ -695,13 +695,13 @@ type UpdateWebhookRequest struct {
 	// Status 0 = disabled, 1 = enabled.
 	Status *StatusInput `json:"status,omitempty"`
 
-	// Url An absolute http or https URL, without control characters. Literal private or loopback
+	// URL An absolute http or https URL, without control characters. Literal private or loopback
 	// addresses and names under .invalid are refused, all with the same message.
 	//
 	//
 	// Example: https://example.com/webhook
-	Url  *WebhookURL        `json:"url,omitempty"`
-	Uuid openapi_types.UUID `json:"uuid"`
+	URL  *WebhookURL        `json:"url,omitempty"`
+	UUID openapi_types.UUID `json:"uuid"`
 }
 
 // Webhook defines model for Webhook.
@@ -710,30 +710,30 @@ type Webhook struct {
 	CreatedAt int64 `json:"created_at"`
 
 	// DisabledAt jetwebhooks extension. When the service disabled it (unix seconds), or null.
-	DisabledAt nullable.Nullable[int64] `json:"disabled_at,omitempty"`
+	DisabledAt jwnullable.Nullable[int64] `json:"disabled_at"`
 
 	// DisabledReason jetwebhooks extension. Why the service disabled this webhook by itself (the
 	// endpoint answered 410 Gone, or every delivery failed for the auto-disable window);
 	// null otherwise. Re-enabling it with PATCH (status 1) clears it.
-	DisabledReason nullable.Nullable[string]   `json:"disabled_reason,omitempty"`
-	Events         []SubscribableEventType     `json:"events"`
-	FilterDomains  nullable.Nullable[[]string] `json:"filter_domains"`
-	FilterUsers    nullable.Nullable[[]string] `json:"filter_users"`
+	DisabledReason jwnullable.Nullable[string]   `json:"disabled_reason"`
+	Events         []SubscribableEventType       `json:"events"`
+	FilterDomains  jwnullable.Nullable[[]string] `json:"filter_domains"`
+	FilterUsers    jwnullable.Nullable[[]string] `json:"filter_users"`
 
 	// LastModified Unix seconds.
 	LastModified int64  `json:"last_modified"`
 	Name         string `json:"name"`
 
 	// PreviousSecretExpiresAt jetwebhooks extension. Until when the secret replaced by the last rotation still signs (unix seconds), or null.
-	PreviousSecretExpiresAt nullable.Nullable[int64] `json:"previous_secret_expires_at,omitempty"`
+	PreviousSecretExpiresAt jwnullable.Nullable[int64] `json:"previous_secret_expires_at"`
 
 	// Secret The signing secret (`whsec_…`). Always present on create, get and rotate-secret (see `WebhookWithSecret`), absent in lists.
 	//
 	// Example: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
 	Secret *string            `json:"secret,omitempty"`
 	Status WebhookStatus      `json:"status"`
-	Url    string             `json:"url"`
-	Uuid   openapi_types.UUID `json:"uuid"`
+	URL    string             `json:"url"`
+	UUID   openapi_types.UUID `json:"uuid"`
 }
 
 // WebhookListResponse defines model for WebhookListResponse.
@@ -775,28 +775,28 @@ type WebhookWithSecret struct {
 	CreatedAt int64 `json:"created_at"`
 
 	// DisabledAt jetwebhooks extension. When the service disabled it (unix seconds), or null.
-	DisabledAt nullable.Nullable[int64] `json:"disabled_at,omitempty"`
+	DisabledAt jwnullable.Nullable[int64] `json:"disabled_at"`
 
 	// DisabledReason jetwebhooks extension. Why the service disabled this webhook by itself (the
 	// endpoint answered 410 Gone, or every delivery failed for the auto-disable window);
 	// null otherwise. Re-enabling it with PATCH (status 1) clears it.
-	DisabledReason nullable.Nullable[string]   `json:"disabled_reason,omitempty"`
-	Events         []SubscribableEventType     `json:"events"`
-	FilterDomains  nullable.Nullable[[]string] `json:"filter_domains"`
-	FilterUsers    nullable.Nullable[[]string] `json:"filter_users"`
+	DisabledReason jwnullable.Nullable[string]   `json:"disabled_reason"`
+	Events         []SubscribableEventType       `json:"events"`
+	FilterDomains  jwnullable.Nullable[[]string] `json:"filter_domains"`
+	FilterUsers    jwnullable.Nullable[[]string] `json:"filter_users"`
 
 	// LastModified Unix seconds.
 	LastModified int64  `json:"last_modified"`
 	Name         string `json:"name"`
 
 	// PreviousSecretExpiresAt jetwebhooks extension. Until when the secret replaced by the last rotation still signs (unix seconds), or null.
-	PreviousSecretExpiresAt nullable.Nullable[int64] `json:"previous_secret_expires_at,omitempty"`
+	PreviousSecretExpiresAt jwnullable.Nullable[int64] `json:"previous_secret_expires_at"`
 
 	// Secret The signing secret (`whsec_…`).
 	Secret string             `json:"secret"`
 	Status WebhookStatus      `json:"status"`
-	Url    string             `json:"url"`
-	Uuid   openapi_types.UUID `json:"uuid"`
+	URL    string             `json:"url"`
+	UUID   openapi_types.UUID `json:"uuid"`
 }
 
 // IdempotencyKey defines model for IdempotencyKey.

@@ -8,10 +8,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/oapi-codegen/nullable"
-
 	"github.com/jetwebhooks/jetwebhooks/gen/apiserver"
 	"github.com/jetwebhooks/jetwebhooks/gen/models"
+	"github.com/jetwebhooks/jetwebhooks/nullable"
 	"github.com/jetwebhooks/jetwebhooks/server/store"
 )
 
@@ -20,16 +19,16 @@ var errDeliveryNotFound = newError(http.StatusNotFound, "Delivery not found.")
 // ListDeliveryAttempts implements GET /webhooks/{uuid}/events/{event_id}/attempts:
 // a delivery's attempts, oldest first, paged like GET /webhooks.
 func (h handlers) ListDeliveryAttempts(ctx context.Context, req apiserver.ListDeliveryAttemptsRequestObject) (apiserver.ListDeliveryAttemptsResponseObject, error) {
-	id, ok := canonicalUUID(req.Uuid)
+	id, ok := canonicalUUID(req.UUID)
 	// No event id holds a NUL; the databases could not even compare one.
-	if !ok || strings.ContainsRune(req.EventId, 0) {
+	if !ok || strings.ContainsRune(req.EventID, 0) {
 		return nil, errDeliveryNotFound
 	}
 	limit := listCap
 	if req.Params.Limit != nil {
 		limit = *req.Params.Limit
 	}
-	p := &store.ListDeliveryAttemptsParams{AccountID: accountFrom(ctx).ID, WebhookUUID: id, EventID: req.EventId, Limit: limit + 1}
+	p := &store.ListDeliveryAttemptsParams{AccountID: accountFrom(ctx).ID, WebhookUUID: id, EventID: req.EventID, Limit: limit + 1}
 	if req.Params.Cursor != nil {
 		after, ok := decodeAttemptCursor(*req.Params.Cursor)
 		if !ok {

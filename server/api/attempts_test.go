@@ -186,7 +186,7 @@ func TestDeliveryFailureReasons(t *testing.T) {
 				// The API refuses such a name when it is saved; a name that
 				// stopped resolving since is the case at delivery.
 				hook = e.hookTo(e.A, "Failing", "https://resolved-once.example/hook", "outbound.delivered")
-				if _, err := e.st.UpdateWebhook(t.Context(), &store.UpdateWebhookParams{AccountID: e.A.ID, UUID: hook.Uuid.String(),
+				if _, err := e.st.UpdateWebhook(t.Context(), &store.UpdateWebhookParams{AccountID: e.A.ID, UUID: hook.UUID.String(),
 					URL: &url, Now: e.clock.Now()}); err != nil {
 					t.Fatal(err)
 				}
@@ -198,11 +198,11 @@ func TestDeliveryFailureReasons(t *testing.T) {
 				mod = func(*delivery.Config) {}
 			}
 			e.runEngineWith(mod)
-			ev := e.publish(client.Event{AccountId: e.A.ID, Type: "outbound.delivered", User: client.Ptr("api-user")})
+			ev := e.publish(client.Event{AccountID: e.A.ID, Type: "outbound.delivered", User: client.Ptr("api-user")})
 
 			var rec client.EventRecord
 			waitFor(t, "the delivery to fail for good", func() bool {
-				rec = e.testRecord(e.A, ev.EventId)
+				rec = e.testRecord(e.A, ev.EventID)
 				return rec.LatestStatus == "failed"
 			})
 			attempts := len(testSchedule)
@@ -242,7 +242,7 @@ func TestDeliveryFailureReasons(t *testing.T) {
 				t.Errorf("last_attempt.attempt = %d, want %d", la.Attempt, attempts)
 			}
 
-			list, err := e.A.C.ListDeliveryAttempts(t.Context(), hook.Uuid.String(), ev.EventId)
+			list, err := e.A.C.ListDeliveryAttempts(t.Context(), hook.UUID.String(), ev.EventID)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -284,17 +284,17 @@ func TestDeliveryAttemptsPaging(t *testing.T) {
 		_, _ = io.WriteString(w, "done")
 	})
 	hook := e.hookTo(e.A, "Flaky", srv.URL+"/hook", "outbound.delivered")
-	ev := e.publish(client.Event{AccountId: e.A.ID, Type: "outbound.delivered", User: client.Ptr("api-user")})
-	if rec := e.testRecord(e.A, ev.EventId); !rec.LastAttempt.IsNull() {
+	ev := e.publish(client.Event{AccountID: e.A.ID, Type: "outbound.delivered", User: client.Ptr("api-user")})
+	if rec := e.testRecord(e.A, ev.EventID); !rec.LastAttempt.IsNull() {
 		t.Errorf("a pending delivery's last_attempt = %v, want null", rec.LastAttempt)
 	}
-	path := "/webhooks/" + hook.Uuid.String() + "/events/" + ev.EventId + "/attempts"
+	path := "/webhooks/" + hook.UUID.String() + "/events/" + ev.EventID + "/attempts"
 	if got := e.doJSON(rawReq{method: "GET", path: path}, http.StatusOK); len(got["attempts"].([]any)) != 0 || got["next_cursor"] != nil {
 		t.Errorf("a pending delivery's attempts = %v, want none", got)
 	}
 
 	e.runEngineWith(func(*delivery.Config) {})
-	waitFor(t, "the delivery to succeed", func() bool { return e.testRecord(e.A, ev.EventId).LatestStatus == "success" })
+	waitFor(t, "the delivery to succeed", func() bool { return e.testRecord(e.A, ev.EventID).LatestStatus == "success" })
 
 	var seen []float64
 	cursor := ""
@@ -333,7 +333,7 @@ func TestDeliveryAttemptsPaging(t *testing.T) {
 	}
 
 	// The client follows the cursors itself.
-	all, err := e.A.C.ListDeliveryAttempts(t.Context(), hook.Uuid.String(), ev.EventId)
+	all, err := e.A.C.ListDeliveryAttempts(t.Context(), hook.UUID.String(), ev.EventID)
 	if err != nil || len(all) != 3 {
 		t.Fatalf("client listing: %d attempts, %v", len(all), err)
 	}
@@ -345,17 +345,17 @@ func TestDeliveryAttemptsPaging(t *testing.T) {
 		}
 	}
 	for name, p := range map[string]string{
-		"unknown event":    "/webhooks/" + hook.Uuid.String() + "/events/evt_nobody/attempts",
-		"unknown webhook":  "/webhooks/0f4e2d1c-3b5a-4978-8a6b-5c4d3e2f1a0b/events/" + ev.EventId + "/attempts",
-		"not a uuid":       "/webhooks/not-a-uuid/events/" + ev.EventId + "/attempts",
-		"NUL in the event": "/webhooks/" + hook.Uuid.String() + "/events/evt%00x/attempts",
+		"unknown event":    "/webhooks/" + hook.UUID.String() + "/events/evt_nobody/attempts",
+		"unknown webhook":  "/webhooks/0f4e2d1c-3b5a-4978-8a6b-5c4d3e2f1a0b/events/" + ev.EventID + "/attempts",
+		"not a uuid":       "/webhooks/not-a-uuid/events/" + ev.EventID + "/attempts",
+		"NUL in the event": "/webhooks/" + hook.UUID.String() + "/events/evt%00x/attempts",
 	} {
 		r := e.do(rawReq{method: "GET", path: p})
 		if r.status != http.StatusNotFound || !strings.Contains(string(r.body), "Delivery not found.") {
 			t.Errorf("%s: %d %s, want 404 Delivery not found.", name, r.status, r.body)
 		}
 	}
-	if _, err := e.B.C.ListDeliveryAttempts(t.Context(), hook.Uuid.String(), ev.EventId); !client.IsNotFound(err) {
+	if _, err := e.B.C.ListDeliveryAttempts(t.Context(), hook.UUID.String(), ev.EventID); !client.IsNotFound(err) {
 		t.Errorf("another account listing the attempts: %v, want a 404", err)
 	}
 }

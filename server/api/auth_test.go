@@ -12,7 +12,7 @@ func TestAuthEveryOperation(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	w := e.create(e.A, createReq("Auth Target"))
-	id := w.Uuid.String()
+	id := w.UUID.String()
 	ev := `{"account_id":"` + e.A.ID + `","type":"outbound.delivered"}`
 	type op struct {
 		name, method, path, body string

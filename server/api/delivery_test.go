@@ -33,13 +33,13 @@ func TestEventDataKeepsEveryDigit(t *testing.T) {
 	e.hookTo(e.A, "Big Numbers", rcv.URL, "outbound.delivered")
 
 	raw := json.RawMessage(bigData)
-	if _, err := e.ingest.PublishEvent(ctx, client.Event{Id: client.Ptr("evt_big_single"), AccountId: e.A.ID, Type: "outbound.delivered", Data: &raw}); err != nil {
+	if _, err := e.ingest.PublishEvent(ctx, client.Event{ID: client.Ptr("evt_big_single"), AccountID: e.A.ID, Type: "outbound.delivered", Data: &raw}); err != nil {
 		t.Fatal(err)
 	}
 	// The batch path, with the data given as a Go value holding a
 	// json.Number (client.MustData).
 	data := client.MustData(map[string]any{"amount": json.Number("12345678901234567890")})
-	if _, err := e.ingest.PublishEvents(ctx, []client.Event{{Id: client.Ptr("evt_big_batch"), AccountId: e.A.ID, Type: "outbound.delivered", Data: data}}); err != nil {
+	if _, err := e.ingest.PublishEvents(ctx, []client.Event{{ID: client.Ptr("evt_big_batch"), AccountID: e.A.ID, Type: "outbound.delivered", Data: data}}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -117,7 +117,7 @@ func TestAutoDisabledWebhook(t *testing.T) {
 	e.publish(ingestEvent(e.A.ID, "evt_to_a_gone_endpoint"))
 	var got *client.Webhook
 	waitFor(t, "the webhook to be disabled", func() bool {
-		got = e.get(e.A, w.Uuid)
+		got = e.get(e.A, w.UUID)
 		return got.Status == "disabled"
 	})
 	if reason, err := got.DisabledReason.Get(); err != nil || !strings.Contains(reason, "410") {
@@ -134,10 +134,10 @@ func TestAutoDisabledWebhook(t *testing.T) {
 		t.Errorf("list: %+v, %v", list, err)
 	}
 	// Enabling it again clears the reason.
-	if err := e.A.C.UpdateWebhook(ctx, client.UpdateWebhookRequest{Uuid: w.Uuid, Status: client.Status(true)}); err != nil {
+	if err := e.A.C.UpdateWebhook(ctx, client.UpdateWebhookRequest{UUID: w.UUID, Status: client.Status(true)}); err != nil {
 		t.Fatal(err)
 	}
-	got = e.get(e.A, w.Uuid)
+	got = e.get(e.A, w.UUID)
 	if got.Status != "enabled" || !got.DisabledReason.IsNull() || !got.DisabledAt.IsNull() {
 		t.Errorf("after re-enabling: %+v", got)
 	}
@@ -202,7 +202,7 @@ func TestEventDataDeliveredAsSent(t *testing.T) {
 
 	e.runEngine()
 	waitFor(t, "two deliveries", func() bool { return len(rcv.requests()) >= 2 })
-	v, err := signature.NewVerifier([]string{*e.get(e.A, hook.Uuid).Secret})
+	v, err := signature.NewVerifier([]string{*e.get(e.A, hook.UUID).Secret})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,7 +49,7 @@ func TestEgressRefusalsReadAlike(t *testing.T) {
 	for _, tc := range cases {
 		for _, r := range []rawReq{
 			{method: "POST", path: "/webhooks", body: `{"name":"x","url":` + mustJSON(t, tc.url) + `,"events":["outbound.delivered"]}`},
-			{method: "PATCH", path: "/webhooks", body: `{"uuid":"` + w.Uuid.String() + `","url":` + mustJSON(t, tc.url) + `}`},
+			{method: "PATCH", path: "/webhooks", body: `{"uuid":"` + w.UUID.String() + `","url":` + mustJSON(t, tc.url) + `}`},
 		} {
 			resp := e.do(r)
 			if resp.status != http.StatusBadRequest {
@@ -117,16 +117,16 @@ func TestTestSendRefusalsReadAlike(t *testing.T) {
 	// rule (here, written to the store directly) is still tested at dial.
 	unresolvable := e.hookTo(e.A, "Unresolvable", rcv.URL)
 	u := "http://intranet.invalid/hook"
-	if _, err := e.st.UpdateWebhook(t.Context(), &store.UpdateWebhookParams{AccountID: e.A.ID, UUID: unresolvable.Uuid.String(), URL: &u, Now: e.clock.Now()}); err != nil {
+	if _, err := e.st.UpdateWebhook(t.Context(), &store.UpdateWebhookParams{AccountID: e.A.ID, UUID: unresolvable.UUID.String(), URL: &u, Now: e.clock.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
 		name, id, logged string
 	}{
-		{"loopback", e.hookTo(e.A, "Loopback", rcv.URL).Uuid.String(), "a loopback address"},
-		{"name resolving to loopback", e.hookTo(e.A, "Localhost", "http://localhost"+port+"/hook").Uuid.String(), "a loopback address"},
-		{"private", e.hookTo(e.A, "Private", "http://10.0.0.1/hook").Uuid.String(), "a private-network address"},
-		{"unresolvable", unresolvable.Uuid.String(), "could not be resolved"},
+		{"loopback", e.hookTo(e.A, "Loopback", rcv.URL).UUID.String(), "a loopback address"},
+		{"name resolving to loopback", e.hookTo(e.A, "Localhost", "http://localhost"+port+"/hook").UUID.String(), "a loopback address"},
+		{"private", e.hookTo(e.A, "Private", "http://10.0.0.1/hook").UUID.String(), "a private-network address"},
+		{"unresolvable", unresolvable.UUID.String(), "could not be resolved"},
 	}
 	mark := len(e.log.String())
 	for _, tc := range cases {

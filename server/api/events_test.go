@@ -18,7 +18,7 @@ func (e *env) publish(ev client.Event) *client.PublishResult {
 	e.t.Helper()
 	res, err := e.ingest.PublishEvent(e.t.Context(), ev)
 	if err != nil {
-		e.t.Fatalf("PublishEvent(%v): %v", ev.Id, err)
+		e.t.Fatalf("PublishEvent(%v): %v", ev.ID, err)
 	}
 	return res
 }
@@ -35,7 +35,7 @@ func (e *env) query(tn tenant, req client.QueryRequest) *client.QueryResponse {
 func eventIDs(recs []client.EventRecord) []string {
 	out := make([]string, len(recs))
 	for i, r := range recs {
-		out[i] = r.Id + "@" + r.Uuid.String()[:8]
+		out[i] = r.ID + "@" + r.UUID.String()[:8]
 	}
 	return out
 }
@@ -51,7 +51,7 @@ func TestQueryEmptyHistory(t *testing.T) {
 		t.Errorf("query answer has a success key, which JetEmail's does not: %v", m)
 	}
 	// Filters on an empty history are an empty answer, not an error.
-	res := e.query(e.A, client.QueryRequest{EventId: client.Ptr("evt_nothing"), Status: client.Ptr[client.QueryStatus]("failed"), Limit: client.Ptr(1000), Offset: client.Ptr(5)})
+	res := e.query(e.A, client.QueryRequest{EventID: client.Ptr("evt_nothing"), Status: client.Ptr[client.QueryStatus]("failed"), Limit: client.Ptr(1000), Offset: client.Ptr(5)})
 	if res.Total != 0 || len(res.Events) != 0 || res.Limit != 1000 || res.Offset != 5 {
 		t.Errorf("filtered empty query = %+v", res)
 	}
@@ -79,11 +79,11 @@ func TestIngestAndQuery(t *testing.T) {
 	e.clock.Advance(time.Minute)
 	t1 := e.clock.Unix()
 	res := e.publish(client.Event{
-		Id: client.Ptr("evt_first"), AccountId: e.A.ID, Type: "outbound.delivered",
-		User: client.Ptr("api-user"), SourceUid: client.Ptr("message-uid-123"), SourceAction: client.Ptr("ACCEPTED"),
+		ID: client.Ptr("evt_first"), AccountID: e.A.ID, Type: "outbound.delivered",
+		User: client.Ptr("api-user"), SourceUID: client.Ptr("message-uid-123"), SourceAction: client.Ptr("ACCEPTED"),
 		Data: client.MustData(map[string]any{"to": "user@example.com", "from": "sender@example.com"}),
 	})
-	if !res.Success || res.EventId != "evt_first" || res.Deliveries != 1 || res.Duplicate != nil {
+	if !res.Success || res.EventID != "evt_first" || res.Deliveries != 1 || res.Duplicate != nil {
 		t.Errorf("publish = %+v, want evt_first with 1 delivery, not duplicate", res)
 	}
 
@@ -92,9 +92,9 @@ func TestIngestAndQuery(t *testing.T) {
 		t.Fatalf("query after publish = %+v, want one record", q)
 	}
 	want := client.EventRecord{
-		Id: "evt_first", Uuid: all.Uuid, Service: "outbound", EventType: "outbound.delivered",
-		SourceUid: "message-uid-123", SourceAction: "ACCEPTED",
-		WebhookUrl: all.Url, CreatedAt: t1, LatestStatus: "pending", TotalAttempts: 0,
+		ID: "evt_first", UUID: all.UUID, Service: "outbound", EventType: "outbound.delivered",
+		SourceUID: "message-uid-123", SourceAction: "ACCEPTED",
+		WebhookURL: all.URL, CreatedAt: t1, LatestStatus: "pending", TotalAttempts: 0,
 	}
 	got := q.Events[0]
 	if !got.LastResponseCode.IsNull() {
@@ -133,13 +133,13 @@ func TestIngestAndQuery(t *testing.T) {
 	e.clock.Advance(time.Minute)
 	t2 := e.clock.Unix()
 	batch, err := e.ingest.PublishEvents(ctx, []client.Event{
-		{Id: client.Ptr("evt_b1"), AccountId: e.A.ID, Type: "outbound.bounced", User: client.Ptr("smtp-relay")},
-		{Id: client.Ptr("evt_b2"), AccountId: e.A.ID, Type: "outbound.delivered", User: client.Ptr("smtp-relay"), SourceUid: client.Ptr("message-uid-123")},
-		{Id: client.Ptr("evt_b3"), AccountId: e.A.ID, Type: "inbound.received", Domain: client.Ptr("EXAMPLE.com")},
-		{Id: client.Ptr("evt_b4"), AccountId: e.A.ID, Type: "outbound.queued", User: client.Ptr("api-user")},
-		{Id: client.Ptr("evt_b5"), AccountId: e.A.ID, Type: "inbound.received", Domain: client.Ptr("other.example")},
-		{Id: client.Ptr("evt_first"), AccountId: e.A.ID, Type: "outbound.delivered"},
-		{AccountId: e.A.ID, Type: "outbound.opened"},
+		{ID: client.Ptr("evt_b1"), AccountID: e.A.ID, Type: "outbound.bounced", User: client.Ptr("smtp-relay")},
+		{ID: client.Ptr("evt_b2"), AccountID: e.A.ID, Type: "outbound.delivered", User: client.Ptr("smtp-relay"), SourceUID: client.Ptr("message-uid-123")},
+		{ID: client.Ptr("evt_b3"), AccountID: e.A.ID, Type: "inbound.received", Domain: client.Ptr("EXAMPLE.com")},
+		{ID: client.Ptr("evt_b4"), AccountID: e.A.ID, Type: "outbound.queued", User: client.Ptr("api-user")},
+		{ID: client.Ptr("evt_b5"), AccountID: e.A.ID, Type: "inbound.received", Domain: client.Ptr("other.example")},
+		{ID: client.Ptr("evt_first"), AccountID: e.A.ID, Type: "outbound.delivered"},
+		{AccountID: e.A.ID, Type: "outbound.opened"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -151,7 +151,7 @@ func TestIngestAndQuery(t *testing.T) {
 	}
 	var gotBatch []short
 	for _, r := range batch {
-		gotBatch = append(gotBatch, short{r.EventId, r.Deliveries, r.Duplicate != nil && *r.Duplicate})
+		gotBatch = append(gotBatch, short{r.EventID, r.Deliveries, r.Duplicate != nil && *r.Duplicate})
 	}
 	wantBatch := []short{{"evt_b1", 1, false}, {"evt_b2", 2, false}, {"evt_b3", 1, false}, {"evt_b4", 0, false},
 		{"evt_b5", 0, false}, {"evt_first", 0, true}, {gotBatch[6].id, 0, false}}
@@ -167,12 +167,12 @@ func TestIngestAndQuery(t *testing.T) {
 	if q.Total != 5 {
 		t.Fatalf("total = %d, want 5: %v", q.Total, eventIDs(q.Events))
 	}
-	if q.Events[len(q.Events)-1].Id != "evt_first" {
+	if q.Events[len(q.Events)-1].ID != "evt_first" {
 		t.Errorf("oldest record is not last: %v", eventIDs(q.Events))
 	}
 	for _, r := range q.Events {
 		if r.LatestStatus != "pending" || r.TotalAttempts != 0 || !r.LastResponseCode.IsNull() {
-			t.Errorf("record %s: status %s attempts %d code %v, want pending/0/null", r.Id, r.LatestStatus, r.TotalAttempts, r.LastResponseCode)
+			t.Errorf("record %s: status %s attempts %d code %v, want pending/0/null", r.ID, r.LatestStatus, r.TotalAttempts, r.LastResponseCode)
 		}
 	}
 
@@ -182,14 +182,14 @@ func TestIngestAndQuery(t *testing.T) {
 			t.Errorf("query %s: total %d (%d records), want %d: %v", name, q.Total, len(q.Events), want, eventIDs(q.Events))
 		}
 	}
-	uuidOf := func(w *client.Webhook) *openapi_types.UUID { u := w.Uuid; return &u }
-	count("uuid relay", client.QueryRequest{Uuid: uuidOf(relay)}, 1)
-	count("uuid all", client.QueryRequest{Uuid: uuidOf(all)}, 3)
-	count("uuid inbound", client.QueryRequest{Uuid: uuidOf(inbound)}, 1)
-	count("event_id", client.QueryRequest{EventId: client.Ptr("evt_b2")}, 2)
+	uuidOf := func(w *client.Webhook) *openapi_types.UUID { u := w.UUID; return &u }
+	count("uuid relay", client.QueryRequest{UUID: uuidOf(relay)}, 1)
+	count("uuid all", client.QueryRequest{UUID: uuidOf(all)}, 3)
+	count("uuid inbound", client.QueryRequest{UUID: uuidOf(inbound)}, 1)
+	count("event_id", client.QueryRequest{EventID: client.Ptr("evt_b2")}, 2)
 	count("event_type", client.QueryRequest{EventType: client.Ptr[client.EventType]("outbound.delivered")}, 3)
 	count("event_type queued", client.QueryRequest{EventType: client.Ptr[client.EventType]("outbound.queued")}, 0)
-	count("source_uid", client.QueryRequest{SourceUid: client.Ptr("message-uid-123")}, 3)
+	count("source_uid", client.QueryRequest{SourceUID: client.Ptr("message-uid-123")}, 3)
 	count("status pending", client.QueryRequest{Status: client.Ptr[client.QueryStatus]("pending")}, 5)
 	count("status delivered", client.QueryRequest{Status: client.Ptr[client.QueryStatus]("delivered")}, 0)
 	count("status success", client.QueryRequest{Status: client.Ptr[client.QueryStatus]("success")}, 0)
@@ -197,7 +197,7 @@ func TestIngestAndQuery(t *testing.T) {
 	count("date_to = t1", client.QueryRequest{DateTo: client.Ptr(t1)}, 1)
 	count("date_from = date_to = t1", client.QueryRequest{DateFrom: client.Ptr(t1), DateTo: client.Ptr(t1)}, 1)
 	count("date_to before all", client.QueryRequest{DateTo: client.Ptr(t1 - 1)}, 0)
-	count("combined", client.QueryRequest{Uuid: uuidOf(all), EventType: client.Ptr[client.EventType]("outbound.delivered")}, 2)
+	count("combined", client.QueryRequest{UUID: uuidOf(all), EventType: client.Ptr[client.EventType]("outbound.delivered")}, 2)
 
 	// Paging.
 	page := e.query(e.A, client.QueryRequest{Limit: client.Ptr(2), Offset: client.Ptr(3)})
@@ -226,10 +226,10 @@ func TestReplay(t *testing.T) {
 		t.Errorf("replay of an unknown event: %d %s, want 404", r.status, r.body)
 	}
 
-	e.publish(client.Event{Id: client.Ptr("evt_replay_me"), AccountId: e.A.ID, Type: "outbound.delivered", SourceUid: client.Ptr("msg-9")})
+	e.publish(client.Event{ID: client.Ptr("evt_replay_me"), AccountID: e.A.ID, Type: "outbound.delivered", SourceUID: client.Ptr("msg-9")})
 	e.clock.Advance(time.Second)
-	e.publish(client.Event{Id: client.Ptr("evt_replay_newer"), AccountId: e.A.ID, Type: "outbound.delivered", SourceUid: client.Ptr("msg-9")})
-	e.publish(client.Event{Id: client.Ptr("evt_queued_only"), AccountId: e.A.ID, Type: "outbound.queued"})
+	e.publish(client.Event{ID: client.Ptr("evt_replay_newer"), AccountID: e.A.ID, Type: "outbound.delivered", SourceUID: client.Ptr("msg-9")})
+	e.publish(client.Event{ID: client.Ptr("evt_queued_only"), AccountID: e.A.ID, Type: "outbound.queued"})
 
 	m := e.doJSON(rawReq{method: "POST", path: "/webhooks/replay", body: `{"event_id":"evt_replay_me"}`}, 200)
 	if m["success"] != true || m["event_id"] != "evt_replay_me" || m["status"] != "enqueued" ||
@@ -237,40 +237,40 @@ func TestReplay(t *testing.T) {
 		t.Errorf("replay = %v", m)
 	}
 	// Restricted to one webhook.
-	u := w2.Uuid
-	res, err := e.A.C.ReplayEvent(ctx, client.ReplayRequest{EventId: client.Ptr("evt_replay_me"), Uuid: &u})
+	u := w2.UUID
+	res, err := e.A.C.ReplayEvent(ctx, client.ReplayRequest{EventID: client.Ptr("evt_replay_me"), UUID: &u})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.Success || res.Status != "enqueued" || res.EventId != "evt_replay_me" || res.Deliveries != 1 || res.ReplayedBy != "event_id" {
+	if !res.Success || res.Status != "enqueued" || res.EventID != "evt_replay_me" || res.Deliveries != 1 || res.ReplayedBy != "event_id" {
 		t.Errorf("replay to one webhook = %+v", res)
 	}
 	// By source_uid: every event of the message; event_id is the newest.
-	res, err = e.A.C.ReplayEvent(ctx, client.ReplayRequest{SourceUid: client.Ptr("msg-9")})
+	res, err = e.A.C.ReplayEvent(ctx, client.ReplayRequest{SourceUID: client.Ptr("msg-9")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.EventId != "evt_replay_newer" || res.Deliveries != 4 || res.ReplayedBy != "source_uid" || res.SourceUid != "msg-9" {
+	if res.EventID != "evt_replay_newer" || res.Deliveries != 4 || res.ReplayedBy != "source_uid" || res.SourceUID != "msg-9" {
 		t.Errorf("replay by source_uid = %+v, want evt_replay_newer with 4 deliveries", res)
 	}
 	// Replay does not add history records; they are pending again.
-	if q := e.query(e.A, client.QueryRequest{EventId: client.Ptr("evt_replay_me")}); q.Total != 2 {
+	if q := e.query(e.A, client.QueryRequest{EventID: client.Ptr("evt_replay_me")}); q.Total != 2 {
 		t.Errorf("history after replay: %d records, want 2", q.Total)
 	}
 	// An event that was never delivered anywhere cannot be replayed.
-	if _, err := e.A.C.ReplayEvent(ctx, client.ReplayRequest{EventId: client.Ptr("evt_queued_only")}); !client.IsNotFound(err) {
+	if _, err := e.A.C.ReplayEvent(ctx, client.ReplayRequest{EventID: client.Ptr("evt_queued_only")}); !client.IsNotFound(err) {
 		t.Errorf("replay of an undelivered event: %v, want 404", err)
 	}
 	// Nor to a webhook that no longer exists.
-	if err := e.A.C.DeleteWebhook(ctx, w1.Uuid.String()); err != nil {
+	if err := e.A.C.DeleteWebhook(ctx, w1.UUID.String()); err != nil {
 		t.Fatal(err)
 	}
-	u1 := w1.Uuid
-	if _, err := e.A.C.ReplayEvent(ctx, client.ReplayRequest{EventId: client.Ptr("evt_replay_me"), Uuid: &u1}); !client.IsNotFound(err) {
+	u1 := w1.UUID
+	if _, err := e.A.C.ReplayEvent(ctx, client.ReplayRequest{EventID: client.Ptr("evt_replay_me"), UUID: &u1}); !client.IsNotFound(err) {
 		t.Errorf("replay to a deleted webhook: %v, want 404", err)
 	}
 	// History stays queryable by event id after the delete.
-	if q := e.query(e.A, client.QueryRequest{EventId: client.Ptr("evt_replay_me")}); q.Total != 2 {
+	if q := e.query(e.A, client.QueryRequest{EventID: client.Ptr("evt_replay_me")}); q.Total != 2 {
 		t.Errorf("history after delete: %d records, want 2 (it stays queryable)", q.Total)
 	}
 }
@@ -279,8 +279,8 @@ func clientQueryAll() client.QueryRequest { return client.QueryRequest{Limit: cl
 
 // ingestEvent is an outbound.delivered event from A's "api-user".
 func ingestEvent(accountID, id string) client.Event {
-	return client.Event{Id: client.Ptr(id), AccountId: accountID, Type: "outbound.delivered", User: client.Ptr("api-user"),
-		SourceUid: client.Ptr("src-" + id)}
+	return client.Event{ID: client.Ptr(id), AccountID: accountID, Type: "outbound.delivered", User: client.Ptr("api-user"),
+		SourceUID: client.Ptr("src-" + id)}
 }
 
 // TestBatchBodyLimit: batches get ten times the configured limit (here 10K,
@@ -322,7 +322,7 @@ func TestQueryWithoutBody(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.create(e.A, createReq("Sink", "outbound.delivered"))
-	if _, err := e.ingest.PublishEvent(t.Context(), client.Event{AccountId: e.A.ID, Type: "outbound.delivered", User: client.Ptr("api-user")}); err != nil {
+	if _, err := e.ingest.PublishEvent(t.Context(), client.Event{AccountID: e.A.ID, Type: "outbound.delivered", User: client.Ptr("api-user")}); err != nil {
 		t.Fatal(err)
 	}
 	r := e.do(rawReq{method: "POST", path: "/webhooks/query"})
@@ -355,7 +355,7 @@ func TestEventsIterator(t *testing.T) {
 	e := newEnv(t)
 	e.create(e.A, createReq("Sink", "outbound.delivered"))
 	for range 5 {
-		if _, err := e.ingest.PublishEvent(t.Context(), client.Event{AccountId: e.A.ID, Type: "outbound.delivered", User: client.Ptr("api-user")}); err != nil {
+		if _, err := e.ingest.PublishEvent(t.Context(), client.Event{AccountID: e.A.ID, Type: "outbound.delivered", User: client.Ptr("api-user")}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -364,7 +364,7 @@ func TestEventsIterator(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		seen[rec.Id] = true
+		seen[rec.ID] = true
 	}
 	if len(seen) != 5 {
 		t.Fatalf("ranged over %d records, want 5", len(seen))

@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/oapi-codegen/nullable"
 
 	"github.com/jetwebhooks/jetwebhooks/gen/apiserver"
 	"github.com/jetwebhooks/jetwebhooks/gen/models"
+	"github.com/jetwebhooks/jetwebhooks/nullable"
 	"github.com/jetwebhooks/jetwebhooks/server/egress"
 	"github.com/jetwebhooks/jetwebhooks/server/ingest"
 	"github.com/jetwebhooks/jetwebhooks/server/store"
@@ -87,7 +87,7 @@ func decodeCursor(c string) (time.Time, string, bool) {
 
 // RotateWebhookSecret implements POST /webhooks/{uuid}/rotate-secret.
 func (h handlers) RotateWebhookSecret(ctx context.Context, req apiserver.RotateWebhookSecretRequestObject) (apiserver.RotateWebhookSecretResponseObject, error) {
-	w, err := h.lookup(ctx, req.Uuid)
+	w, err := h.lookup(ctx, req.UUID)
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +118,7 @@ func (h handlers) TestWebhook(ctx context.Context, req apiserver.TestWebhookRequ
 	if h.cfg.Tester == nil {
 		return nil, newError(http.StatusServiceUnavailable, "Test sends are not available on this server.")
 	}
-	w, err := h.lookup(ctx, req.Uuid)
+	w, err := h.lookup(ctx, req.UUID)
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +150,7 @@ func (h handlers) TestWebhook(ctx context.Context, req apiserver.TestWebhookRequ
 		return nil, err
 	}
 	resp := apiserver.TestWebhook200JSONResponse{
-		Success: true, Delivered: o.Status == store.StatusSuccess, EventId: ev.ID,
+		Success: true, Delivered: o.Status == store.StatusSuccess, EventID: ev.ID,
 		Status: models.DeliveryStatus(o.Status), DurationMs: o.Duration.Milliseconds(),
 		StatusCode: nullable.NewNullNullable[int](), Error: nullable.NewNullNullable[string](),
 	}
@@ -173,7 +173,7 @@ func (h handlers) TestWebhook(ctx context.Context, req apiserver.TestWebhookRequ
 
 // GetWebhook implements GET /webhooks/{uuid}.
 func (h handlers) GetWebhook(ctx context.Context, req apiserver.GetWebhookRequestObject) (apiserver.GetWebhookResponseObject, error) {
-	w, err := h.lookup(ctx, req.Uuid)
+	w, err := h.lookup(ctx, req.UUID)
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +208,7 @@ func (h handlers) CreateWebhook(ctx context.Context, req apiserver.CreateWebhook
 	if err := h.checkName(b.Name); err != nil {
 		return nil, err
 	}
-	if err := h.checkURL(ctx, b.Url); err != nil {
+	if err := h.checkURL(ctx, b.URL); err != nil {
 		return nil, err
 	}
 	users, err := ownedFilter(b.FilterUsers, "filter_users", acc.Users, false)
@@ -229,7 +229,7 @@ func (h handlers) CreateWebhook(ctx context.Context, req apiserver.CreateWebhook
 	}
 	now := h.now()
 	w := &store.Webhook{
-		UUID: id.String(), AccountID: acc.ID, Name: b.Name, URL: b.Url, Secret: secret,
+		UUID: id.String(), AccountID: acc.ID, Name: b.Name, URL: b.URL, Secret: secret,
 		Events: eventStrings(b.Events), Enabled: b.Status == nil || *b.Status == models.StatusInputEnabled,
 		FilterUsers: users, FilterDomains: domains, CreatedAt: now, LastModified: now,
 	}
@@ -254,7 +254,7 @@ func (h handlers) CreateWebhook(ctx context.Context, req apiserver.CreateWebhook
 func (h handlers) UpdateWebhook(ctx context.Context, req apiserver.UpdateWebhookRequestObject) (apiserver.UpdateWebhookResponseObject, error) {
 	acc := accountFrom(ctx)
 	b := req.Body
-	id, ok := canonicalUUID(b.Uuid.String())
+	id, ok := canonicalUUID(b.UUID.String())
 	if !ok {
 		return nil, errWebhookNotFound
 	}
@@ -265,11 +265,11 @@ func (h handlers) UpdateWebhook(ctx context.Context, req apiserver.UpdateWebhook
 		}
 		p.Name = b.Name
 	}
-	if b.Url != nil {
-		if err := h.checkURL(ctx, *b.Url); err != nil {
+	if b.URL != nil {
+		if err := h.checkURL(ctx, *b.URL); err != nil {
 			return nil, err
 		}
-		p.URL = b.Url
+		p.URL = b.URL
 	}
 	if b.Events != nil {
 		p.Events = eventStrings(*b.Events)
@@ -302,7 +302,7 @@ func (h handlers) UpdateWebhook(ctx context.Context, req apiserver.UpdateWebhook
 
 // DeleteWebhook implements DELETE /webhooks/{uuid}.
 func (h handlers) DeleteWebhook(ctx context.Context, req apiserver.DeleteWebhookRequestObject) (apiserver.DeleteWebhookResponseObject, error) {
-	id, ok := canonicalUUID(req.Uuid)
+	id, ok := canonicalUUID(req.UUID)
 	if !ok {
 		return nil, errWebhookNotFound
 	}
@@ -330,10 +330,10 @@ func (h handlers) QueryWebhookEvents(ctx context.Context, req apiserver.QueryWeb
 		// No body at all is the query {}: JetEmail's SDKs send it so.
 		b = &models.QueryRequest{}
 	}
-	if err := noNUL("event_id", b.EventId); err != nil {
+	if err := noNUL("event_id", b.EventID); err != nil {
 		return nil, err
 	}
-	if err := noNUL("source_uid", b.SourceUid); err != nil {
+	if err := noNUL("source_uid", b.SourceUID); err != nil {
 		return nil, err
 	}
 	p := &store.QueryParams{AccountID: accountFrom(ctx).ID, Limit: 50}
@@ -343,17 +343,17 @@ func (h handlers) QueryWebhookEvents(ctx context.Context, req apiserver.QueryWeb
 	if b.Offset != nil {
 		p.Offset = *b.Offset
 	}
-	if b.Uuid != nil {
-		p.WebhookUUID = strings.ToLower(b.Uuid.String())
+	if b.UUID != nil {
+		p.WebhookUUID = strings.ToLower(b.UUID.String())
 	}
-	if b.EventId != nil {
-		p.EventID = *b.EventId
+	if b.EventID != nil {
+		p.EventID = *b.EventID
 	}
 	if b.EventType != nil {
 		p.EventType = string(*b.EventType)
 	}
-	if b.SourceUid != nil {
-		p.SourceUID = *b.SourceUid
+	if b.SourceUID != nil {
+		p.SourceUID = *b.SourceUID
 	}
 	if b.Status != nil {
 		p.Status = string(*b.Status)
@@ -389,8 +389,8 @@ func (h handlers) QueryWebhookEvents(ctx context.Context, req apiserver.QueryWeb
 		}
 		u, _ := uuid.Parse(r.WebhookUUID)
 		out[i] = models.EventRecord{
-			Id: r.EventID, Uuid: u, Service: models.Service(r.Service), EventType: models.EventType(r.EventType),
-			SourceUid: r.SourceUID, SourceAction: r.SourceAction, Payload: payload, WebhookUrl: r.WebhookURL,
+			ID: r.EventID, UUID: u, Service: models.Service(r.Service), EventType: models.EventType(r.EventType),
+			SourceUID: r.SourceUID, SourceAction: r.SourceAction, Payload: payload, WebhookURL: r.WebhookURL,
 			CreatedAt: r.CreatedAt.Unix(), LatestStatus: models.DeliveryStatus(r.Status), TotalAttempts: r.Attempts,
 			LastResponseCode: code, LastAttempt: lastAttemptModel(r.LastAttempt),
 		}
@@ -401,25 +401,25 @@ func (h handlers) QueryWebhookEvents(ctx context.Context, req apiserver.QueryWeb
 // ReplayWebhookEvent implements POST /webhooks/replay.
 func (h handlers) ReplayWebhookEvent(ctx context.Context, req apiserver.ReplayWebhookEventRequestObject) (apiserver.ReplayWebhookEventResponseObject, error) {
 	b := req.Body
-	if err := noNUL("event_id", b.EventId); err != nil {
+	if err := noNUL("event_id", b.EventID); err != nil {
 		return nil, err
 	}
-	if err := noNUL("source_uid", b.SourceUid); err != nil {
+	if err := noNUL("source_uid", b.SourceUID); err != nil {
 		return nil, err
 	}
-	hasID, hasSource := b.EventId != nil, b.SourceUid != nil
+	hasID, hasSource := b.EventID != nil, b.SourceUID != nil
 	if hasID == hasSource {
 		return nil, badRequest("Give exactly one of event_id or source_uid.",
 			models.ErrorDetail{Field: "/event_id", Reason: "exactly one of event_id or source_uid is required"})
 	}
 	p := &store.ReplayParams{AccountID: accountFrom(ctx).ID, Now: h.now()}
 	if hasID {
-		p.EventID = *b.EventId
+		p.EventID = *b.EventID
 	} else {
-		p.SourceUID = *b.SourceUid
+		p.SourceUID = *b.SourceUID
 	}
-	if b.Uuid != nil {
-		p.WebhookUUID = strings.ToLower(b.Uuid.String())
+	if b.UUID != nil {
+		p.WebhookUUID = strings.ToLower(b.UUID.String())
 	}
 	res, err := h.store.ReplayDeliveries(ctx, p)
 	if errors.Is(err, store.ErrNotFound) {
@@ -432,13 +432,13 @@ func (h handlers) ReplayWebhookEvent(ctx context.Context, req apiserver.ReplayWe
 		h.publisher.Published()
 	}
 	var out models.ReplayResponse
-	if b.SourceUid != nil {
+	if b.SourceUID != nil {
 		err = out.FromReplaySourceResponse(models.ReplaySourceResponse{Success: true,
-			ReplayedBy: models.ReplaySourceResponseReplayedBySourceUid, SourceUid: *b.SourceUid, EventId: res.EventID,
+			ReplayedBy: models.ReplaySourceResponseReplayedBySourceUID, SourceUID: *b.SourceUID, EventID: res.EventID,
 			Status: models.ReplayStatusEnqueued, Message: "Events re-queued for delivery", Deliveries: res.Deliveries})
 	} else {
 		err = out.FromReplayEventResponse(models.ReplayEventResponse{Success: true,
-			ReplayedBy: models.ReplayEventResponseReplayedByEventId, EventId: res.EventID,
+			ReplayedBy: models.ReplayEventResponseReplayedByEventID, EventID: res.EventID,
 			Status: models.ReplayStatusEnqueued, Message: "Event re-queued for delivery", Deliveries: res.Deliveries})
 	}
 	if err != nil {
@@ -509,7 +509,7 @@ func ingestNUL(i int, m *models.IngestEvent) error {
 	for _, f := range []struct {
 		name string
 		v    *string
-	}{{"account_id", &m.AccountId}, {"user", m.User}, {"domain", m.Domain}, {"source_uid", m.SourceUid}, {"source_action", m.SourceAction}} {
+	}{{"account_id", &m.AccountID}, {"user", m.User}, {"domain", m.Domain}, {"source_uid", m.SourceUID}, {"source_action", m.SourceAction}} {
 		if f.v != nil && strings.ContainsRune(*f.v, 0) {
 			return &ingest.InputError{Index: i, Field: f.name, Reason: reasonNUL}
 		}
@@ -518,14 +518,14 @@ func ingestNUL(i int, m *models.IngestEvent) error {
 }
 
 func fromIngestModel(m *models.IngestEvent) ingest.Event {
-	e := ingest.Event{AccountID: m.AccountId, Type: string(m.Type)}
+	e := ingest.Event{AccountID: m.AccountID, Type: string(m.Type)}
 	if m.Data != nil {
 		e.RawData = *m.Data
 	}
-	e.ID = deref(m.Id)
+	e.ID = deref(m.ID)
 	e.User = deref(m.User)
 	e.Domain = strings.ToLower(deref(m.Domain))
-	e.SourceUID = deref(m.SourceUid)
+	e.SourceUID = deref(m.SourceUID)
 	e.SourceAction = deref(m.SourceAction)
 	if m.CreatedAt != nil {
 		e.CreatedAt = time.Unix(*m.CreatedAt, 0)
@@ -534,7 +534,7 @@ func fromIngestModel(m *models.IngestEvent) ingest.Event {
 }
 
 func toIngestResponse(r store.PublishResult) models.IngestResponse {
-	out := models.IngestResponse{Success: true, EventId: r.EventID, Deliveries: r.Deliveries}
+	out := models.IngestResponse{Success: true, EventID: r.EventID, Deliveries: r.Deliveries}
 	if r.Duplicate {
 		d := true
 		out.Duplicate = &d
@@ -621,7 +621,7 @@ func eventStrings(evs []models.SubscribableEventType) []string {
 func toModelWithSecret(w *store.Webhook) models.WebhookWithSecret {
 	m := toModel(w)
 	return models.WebhookWithSecret{
-		Uuid: m.Uuid, Name: m.Name, Url: m.Url, Events: m.Events, Status: m.Status, Secret: w.Secret,
+		UUID: m.UUID, Name: m.Name, URL: m.URL, Events: m.Events, Status: m.Status, Secret: w.Secret,
 		FilterUsers: m.FilterUsers, FilterDomains: m.FilterDomains, CreatedAt: m.CreatedAt, LastModified: m.LastModified,
 		DisabledReason: m.DisabledReason, DisabledAt: m.DisabledAt, PreviousSecretExpiresAt: m.PreviousSecretExpiresAt,
 	}
@@ -639,7 +639,7 @@ func toModel(w *store.Webhook) models.Webhook {
 	}
 	u, _ := uuid.Parse(w.UUID)
 	m := models.Webhook{
-		Uuid: u, Name: w.Name, Url: w.URL, Events: evs, Status: status,
+		UUID: u, Name: w.Name, URL: w.URL, Events: evs, Status: status,
 		FilterUsers: nullList(w.FilterUsers), FilterDomains: nullList(w.FilterDomains),
 		CreatedAt: w.CreatedAt.Unix(), LastModified: w.LastModified.Unix(),
 	}

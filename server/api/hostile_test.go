@@ -163,13 +163,13 @@ func newHostileFixture(e *env) hostileFixture {
 	filtered.FilterDomains = client.Filter("example.com")
 	wa2 := e.create(e.A, filtered)
 	wb := e.create(e.B, createReq("Hostile B", allEvents...))
-	e.publish(client.Event{Id: client.Ptr("evt_a1"), AccountId: e.A.ID, Type: "outbound.delivered",
-		User: client.Ptr("api-user"), SourceUid: client.Ptr("msg-a1")})
-	e.publish(client.Event{Id: client.Ptr("evt_a2"), AccountId: e.A.ID, Type: "inbound.received",
-		Domain: client.Ptr("example.com"), SourceUid: client.Ptr("msg-a2")})
-	e.publish(client.Event{Id: client.Ptr("evt_b1"), AccountId: e.B.ID, Type: "outbound.delivered",
-		User: client.Ptr("b-user"), SourceUid: client.Ptr("msg-b1")})
-	return hostileFixture{idA: wa.Uuid.String(), idA2: wa2.Uuid.String(), idB: wb.Uuid.String(),
+	e.publish(client.Event{ID: client.Ptr("evt_a1"), AccountID: e.A.ID, Type: "outbound.delivered",
+		User: client.Ptr("api-user"), SourceUID: client.Ptr("msg-a1")})
+	e.publish(client.Event{ID: client.Ptr("evt_a2"), AccountID: e.A.ID, Type: "inbound.received",
+		Domain: client.Ptr("example.com"), SourceUID: client.Ptr("msg-a2")})
+	e.publish(client.Event{ID: client.Ptr("evt_b1"), AccountID: e.B.ID, Type: "outbound.delivered",
+		User: client.Ptr("b-user"), SourceUID: client.Ptr("msg-b1")})
+	return hostileFixture{idA: wa.UUID.String(), idA2: wa2.UUID.String(), idB: wb.UUID.String(),
 		unknown: "5d0c6a1e-2b3f-4e5a-9c7d-8e9f0a1b2c3d"}
 }
 

@@ -63,8 +63,8 @@ func TestIdempotentCreate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w1.Uuid != w2.Uuid || *w1.Secret != *w2.Secret {
-		t.Errorf("retried create made another webhook: %s, %s", w1.Uuid, w2.Uuid)
+	if w1.UUID != w2.UUID || *w1.Secret != *w2.Secret {
+		t.Errorf("retried create made another webhook: %s, %s", w1.UUID, w2.UUID)
 	}
 
 	// The same key with another body: 409, and nothing created.
@@ -151,7 +151,7 @@ func TestIdempotentIngest(t *testing.T) {
 
 	// Without an id each publish would be a new event; the key makes the
 	// retry the same one.
-	ev := client.Event{AccountId: e.A.ID, Type: "outbound.delivered", User: client.Ptr("api-user")}
+	ev := client.Event{AccountID: e.A.ID, Type: "outbound.delivered", User: client.Ptr("api-user")}
 	r1, err := e.ingest.PublishEvent(ctx, ev, client.WithIdempotencyKey("publish-1"))
 	if err != nil {
 		t.Fatal(err)
@@ -160,7 +160,7 @@ func TestIdempotentIngest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r1.EventId != r2.EventId || r2.Deliveries != 1 || r2.Duplicate != nil {
+	if r1.EventID != r2.EventID || r2.Deliveries != 1 || r2.Duplicate != nil {
 		t.Errorf("retried publish = %+v, want the first answer %+v", r2, r1)
 	}
 	if q := e.query(e.A, clientQueryAll()); q.Total != 1 {
@@ -191,7 +191,7 @@ func TestIdempotentIngest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(b2) != 2 || b1[0].EventId != b2[0].EventId || b1[1].EventId != b2[1].EventId || b1[0].EventId == b1[1].EventId {
+	if len(b2) != 2 || b1[0].EventID != b2[0].EventID || b1[1].EventID != b2[1].EventID || b1[0].EventID == b1[1].EventID {
 		t.Errorf("retried batch = %+v, want %+v", b2, b1)
 	}
 	if _, err := e.ingest.PublishEvents(ctx, []client.Event{ev}, client.WithIdempotencyKey("batch-1")); err == nil {

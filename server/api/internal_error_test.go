@@ -16,7 +16,7 @@ func TestInternalErrorsAreOpaque(t *testing.T) {
 	if err := e.st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	id := w.Uuid.String()
+	id := w.UUID.String()
 	ev := `{"account_id":"` + e.A.ID + `","type":"outbound.delivered"}`
 	reqs := []rawReq{
 		{method: "GET", path: "/webhooks"},

@@ -56,13 +56,13 @@ func TestTenantIsolationMatrix(t *testing.T) {
 	hook := func(tn tenant, req client.CreateWebhookRequest) string {
 		t.Helper()
 		w := e.create(tn, req)
-		created[w.Uuid.String()] = e.clock.Now().UnixMilli()
+		created[w.UUID.String()] = e.clock.Now().UnixMilli()
 		e.clock.Advance(time.Second)
-		return w.Uuid.String()
+		return w.UUID.String()
 	}
 	withURL := func(name, url string, f func(*client.CreateWebhookRequest)) client.CreateWebhookRequest {
 		r := createReq(name, allEvents...)
-		r.Url = url
+		r.URL = url
 		if f != nil {
 			f(&r)
 		}
@@ -81,7 +81,7 @@ func TestTenantIsolationMatrix(t *testing.T) {
 	// Events: A's own, B's own, and one id both accounts use.
 	pub := func(tn tenant, id, typ, user, domain, source string) {
 		t.Helper()
-		ev := client.Event{Id: client.Ptr(id), AccountId: tn.ID, Type: client.EventType(typ), SourceUid: client.Ptr(source)}
+		ev := client.Event{ID: client.Ptr(id), AccountID: tn.ID, Type: client.EventType(typ), SourceUID: client.Ptr(source)}
 		if user != "" {
 			ev.User = client.Ptr(user)
 		}

@@ -20,9 +20,9 @@ func TestTenantIsolation(t *testing.T) {
 	aReq := createReq("A Private", "outbound.delivered", "inbound.received")
 	aReq.FilterUsers = client.Filter("api-user")
 	wa := e.create(e.A, aReq)
-	e.publish(client.Event{Id: client.Ptr("evt_shared_id"), AccountId: e.A.ID, Type: "outbound.delivered",
-		User: client.Ptr("api-user"), SourceUid: client.Ptr("a-message")})
-	aBefore := e.get(e.A, wa.Uuid)
+	e.publish(client.Event{ID: client.Ptr("evt_shared_id"), AccountID: e.A.ID, Type: "outbound.delivered",
+		User: client.Ptr("api-user"), SourceUID: client.Ptr("a-message")})
+	aBefore := e.get(e.A, wa.UUID)
 	aHistory := e.query(e.A, clientQueryAll())
 	if aHistory.Total != 1 {
 		t.Fatalf("A's history has %d records, want 1", aHistory.Total)
@@ -31,11 +31,11 @@ func TestTenantIsolation(t *testing.T) {
 	// B has a webhook and history of its own, so empty answers are not
 	// just an empty account.
 	wb := e.create(e.B, createReq("B Own", "outbound.delivered"))
-	e.publish(client.Event{Id: client.Ptr("evt_b_own"), AccountId: e.B.ID, Type: "outbound.delivered", User: client.Ptr("b-user")})
+	e.publish(client.Event{ID: client.Ptr("evt_b_own"), AccountID: e.B.ID, Type: "outbound.delivered", User: client.Ptr("b-user")})
 
 	bKey := bearer(e.B.Key)
 	unknown := "6f1c2d3e-4b5a-4c6d-9e8f-7a6b5c4d3e2f"
-	aID := wa.Uuid.String()
+	aID := wa.UUID.String()
 
 	// get / delete / patch: 404, byte-identical to an unknown uuid's answer.
 	sameAsUnknown := func(name string, foreign, missing rawReq) {
@@ -62,7 +62,7 @@ func TestTenantIsolation(t *testing.T) {
 	if _, err := e.B.C.GetWebhook(ctx, aID); !client.IsNotFound(err) {
 		t.Errorf("client get by B: %v, want 404", err)
 	}
-	if err := e.B.C.UpdateWebhook(ctx, client.UpdateWebhookRequest{Uuid: wa.Uuid, Status: client.Status(false)}); !client.IsNotFound(err) {
+	if err := e.B.C.UpdateWebhook(ctx, client.UpdateWebhookRequest{UUID: wa.UUID, Status: client.Status(false)}); !client.IsNotFound(err) {
 		t.Errorf("client update by B: %v, want 404", err)
 	}
 	if err := e.B.C.DeleteWebhook(ctx, aID); !client.IsNotFound(err) {
@@ -74,22 +74,22 @@ func TestTenantIsolation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(list) != 1 || list[0].Uuid != wb.Uuid {
-		t.Errorf("B's list = %v, want only its own %s", list, wb.Uuid)
+	if len(list) != 1 || list[0].UUID != wb.UUID {
+		t.Errorf("B's list = %v, want only its own %s", list, wb.UUID)
 	}
 
 	// query: none of A's history, whatever the filter names.
-	u := wa.Uuid
+	u := wa.UUID
 	for name, req := range map[string]client.QueryRequest{
 		"all":           clientQueryAll(),
-		"A's uuid":      {Uuid: &u},
-		"A's event id":  {EventId: client.Ptr("evt_shared_id")},
-		"A's source":    {SourceUid: client.Ptr("a-message")},
+		"A's uuid":      {UUID: &u},
+		"A's event id":  {EventID: client.Ptr("evt_shared_id")},
+		"A's source":    {SourceUID: client.Ptr("a-message")},
 		"A's type+date": {EventType: client.Ptr[client.EventType]("outbound.delivered"), DateFrom: client.Ptr(int64(0))},
 	} {
 		res := e.query(e.B, req)
 		for _, r := range res.Events {
-			if r.Id == "evt_shared_id" || r.Uuid == wa.Uuid || r.SourceUid == "a-message" {
+			if r.ID == "evt_shared_id" || r.UUID == wa.UUID || r.SourceUID == "a-message" {
 				t.Errorf("query %s by B returned A's record %+v", name, r)
 			}
 		}
@@ -102,11 +102,11 @@ func TestTenantIsolation(t *testing.T) {
 
 	// replay: A's event, A's message, and B's own event aimed at A's webhook.
 	for name, req := range map[string]client.ReplayRequest{
-		"A's event id":                {EventId: client.Ptr("evt_shared_id")},
-		"A's event id to A's hook":    {EventId: client.Ptr("evt_shared_id"), Uuid: &u},
-		"A's source uid":              {SourceUid: client.Ptr("a-message")},
-		"B's own event to A's hook":   {EventId: client.Ptr("evt_b_own"), Uuid: &u},
-		"B's unknown event (control)": {EventId: client.Ptr("evt_nobody")},
+		"A's event id":                {EventID: client.Ptr("evt_shared_id")},
+		"A's event id to A's hook":    {EventID: client.Ptr("evt_shared_id"), UUID: &u},
+		"A's source uid":              {SourceUID: client.Ptr("a-message")},
+		"B's own event to A's hook":   {EventID: client.Ptr("evt_b_own"), UUID: &u},
+		"B's unknown event (control)": {EventID: client.Ptr("evt_nobody")},
 	} {
 		if _, err := e.B.C.ReplayEvent(ctx, req); !client.IsNotFound(err) {
 			t.Errorf("replay %s by B: %v, want 404", name, err)
@@ -115,7 +115,7 @@ func TestTenantIsolation(t *testing.T) {
 
 	// Event ids are per account: B may use the id A used, and it is not a
 	// duplicate (which would reveal that A has it).
-	res := e.publish(client.Event{Id: client.Ptr("evt_shared_id"), AccountId: e.B.ID, Type: "outbound.delivered", User: client.Ptr("b-user")})
+	res := e.publish(client.Event{ID: client.Ptr("evt_shared_id"), AccountID: e.B.ID, Type: "outbound.delivered", User: client.Ptr("b-user")})
 	if res.Duplicate != nil && *res.Duplicate {
 		t.Error("B's event with A's id was reported a duplicate: event ids leak across accounts")
 	}
@@ -136,7 +136,7 @@ func TestTenantIsolation(t *testing.T) {
 	}
 
 	// A is untouched.
-	if got := e.get(e.A, wa.Uuid); !reflect.DeepEqual(got, aBefore) {
+	if got := e.get(e.A, wa.UUID); !reflect.DeepEqual(got, aBefore) {
 		t.Errorf("A's webhook changed:\n got  %+v\n want %+v", got, aBefore)
 	}
 	if got := e.query(e.A, clientQueryAll()); !reflect.DeepEqual(got, aHistory) {
@@ -146,7 +146,7 @@ func TestTenantIsolation(t *testing.T) {
 		t.Errorf("A has %d webhooks, want 1", len(list))
 	}
 	// And A still can do everything B could not.
-	if _, err := e.A.C.ReplayEvent(ctx, client.ReplayRequest{EventId: client.Ptr("evt_shared_id"), Uuid: &u}); err != nil {
+	if _, err := e.A.C.ReplayEvent(ctx, client.ReplayRequest{EventID: client.Ptr("evt_shared_id"), UUID: &u}); err != nil {
 		t.Errorf("A's own replay: %v", err)
 	}
 }

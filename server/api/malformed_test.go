@@ -57,7 +57,7 @@ func TestMalformedRequests(t *testing.T) {
 	e := newEnv(t)
 	existing := e.create(e.A, createReq("Existing Hook", "outbound.delivered"))
 	e.publish(ingestEvent(e.A.ID, "evt_existing"))
-	id := existing.Uuid.String()
+	id := existing.UUID.String()
 	unknownUUID := "0b7e4a3c-9d1f-4c2a-8e5b-6f7a8b9c0d1e"
 
 	create := func(body string) rawReq { return rawReq{method: "POST", path: "/webhooks", body: body} }

@@ -28,7 +28,7 @@ func (h handlers) CreatePortalSession(ctx context.Context, _ apiserver.CreatePor
 		return nil, fmt.Errorf("mint portal link: %w", err)
 	}
 	h.log.Info("portal link minted", "account", acc.ID, "expires_at", expires)
-	return apiserver.CreatePortalSession201JSONResponse{Success: true, Url: link, ExpiresAt: expires.Unix()}, nil
+	return apiserver.CreatePortalSession201JSONResponse{Success: true, URL: link, ExpiresAt: expires.Unix()}, nil
 }
 
 // RevokePortalSessions implements DELETE /portal/sessions.

@@ -153,7 +153,7 @@ func TestIngestRateLimit(t *testing.T) {
 	t.Parallel()
 	e := newEnvWith(t, func(c *api.Config) { c.IngestRateLimit, c.IngestRateBurst = 1, 1 })
 	ctx := t.Context()
-	ev := client.Event{AccountId: e.A.ID, Type: "outbound.queued"}
+	ev := client.Event{AccountID: e.A.ID, Type: "outbound.queued"}
 	if _, err := e.ingest.PublishEvent(ctx, ev); err != nil {
 		t.Fatal(err)
 	}

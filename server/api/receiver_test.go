@@ -82,7 +82,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func (e *env) hookTo(tn tenant, name, url string, events ...client.SubscribableEventType) *client.Webhook {
 	e.t.Helper()
 	req := createReq(name, events...)
-	req.Url = url
+	req.URL = url
 	return e.create(tn, req)
 }
 

@@ -22,7 +22,7 @@ func TestRotateSecret(t *testing.T) {
 	ctx := t.Context()
 	rcv := newReceiver(t, http.StatusOK, `{"received":true}`)
 	w := e.hookTo(e.A, "Rotating", rcv.URL)
-	id := w.Uuid.String()
+	id := w.UUID.String()
 	oldSecret := *w.Secret
 	raw := e.doJSON(rawReq{method: "GET", path: "/webhooks/" + id}, 200)["webhook"].(map[string]any)
 	for _, k := range []string{"previous_secret_expires_at", "disabled_reason", "disabled_at"} {
@@ -37,7 +37,7 @@ func TestRotateSecret(t *testing.T) {
 	if m["success"] != true || m["message"] != "Webhook secret rotated" {
 		t.Errorf("rotate envelope = %v", m)
 	}
-	rotated := e.get(e.A, w.Uuid)
+	rotated := e.get(e.A, w.UUID)
 	newSecret := *rotated.Secret
 	if newSecret == oldSecret {
 		t.Fatal("rotation kept the secret")
@@ -73,8 +73,8 @@ func TestRotateSecret(t *testing.T) {
 	if got, want := d.header.Get("X-Webhook-Signature"), jetEmailSignature(newSecret, d.body); got != want {
 		t.Errorf("X-Webhook-Signature = %q, want the new secret's %q", got, want)
 	}
-	if d.header.Get("webhook-id") != res.EventId || d.header.Get("X-Webhook-ID") != res.EventId {
-		t.Errorf("delivery ids %q/%q, want the test event %s", d.header.Get("webhook-id"), d.header.Get("X-Webhook-ID"), res.EventId)
+	if d.header.Get("webhook-id") != res.EventID || d.header.Get("X-Webhook-ID") != res.EventID {
+		t.Errorf("delivery ids %q/%q, want the test event %s", d.header.Get("webhook-id"), d.header.Get("X-Webhook-ID"), res.EventID)
 	}
 	// The Go verifier accepts the delivery with the new secret alone: both
 	// schemes verify.
@@ -86,7 +86,7 @@ func TestRotateSecret(t *testing.T) {
 		}
 		return v.Verify(h, d.body)
 	}
-	if r, err := verify([]string{newSecret}, d.header); err != nil || !r.JetEmail || !r.Standard || r.ID != res.EventId {
+	if r, err := verify([]string{newSecret}, d.header); err != nil || !r.JetEmail || !r.Standard || r.ID != res.EventID {
 		t.Errorf("verify with the new secret: %+v, %v", r, err)
 	}
 	// With the old secret alone, only the Standard Webhooks header can verify:
@@ -122,7 +122,7 @@ func TestRotateSecret(t *testing.T) {
 	if *third.Secret == newSecret || *third.Secret == oldSecret {
 		t.Error("grace-0 rotation reused a secret")
 	}
-	if got := e.get(e.A, w.Uuid); !got.PreviousSecretExpiresAt.IsNull() || *got.Secret != *third.Secret {
+	if got := e.get(e.A, w.UUID); !got.PreviousSecretExpiresAt.IsNull() || *got.Secret != *third.Secret {
 		t.Errorf("GET after grace-0 rotation: %+v", got)
 	}
 	if _, err := e.A.C.TestWebhook(ctx, id, ""); err != nil {
@@ -164,7 +164,7 @@ func TestRotateSecretRefusals(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	w := e.create(e.A, createReq("Refusals"))
-	id := w.Uuid.String()
+	id := w.UUID.String()
 	path := "/webhooks/" + id + "/rotate-secret"
 	for _, body := range []string{
 		`{"grace_period":-1}`,
@@ -185,7 +185,7 @@ func TestRotateSecretRefusals(t *testing.T) {
 	if r := e.do(rawReq{method: "POST", path: path, body: `{"grace_period":1,"pad":"` + strings.Repeat("x", 1<<20) + `"}`}); r.status != http.StatusRequestEntityTooLarge {
 		t.Errorf("rotate with a 1M body: %d, want 413", r.status)
 	}
-	if got := e.get(e.A, w.Uuid); *got.Secret != *w.Secret || !got.PreviousSecretExpiresAt.IsNull() {
+	if got := e.get(e.A, w.UUID); *got.Secret != *w.Secret || !got.PreviousSecretExpiresAt.IsNull() {
 		t.Errorf("refused rotations changed the webhook: %+v", got)
 	}
 
@@ -202,7 +202,7 @@ func TestRotateSecretRefusals(t *testing.T) {
 	if _, err := e.B.C.RotateSecret(t.Context(), id, -1); !client.IsNotFound(err) {
 		t.Errorf("client rotate by B: %v, want 404", err)
 	}
-	if got := e.get(e.A, w.Uuid); *got.Secret != *w.Secret {
+	if got := e.get(e.A, w.UUID); *got.Secret != *w.Secret {
 		t.Error("B rotated A's secret")
 	}
 }

@@ -38,7 +38,7 @@ func decodeEnvelope(t *testing.T, body []byte) envelope {
 // testRecord returns the one history record of a test event.
 func (e *env) testRecord(tn tenant, eventID string) client.EventRecord {
 	e.t.Helper()
-	q := e.query(tn, client.QueryRequest{EventId: client.Ptr(eventID)})
+	q := e.query(tn, client.QueryRequest{EventID: client.Ptr(eventID)})
 	if q.Total != 1 || len(q.Events) != 1 {
 		e.t.Fatalf("history of %s: %d records, want 1", eventID, q.Total)
 	}
@@ -55,7 +55,7 @@ func TestTestSendDelivered(t *testing.T) {
 	w := e.hookTo(e.A, "Test Target", rcv.URL, "outbound.delivered")
 
 	// Raw, without a body: the defaults.
-	m := e.doJSON(rawReq{method: "POST", path: "/webhooks/" + w.Uuid.String() + "/test"}, 200)
+	m := e.doJSON(rawReq{method: "POST", path: "/webhooks/" + w.UUID.String() + "/test"}, 200)
 	if m["success"] != true || m["delivered"] != true || m["status"] != "success" || m["status_code"] != 200.0 ||
 		m["error"] != nil || m["response_body"] != `{"ok":true}` {
 		t.Errorf("test answer = %v", m)
@@ -91,8 +91,8 @@ func TestTestSendDelivered(t *testing.T) {
 	}
 
 	rec := e.testRecord(e.A, eventID)
-	if rec.SourceAction != "TEST" || !strings.HasPrefix(rec.SourceUid, "test-") || rec.Uuid != w.Uuid ||
-		rec.LatestStatus != "success" || rec.TotalAttempts != 1 || rec.EventType != "outbound.delivered" || rec.WebhookUrl != rcv.URL {
+	if rec.SourceAction != "TEST" || !strings.HasPrefix(rec.SourceUID, "test-") || rec.UUID != w.UUID ||
+		rec.LatestStatus != "success" || rec.TotalAttempts != 1 || rec.EventType != "outbound.delivered" || rec.WebhookURL != rcv.URL {
 		t.Errorf("history record = %+v", rec)
 	}
 	if code, err := rec.LastResponseCode.Get(); err != nil || code != 200 {
@@ -105,11 +105,11 @@ func TestTestSendDelivered(t *testing.T) {
 
 	// Through the client, with an event type the webhook does not
 	// subscribe to: honoured all the same.
-	res, err := e.A.C.TestWebhook(ctx, w.Uuid.String(), "inbound.received")
+	res, err := e.A.C.TestWebhook(ctx, w.UUID.String(), "inbound.received")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.Success || !res.Delivered || res.Status != "success" || !res.Error.IsNull() || res.EventId == eventID {
+	if !res.Success || !res.Delivered || res.Status != "success" || !res.Error.IsNull() || res.EventID == eventID {
 		t.Errorf("client test = %+v", res)
 	}
 	if code, _ := res.StatusCode.Get(); code != 200 {
@@ -119,14 +119,14 @@ func TestTestSendDelivered(t *testing.T) {
 	if len(got) != 2 {
 		t.Fatalf("receiver got %d requests, want 2", len(got))
 	}
-	if env := decodeEnvelope(t, got[1].body); env.Type != "inbound.received" || env.Service != "inbound" || env.ID != res.EventId || env.Data["test"] != true {
+	if env := decodeEnvelope(t, got[1].body); env.Type != "inbound.received" || env.Service != "inbound" || env.ID != res.EventID || env.Data["test"] != true {
 		t.Errorf("second envelope = %+v, want an inbound.received test", env)
 	}
-	if rec := e.testRecord(e.A, res.EventId); rec.EventType != "inbound.received" || rec.Service != "inbound" {
+	if rec := e.testRecord(e.A, res.EventID); rec.EventType != "inbound.received" || rec.Service != "inbound" {
 		t.Errorf("second record = %+v", rec)
 	}
 	// Test events are the caller's alone.
-	if q := e.query(e.B, client.QueryRequest{EventId: client.Ptr(eventID)}); q.Total != 0 {
+	if q := e.query(e.B, client.QueryRequest{EventID: client.Ptr(eventID)}); q.Total != 0 {
 		t.Errorf("B sees A's test event: %+v", q)
 	}
 }
@@ -145,7 +145,7 @@ func TestTestSendFailures(t *testing.T) {
 	t.Run("500", func(t *testing.T) {
 		rcv := newReceiver(t, http.StatusInternalServerError, "boom")
 		w := e.hookTo(e.A, "Failing", rcv.URL)
-		res, err := e.A.C.TestWebhook(ctx, w.Uuid.String(), "")
+		res, err := e.A.C.TestWebhook(ctx, w.UUID.String(), "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -169,14 +169,14 @@ func TestTestSendFailures(t *testing.T) {
 		if n := len(rcv.requests()); n != 1 {
 			t.Errorf("the endpoint got %d requests, want 1: a failed test must not be retried", n)
 		}
-		rec := e.testRecord(e.A, res.EventId)
+		rec := e.testRecord(e.A, res.EventID)
 		if rec.LatestStatus != "failed" || rec.TotalAttempts != 1 {
 			t.Errorf("record = %+v, want failed after 1 attempt", rec)
 		}
 		if code, _ := rec.LastResponseCode.Get(); code != 500 {
 			t.Errorf("last_response_code = %d, want 500", code)
 		}
-		if got := e.get(e.A, w.Uuid); got.Status != "enabled" || !got.DisabledReason.IsNull() {
+		if got := e.get(e.A, w.UUID); got.Status != "enabled" || !got.DisabledReason.IsNull() {
 			t.Errorf("a failed test changed the webhook: %+v", got)
 		}
 	})
@@ -184,14 +184,14 @@ func TestTestSendFailures(t *testing.T) {
 	t.Run("410 does not disable", func(t *testing.T) {
 		rcv := newReceiver(t, http.StatusGone, "")
 		w := e.hookTo(e.A, "Gone", rcv.URL)
-		res, err := e.A.C.TestWebhook(ctx, w.Uuid.String(), "")
+		res, err := e.A.C.TestWebhook(ctx, w.UUID.String(), "")
 		if err != nil {
 			t.Fatal(err)
 		}
 		if res.Delivered || res.Status != "failed" {
 			t.Errorf("test to a 410 = %+v", res)
 		}
-		if got := e.get(e.A, w.Uuid); got.Status != "enabled" || !got.DisabledReason.IsNull() || !got.DisabledAt.IsNull() {
+		if got := e.get(e.A, w.UUID); got.Status != "enabled" || !got.DisabledReason.IsNull() || !got.DisabledAt.IsNull() {
 			t.Errorf("a test answered 410 disabled the webhook: %+v", got)
 		}
 	})
@@ -205,7 +205,7 @@ func TestTestSendFailures(t *testing.T) {
 		url := "http://" + l.Addr().String() + "/hook"
 		_ = l.Close()
 		w := e.hookTo(e.A, "Unreachable", url)
-		r := e.do(rawReq{method: "POST", path: "/webhooks/" + w.Uuid.String() + "/test", body: `{}`})
+		r := e.do(rawReq{method: "POST", path: "/webhooks/" + w.UUID.String() + "/test", body: `{}`})
 		if r.status != http.StatusOK || !strings.Contains(string(r.body), `"status_code":null`) {
 			t.Errorf("test to a closed port: %d %s, want 200 with status_code null", r.status, r.body)
 		}
@@ -225,7 +225,7 @@ func TestTestSendFailures(t *testing.T) {
 		if strings.Contains(string(r.body), "127.0.0.1") {
 			t.Errorf("the answer discloses the address: %s", r.body)
 		}
-		rec := e.testRecord(e.A, res.EventId)
+		rec := e.testRecord(e.A, res.EventID)
 		if rec.LatestStatus != "failed" || !rec.LastResponseCode.IsNull() {
 			t.Errorf("record = %+v, want failed with a null code", rec)
 		}
@@ -234,9 +234,9 @@ func TestTestSendFailures(t *testing.T) {
 	t.Run("disabled webhook", func(t *testing.T) {
 		rcv := newReceiver(t, http.StatusNoContent, "")
 		req := createReq("Not Yet Enabled")
-		req.Url, req.Status = rcv.URL, client.Status(false)
+		req.URL, req.Status = rcv.URL, client.Status(false)
 		w := e.create(e.A, req)
-		res, err := e.A.C.TestWebhook(ctx, w.Uuid.String(), "outbound.bounced")
+		res, err := e.A.C.TestWebhook(ctx, w.UUID.String(), "outbound.bounced")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -246,7 +246,7 @@ func TestTestSendFailures(t *testing.T) {
 		if env := decodeEnvelope(t, rcv.only(t).body); env.Type != "outbound.bounced" {
 			t.Errorf("envelope type %q, want outbound.bounced", env.Type)
 		}
-		if got := e.get(e.A, w.Uuid); got.Status != "disabled" {
+		if got := e.get(e.A, w.UUID); got.Status != "disabled" {
 			t.Errorf("the test enabled the webhook: %s", got.Status)
 		}
 	})
@@ -259,7 +259,7 @@ func TestTestSendRefusals(t *testing.T) {
 	e := newEnvWith(t, allowLoopback)
 	rcv := newReceiver(t, http.StatusOK, "")
 	w := e.hookTo(e.A, "Refusals", rcv.URL)
-	path := "/webhooks/" + w.Uuid.String() + "/test"
+	path := "/webhooks/" + w.UUID.String() + "/test"
 	for _, body := range []string{
 		`{"event_type":"outbound.queued"}`,
 		`{"event_type":"outbound.teleported"}`,
@@ -280,7 +280,7 @@ func TestTestSendRefusals(t *testing.T) {
 	if _, err := e.A.C.TestWebhook(t.Context(), unknown, ""); !client.IsNotFound(err) {
 		t.Errorf("test of an unknown uuid: %v, want 404", err)
 	}
-	if _, err := e.B.C.TestWebhook(t.Context(), w.Uuid.String(), ""); !client.IsNotFound(err) {
+	if _, err := e.B.C.TestWebhook(t.Context(), w.UUID.String(), ""); !client.IsNotFound(err) {
 		t.Errorf("test of A's webhook by B: %v, want 404", err)
 	}
 	if n := len(rcv.requests()); n != 0 {
@@ -305,7 +305,7 @@ func TestTestSendWithoutTester(t *testing.T) {
 	})
 	rcv := newReceiver(t, http.StatusOK, "")
 	w := e.hookTo(e.A, "No Tester", rcv.URL)
-	for _, id := range []string{w.Uuid.String(), "0b7e4a3c-9d1f-4c2a-8e5b-6f7a8b9c0d1e"} {
+	for _, id := range []string{w.UUID.String(), "0b7e4a3c-9d1f-4c2a-8e5b-6f7a8b9c0d1e"} {
 		req, err := http.NewRequestWithContext(t.Context(), "POST", e.url+"/webhooks/"+id+"/test", nil)
 		if err != nil {
 			t.Fatal(err)
@@ -327,7 +327,7 @@ func TestTestSendWithoutTester(t *testing.T) {
 		}
 	}
 	// Still authenticated first.
-	r := e.do(rawReq{method: "POST", path: "/webhooks/" + w.Uuid.String() + "/test", header: bearer("api_nope")})
+	r := e.do(rawReq{method: "POST", path: "/webhooks/" + w.UUID.String() + "/test", header: bearer("api_nope")})
 	if r.status != http.StatusUnauthorized {
 		t.Errorf("unauthenticated test without a tester: %d, want 401", r.status)
 	}

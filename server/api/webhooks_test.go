@@ -19,7 +19,7 @@ func createReq(name string, events ...client.SubscribableEventType) client.Creat
 	if len(events) == 0 {
 		events = []client.SubscribableEventType{"outbound.delivered", "outbound.bounced"}
 	}
-	return client.CreateWebhookRequest{Name: name, Url: "https://example.com/webhook", Events: events}
+	return client.CreateWebhookRequest{Name: name, URL: "https://example.com/webhook", Events: events}
 }
 
 func (e *env) create(tn tenant, req client.CreateWebhookRequest) *client.Webhook {
@@ -58,8 +58,8 @@ func TestCreateWebhookDefaults(t *testing.T) {
 	}
 
 	w := e.create(e.A, createReq("My Webhook"))
-	if w.Name != "My Webhook" || w.Url != "https://example.com/webhook" {
-		t.Errorf("name/url = %q/%q", w.Name, w.Url)
+	if w.Name != "My Webhook" || w.URL != "https://example.com/webhook" {
+		t.Errorf("name/url = %q/%q", w.Name, w.URL)
 	}
 	if !reflect.DeepEqual(w.Events, []client.SubscribableEventType{"outbound.delivered", "outbound.bounced"}) {
 		t.Errorf("events = %v", w.Events)
@@ -73,7 +73,7 @@ func TestCreateWebhookDefaults(t *testing.T) {
 	if w.CreatedAt != startUnix || w.LastModified != startUnix {
 		t.Errorf("created_at/last_modified = %d/%d, want unix seconds %d", w.CreatedAt, w.LastModified, startUnix)
 	}
-	if u := uuid.UUID(w.Uuid); u.Version() != 4 || u.Variant() != uuid.RFC4122 {
+	if u := uuid.UUID(w.UUID); u.Version() != 4 || u.Variant() != uuid.RFC4122 {
 		t.Errorf("uuid %s: version %d variant %v, want a v4 RFC 4122 uuid", u, u.Version(), u.Variant())
 	}
 	if w.Secret == nil {
@@ -89,7 +89,7 @@ func TestCreateWebhookDefaults(t *testing.T) {
 	}
 	// Every create gets its own uuid and secret.
 	w2 := e.create(e.A, createReq("My Webhook"))
-	if w2.Uuid == w.Uuid || *w2.Secret == *w.Secret {
+	if w2.UUID == w.UUID || *w2.Secret == *w.Secret {
 		t.Error("two creates share a uuid or a secret")
 	}
 }
@@ -156,13 +156,13 @@ func TestGetAndListWebhooks(t *testing.T) {
 		e.clock.Advance(time.Second)
 	}
 	for _, w := range created {
-		got := e.get(e.A, w.Uuid)
+		got := e.get(e.A, w.UUID)
 		if !reflect.DeepEqual(got, w) {
-			t.Errorf("get %s = %+v, want what create returned %+v", w.Uuid, got, w)
+			t.Errorf("get %s = %+v, want what create returned %+v", w.UUID, got, w)
 		}
 	}
 	// Upper-case uuid in the path names the same webhook.
-	if got, err := e.A.C.GetWebhook(ctx, strings.ToUpper(created[0].Uuid.String())); err != nil || got.Uuid != created[0].Uuid {
+	if got, err := e.A.C.GetWebhook(ctx, strings.ToUpper(created[0].UUID.String())); err != nil || got.UUID != created[0].UUID {
 		t.Errorf("get by upper-case uuid: %v, %v", got, err)
 	}
 
@@ -206,7 +206,7 @@ func TestUpdateWebhookFields(t *testing.T) {
 	e := newEnv(t)
 	ctx := t.Context()
 	orig := e.create(e.A, createReq("Original"))
-	id := orig.Uuid
+	id := orig.UUID
 	want := *orig
 
 	// update applies req, then checks that exactly the fields mutate changed
@@ -214,7 +214,7 @@ func TestUpdateWebhookFields(t *testing.T) {
 	update := func(step string, req client.UpdateWebhookRequest, mutate func(w *client.Webhook)) {
 		t.Helper()
 		e.clock.Advance(time.Minute)
-		req.Uuid = id
+		req.UUID = id
 		if err := e.A.C.UpdateWebhook(ctx, req); err != nil {
 			t.Fatalf("%s: %v", step, err)
 		}
@@ -227,8 +227,8 @@ func TestUpdateWebhookFields(t *testing.T) {
 
 	update("name", client.UpdateWebhookRequest{Name: client.Ptr("Renamed Hook")},
 		func(w *client.Webhook) { w.Name = "Renamed Hook" })
-	update("url", client.UpdateWebhookRequest{Url: client.Ptr("http://hooks.example.net:8443/in?x=1")},
-		func(w *client.Webhook) { w.Url = "http://hooks.example.net:8443/in?x=1" })
+	update("url", client.UpdateWebhookRequest{URL: client.Ptr("http://hooks.example.net:8443/in?x=1")},
+		func(w *client.Webhook) { w.URL = "http://hooks.example.net:8443/in?x=1" })
 	update("events", client.UpdateWebhookRequest{Events: &[]client.SubscribableEventType{"inbound.received", "outbound.opened"}},
 		func(w *client.Webhook) {
 			w.Events = []client.SubscribableEventType{"inbound.received", "outbound.opened"}
@@ -271,28 +271,28 @@ func TestDeleteWebhook(t *testing.T) {
 	keep := e.create(e.A, createReq("Keep"))
 	gone := e.create(e.A, createReq("Gone"))
 
-	m := e.doJSON(rawReq{method: "DELETE", path: "/webhooks/" + gone.Uuid.String()}, 200)
+	m := e.doJSON(rawReq{method: "DELETE", path: "/webhooks/" + gone.UUID.String()}, 200)
 	if m["success"] != true || m["message"] != "Webhook deleted successfully" {
 		t.Errorf("delete envelope = %v", m)
 	}
-	if _, err := e.A.C.GetWebhook(ctx, gone.Uuid.String()); !client.IsNotFound(err) {
+	if _, err := e.A.C.GetWebhook(ctx, gone.UUID.String()); !client.IsNotFound(err) {
 		t.Errorf("get after delete: %v, want 404", err)
 	}
-	if err := e.A.C.DeleteWebhook(ctx, gone.Uuid.String()); !client.IsNotFound(err) {
+	if err := e.A.C.DeleteWebhook(ctx, gone.UUID.String()); !client.IsNotFound(err) {
 		t.Errorf("second delete: %v, want 404", err)
 	}
-	if err := e.A.C.UpdateWebhook(ctx, client.UpdateWebhookRequest{Uuid: gone.Uuid, Name: client.Ptr("Zombie")}); !client.IsNotFound(err) {
+	if err := e.A.C.UpdateWebhook(ctx, client.UpdateWebhookRequest{UUID: gone.UUID, Name: client.Ptr("Zombie")}); !client.IsNotFound(err) {
 		t.Errorf("update after delete: %v, want 404", err)
 	}
 	list, err := e.A.C.ListWebhooks(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(list) != 1 || list[0].Uuid != keep.Uuid {
-		t.Errorf("list after delete = %v, want only %s", list, keep.Uuid)
+	if len(list) != 1 || list[0].UUID != keep.UUID {
+		t.Errorf("list after delete = %v, want only %s", list, keep.UUID)
 	}
 	// Via the client as well.
-	if err := e.A.C.DeleteWebhook(ctx, keep.Uuid.String()); err != nil {
+	if err := e.A.C.DeleteWebhook(ctx, keep.UUID.String()); err != nil {
 		t.Fatal(err)
 	}
 	if list, _ := e.A.C.ListWebhooks(ctx); len(list) != 0 {

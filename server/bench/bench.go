@@ -878,7 +878,7 @@ func (g *generator) event(seq, t0 int64) client.Event {
 	id := fmt.Sprintf("evt_b%s_%d", g.runID, seq)
 	user := "api-user"
 	data := json.RawMessage(eventData(g.runID, seq, t0, g.cfg.PayloadBytes))
-	return client.Event{AccountId: g.account, Type: "outbound.delivered", Id: &id, User: &user, Data: &data}
+	return client.Event{AccountID: g.account, Type: "outbound.delivered", ID: &id, User: &user, Data: &data}
 }
 
 // eventData is the data object every event carries: the run, the sequence

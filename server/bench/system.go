@@ -237,7 +237,7 @@ func (s *system) createWebhooks(ctx context.Context, base string, n int) ([]stri
 	for k := range n {
 		req := client.CreateWebhookRequest{
 			Name:   fmt.Sprintf("bench %d", k),
-			Url:    fmt.Sprintf("%s/h/%d", base, k),
+			URL:    fmt.Sprintf("%s/h/%d", base, k),
 			Events: []client.SubscribableEventType{"outbound.delivered"},
 		}
 		for try := 0; ; try++ {
@@ -251,7 +251,7 @@ func (s *system) createWebhooks(ctx context.Context, base string, n int) ([]stri
 				s.deleteWebhooks(uuids)
 				return nil, fmt.Errorf("create webhook %d: %w", k, err)
 			}
-			uuids = append(uuids, w.Uuid.String())
+			uuids = append(uuids, w.UUID.String())
 			break
 		}
 	}

@@ -296,7 +296,7 @@ func testBrowserFlows(t *testing.T, o envOpts) {
 	b.wantText(".notice", "Secret rotated")
 	newSecret := b.text("#secret-value")
 	b.wantText("#grace", "Grace period: the previous secret also signs deliveries until")
-	w, err := e.A.C.GetWebhook(t.Context(), hooks[0].Uuid.String())
+	w, err := e.A.C.GetWebhook(t.Context(), hooks[0].UUID.String())
 	if err != nil || w.Secret == nil || *w.Secret != newSecret || newSecret == oldSecret {
 		t.Fatalf("after rotating the API has %v (%v); the page showed %q, the old one %q", w.Secret, err, newSecret, oldSecret)
 	}
@@ -322,7 +322,7 @@ func TestBrowserInertMarkup(t *testing.T) {
 	const payload = `<img src=x onerror=alert(1)><script>alert(2)</script>`
 	evil := newReceiver(t, http.StatusOK, payload)
 	// A URL may carry markup in its query: the API takes it.
-	w, err := e.A.C.CreateWebhook(t.Context(), client.CreateWebhookRequest{Name: "Evil", Url: evil.URL + "/?q=" + payload,
+	w, err := e.A.C.CreateWebhook(t.Context(), client.CreateWebhookRequest{Name: "Evil", URL: evil.URL + "/?q=" + payload,
 		Events: []client.SubscribableEventType{"outbound.delivered"}})
 	if err != nil {
 		t.Fatal(err)
@@ -345,10 +345,10 @@ func TestBrowserInertMarkup(t *testing.T) {
 
 	// A receiver answering markup.
 	plain := e.hook(e.A, "Plain", evil.URL+"/hooks")
-	b.open(e.url + "/portal/webhooks/" + w.Uuid.String())
+	b.open(e.url + "/portal/webhooks/" + w.UUID.String())
 	b.wantText(".url", payload)
 	b.usable("endpoint with markup")
-	b.open(e.url + "/portal/webhooks/" + plain.Uuid.String())
+	b.open(e.url + "/portal/webhooks/" + plain.UUID.String())
 	b.click("#send-test")
 	b.wantText("#test-body", payload)
 	b.usable("test result with markup")
@@ -381,7 +381,7 @@ func TestBrowserScreenshots(t *testing.T) {
 	e.hook(e.A, "Staging", "https://staging.example.com/hooks")
 	// An endpoint that is down: its bounces fail every attempt.
 	down := newReceiver(t, http.StatusBadGateway, `{"error":"upstream CRM unavailable"}`)
-	crm, err := e.A.C.CreateWebhook(t.Context(), client.CreateWebhookRequest{Name: "Legacy CRM", Url: down.URL + "/crm",
+	crm, err := e.A.C.CreateWebhook(t.Context(), client.CreateWebhookRequest{Name: "Legacy CRM", URL: down.URL + "/crm",
 		Events: []client.SubscribableEventType{"outbound.bounced"}})
 	if err != nil {
 		t.Fatal(err)
@@ -415,7 +415,7 @@ func TestBrowserScreenshots(t *testing.T) {
 		return true
 	})
 	// And a test that failed for good.
-	if _, err := e.A.C.TestWebhook(t.Context(), billing.Uuid.String(), "outbound.bounced"); err != nil {
+	if _, err := e.A.C.TestWebhook(t.Context(), billing.UUID.String(), "outbound.bounced"); err != nil {
 		t.Fatal(err)
 	}
 
@@ -423,7 +423,7 @@ func TestBrowserScreenshots(t *testing.T) {
 	b.open(e.mint(e.A))
 	pages := []struct{ name, path string }{
 		{"endpoints", "/portal/"},
-		{"endpoint", "/portal/webhooks/" + billing.Uuid.String()},
+		{"endpoint", "/portal/webhooks/" + billing.UUID.String()},
 		{"deliveries", "/portal/deliveries"},
 		{"events", "/portal/events"},
 		{"stats", "/portal/stats"},
@@ -434,7 +434,7 @@ func TestBrowserScreenshots(t *testing.T) {
 		b.usable(p.name)
 		b.screenshot(p.name)
 	}
-	b.open(e.url + "/portal/deliveries?status=failed&webhook=" + crm.Uuid.String())
+	b.open(e.url + "/portal/deliveries?status=failed&webhook=" + crm.UUID.String())
 	b.click(`#deliveries tbody a`)
 	b.wantText(".attempt", "upstream CRM unavailable")
 	b.usable("delivery")

@@ -151,7 +151,7 @@ func (p *Portal) hookNames(r *http.Request, s *session) (map[string]string, erro
 	}
 	out := make(map[string]string, len(list.Webhooks))
 	for _, w := range list.Webhooks {
-		out[w.Uuid.String()] = w.Name
+		out[w.UUID.String()] = w.Name
 	}
 	return out, nil
 }
@@ -247,7 +247,7 @@ func envelope(rec *store.DeliveryRecord) string {
 func (p *Portal) replay(w http.ResponseWriter, r *http.Request, s *session) {
 	eventID := r.PostFormValue("event_id")
 	hookID := r.PostFormValue("webhook")
-	body := models.ReplayRequest{EventId: &eventID}
+	body := models.ReplayRequest{EventID: &eventID}
 	back := "/deliveries"
 	if hookID != "" {
 		if !isUUID(hookID) {
@@ -259,7 +259,7 @@ func (p *Portal) replay(w http.ResponseWriter, r *http.Request, s *session) {
 			p.fail(w, r, s, http.StatusNotFound, "There is no such delivery.")
 			return
 		}
-		body.Uuid = &u
+		body.UUID = &u
 		back = "/deliveries/" + url.PathEscape(eventID) + "/" + strings.ToLower(hookID)
 	}
 	if err := p.call(r, s, http.MethodPost, "/webhooks/replay", body, nil); err != nil {

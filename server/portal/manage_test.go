@@ -27,7 +27,7 @@ func TestManageEndpoint(t *testing.T) {
 func testManageEndpoint(t *testing.T, o envOpts) {
 	e := newEnv(t, o)
 	w := e.hook(e.A, "Orders", "https://example.com/orders")
-	id := w.Uuid.String()
+	id := w.UUID.String()
 	b, tok := e.signedIn(e.A)
 	page := e.url + "/portal/webhooks/" + id
 
@@ -38,7 +38,7 @@ func testManageEndpoint(t *testing.T, o envOpts) {
 	}
 	got, _ := e.A.C.GetWebhook(t.Context(), id)
 	users, _ := got.FilterUsers.Get()
-	if got.Name != "Orders v2" || got.Url != "https://example.com/v2" || len(got.Events) != 2 || len(users) != 1 || !got.FilterDomains.IsNull() {
+	if got.Name != "Orders v2" || got.URL != "https://example.com/v2" || len(got.Events) != 2 || len(users) != 1 || !got.FilterDomains.IsNull() {
 		t.Fatalf("after saving, the API has %+v", got)
 	}
 	if p := b.get(e.url + p.header.Get("Location")); !strings.Contains(p.body, "Changes saved.") || !strings.Contains(p.body, `value="api-user"`) {
@@ -98,7 +98,7 @@ func testDeliveryLog(t *testing.T, o envOpts) {
 	defer rcv.Close()
 	hitsOf := func(path string) int { mu.Lock(); defer mu.Unlock(); return hits[path] }
 	good := e.hook(e.A, "Good", rcv.URL+"/good")
-	bad, err := e.A.C.CreateWebhook(t.Context(), client.CreateWebhookRequest{Name: "Bad", Url: rcv.URL + "/bad",
+	bad, err := e.A.C.CreateWebhook(t.Context(), client.CreateWebhookRequest{Name: "Bad", URL: rcv.URL + "/bad",
 		Events: []client.SubscribableEventType{"outbound.delivered", "outbound.bounced"}})
 	if err != nil {
 		t.Fatal(err)
@@ -132,10 +132,10 @@ func testDeliveryLog(t *testing.T, o envOpts) {
 	from, to := day.Format("2006-01-02T15:04"), day.Add(9*time.Minute).Format("2006-01-02T15:04")
 	for q, want := range map[string]int{
 		"":                               121,
-		"?webhook=" + good.Uuid.String(): 60,
+		"?webhook=" + good.UUID.String(): 60,
 		"?event_type=outbound.bounced":   1,
 		"?status=failed":                 61,
-		"?status=success&webhook=" + bad.Uuid.String():   0,
+		"?status=success&webhook=" + bad.UUID.String():   0,
 		"?from=" + from + "&to=" + to:                    20, // minutes 0 to 9, both ends included
 		"?from=" + from + "&to=" + to + "&status=failed": 10,
 	} {
@@ -176,7 +176,7 @@ func testDeliveryLog(t *testing.T, o envOpts) {
 	})
 	// A delivery of one of a known event's webhooks only.
 	goodBefore := hitsOf("/good")
-	_, rest, _ = strings.Cut(b.get(e.url+"/portal/deliveries?webhook="+good.Uuid.String()).body, `href="/portal/deliveries/`)
+	_, rest, _ = strings.Cut(b.get(e.url+"/portal/deliveries?webhook="+good.UUID.String()).body, `href="/portal/deliveries/`)
 	gpath, _, _ := strings.Cut(rest, `"`)
 	gEvent, gHook, _ := strings.Cut(gpath, "/")
 	badBefore := hitsOf("/bad")
@@ -187,7 +187,7 @@ func testDeliveryLog(t *testing.T, o envOpts) {
 	waitFor(t, "the replayed delivery", func() bool { return hitsOf("/good") == goodBefore+1 })
 	// The same event's delivery to Bad was not re-queued (a replay of both
 	// would have been claimed in the same batch as Good's).
-	other := b.get(e.url + "/portal/deliveries/" + gEvent + "/" + bad.Uuid.String())
+	other := b.get(e.url + "/portal/deliveries/" + gEvent + "/" + bad.UUID.String())
 	if hitsOf("/bad") != badBefore || !strings.Contains(other.body, "Attempt 1") || strings.Contains(other.body, "Attempt 2") {
 		t.Errorf("replaying one delivery reached the other endpoint too")
 	}

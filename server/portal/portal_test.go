@@ -30,7 +30,7 @@ func (e *env) signedIn(tn tenant) (*browser, string) {
 
 func (e *env) hook(tn tenant, name, u string) *client.Webhook {
 	e.t.Helper()
-	w, err := tn.C.CreateWebhook(e.t.Context(), client.CreateWebhookRequest{Name: name, Url: u, Events: []client.SubscribableEventType{"outbound.delivered"}})
+	w, err := tn.C.CreateWebhook(e.t.Context(), client.CreateWebhookRequest{Name: name, URL: u, Events: []client.SubscribableEventType{"outbound.delivered"}})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func TestCSRF(t *testing.T) {
 		return v
 	}
 	for name, v := range map[string]url.Values{"no token": form(""), "wrong token": form("x" + tok[1:]), "another session's token": form(otherTok)} {
-		for _, path := range []string{"/portal/webhooks/new", "/portal/webhooks/" + w.Uuid.String(), "/portal/webhooks/" + w.Uuid.String() + "/delete", "/portal/logout"} {
+		for _, path := range []string{"/portal/webhooks/new", "/portal/webhooks/" + w.UUID.String(), "/portal/webhooks/" + w.UUID.String() + "/delete", "/portal/logout"} {
 			p := b.do("POST", e.url+path, v)
 			if p.status != http.StatusForbidden {
 				t.Errorf("%s to %s: %d, want 403", name, path, p.status)
@@ -156,7 +156,7 @@ func TestCSRF(t *testing.T) {
 		}
 	}
 	// The right token from another site (Sec-Fetch-Site) is refused too.
-	req, _ := http.NewRequestWithContext(t.Context(), "POST", e.url+"/portal/webhooks/"+w.Uuid.String()+"/delete", strings.NewReader(url.Values{"csrf": {tok}}.Encode()))
+	req, _ := http.NewRequestWithContext(t.Context(), "POST", e.url+"/portal/webhooks/"+w.UUID.String()+"/delete", strings.NewReader(url.Values{"csrf": {tok}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Sec-Fetch-Site", "cross-site")
 	resp, err := b.hc.Do(req)
@@ -193,15 +193,15 @@ func testTenantIsolation(t *testing.T, o envOpts) {
 	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer rcv.Close()
 	wb := e.hook(e.B, "Bravo hook", rcv.URL)
-	res, err := e.B.C.TestWebhook(t.Context(), wb.Uuid.String(), "")
+	res, err := e.B.C.TestWebhook(t.Context(), wb.UUID.String(), "")
 	if err != nil || !res.Delivered {
 		t.Fatalf("B's test send: %+v %v", res, err)
 	}
-	before, _ := e.B.C.GetWebhook(t.Context(), wb.Uuid.String())
+	before, _ := e.B.C.GetWebhook(t.Context(), wb.UUID.String())
 	b, tok := e.signedIn(e.A)
-	bID, missing := wb.Uuid.String(), "0b7e4a3c-9d1f-4c2a-8e5b-6f7a8b9c0d1e"
+	bID, missing := wb.UUID.String(), "0b7e4a3c-9d1f-4c2a-8e5b-6f7a8b9c0d1e"
 	gets := []string{"/portal/webhooks/%s", "/portal/webhooks/%s?reveal=secret", "/portal/docs?webhook=%s&reveal=secret",
-		"/portal/deliveries/" + res.EventId + "/%s"}
+		"/portal/deliveries/" + res.EventID + "/%s"}
 	for _, g := range gets {
 		pb, pm := b.get(e.url+strings.ReplaceAll(g, "%s", bID)), b.get(e.url+strings.ReplaceAll(g, "%s", missing))
 		if pb.status != http.StatusNotFound || pb.status != pm.status || strings.ReplaceAll(pb.body, bID, missing) != pm.body {
@@ -217,7 +217,7 @@ func testTenantIsolation(t *testing.T, o envOpts) {
 		"/portal/webhooks/%s/rotate": {"grace": {"0"}},
 		"/portal/webhooks/%s/test":   {"event_type": {"outbound.delivered"}},
 		"/portal/webhooks/%s/delete": {},
-		"/portal/replay":             {"event_id": {res.EventId}, "webhook": {"%s"}},
+		"/portal/replay":             {"event_id": {res.EventID}, "webhook": {"%s"}},
 	}
 	for path, v := range posts {
 		answer := func(id string) page {
@@ -233,18 +233,18 @@ func testTenantIsolation(t *testing.T, o envOpts) {
 		}
 	}
 	// Replaying B's event without naming a webhook finds nothing either.
-	if p := b.do("POST", e.url+"/portal/replay", url.Values{"csrf": {tok}, "event_id": {res.EventId}}); p.status != http.StatusNotFound {
+	if p := b.do("POST", e.url+"/portal/replay", url.Values{"csrf": {tok}, "event_id": {res.EventID}}); p.status != http.StatusNotFound {
 		t.Errorf("replay of B's event: %d", p.status)
 	}
 	// Lists and filters show nothing of B's.
 	for _, g := range []string{"/portal/", "/portal/deliveries", "/portal/deliveries?webhook=" + bID, "/portal/stats", "/portal/docs"} {
 		p := b.get(e.url + g)
-		if p.status != http.StatusOK || strings.Contains(p.body, bID) || strings.Contains(p.body, res.EventId) || strings.Contains(p.body, "Bravo hook") {
+		if p.status != http.StatusOK || strings.Contains(p.body, bID) || strings.Contains(p.body, res.EventID) || strings.Contains(p.body, "Bravo hook") {
 			t.Errorf("GET %s: %d, shows B's things", g, p.status)
 		}
 	}
 	after, _ := e.B.C.GetWebhook(t.Context(), bID)
-	if after.Name != before.Name || *after.Secret != *before.Secret || after.Status != before.Status || after.Url != before.Url {
+	if after.Name != before.Name || *after.Secret != *before.Secret || after.Status != before.Status || after.URL != before.URL {
 		t.Errorf("B's webhook changed: %+v -> %+v", before, after)
 	}
 }
@@ -479,7 +479,7 @@ func TestStatsAndRates(t *testing.T) {
 	defer rcv.Close()
 	w := e.hook(e.A, "Counted", rcv.URL)
 	for range 8 {
-		if _, err := e.A.C.TestWebhook(t.Context(), w.Uuid.String(), ""); err != nil {
+		if _, err := e.A.C.TestWebhook(t.Context(), w.UUID.String(), ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -488,7 +488,7 @@ func TestStatsAndRates(t *testing.T) {
 	if !strings.Contains(home.body, "75 %") || !strings.Contains(home.body, "(2 failed)") {
 		t.Errorf("list without 75 %% and 2 failed:\n%s", home.body)
 	}
-	for _, u := range []string{"/portal/stats", "/portal/webhooks/" + w.Uuid.String()} {
+	for _, u := range []string{"/portal/stats", "/portal/webhooks/" + w.UUID.String()} {
 		p := b.get(e.url + u)
 		if !strings.Contains(p.body, "UTC: 6 delivered, 2 failed, 0 pending") {
 			t.Errorf("%s: no bar with 6 delivered and 2 failed", u)

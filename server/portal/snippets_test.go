@@ -249,7 +249,7 @@ func TestDocsInsertSecret(t *testing.T) {
 	if strings.Contains(p.body, *w.Secret) || strings.Count(p.body, portal.SecretPlaceholder) != 5 {
 		t.Fatalf("docs before asking: secret shown or placeholder missing")
 	}
-	p = b.get(e.url + "/portal/docs?" + url.Values{"webhook": {w.Uuid.String()}, "reveal": {"secret"}}.Encode())
+	p = b.get(e.url + "/portal/docs?" + url.Values{"webhook": {w.UUID.String()}, "reveal": {"secret"}}.Encode())
 	p.body = html.UnescapeString(p.body) // a secret's "+" is written &#43;
 	if p.status != http.StatusOK || strings.Count(p.body, *w.Secret) != 5 || strings.Contains(p.body, portal.SecretPlaceholder) {
 		t.Fatalf("docs with the secret: %d, %d copies of it", p.status, strings.Count(p.body, *w.Secret))

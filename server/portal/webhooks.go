@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/oapi-codegen/nullable"
 
 	"github.com/jetwebhooks/jetwebhooks/gen/models"
+	"github.com/jetwebhooks/jetwebhooks/nullable"
 	"github.com/jetwebhooks/jetwebhooks/server/store"
 )
 
@@ -31,7 +31,7 @@ type hookView struct {
 }
 
 func newHookView(w models.Webhook) *hookView {
-	return &hookView{Webhook: w, ID: w.Uuid.String(), Enabled: w.Status == models.WebhookStatusEnabled}
+	return &hookView{Webhook: w, ID: w.UUID.String(), Enabled: w.Status == models.WebhookStatusEnabled}
 }
 
 func (h *hookView) FilterUsersText() string   { return listText(h.FilterUsers) }
@@ -89,7 +89,7 @@ func readForm(r *http.Request) *form {
 }
 
 func formFrom(h *hookView) *form {
-	return &form{Name: h.Name, URL: h.Url, FilterUsers: h.FilterUsersText(), FilterDomains: h.FilterDomainsText(),
+	return &form{Name: h.Name, URL: h.URL, FilterUsers: h.FilterUsersText(), FilterDomains: h.FilterDomainsText(),
 		Events: h.EventNames(), Enabled: h.Enabled}
 }
 
@@ -178,7 +178,7 @@ func (p *Portal) createWebhook(w http.ResponseWriter, r *http.Request, s *sessio
 	if f.Enabled {
 		status = models.StatusInputEnabled
 	}
-	body := models.CreateWebhookRequest{Name: f.Name, Url: f.URL, Events: f.events(), Status: &status}
+	body := models.CreateWebhookRequest{Name: f.Name, URL: f.URL, Events: f.events(), Status: &status}
 	if l := splitList(f.FilterUsers); l != nil {
 		body.FilterUsers = nullable.NewNullableWithValue(models.FilterList(l))
 	}
@@ -198,7 +198,7 @@ func (p *Portal) createWebhook(w http.ResponseWriter, r *http.Request, s *sessio
 		p.apiFailed(w, r, s, err)
 		return
 	}
-	p.redirect(w, r, "/webhooks/"+out.Webhook.Uuid.String(), "created")
+	p.redirect(w, r, "/webhooks/"+out.Webhook.UUID.String(), "created")
 }
 
 // getHook reads one webhook of the session's account through the API: any
@@ -252,7 +252,7 @@ func (p *Portal) updateWebhook(w http.ResponseWriter, r *http.Request, s *sessio
 	f := readForm(r)
 	f.Enabled = h.Enabled
 	ev := models.EventList(f.events())
-	body := models.UpdateWebhookRequest{Uuid: h.Uuid, Name: &f.Name, Url: &f.URL, Events: &ev,
+	body := models.UpdateWebhookRequest{UUID: h.UUID, Name: &f.Name, URL: &f.URL, Events: &ev,
 		FilterUsers: filterValue(f.FilterUsers), FilterDomains: filterValue(f.FilterDomains)}
 	if err := p.call(r, s, http.MethodPatch, "/webhooks", body, nil); err != nil {
 		var ae *apiError
@@ -277,7 +277,7 @@ func (p *Portal) setStatus(w http.ResponseWriter, r *http.Request, s *session) {
 	if on {
 		st, notice = models.StatusInputEnabled, "enabled"
 	}
-	if err := p.call(r, s, http.MethodPatch, "/webhooks", models.UpdateWebhookRequest{Uuid: h.Uuid, Status: &st}, nil); err != nil {
+	if err := p.call(r, s, http.MethodPatch, "/webhooks", models.UpdateWebhookRequest{UUID: h.UUID, Status: &st}, nil); err != nil {
 		p.apiFailed(w, r, s, err)
 		return
 	}
