@@ -17,8 +17,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/jetwebhooks/jetwebhooks/internal/accounts"
 	"github.com/jetwebhooks/jetwebhooks/server"
-	"github.com/jetwebhooks/jetwebhooks/server/accounts"
 )
 
 // syncBuffer is a log sink the server's goroutines may write to while the

@@ -10,7 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/jetwebhooks/jetwebhooks/server/portal"
+	"github.com/jetwebhooks/jetwebhooks/internal/portal"
 	"github.com/jetwebhooks/jetwebhooks/server/store"
 )
 

@@ -13,8 +13,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/jetwebhooks/jetwebhooks/internal/contract"
 	"github.com/jetwebhooks/jetwebhooks/server"
-	"github.com/jetwebhooks/jetwebhooks/server/contract"
 )
 
 // Start serves a server on a loopback port until the test ends and returns
