@@ -1,12 +1,15 @@
 package server
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -75,6 +78,17 @@ func (s *Server) portalListening(ln net.Listener) {
 	}
 }
 
-// PortalLinks returns the portal's link minter (nil with the portal off),
-// for programs that mint links without HTTP.
-func (s *Server) PortalLinks() *portal.Links { return s.links }
+// ErrPortalOff is what MintPortalLink returns when Config.Portal.Off
+// switched the customer portal off.
+var ErrPortalOff = errors.New("server: the customer portal is switched off")
+
+// MintPortalLink mints a single-use sign-in link to the customer portal for
+// accountID, as POST /portal/sessions does, for programs that mint links
+// without HTTP. It returns the link and when it
+// expires (Config.Portal.LinkTTL), or ErrPortalOff.
+func (s *Server) MintPortalLink(ctx context.Context, accountID string) (link string, expires time.Time, err error) {
+	if s.links == nil {
+		return "", time.Time{}, ErrPortalOff
+	}
+	return s.links.MintLink(ctx, accountID)
+}

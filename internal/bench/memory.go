@@ -315,7 +315,7 @@ func RunMemory(ctx context.Context, cfg MemoryConfig) (*MemoryResult, error) {
 	}
 	stopEngine()
 	<-engDone
-	res.EngineCounters = scrapeEngine(srv.Metrics().Handler())
+	res.EngineCounters = scrapeEngine(srv.MetricsHandler())
 	res.Requests = rcv.requests.Load() - rcv.raw.Load()
 	if cfg.CPUProfile != nil {
 		pprof.StopCPUProfile()

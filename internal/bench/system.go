@@ -90,7 +90,7 @@ func openLocal(ctx context.Context, cfg *Config) (_ *system, err error) {
 	if err != nil {
 		return nil, err
 	}
-	sys.counters = func() EngineCounters { return scrapeEngine(srv.Metrics().Handler()) }
+	sys.counters = func() EngineCounters { return scrapeEngine(srv.MetricsHandler()) }
 	s := srv.Store()
 	sys.idle = func(ctx context.Context) bool {
 		qs, err := s.QueueStats(ctx, time.Now())

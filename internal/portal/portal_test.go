@@ -1,6 +1,7 @@
 package portal_test
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -396,12 +397,27 @@ func testPathPrefix(t *testing.T, e *env) {
 	}
 }
 
+// TestMintPortalLinkWithoutHTTP: a program embedding the server mints a
+// link with Server.MintPortalLink, and the link signs in like one from the API.
+func TestMintPortalLinkWithoutHTTP(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{})
+	link, expires, err := e.srv.MintPortalLink(t.Context(), e.A.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(link, e.url+"/portal/") || !expires.After(time.Now()) {
+		t.Errorf("MintPortalLink = %q, %v", link, expires)
+	}
+	newBrowser(t).login(link)
+}
+
 // TestSwitchedOff: with the portal off there are no pages and no links.
 func TestSwitchedOff(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOpts{cfg: func(c *server.Config) { c.Portal.Off = true }})
-	if e.srv.PortalLinks() != nil {
-		t.Error("links with the portal off")
+	if _, _, err := e.srv.MintPortalLink(t.Context(), "acc_x"); !errors.Is(err, server.ErrPortalOff) {
+		t.Errorf("MintPortalLink with the portal off: err = %v, want ErrPortalOff", err)
 	}
 	resp, err := http.Get(e.url + "/portal/")
 	if err != nil {
