@@ -14,7 +14,7 @@ package api_test
 // sends go through the real delivery engine to a webhook on a closed
 // loopback port, which fails at once. Run the seeds with go test, or fuzz:
 //
-//	go test ./server/api/ -run '^$' -fuzz FuzzPostBodies -fuzztime 60s
+//	go test ./internal/api/ -run '^$' -fuzz FuzzPostBodies -fuzztime 60s
 
 import (
 	"bytes"

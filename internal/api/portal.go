@@ -10,7 +10,7 @@ import (
 	"github.com/jetwebhooks/jetwebhooks/server/store"
 )
 
-// PortalLinks mints sign-in links to the customer portal (server/portal).
+// PortalLinks mints sign-in links to the customer portal (internal/portal).
 type PortalLinks interface {
 	// MintLink stores a single-use link token of the account and returns
 	// the link and when it expires.
