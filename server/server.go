@@ -238,6 +238,7 @@ type Server struct {
 	publisher *ingest.Publisher
 	metrics   *metrics.Metrics
 	links     *portal.Links
+	linksMu   sync.Mutex // guards links.BaseURL between Serve and MintPortalLink
 	log       *slog.Logger
 	// Bootstrap holds what a first start generated (nil otherwise).
 	Bootstrap *Bootstrap

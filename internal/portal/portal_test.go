@@ -405,6 +405,10 @@ func testPathPrefix(t *testing.T, e *env) {
 func TestMintPortalLinkWithoutHTTP(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOpts{})
+	// Serving: links point at the address listened on from now on.
+	if _, err := e.A.C.ListWebhooks(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	link, expires, err := e.srv.MintPortalLink(t.Context(), e.A.ID)
 	if err != nil {
 		t.Fatal(err)
