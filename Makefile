@@ -87,10 +87,10 @@ bench:
 # Go benchmarks of the hot paths; the PostgreSQL ones run when JETWEBHOOKS_TEST_POSTGRES
 # is set. Compare runs with BENCHCOUNT=6 and benchstat (golang.org/x/perf/cmd/benchstat).
 bench-go:
-	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) ./server/api ./server/store/... ./server/delivery ./signature
+	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) ./internal/api ./server/store/... ./internal/delivery ./signature
 
 # Screenshots of the customer portal for the README, taken by its browser test
 # in headless Chromium (apt-get install chromium).
 screenshots:
 	mkdir -p docs/portal
-	JETWEBHOOKS_TEST_BROWSER=required JETWEBHOOKS_PORTAL_SCREENSHOTS=$(CURDIR)/docs/portal $(GO) test -count=1 -run '^TestBrowserScreenshots$$' ./server/portal/
+	JETWEBHOOKS_TEST_BROWSER=required JETWEBHOOKS_PORTAL_SCREENSHOTS=$(CURDIR)/docs/portal $(GO) test -count=1 -run '^TestBrowserScreenshots$$' ./internal/portal/

@@ -17,11 +17,11 @@ import (
 	"time"
 
 	"github.com/jetwebhooks/jetwebhooks/client"
-	"github.com/jetwebhooks/jetwebhooks/server/accounts"
-	"github.com/jetwebhooks/jetwebhooks/server/api"
-	"github.com/jetwebhooks/jetwebhooks/server/delivery"
-	"github.com/jetwebhooks/jetwebhooks/server/egress"
-	"github.com/jetwebhooks/jetwebhooks/server/ingest"
+	"github.com/jetwebhooks/jetwebhooks/internal/accounts"
+	"github.com/jetwebhooks/jetwebhooks/internal/api"
+	"github.com/jetwebhooks/jetwebhooks/internal/delivery"
+	"github.com/jetwebhooks/jetwebhooks/internal/egress"
+	"github.com/jetwebhooks/jetwebhooks/internal/ingest"
 	"github.com/jetwebhooks/jetwebhooks/server/store/sqlitestore"
 	"github.com/jetwebhooks/jetwebhooks/signature"
 )

@@ -16,9 +16,9 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/jetwebhooks/jetwebhooks/client"
+	"github.com/jetwebhooks/jetwebhooks/internal/contract"
+	"github.com/jetwebhooks/jetwebhooks/internal/pgtest"
 	"github.com/jetwebhooks/jetwebhooks/server"
-	"github.com/jetwebhooks/jetwebhooks/server/contract"
-	"github.com/jetwebhooks/jetwebhooks/server/store/pgstore/pgtest"
 )
 
 // TestNoSecretInClearAtRest drives a server through creates (with and

@@ -15,8 +15,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/jetwebhooks/jetwebhooks/client"
+	"github.com/jetwebhooks/jetwebhooks/internal/contract"
 	"github.com/jetwebhooks/jetwebhooks/server"
-	"github.com/jetwebhooks/jetwebhooks/server/contract"
 	"github.com/jetwebhooks/jetwebhooks/server/store/sqlitestore"
 )
 

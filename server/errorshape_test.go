@@ -17,8 +17,8 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/jetwebhooks/jetwebhooks/internal/accounts"
 	"github.com/jetwebhooks/jetwebhooks/server"
-	"github.com/jetwebhooks/jetwebhooks/server/accounts"
 )
 
 // syncBuffer is a log sink the server's goroutines may write to while the
@@ -83,9 +83,9 @@ func TestEveryErrorIsJSON(t *testing.T) {
 	})
 	// A test-only route that panics with something no client may see.
 	const secret = "secret-internal-detail"
-	e.srv.API().Echo().GET("/test-panic", func(echo.Context) error { panic(secret + ": database password is hunter2") })
+	e.srv.EchoForTest().GET("/test-panic", func(echo.Context) error { panic(secret + ": database password is hunter2") })
 	// A panic whose value is an HTTP error must not choose the answer.
-	e.srv.API().Echo().GET("/test-panic-status", func(echo.Context) error { panic(echo.NewHTTPError(http.StatusTeapot, secret)) })
+	e.srv.EchoForTest().GET("/test-panic-status", func(echo.Context) error { panic(echo.NewHTTPError(http.StatusTeapot, secret)) })
 	_, key, err := accounts.Create(t.Context(), e.raw, "Errors", []string{"u"}, []string{"example.com"}, e.clock.Now())
 	if err != nil {
 		t.Fatal(err)

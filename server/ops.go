@@ -10,7 +10,7 @@ import (
 
 	"github.com/jetwebhooks/jetwebhooks"
 	"github.com/jetwebhooks/jetwebhooks/gen/apiserver"
-	"github.com/jetwebhooks/jetwebhooks/server/api"
+	"github.com/jetwebhooks/jetwebhooks/internal/api"
 )
 
 // mountOps adds the operational routes beside the API: health, readiness,

@@ -1,16 +1,19 @@
 package server
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/jetwebhooks/jetwebhooks/server/portal"
+	"github.com/jetwebhooks/jetwebhooks/internal/portal"
 	"github.com/jetwebhooks/jetwebhooks/server/store"
 )
 
@@ -68,13 +71,32 @@ func (s *Server) mountPortal(e *echo.Echo, st store.Store) error {
 // on (say, port 0 in tests). It runs before the server accepts requests.
 func (s *Server) portalListening(ln net.Listener) {
 	if s.links != nil && s.cfg.Portal.URL == "" {
+		s.linksMu.Lock()
 		s.links.BaseURL = "http://" + ln.Addr().String() + s.cfg.BasePath + portalPath
+		s.linksMu.Unlock()
 		if ap, err := netip.ParseAddrPort(ln.Addr().String()); err == nil && ap.Addr().IsUnspecified() {
 			s.log.Warn("portal links point at an unspecified address; set --portal-url to the portal's public URL", "portal_url", s.links.BaseURL)
 		}
 	}
 }
 
-// PortalLinks returns the portal's link minter (nil with the portal off),
-// for programs that mint links without HTTP.
-func (s *Server) PortalLinks() *portal.Links { return s.links }
+// ErrPortalOff is what MintPortalLink returns when Config.Portal.Off
+// switched the customer portal off.
+var ErrPortalOff = errors.New("server: the customer portal is switched off")
+
+// MintPortalLink mints a single-use sign-in link to the customer portal for
+// accountID, as POST /portal/sessions does, for programs that mint links
+// without HTTP. It returns the link and when it expires
+// (Config.Portal.LinkTTL), or ErrPortalOff. Without Config.Portal.URL, links
+// point at the address Serve listens on once it has started.
+func (s *Server) MintPortalLink(ctx context.Context, accountID string) (link string, expires time.Time, err error) {
+	if s.links == nil {
+		return "", time.Time{}, ErrPortalOff
+	}
+	// Serve may be setting the base URL right now (portalListening); the
+	// API's own minting runs only after it has.
+	s.linksMu.Lock()
+	l := *s.links
+	s.linksMu.Unlock()
+	return l.MintLink(ctx, accountID)
+}

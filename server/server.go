@@ -7,6 +7,11 @@
 //	defer srv.Close()
 //	go srv.Run(ctx)                       // HTTP API on cfg.Addr + delivery
 //	srv.Publish(ctx, server.Event{...})   // publish without HTTP
+//
+// Open picks the backend from Config.DB. To choose and configure it yourself,
+// open a store (sqlitestore.Open, pgstore.Open, or your own store.Store) and
+// pass it to New; to serve Handler on a mux or an HTTP server of your own,
+// run RunBackground beside it. Tests that need a live server use servertest.
 package server
 
 import (
@@ -27,26 +32,42 @@ import (
 	"time"
 
 	"github.com/jetwebhooks/jetwebhooks/gen/apiserver"
-	"github.com/jetwebhooks/jetwebhooks/server/accounts"
-	"github.com/jetwebhooks/jetwebhooks/server/api"
-	"github.com/jetwebhooks/jetwebhooks/server/contract"
-	"github.com/jetwebhooks/jetwebhooks/server/delivery"
-	"github.com/jetwebhooks/jetwebhooks/server/egress"
-	"github.com/jetwebhooks/jetwebhooks/server/ingest"
-	"github.com/jetwebhooks/jetwebhooks/server/metrics"
-	"github.com/jetwebhooks/jetwebhooks/server/portal"
-	"github.com/jetwebhooks/jetwebhooks/server/secretbox"
+	"github.com/jetwebhooks/jetwebhooks/internal/accounts"
+	"github.com/jetwebhooks/jetwebhooks/internal/api"
+	"github.com/jetwebhooks/jetwebhooks/internal/cache"
+	"github.com/jetwebhooks/jetwebhooks/internal/contract"
+	"github.com/jetwebhooks/jetwebhooks/internal/delivery"
+	"github.com/jetwebhooks/jetwebhooks/internal/egress"
+	"github.com/jetwebhooks/jetwebhooks/internal/ingest"
+	"github.com/jetwebhooks/jetwebhooks/internal/metrics"
+	"github.com/jetwebhooks/jetwebhooks/internal/portal"
+	"github.com/jetwebhooks/jetwebhooks/internal/secretbox"
+	"github.com/jetwebhooks/jetwebhooks/internal/wireerrors"
 	"github.com/jetwebhooks/jetwebhooks/server/store"
-	"github.com/jetwebhooks/jetwebhooks/server/store/cache"
 	"github.com/jetwebhooks/jetwebhooks/server/store/sqlitestore"
-	"github.com/jetwebhooks/jetwebhooks/server/wireerrors"
 )
 
-// Event is an event to publish; see ingest.Event.
+// Event is an event to publish with Server.Publish. Its fields are those of
+// POST /events: Type and AccountID are required; ID ("evt_…", optional) makes
+// a repeated publish of the same event a no-op; User (outbound events) and
+// Domain (inbound events) are matched against webhooks' filters; Data, or
+// RawData as JSON (which wins and keeps every digit of its numbers), becomes
+// the envelope's data object; CreatedAt defaults to the time of publishing.
 type Event = ingest.Event
 
 // PublishResult tells what publishing one event did.
-type PublishResult = ingest.Result
+type PublishResult = store.PublishResult
+
+// InputError is the error Publish returns for an invalid event (Index is its
+// position in the batch, Field and Reason what is wrong with it); nothing of
+// the batch was stored. Find it with errors.As.
+type InputError = ingest.InputError
+
+// ContractViolation is one API response that openapi.yaml does not describe,
+// as Config.OnContractViolation receives it: the request's Method and Path,
+// the response's Status, and Err, what is wrong with it; its String method
+// says all of that in one line.
+type ContractViolation = contract.Violation
 
 // Config configures a server. Zero values take the documented defaults.
 type Config struct {
@@ -61,13 +82,22 @@ type Config struct {
 	// EgressAllow opens address ranges the egress policy refuses by default
 	// (loopback, private, …); for local development and tests only.
 	EgressAllow []netip.Prefix
-	// RetrySchedule, DeliveryTimeout, Concurrency: see delivery.Config.
+	// RetrySchedule holds the delay before each delivery attempt; its length
+	// is the number of attempts (default JetEmail's: at once, then after
+	// 30 s, 2 min, 10 min, 1 h and 4 h). DeliveryTimeout bounds one attempt,
+	// connection to last byte (default 10 s). Concurrency is the number of
+	// attempts in flight at once (default 256).
 	RetrySchedule   []time.Duration
 	DeliveryTimeout time.Duration
 	Concurrency     int
-	// PerWebhookConcurrency: see delivery.Config.
+	// PerWebhookConcurrency caps the attempts in flight to one webhook, so a
+	// slow endpoint cannot take every worker (default 64, or Concurrency/2
+	// if that is less; negative: no cap).
 	PerWebhookConcurrency int
-	// PollInterval and Lease: see delivery.Config.
+	// PollInterval is the longest the engine sleeps without checking for
+	// due deliveries (default 1 s). Lease is how long a claimed delivery is
+	// held before another node may take it over (default 2×DeliveryTimeout
+	// + 5 s).
 	PollInterval time.Duration
 	Lease        time.Duration
 	// NodeID names this node in delivery leases (default hostname-pid).
@@ -87,13 +117,14 @@ type Config struct {
 	Now func() time.Time
 	// RateLimit and RateBurst limit requests per API key (default 50/s,
 	// burst 100; negative disables); IngestRateLimit and IngestRateBurst the
-	// ingest token (default unlimited). See api.Config.
+	// ingest token (default unlimited).
 	RateLimit, IngestRateLimit float64
 	RateBurst, IngestRateBurst int
 	// AuthFailureBudget and AuthFailureWindow limit requests with a wrong
 	// API key or ingest token per client address (default 20 per minute;
 	// negative budget: unlimited); TrustedProxies are the proxies whose
-	// X-Forwarded-For names the client. See api.Config.
+	// X-Forwarded-For names the client (the right-most entry that is not
+	// itself a trusted proxy; empty: the peer is the client).
 	AuthFailureBudget int
 	AuthFailureWindow time.Duration
 	TrustedProxies    []netip.Prefix
@@ -114,7 +145,7 @@ type Config struct {
 	// the same authentication, rate limits, validation, idempotency and error
 	// mapping: it gets ours and returns what serves the requests (a struct
 	// embedding ours that overrides one method, or one built on
-	// Unimplemented). See api.Config.Handlers.
+	// Unimplemented).
 	Handlers func(ours apiserver.StrictServerInterface) apiserver.StrictServerInterface
 	// BasePath serves everything under a path prefix ("/hooks": the API at
 	// /hooks/webhooks, the spec at /hooks/openapi.yaml, the docs at
@@ -147,18 +178,19 @@ type Config struct {
 	// cached) for stores several nodes share (PostgreSQL).
 	WebhookCacheTTL time.Duration
 	// IdempotencyLease bounds how long a request holds its Idempotency-Key
-	// (default api.DefaultIdempotencyLease, 45 s): after a crash, a retry of
-	// the same request runs once the lease has passed. See api.Config.
+	// (default DefaultIdempotencyLease, 45 s): after a crash, a retry of the
+	// same request runs once the lease has passed.
 	IdempotencyLease time.Duration
 	// OnContractViolation, if set, receives every response to an API
-	// operation that openapi.yaml does not describe (see package contract).
+	// operation that openapi.yaml does not describe (servertest sets it).
 	// For tests and development: each response is buffered and validated.
-	OnContractViolation func(contract.Violation)
+	OnContractViolation func(ContractViolation)
 	// Portal configures the customer portal (on by default, at /portal/).
 	Portal PortalConfig
 }
 
-// PortalConfig configures the customer portal; see server/portal.
+// PortalConfig configures the customer portal (README, "The customer
+// portal").
 type PortalConfig struct {
 	// Off switches the portal off: no pages, and POST /portal/sessions
 	// answers 503.
@@ -206,6 +238,7 @@ type Server struct {
 	publisher *ingest.Publisher
 	metrics   *metrics.Metrics
 	links     *portal.Links
+	linksMu   sync.Mutex // guards links.BaseURL between Serve and MintPortalLink
 	log       *slog.Logger
 	// Bootstrap holds what a first start generated (nil otherwise).
 	Bootstrap *Bootstrap
@@ -395,8 +428,9 @@ func cacheOptions(cfg Config, st store.Store) cache.Options {
 	return cache.Options{KeyTTL: ttl(cfg.KeyCacheTTL, 2*time.Second), WebhookTTL: ttl(cfg.WebhookCacheTTL, hookDefault), Now: cfg.Now}
 }
 
-// Metrics returns the Prometheus metrics.
-func (s *Server) Metrics() *metrics.Metrics { return s.metrics }
+// MetricsHandler serves the Prometheus metrics in their text format, as
+// /metrics does, for a program that serves them where it likes.
+func (s *Server) MetricsHandler() http.Handler { return s.metrics.Handler() }
 
 // Maintain runs the janitor's chores once: disable webhooks failing for
 // longer than AutoDisableAfter, erase rotated secrets whose grace ended and
@@ -537,13 +571,26 @@ func randomToken(prefix string) (string, error) {
 }
 
 // Handler returns the HTTP API. A program serving it on an http.Server of
-// its own should serve it through wireerrors.Install, as Serve does, or the
+// its own should serve it through InstallWireErrors, as Serve does, or the
 // answers Go's HTTP server gives before the handler runs (431, some 400s)
 // stay text/plain.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// API returns the API, for mounting more routes on its router.
-func (s *Server) API() *api.API { return s.api }
+// InstallWireErrors readies hs to answer, in the API's JSON error shape, the
+// requests Go's HTTP server refuses on its own before any handler runs
+// (headers too large, malformed request lines, bad percent-encoding in the
+// path: 431, 400 and the like, otherwise text/plain), and returns the
+// function to serve it with in place of hs.Serve:
+//
+//	hs := &http.Server{Handler: mux}
+//	serve := server.InstallWireErrors(hs)
+//	err := serve(ln)
+//
+// It wraps each accepted connection, so give serve a plain TCP listener: a
+// TLS listener wrapped here would hide the *tls.Conn net/http looks for.
+func InstallWireErrors(hs *http.Server) (serve func(net.Listener) error) {
+	return wireerrors.Install(hs)
+}
 
 // Store returns the store.
 func (s *Server) Store() store.Store { return s.store }
@@ -593,7 +640,7 @@ func (s *Server) Run(ctx context.Context) error {
 // Serve is Run on an existing listener.
 //
 // Both listeners (the API's and the metrics') are served through
-// wireerrors.Install: Go's HTTP server answers some requests itself before any
+// InstallWireErrors: Go's HTTP server answers some requests itself before any
 // handler runs (headers too large, malformed lines, bad percent-encoding in
 // the path), in text/plain, and the connection is the only place where those
 // answers can still become the API's JSON error shape.

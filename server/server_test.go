@@ -25,9 +25,9 @@ import (
 
 	"github.com/jetwebhooks/jetwebhooks/client"
 	"github.com/jetwebhooks/jetwebhooks/gen/apiserver"
+	"github.com/jetwebhooks/jetwebhooks/internal/accounts"
+	"github.com/jetwebhooks/jetwebhooks/internal/contract"
 	"github.com/jetwebhooks/jetwebhooks/server"
-	"github.com/jetwebhooks/jetwebhooks/server/accounts"
-	"github.com/jetwebhooks/jetwebhooks/server/contract"
 	"github.com/jetwebhooks/jetwebhooks/server/store"
 	"github.com/jetwebhooks/jetwebhooks/server/store/sqlitestore"
 )

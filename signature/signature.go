@@ -34,7 +34,11 @@
 // The sender side is [Signer], used on the delivery engine's hot path; it
 // precomputes keys and pools HMAC state so that signing costs two small
 // allocations per delivery. The receiver side is [Verifier] (and its
-// [Verifier.Middleware]), which Go users can import to check deliveries.
+// [Verifier.Middleware]), which Go users can import to check deliveries:
+//
+//	v, err := signature.NewVerifier([]string{os.Getenv("WEBHOOK_SECRET")})
+//	if err != nil { ... }
+//	http.Handle("/webhook", v.Middleware(0)(handler)) // 401 unless signed
 //
 // Only the Go standard library is used, so importing this package into a
 // receiver pulls in no third-party code.

@@ -10,8 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/jetwebhooks/jetwebhooks/internal/accounts"
 	"github.com/jetwebhooks/jetwebhooks/server"
-	"github.com/jetwebhooks/jetwebhooks/server/accounts"
 	"github.com/jetwebhooks/jetwebhooks/server/store"
 )
 

@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/jetwebhooks/jetwebhooks/server/bench"
+	"github.com/jetwebhooks/jetwebhooks/internal/bench"
 )
 
 // exitBenchVoid is bench's exit code for a void run: its ledger did not

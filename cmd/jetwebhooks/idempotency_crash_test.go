@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/jetwebhooks/jetwebhooks/client"
-	"github.com/jetwebhooks/jetwebhooks/server/store/pgstore/pgtest"
+	"github.com/jetwebhooks/jetwebhooks/internal/pgtest"
 )
 
 // TestIdempotentCreatesSurviveSIGKILL kills `serve` with SIGKILL while

@@ -16,7 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/jetwebhooks/jetwebhooks/server/gcfloor"
+	"github.com/jetwebhooks/jetwebhooks/internal/gcfloor"
 )
 
 // Exit codes, distinct so scripts can tell what went wrong.

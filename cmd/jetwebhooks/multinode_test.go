@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/jetwebhooks/jetwebhooks/client"
-	"github.com/jetwebhooks/jetwebhooks/server/store/pgstore/pgtest"
+	"github.com/jetwebhooks/jetwebhooks/internal/pgtest"
 )
 
 // TestMultiNodePostgresSurvivesSIGKILL runs two real `serve` processes on one

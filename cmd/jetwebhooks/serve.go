@@ -11,10 +11,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/jetwebhooks/jetwebhooks/internal/contract"
+	"github.com/jetwebhooks/jetwebhooks/internal/egress"
+	"github.com/jetwebhooks/jetwebhooks/internal/secretbox"
 	"github.com/jetwebhooks/jetwebhooks/server"
-	"github.com/jetwebhooks/jetwebhooks/server/contract"
-	"github.com/jetwebhooks/jetwebhooks/server/egress"
-	"github.com/jetwebhooks/jetwebhooks/server/secretbox"
 )
 
 func newServeCmd() *cobra.Command {

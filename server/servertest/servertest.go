@@ -3,6 +3,11 @@
 // limit, logs discarded, and every API response checked against openapi.yaml
 // (a response the spec does not describe fails the test that caused it). It
 // is a regular (non-_test) package so any test can import it.
+//
+// Start it, then talk to it with the client and the key it created:
+//
+//	url, boot := servertest.Start(t, "ing_test")
+//	c, err := client.New(url, boot.APIKey, client.WithIngestToken("ing_test"))
 package servertest
 
 import (
@@ -14,7 +19,6 @@ import (
 	"testing"
 
 	"github.com/jetwebhooks/jetwebhooks/server"
-	"github.com/jetwebhooks/jetwebhooks/server/contract"
 )
 
 // Start serves a server on a loopback port until the test ends and returns
@@ -30,7 +34,7 @@ func Start(t testing.TB, ingestToken string) (url string, boot *server.Bootstrap
 	srv, err := server.New(t.Context(), server.Config{
 		IngestToken: ingestToken, SecretKey: make([]byte, 32), RateLimit: -1, Logger: slog.New(slog.DiscardHandler),
 		EgressAllow:         []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
-		OnContractViolation: func(v contract.Violation) { t.Errorf("contract violation: %s", v) },
+		OnContractViolation: func(v server.ContractViolation) { t.Errorf("contract violation: %s", v) },
 	}, st)
 	if err != nil {
 		t.Fatal(err)

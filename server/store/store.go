@@ -14,6 +14,16 @@
 //     applies an outcome only if the claim sequence still matches, so a worker
 //     whose lease expired and was taken over cannot overwrite the new owner.
 //     Completing bumps the sequence too, so an outcome applies at most once.
+//
+// Most programs never call a Store themselves: they open one of the two
+// backends (sqlitestore.Open, pgstore.Open) and hand it to server.New. A new
+// backend implements Store (and, where it can, Waker, Sizer and
+// QueueVacuumer) and proves it by running the conformance suite from its own
+// tests:
+//
+//	func TestConformance(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T) store.Store { return openFreshStore(t) })
+//	}
 package store
 
 import (

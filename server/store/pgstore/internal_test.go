@@ -11,8 +11,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/puddle/v2"
 
+	"github.com/jetwebhooks/jetwebhooks/internal/pgtest"
 	"github.com/jetwebhooks/jetwebhooks/server/store"
-	"github.com/jetwebhooks/jetwebhooks/server/store/pgstore/pgtest"
 )
 
 func TestInterpret(t *testing.T) {

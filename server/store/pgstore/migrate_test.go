@@ -8,9 +8,9 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 	"github.com/pressly/goose/v3"
 
+	"github.com/jetwebhooks/jetwebhooks/internal/pgtest"
 	"github.com/jetwebhooks/jetwebhooks/server/store"
 	"github.com/jetwebhooks/jetwebhooks/server/store/pgstore"
-	"github.com/jetwebhooks/jetwebhooks/server/store/pgstore/pgtest"
 )
 
 // TestMigrationClassifiesOldAttempts: attempts recorded before error_class

@@ -22,6 +22,16 @@
 // Only standard SQL parameters carry values; the few statements built at run
 // time (QueryDeliveries' optional filters) concatenate fixed SQL fragments and
 // numbered placeholders, never values.
+//
+// Open connects and applies the embedded migrations; hand the store to
+// server.New (server.Open does all of this for a postgres:// URL in
+// Config.DB) and close it after the server. Every node needs the same
+// Config.SecretKey:
+//
+//	st, err := pgstore.Open(ctx, "postgres://jetwebhooks@db.internal/jetwebhooks", pgstore.Options{})
+//	if err != nil { ... }
+//	defer st.Close()
+//	srv, err := server.New(ctx, server.Config{SecretKey: key}, st)
 package pgstore
 
 import (

@@ -3,9 +3,9 @@ package pgstore_test
 import (
 	"testing"
 
+	"github.com/jetwebhooks/jetwebhooks/internal/pgtest"
 	"github.com/jetwebhooks/jetwebhooks/server/store"
 	"github.com/jetwebhooks/jetwebhooks/server/store/pgstore"
-	"github.com/jetwebhooks/jetwebhooks/server/store/pgstore/pgtest"
 	"github.com/jetwebhooks/jetwebhooks/server/store/storetest"
 )
 

@@ -11,9 +11,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/jetwebhooks/jetwebhooks/internal/pgtest"
 	"github.com/jetwebhooks/jetwebhooks/server/store"
 	"github.com/jetwebhooks/jetwebhooks/server/store/pgstore"
-	"github.com/jetwebhooks/jetwebhooks/server/store/pgstore/pgtest"
 	"github.com/jetwebhooks/jetwebhooks/server/store/storetest"
 )
 

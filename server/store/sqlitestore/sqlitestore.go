@@ -7,6 +7,15 @@
 // claimer at a time), and a pool of read-only connections that WAL lets run
 // beside the writer. The write transactions queued at the same moment share
 // one SQLite transaction and one commit (group commit, groupcommit.go).
+//
+// Open creates the database if needed and applies the embedded migrations;
+// hand the store to server.New (server.Open does all of this for a file
+// path in Config.DB) and close it after the server:
+//
+//	st, err := sqlitestore.Open(ctx, "./data/jetwebhooks.db", sqlitestore.Options{})
+//	if err != nil { ... }
+//	defer st.Close()
+//	srv, err := server.New(ctx, server.Config{SecretKey: key}, st)
 package sqlitestore
 
 import (

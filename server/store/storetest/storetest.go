@@ -1,6 +1,20 @@
 // Package storetest is the conformance suite of the storage contract: one set
 // of tests, written against store.Store only, that every backend runs unchanged
 // from its own _test.go (the driver/driver-test split River and Go CDK use).
+//
+// Call Run with an Opener that returns a fresh, empty, migrated store for
+// each test (the suite closes it), and Bench likewise for the storage
+// benchmarks:
+//
+//	func TestConformance(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T) store.Store {
+//			s, err := sqlitestore.Open(t.Context(), filepath.Join(t.TempDir(), "t.db"), sqlitestore.Options{})
+//			if err != nil {
+//				t.Fatal(err)
+//			}
+//			return s
+//		})
+//	}
 package storetest
 
 import (
