@@ -97,6 +97,7 @@ func fromWithSecret(w models.WebhookWithSecret) *Webhook {
 		UUID: w.UUID, Name: w.Name, URL: w.URL, Events: w.Events, Status: w.Status, Secret: &secret,
 		FilterUsers: w.FilterUsers, FilterDomains: w.FilterDomains, CreatedAt: w.CreatedAt, LastModified: w.LastModified,
 		DisabledReason: w.DisabledReason, DisabledAt: w.DisabledAt, PreviousSecretExpiresAt: w.PreviousSecretExpiresAt,
+		Headers: w.Headers,
 	}
 }
 

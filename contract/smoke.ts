@@ -64,6 +64,19 @@ await api.PATCH("/webhooks", { body: { uuid, status: 1 } });
 const enabled = await api.GET("/webhooks/{uuid}", { params: { path: { uuid } } });
 check(enabled.data?.webhook.status === "enabled", "enable not applied");
 
+// Custom headers (jetwebhooks extension): optional on create and update,
+// answered to the owner on get, replaced as a whole, cleared by null.
+step = "headers";
+check(enabled.data.webhook.headers === undefined, "a webhook created without headers answers some");
+await api.PATCH("/webhooks", { body: { uuid, headers: { "X-Tenant": "acme", Authorization: "Bearer ts-smoke" } } });
+const headed = await api.GET("/webhooks/{uuid}", { params: { path: { uuid } } });
+check(headed.data?.webhook.headers?.["X-Tenant"] === "acme", "headers not applied");
+const reserved = await api.PATCH("/webhooks", { body: { uuid, headers: { Host: "example.org" } } });
+check(reserved.response.status === 400 && reserved.error?.details?.[0]?.field === "/headers/Host", `reserved name: status ${reserved.response.status}`);
+await api.PATCH("/webhooks", { body: { uuid, headers: null } });
+const cleared = await api.GET("/webhooks/{uuid}", { params: { path: { uuid } } });
+check(cleared.data?.webhook.headers === undefined, "headers not cleared");
+
 step = "publish";
 const eventId = `evt_ts_smoke_${Date.now()}`;
 const published = await ingest.POST("/events", {
@@ -100,4 +113,4 @@ check(deleted.response.status === 200 && deleted.data?.success === true, `status
 const after = await api.GET("/webhooks/{uuid}", { params: { path: { uuid } } });
 check(after.response.status === 404, "deleted webhook still readable");
 
-console.log("contract smoke: create, list, get, update, publish, query, replay, errors and delete passed");
+console.log("contract smoke: create, list, get, update, headers, publish, query, replay, errors and delete passed");

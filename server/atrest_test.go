@@ -154,6 +154,7 @@ func exerciseSecrets(t *testing.T, dsn string) []string {
 		client.WithIdempotencyKey("at-rest-publish")); err != nil {
 		t.Fatal(err)
 	}
+	secrets = append(secrets, exerciseHeaderValues(t, c)...)
 	return secrets
 }
 

@@ -79,6 +79,9 @@ func readSecretFiles(cmd *cobra.Command, stdin io.Reader) error {
 	if changed(cmd, "data-file") && cmd.Flags().Lookup("data-file").Value.String() == "-" {
 		stdinUsedBy = "--data-file"
 	}
+	if changed(cmd, "headers-file") && cmd.Flags().Lookup("headers-file").Value.String() == "-" {
+		stdinUsedBy = "--headers-file"
+	}
 	for name, env := range secretFlags {
 		f := cmd.Flags().Lookup(name)
 		if f == nil {

@@ -163,15 +163,24 @@ func filterValue(flag string, values []string, clear bool) (nullable.Nullable[[]
 
 func newWebhooksCreateCmd(c *conn) *cobra.Command {
 	var wf webhookFlags
+	var hf headerFlags
 	cmd := &cobra.Command{
 		Use:   "create",
 		Short: "Create a webhook and print it with its signing secret (POST /webhooks)",
 		Long: `Create a webhook. The answer includes its whsec_ signing secret: give it to the
-receiver (jetwebhooks listen --secret, or signature.NewVerifier in Go).`,
+receiver (jetwebhooks listen --secret, or signature.NewVerifier in Go).
+
+--header 'Name: value' (repeatable) adds a custom header to every delivery; since a
+value may be a credential, --headers-file PATH (- for stdin) reads them from a file
+instead, one 'Name: value' a line. The server refuses reserved names (Host, Content-*,
+User-Agent, the hop-by-hop ones, Webhook-* and X-Webhook-*) and more than 20 headers or
+4096 bytes in all.`,
 		Example: `  jetwebhooks webhooks create --name "Production Webhook" --url https://example.com/webhook \
       --event outbound.delivered --event outbound.bounced
   jetwebhooks webhooks create --name Local --url http://127.0.0.1:9000/ --event outbound.delivered \
-      --filter-user api-user --status 0 --output json`,
+      --filter-user api-user --status 0 --output json
+  printf 'Authorization: Bearer %s\n' "$TOKEN" | jetwebhooks webhooks create --name Routed \
+      --url https://example.com/webhook --event outbound.delivered --header 'X-Tenant: acme' --headers-file -`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: c.runE(func(cmd *cobra.Command, _ []string, cl *client.Client, p *printer) error {
 			req := client.CreateWebhookRequest{Name: wf.name, URL: wf.url}
@@ -198,6 +207,11 @@ receiver (jetwebhooks listen --secret, or signature.NewVerifier in Go).`,
 			if req.FilterDomains, err = filterValue("filter-domain", wf.domains, false); err != nil {
 				return err
 			}
+			headers, err := hf.read(cmd)
+			if err != nil {
+				return err
+			}
+			req.Headers = client.Headers(headers)
 			w, err := cl.CreateWebhook(cmd.Context(), req)
 			if err != nil {
 				return err
@@ -206,6 +220,7 @@ receiver (jetwebhooks listen --secret, or signature.NewVerifier in Go).`,
 		}),
 	}
 	wf.add(cmd, false)
+	hf.add(cmd, false)
 	return cmd
 }
 
@@ -214,6 +229,7 @@ func newWebhooksUpdateCmd(c *conn) *cobra.Command {
 		wf   webhookFlags
 		uuid string
 	)
+	var hf headerFlags
 	cmd := &cobra.Command{
 		Use:   "update [UUID]",
 		Short: "Change the given fields of a webhook (PATCH /webhooks)",
@@ -221,11 +237,18 @@ func newWebhooksUpdateCmd(c *conn) *cobra.Command {
 --filter-user/--filter-domain replace the filter, --clear-filter-users/--clear-filter-domains
 remove it (every user or domain matches again).
 
+--header 'Name: value' (repeatable) and --headers-file PATH (- for stdin, one 'Name: value'
+a line) replace every custom header of the webhook with the ones given: they are not
+merged, so give the whole set. --clear-headers removes them all. Leaving all three out
+keeps the headers as they are.
+
 The answer carries no webhook: the table says what was updated and --output json prints
 {"success": true, "uuid": "…"}.`,
 		Example: `  jetwebhooks webhooks update 0b6f… --status 0
   jetwebhooks webhooks update 0b6f… --event outbound.delivered --event outbound.bounced
-  jetwebhooks webhooks update --uuid 0b6f… --clear-filter-users`,
+  jetwebhooks webhooks update --uuid 0b6f… --clear-filter-users
+  jetwebhooks webhooks update 0b6f… --headers-file ./receiver-headers
+  jetwebhooks webhooks update 0b6f… --clear-headers`,
 		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: c.runE(func(cmd *cobra.Command, args []string, cl *client.Client, p *printer) error {
 			id, err := uuidFrom(uuid, args)
@@ -271,8 +294,20 @@ The answer carries no webhook: the table says what was updated and --output json
 			if req.FilterDomains.IsSpecified() {
 				fields++
 			}
+			if hf.given(cmd) {
+				headers, err := hf.read(cmd)
+				if err != nil {
+					return err
+				}
+				if hf.clear {
+					req.Headers = client.ClearHeaders()
+				} else {
+					req.Headers = client.SetHeaders(headers)
+				}
+				fields++
+			}
 			if fields == 0 {
-				return usagef("nothing to update: give --name, --url, --event, --status, --filter-user, --filter-domain, --clear-filter-users or --clear-filter-domains")
+				return usagef("nothing to update: give --name, --url, --event, --status, --filter-user, --filter-domain, --clear-filter-users, --clear-filter-domains, --header, --headers-file or --clear-headers")
 			}
 			if err := cl.UpdateWebhook(cmd.Context(), req); err != nil {
 				return err
@@ -288,6 +323,7 @@ The answer carries no webhook: the table says what was updated and --output json
 	cmd.Flags().StringVar(&uuid, "uuid", "", "the webhook to update (or give it as the argument)")
 	_ = cmd.RegisterFlagCompletionFunc("uuid", c.completeWebhookUUIDs)
 	wf.add(cmd, true)
+	hf.add(cmd, true)
 	return cmd
 }
 
@@ -517,6 +553,9 @@ func (p *printer) webhook(w *client.Webhook) error {
 	row("Filter domains", filterText(w.FilterDomains))
 	if w.Secret != nil {
 		row("Secret", *w.Secret)
+	}
+	for _, h := range headerRows(w) {
+		row("Header", h[0]+": "+h[1])
 	}
 	if v, err := w.PreviousSecretExpiresAt.Get(); err == nil {
 		row("Old secret signs until", unixTime(v))

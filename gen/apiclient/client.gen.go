@@ -176,6 +176,8 @@ type ClientInterface interface {
 	//
 	// Updates the webhook named by `uuid` in the body. Only the fields given change;
 	// `filter_users: null` or `filter_domains: null` clears that filter (all users/domains).
+	// `headers` (jetwebhooks extension) replaces the whole set of custom headers; `{}` or
+	// `null` removes them all, and leaving it out keeps them as they are.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -186,6 +188,8 @@ type ClientInterface interface {
 	//
 	// Updates the webhook named by `uuid` in the body. Only the fields given change;
 	// `filter_users: null` or `filter_domains: null` clears that filter (all users/domains).
+	// `headers` (jetwebhooks extension) replaces the whole set of custom headers; `{}` or
+	// `null` removes them all, and leaving it out keeps them as they are.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -527,6 +531,8 @@ func (c *Client) ListWebhooks(ctx context.Context, params *ListWebhooksParams, r
 //
 // Updates the webhook named by `uuid` in the body. Only the fields given change;
 // `filter_users: null` or `filter_domains: null` clears that filter (all users/domains).
+// `headers` (jetwebhooks extension) replaces the whole set of custom headers; `{}` or
+// `null` removes them all, and leaving it out keeps them as they are.
 //
 // Takes any type of body and a specified content type.
 //
@@ -547,6 +553,8 @@ func (c *Client) UpdateWebhookWithBody(ctx context.Context, contentType string, 
 //
 // Updates the webhook named by `uuid` in the body. Only the fields given change;
 // `filter_users: null` or `filter_domains: null` clears that filter (all users/domains).
+// `headers` (jetwebhooks extension) replaces the whole set of custom headers; `{}` or
+// `null` removes them all, and leaving it out keeps them as they are.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1654,6 +1662,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Updates the webhook named by `uuid` in the body. Only the fields given change;
 	// `filter_users: null` or `filter_domains: null` clears that filter (all users/domains).
+	// `headers` (jetwebhooks extension) replaces the whole set of custom headers; `{}` or
+	// `null` removes them all, and leaving it out keeps them as they are.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1664,6 +1674,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Updates the webhook named by `uuid` in the body. Only the fields given change;
 	// `filter_users: null` or `filter_domains: null` clears that filter (all users/domains).
+	// `headers` (jetwebhooks extension) replaces the whole set of custom headers; `{}` or
+	// `null` removes them all, and leaving it out keeps them as they are.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3375,6 +3387,8 @@ func (c *ClientWithResponses) ListWebhooksWithResponse(ctx context.Context, para
 //
 // Updates the webhook named by `uuid` in the body. Only the fields given change;
 // `filter_users: null` or `filter_domains: null` clears that filter (all users/domains).
+// `headers` (jetwebhooks extension) replaces the whole set of custom headers; `{}` or
+// `null` removes them all, and leaving it out keeps them as they are.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -3391,6 +3405,8 @@ func (c *ClientWithResponses) UpdateWebhookWithBodyWithResponse(ctx context.Cont
 //
 // Updates the webhook named by `uuid` in the body. Only the fields given change;
 // `filter_users: null` or `filter_domains: null` clears that filter (all users/domains).
+// `headers` (jetwebhooks extension) replaces the whole set of custom headers; `{}` or
+// `null` removes them all, and leaving it out keeps them as they are.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

@@ -328,6 +328,9 @@ type CreateWebhookRequest struct {
 	// FilterUsers Outbound events only from these usernames (transactional keys or smarthosts the account owns). null = all.
 	FilterUsers jwnullable.Nullable[FilterList] `json:"filter_users,omitempty"`
 
+	// Headers jetwebhooks extension. Custom headers sent with every delivery. Omitted, none.
+	Headers *WebhookHeaders `json:"headers,omitempty"`
+
 	// Name Letters, digits, hyphens, underscores and spaces; not only spaces. Other whitespace
 	// (tab, line breaks) and every other control character are refused.
 	//
@@ -685,6 +688,10 @@ type UpdateWebhookRequest struct {
 	// FilterUsers Replaces the user filter; null clears it.
 	FilterUsers jwnullable.Nullable[FilterList] `json:"filter_users,omitempty"`
 
+	// Headers jetwebhooks extension. Replaces every custom header of the webhook with these (not
+	// merged: give the whole set). `{}` or null removes them all; omitted, they are kept.
+	Headers jwnullable.Nullable[WebhookHeaders] `json:"headers,omitempty"`
+
 	// Name Letters, digits, hyphens, underscores and spaces; not only spaces. Other whitespace
 	// (tab, line breaks) and every other control character are refused.
 	//
@@ -720,6 +727,11 @@ type Webhook struct {
 	FilterDomains  jwnullable.Nullable[[]string] `json:"filter_domains"`
 	FilterUsers    jwnullable.Nullable[[]string] `json:"filter_users"`
 
+	// Headers jetwebhooks extension. The custom headers sent with every delivery, with their values.
+	// Present on create, get and rotate-secret when the webhook has any; absent when it has
+	// none, and absent in lists (like `secret`: their values may be credentials).
+	Headers *WebhookHeaders `json:"headers,omitempty"`
+
 	// LastModified Unix seconds.
 	LastModified int64  `json:"last_modified"`
 	Name         string `json:"name"`
@@ -735,6 +747,25 @@ type Webhook struct {
 	URL    string             `json:"url"`
 	UUID   openapi_types.UUID `json:"uuid"`
 }
+
+// WebhookHeaders jetwebhooks extension. Custom headers (name → value) sent with every delivery of the
+// webhook — each attempt, retry, replay and test send — for receivers that route or
+// authenticate on a header of their own. They are set before the service's own headers,
+// which they cannot replace.
+//   - Names are HTTP tokens (RFC 9110: letters, digits, the backquote and any of
+//     `!#$%&'*+-.^_|~`), 1 to 256 characters, compared without regard to case: the same
+//     name twice in two cases is refused. Deliveries send them in canonical form (`x-tenant`
+//     as `X-Tenant`).
+//   - Refused names, each with a 400 naming it: `Host`, `Connection`, `Keep-Alive`,
+//     `Transfer-Encoding`, `TE`, `Trailer`, `Upgrade`, `Expect`, `User-Agent`,
+//     `Accept-Encoding`, and every `Content-*`, `Proxy-*`, `Webhook-*` and `X-Webhook-*`
+//     name: the connection, the body and the signatures are the service's.
+//   - At most 20 headers and 4096 bytes in all (names and values).
+//
+// Values are encrypted at rest and answered only to the webhook's own account.
+//
+// Example: {"Authorization":"Bearer 3q2-7wEXAMPLE","X-Tenant":"acme"}
+type WebhookHeaders map[string]string
 
 // WebhookListResponse defines model for WebhookListResponse.
 type WebhookListResponse struct {
@@ -784,6 +815,11 @@ type WebhookWithSecret struct {
 	Events         []SubscribableEventType       `json:"events"`
 	FilterDomains  jwnullable.Nullable[[]string] `json:"filter_domains"`
 	FilterUsers    jwnullable.Nullable[[]string] `json:"filter_users"`
+
+	// Headers jetwebhooks extension. The custom headers sent with every delivery, with their values.
+	// Present on create, get and rotate-secret when the webhook has any; absent when it has
+	// none, and absent in lists (like `secret`: their values may be credentials).
+	Headers *WebhookHeaders `json:"headers,omitempty"`
 
 	// LastModified Unix seconds.
 	LastModified int64  `json:"last_modified"`

@@ -219,6 +219,8 @@ var postgresTests = map[string]func(*testing.T){
 	"TestEventDataKeptAsSent":   TestEventDataKeptAsSent,
 	"TestMalformedRequests":     TestMalformedRequests,
 	"TestTenantIsolationMatrix": TestTenantIsolationMatrix,
+	"TestWebhookHeaders":        TestWebhookHeaders,
+	"TestWebhookHeadersRefused": TestWebhookHeadersRefused,
 }
 
 func TestPostgres(t *testing.T) {

@@ -219,6 +219,12 @@ func (h handlers) CreateWebhook(ctx context.Context, req apiserver.CreateWebhook
 	if err != nil {
 		return nil, err
 	}
+	var headers map[string]string
+	if b.Headers != nil {
+		if headers, err = checkHeaders(*b.Headers); err != nil {
+			return nil, err
+		}
+	}
 	secret, err := signature.NewSecret()
 	if err != nil {
 		return nil, fmt.Errorf("create webhook: %w", err)
@@ -233,6 +239,7 @@ func (h handlers) CreateWebhook(ctx context.Context, req apiserver.CreateWebhook
 		Events: eventStrings(b.Events), Enabled: b.Status == nil || *b.Status == models.StatusInputEnabled,
 		FilterUsers: users, FilterDomains: domains, CreatedAt: now, LastModified: now,
 	}
+	w.Headers = headers
 	// With an Idempotency-Key, the webhook and the record of this answer
 	// commit together: a retry finds the webhook, or nothing was made.
 	held := heldReservation(ctx)
@@ -289,6 +296,15 @@ func (h handlers) UpdateWebhook(ctx context.Context, req apiserver.UpdateWebhook
 		p.SetFilterDomains = true
 		if p.FilterDomains, err = ownedFilter(b.FilterDomains, "filter_domains", acc.Domains, true); err != nil {
 			return nil, err
+		}
+	}
+	if b.Headers.IsSpecified() {
+		// The whole set is replaced; {} and null both remove every header.
+		p.SetHeaders = true
+		if v, gerr := b.Headers.Get(); gerr == nil {
+			if p.Headers, err = checkHeaders(v); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if _, err := h.store.UpdateWebhook(ctx, p); err != nil {
@@ -624,6 +640,7 @@ func toModelWithSecret(w *store.Webhook) models.WebhookWithSecret {
 		UUID: m.UUID, Name: m.Name, URL: m.URL, Events: m.Events, Status: m.Status, Secret: w.Secret,
 		FilterUsers: m.FilterUsers, FilterDomains: m.FilterDomains, CreatedAt: m.CreatedAt, LastModified: m.LastModified,
 		DisabledReason: m.DisabledReason, DisabledAt: m.DisabledAt, PreviousSecretExpiresAt: m.PreviousSecretExpiresAt,
+		Headers: headersModel(w.Headers),
 	}
 }
 

@@ -28,6 +28,10 @@ var patternCases = map[string]struct{ match, noMatch []string }{
 		match:   []string{"My Webhook", "prod-hook_2", "  leading spaces", "x", "-", "trailing "},
 		noMatch: []string{"", "   ", "tab\tname", "line\nbreak", "cr\rname", "dot.name", "ünïcode", "\u00a0nbsp", "emoji😀", "name\u2003em"},
 	},
+	`^[^\x00-\x08\x0A-\x1F\x7F]*$`: { // custom header values: tab allowed
+		match:   []string{"", "Bearer abc.def", "a\tb", "\t", "ünïcödé ✓", "emoji 😀 astral", "\u0080 C1 is allowed", "a\u2028b"},
+		noMatch: []string{"line\nfeed", "carriage\rreturn", "split\r\nX-Injected: 1", "nul\x00", "bs\x08", "vt\x0b", "bell\x07", "del\x7f", "\x1f"},
+	},
 	`^evt_[A-Za-z0-9_-]{1,64}$`: {
 		match:   []string{"evt_1", "evt_abc-DEF_123", "evt_" + string(bytes.Repeat([]byte("a"), 64))},
 		noMatch: []string{"evt_", "evt", "evt_é", "evt_a b", "evt_" + string(bytes.Repeat([]byte("a"), 65)), "xevt_1", "evt_1\n"},

@@ -442,6 +442,7 @@ var patternReasons = map[string]string{
 	textPattern:                          "must not contain control characters (U+0000 to U+001F, U+007F)",
 	`^ *[a-zA-Z0-9_\-][a-zA-Z0-9 _\-]*$`: "must be letters, digits, hyphens, underscores and spaces, not only spaces",
 	`^evt_[A-Za-z0-9_-]{1,64}$`:          "must be evt_ and 1 to 64 letters, digits, hyphens or underscores",
+	headerValuePattern:                   "must not contain control characters other than tab (U+0000 to U+0008, U+000A to U+001F, U+007F)",
 }
 
 func add(details *[]models.ErrorDetail, first *string, field, reason string) {

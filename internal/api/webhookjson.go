@@ -53,6 +53,9 @@ func appendWebhookJSON(b []byte, w *store.Webhook, withSecret bool) []byte {
 	b = appendJSONList(b, w.FilterDomains, true)
 	b = append(b, `,"filter_users":`...)
 	b = appendJSONList(b, w.FilterUsers, true)
+	if withSecret && len(w.Headers) > 0 {
+		b = appendHeadersJSON(b, w.Headers)
+	}
 	b = append(b, `,"last_modified":`...)
 	b = strconv.AppendInt(b, w.LastModified.Unix(), 10)
 	b = append(b, `,"name":`...)

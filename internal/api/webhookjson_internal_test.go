@@ -40,6 +40,10 @@ func TestWebhookJSONMatchesModel(t *testing.T) {
 		"invalid utf-8":     func(w *store.Webhook) { w.Name = "bad \xff byte" },
 		"url with query":    func(w *store.Webhook) { w.URL = "https://example.com/hook?a=1&b=<2>" },
 		"old times":         func(w *store.Webhook) { w.CreatedAt, w.LastModified = time.Unix(0, 0), time.Unix(-5, 0) },
+		"headers": func(w *store.Webhook) {
+			w.Headers = map[string]string{"X-Tenant": "acme", "Authorization": "Bearer <tok>&\"", "a": "ü\tz", "B&c": ""}
+		},
+		"empty headers": func(w *store.Webhook) { w.Headers = map[string]string{} },
 	}
 	for name, mod := range cases {
 		t.Run(name, func(t *testing.T) {

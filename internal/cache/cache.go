@@ -278,5 +278,6 @@ func copyWebhook(w *store.Webhook) *store.Webhook {
 	cp := *w
 	cp.Events = slices.Clone(w.Events)
 	cp.FilterUsers, cp.FilterDomains = slices.Clone(w.FilterUsers), slices.Clone(w.FilterDomains)
+	cp.Headers = store.CloneHeaders(w.Headers)
 	return &cp
 }

@@ -98,12 +98,19 @@ func (e *Engine) send(c *store.Claim, now time.Time) sendResult {
 		// A secret we issued cannot be invalid; if it is, retrying cannot help.
 		return sendResult{outcome: outcomePermanent, err: "webhook secret is unusable"}
 	}
+	if c.HeadersUnusable {
+		// Sealed with a key this server lacks, like an unusable secret.
+		return sendResult{outcome: outcomePermanent, err: "webhook headers are unusable"}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), e.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.URL, bytes.NewReader(c.Body))
 	if err != nil {
 		return sendResult{outcome: outcomePermanent, err: "webhook url is not a valid request target"}
 	}
+	// The webhook's own headers first: the service's below replace any
+	// that collide, so none can change the body's type or a signature.
+	e.setCustomHeaders(req.Header, c)
 	req.Header["Content-Type"] = []string{"application/json"}
 	req.Header["User-Agent"] = []string{e.cfg.UserAgent}
 	signer.Sign(req.Header, c.EventID, now, c.Body)

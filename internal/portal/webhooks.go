@@ -31,6 +31,7 @@ type hookView struct {
 }
 
 func newHookView(w models.Webhook) *hookView {
+	w.Headers = headerNamesOnly(w.Headers) // values never reach a template
 	return &hookView{Webhook: w, ID: w.UUID.String(), Enabled: w.Status == models.WebhookStatusEnabled}
 }
 

@@ -46,12 +46,23 @@ func (s *sealed) open(w *store.Webhook) error {
 			return fmt.Errorf("webhook %s: previous secret: %w", w.UUID, err)
 		}
 	}
+	if w.Headers, err = s.openHeaders(w.Headers); err != nil {
+		return fmt.Errorf("webhook %s: %w", w.UUID, err)
+	}
 	return nil
 }
 
 // openClaim opens a claim's secrets. One that cannot be opened is dropped:
 // the engine then fails the attempt visibly rather than sign with ciphertext.
 func (s *sealed) openClaim(c *store.Claim) {
+	// Headers that cannot be opened fail the attempt as well (the engine
+	// checks HeadersUnusable): sending without them, or with ciphertext,
+	// would be a delivery the receiver did not ask for.
+	if h, err := s.openHeaders(c.Headers); err != nil {
+		c.Headers, c.HeadersUnusable = nil, true
+	} else {
+		c.Headers = h
+	}
 	plain, err := s.box.Open(c.Secret)
 	if err != nil {
 		c.Secret, c.Secrets = "", nil
@@ -110,6 +121,9 @@ func (s *sealed) CreateWebhook(ctx context.Context, w *store.Webhook, idem *stor
 	}
 	cp := *w
 	cp.Secret = sealedSecret
+	if cp.Headers, err = s.sealHeaders(w.Headers); err != nil {
+		return err
+	}
 	return s.Store.CreateWebhook(ctx, &cp, idem)
 }
 
@@ -135,6 +149,15 @@ func (s *sealed) ListWebhooks(ctx context.Context, p *store.ListWebhooksParams) 
 }
 
 func (s *sealed) UpdateWebhook(ctx context.Context, p *store.UpdateWebhookParams) (*store.Webhook, error) {
+	if p.SetHeaders {
+		sealedHeaders, err := s.sealHeaders(p.Headers)
+		if err != nil {
+			return nil, err
+		}
+		cp := *p
+		cp.Headers = sealedHeaders
+		p = &cp
+	}
 	w, err := s.Store.UpdateWebhook(ctx, p)
 	if err != nil {
 		return nil, err

@@ -111,6 +111,12 @@ type Webhook struct {
 	// FailingSince is the first failed attempt since the last success (zero
 	// while healthy).
 	FailingSince time.Time
+	// Headers are the custom headers (name → value) sent with every
+	// delivery; nil when there are none (an empty map is stored as none).
+	// Backends store and return them as given: names as spelled, values
+	// opaque (the secretbox wrapper seals each value, so a backend holds
+	// only ciphertext); the API checks them before they get here.
+	Headers map[string]string
 }
 
 // ListWebhooksParams pages through an account's webhooks, oldest first.
@@ -191,6 +197,10 @@ type UpdateWebhookParams struct {
 	SetFilterDomains bool
 	FilterDomains    []string
 	Now              time.Time
+	// SetHeaders replaces every custom header with Headers (nil or empty:
+	// none); false leaves them unchanged.
+	SetHeaders bool
+	Headers    map[string]string
 }
 
 // Event is one occurrence published for delivery.
@@ -255,6 +265,13 @@ type Claim struct {
 	Attempt int
 	// TakenOver is true when the delivery's previous lease had expired unfinished.
 	TakenOver bool
+	// Headers are the webhook's current custom headers (nil: none), sent
+	// with the attempt before the service's own.
+	Headers map[string]string
+	// HeadersUnusable is set by a wrapper that could not open a header
+	// value (sealed with a key that is not configured): the attempt must
+	// fail rather than go out without the header or with its ciphertext.
+	HeadersUnusable bool
 }
 
 // Outcome is the result of one attempt, applied by CompleteDeliveries.

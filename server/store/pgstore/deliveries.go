@@ -268,7 +268,8 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p *store.ClaimParams) ([]*s
 		)
 		SELECT c.id, c.claim_seq, c.taken_over, c.round_attempts, c.status, c.webhook_uuid, e.id, c.account_id, e.body,
 			coalesce(w.url, ''), coalesce(w.secret, ''), coalesce(w.enabled, false),
-			CASE WHEN w.previous_secret_expires_at > $1 THEN coalesce(w.previous_secret, '') ELSE '' END
+			CASE WHEN w.previous_secret_expires_at > $1 THEN coalesce(w.previous_secret, '') ELSE '' END,
+			w.headers
 		FROM claimed c
 		JOIN events e ON e.seq = c.event_seq
 		LEFT JOIN webhooks w ON w.uuid = c.webhook_uuid AND w.account_id = c.account_id
@@ -283,9 +284,14 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p *store.ClaimParams) ([]*s
 		c := &store.Claim{}
 		var round int
 		var prev string
+		var headers *string
 		if err := rows.Scan(&c.DeliveryID, &c.ClaimSeq, &c.TakenOver, &round, &c.Status, &c.WebhookUUID, &c.EventID,
-			&c.AccountID, &c.Body, &c.URL, &c.Secret, &c.Enabled, &prev); err != nil {
+			&c.AccountID, &c.Body, &c.URL, &c.Secret, &c.Enabled, &prev,
+			&headers); err != nil {
 			return nil, fmt.Errorf("claim deliveries: %w", interpret(err))
+		}
+		if c.Headers, err = store.DecodeHeaders(headers); err != nil {
+			return nil, fmt.Errorf("claim deliveries: %w", err)
 		}
 		c.Secrets = store.SigningSecrets(c.Secret, prev)
 		c.Attempt = round + 1
@@ -528,9 +534,16 @@ func (s *Store) CreateTestDelivery(ctx context.Context, e *store.Event, webhookU
 		var url, secret, prev string
 		var enabled bool
 		var prevExp *int64
-		if err := tx.QueryRow(ctx, `SELECT url, secret, enabled, coalesce(previous_secret, ''), previous_secret_expires_at
-			FROM webhooks WHERE uuid = $1 AND account_id = $2`, webhookUUID, e.AccountID).Scan(&url, &secret, &enabled, &prev, &prevExp); err != nil {
+		var headers *string
+		if err := tx.QueryRow(ctx, `SELECT url, secret, enabled, coalesce(previous_secret, ''), previous_secret_expires_at,
+			headers
+			FROM webhooks WHERE uuid = $1 AND account_id = $2`, webhookUUID, e.AccountID).Scan(&url, &secret, &enabled, &prev, &prevExp,
+			&headers); err != nil {
 			return interpret(err)
+		}
+		hdrs, err := store.DecodeHeaders(headers)
+		if err != nil {
+			return err
 		}
 		if prevExp == nil || *prevExp <= ms(now) {
 			prev = ""
@@ -549,7 +562,8 @@ func (s *Store) CreateTestDelivery(ctx context.Context, e *store.Event, webhookU
 			return interpret(err)
 		}
 		c = &store.Claim{DeliveryID: id, ClaimSeq: 1, Status: store.StatusPending, EventID: e.ID, AccountID: e.AccountID, WebhookUUID: webhookUUID,
-			URL: url, Secret: secret, Secrets: store.SigningSecrets(secret, prev), Enabled: enabled, Body: e.Body, Attempt: 1}
+			URL: url, Secret: secret, Secrets: store.SigningSecrets(secret, prev), Enabled: enabled, Body: e.Body, Attempt: 1,
+			Headers: hdrs}
 		return nil
 	})
 	if err != nil {

@@ -99,10 +99,12 @@ func (s *Store) AccountByKeyHash(ctx context.Context, keyHash []byte) (*store.Ac
 func (s *Store) CreateWebhook(ctx context.Context, w *store.Webhook, idem *store.IdempotencyLease) error {
 	insert := func(db execer) error {
 		_, err := db.Exec(ctx, `INSERT INTO webhooks
-			(uuid, account_id, name, url, secret, events, enabled, filter_users, filter_domains, created_at, last_modified)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			(uuid, account_id, name, url, secret, events, enabled, filter_users, filter_domains, created_at, last_modified,
+			headers)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 			w.UUID, w.AccountID, w.Name, w.URL, w.Secret, encodeList(w.Events), w.Enabled,
-			encodeNullableList(w.FilterUsers), encodeNullableList(w.FilterDomains), ms(w.CreatedAt), ms(w.LastModified))
+			encodeNullableList(w.FilterUsers), encodeNullableList(w.FilterDomains), ms(w.CreatedAt), ms(w.LastModified),
+			store.EncodeHeaders(w.Headers))
 		return interpret(err)
 	}
 	var err error
@@ -123,7 +125,8 @@ func (s *Store) CreateWebhook(ctx context.Context, w *store.Webhook, idem *store
 }
 
 const webhookCols = `uuid, account_id, name, url, secret, events, enabled, filter_users, filter_domains, created_at, last_modified,
-	coalesce(previous_secret, ''), previous_secret_expires_at, coalesce(disabled_reason, ''), disabled_at, failing_since`
+	coalesce(previous_secret, ''), previous_secret_expires_at, coalesce(disabled_reason, ''), disabled_at, failing_since,
+	headers`
 
 func scanWebhook(row pgx.Row) (*store.Webhook, error) {
 	var w store.Webhook
@@ -131,8 +134,10 @@ func scanWebhook(row pgx.Row) (*store.Webhook, error) {
 	var fu, fd *string
 	var created, modified int64
 	var prevExp, disabledAt, failing *int64
+	var headers *string
 	if err := row.Scan(&w.UUID, &w.AccountID, &w.Name, &w.URL, &w.Secret, &events, &w.Enabled, &fu, &fd, &created, &modified,
-		&w.PreviousSecret, &prevExp, &w.DisabledReason, &disabledAt, &failing); err != nil {
+		&w.PreviousSecret, &prevExp, &w.DisabledReason, &disabledAt, &failing,
+		&headers); err != nil {
 		return nil, interpret(err)
 	}
 	w.PreviousSecretExpiresAt, w.DisabledAt, w.FailingSince = nullTime(prevExp), nullTime(disabledAt), nullTime(failing)
@@ -144,6 +149,9 @@ func scanWebhook(row pgx.Row) (*store.Webhook, error) {
 		return nil, err
 	}
 	if w.FilterDomains, err = decodeNullableList(fd); err != nil {
+		return nil, err
+	}
+	if w.Headers, err = store.DecodeHeaders(headers); err != nil {
 		return nil, err
 	}
 	w.CreatedAt, w.LastModified = fromMS(created), fromMS(modified)
@@ -227,11 +235,13 @@ func (s *Store) UpdateWebhook(ctx context.Context, p *store.UpdateWebhookParams)
 			failing_since = CASE WHEN $6::boolean THEN NULL ELSE failing_since END,
 			filter_users = CASE WHEN $7::boolean THEN $8::jsonb ELSE filter_users END,
 			filter_domains = CASE WHEN $9::boolean THEN $10::jsonb ELSE filter_domains END,
-			last_modified = $11
+			last_modified = $11,
+			headers = CASE WHEN $12::boolean THEN $13::text ELSE headers END
 		WHERE uuid = $1 AND account_id = $2
 		RETURNING `+webhookCols,
 		p.UUID, p.AccountID, p.Name, p.URL, events, p.Enabled,
-		p.SetFilterUsers, encodeNullableList(p.FilterUsers), p.SetFilterDomains, encodeNullableList(p.FilterDomains), ms(p.Now)))
+		p.SetFilterUsers, encodeNullableList(p.FilterUsers), p.SetFilterDomains, encodeNullableList(p.FilterDomains), ms(p.Now),
+		p.SetHeaders, store.EncodeHeaders(p.Headers)))
 	if err != nil {
 		return nil, fmt.Errorf("update webhook: %w", err)
 	}

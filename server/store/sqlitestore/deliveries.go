@@ -160,7 +160,8 @@ func rowsOfDelivery(n int) string {
 const claimDueSQL = `SELECT d.id, d.claim_seq, d.lease_owner IS NOT NULL, d.round_attempts, d.status,
 				d.webhook_uuid, e.id, e.account_id, e.body,
 				coalesce(w.url, ''), coalesce(w.secret, ''), coalesce(w.enabled, 0),
-				CASE WHEN w.previous_secret_expires_at > ? THEN coalesce(w.previous_secret, '') ELSE '' END
+				CASE WHEN w.previous_secret_expires_at > ? THEN coalesce(w.previous_secret, '') ELSE '' END,
+				w.headers
 			FROM deliveries d
 			JOIN events e ON e.seq = d.event_seq
 			LEFT JOIN webhooks w ON w.uuid = d.webhook_uuid AND w.account_id = d.account_id
@@ -187,9 +188,14 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p *store.ClaimParams) ([]*s
 			c := &store.Claim{}
 			var round int
 			var prev string
+			var headers *string
 			if err := rows.Scan(&c.DeliveryID, &c.ClaimSeq, &c.TakenOver, &round, &c.Status, &c.WebhookUUID, &c.EventID,
-				&c.AccountID, &c.Body, &c.URL, &c.Secret, &c.Enabled, &prev); err != nil {
+				&c.AccountID, &c.Body, &c.URL, &c.Secret, &c.Enabled, &prev,
+				&headers); err != nil {
 				return interpret(err)
+			}
+			if c.Headers, err = store.DecodeHeaders(headers); err != nil {
+				return err
 			}
 			c.Secrets = store.SigningSecrets(c.Secret, prev)
 			c.ClaimSeq++
@@ -613,9 +619,16 @@ func (s *Store) CreateTestDelivery(ctx context.Context, e *store.Event, webhookU
 		var url, secret, prev string
 		var enabled bool
 		var prevExp sql.NullInt64
-		if err := tx.QueryRowContext(ctx, `SELECT url, secret, enabled, coalesce(previous_secret, ''), previous_secret_expires_at
-			FROM webhooks WHERE uuid = ? AND account_id = ?`, webhookUUID, e.AccountID).Scan(&url, &secret, &enabled, &prev, &prevExp); err != nil {
+		var headers *string
+		if err := tx.QueryRowContext(ctx, `SELECT url, secret, enabled, coalesce(previous_secret, ''), previous_secret_expires_at,
+			headers
+			FROM webhooks WHERE uuid = ? AND account_id = ?`, webhookUUID, e.AccountID).Scan(&url, &secret, &enabled, &prev, &prevExp,
+			&headers); err != nil {
 			return interpret(err)
+		}
+		hdrs, err := store.DecodeHeaders(headers)
+		if err != nil {
+			return err
 		}
 		if !prevExp.Valid || prevExp.Int64 <= ms(now) {
 			prev = ""
@@ -635,7 +648,8 @@ func (s *Store) CreateTestDelivery(ctx context.Context, e *store.Event, webhookU
 			return interpret(err)
 		}
 		c = &store.Claim{DeliveryID: id, ClaimSeq: 1, Status: store.StatusPending, EventID: e.ID, AccountID: e.AccountID, WebhookUUID: webhookUUID,
-			URL: url, Secret: secret, Secrets: store.SigningSecrets(secret, prev), Enabled: enabled, Body: e.Body, Attempt: 1}
+			URL: url, Secret: secret, Secrets: store.SigningSecrets(secret, prev), Enabled: enabled, Body: e.Body, Attempt: 1,
+			Headers: hdrs}
 		return nil
 	})
 	if err != nil {

@@ -126,10 +126,12 @@ func (s *Store) AccountByKeyHash(ctx context.Context, keyHash []byte) (*store.Ac
 func (s *Store) CreateWebhook(ctx context.Context, w *store.Webhook, idem *store.IdempotencyLease) error {
 	err := s.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO webhooks
-			(uuid, account_id, name, url, secret, events, enabled, filter_users, filter_domains, created_at, last_modified)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			(uuid, account_id, name, url, secret, events, enabled, filter_users, filter_domains, created_at, last_modified,
+			headers)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			w.UUID, w.AccountID, w.Name, w.URL, w.Secret, encodeList(w.Events), w.Enabled,
-			encodeNullableList(w.FilterUsers), encodeNullableList(w.FilterDomains), ms(w.CreatedAt), ms(w.LastModified))
+			encodeNullableList(w.FilterUsers), encodeNullableList(w.FilterDomains), ms(w.CreatedAt), ms(w.LastModified),
+			store.EncodeHeaders(w.Headers))
 		if err != nil || idem == nil {
 			return interpret(err)
 		}
@@ -142,7 +144,8 @@ func (s *Store) CreateWebhook(ctx context.Context, w *store.Webhook, idem *store
 }
 
 const webhookCols = `uuid, account_id, name, url, secret, events, enabled, filter_users, filter_domains, created_at, last_modified,
-	coalesce(previous_secret, ''), previous_secret_expires_at, coalesce(disabled_reason, ''), disabled_at, failing_since`
+	coalesce(previous_secret, ''), previous_secret_expires_at, coalesce(disabled_reason, ''), disabled_at, failing_since,
+	headers`
 
 func scanWebhook(row interface{ Scan(...any) error }) (*store.Webhook, error) {
 	var w store.Webhook
@@ -150,8 +153,10 @@ func scanWebhook(row interface{ Scan(...any) error }) (*store.Webhook, error) {
 	var fu, fd sql.NullString
 	var created, modified int64
 	var prevExp, disabledAt, failing sql.NullInt64
+	var headers *string
 	if err := row.Scan(&w.UUID, &w.AccountID, &w.Name, &w.URL, &w.Secret, &events, &w.Enabled, &fu, &fd, &created, &modified,
-		&w.PreviousSecret, &prevExp, &w.DisabledReason, &disabledAt, &failing); err != nil {
+		&w.PreviousSecret, &prevExp, &w.DisabledReason, &disabledAt, &failing,
+		&headers); err != nil {
 		return nil, interpret(err)
 	}
 	w.PreviousSecretExpiresAt, w.DisabledAt, w.FailingSince = nullTime(prevExp), nullTime(disabledAt), nullTime(failing)
@@ -163,6 +168,9 @@ func scanWebhook(row interface{ Scan(...any) error }) (*store.Webhook, error) {
 		return nil, err
 	}
 	if w.FilterDomains, err = decodeNullableList(fd); err != nil {
+		return nil, err
+	}
+	if w.Headers, err = store.DecodeHeaders(headers); err != nil {
 		return nil, err
 	}
 	w.CreatedAt, w.LastModified = fromMS(created), fromMS(modified)
@@ -261,6 +269,9 @@ func (s *Store) UpdateWebhook(ctx context.Context, p *store.UpdateWebhookParams)
 	}
 	if p.SetFilterDomains {
 		add("filter_domains", encodeNullableList(p.FilterDomains))
+	}
+	if p.SetHeaders {
+		add("headers", store.EncodeHeaders(p.Headers))
 	}
 	add("last_modified", ms(p.Now))
 	args = append(args, p.UUID, p.AccountID)

@@ -72,6 +72,7 @@ func Run(t *testing.T, open Opener) {
 		{"Retention", testRetention},
 		{"RetentionBatches", testRetentionBatches},
 		{"DataInEnvelope", testDataInEnvelope},
+		{"WebhookHeaders", testWebhookHeaders},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,10 @@
+-- +goose Up
+-- Custom headers sent with every delivery of a webhook: a JSON object, name →
+-- value, or NULL for none. TEXT rather than JSONB, as in SQLite: the store
+-- keeps the object exactly as written, and nothing queries into it. The
+-- server seals each value (secretbox) before it gets here, so the column
+-- holds names in clear and values only encrypted.
+ALTER TABLE webhooks ADD COLUMN headers TEXT;
+
+-- +goose Down
+ALTER TABLE webhooks DROP COLUMN headers;
