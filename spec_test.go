@@ -25,6 +25,7 @@ var optionalInResponses = map[string]string{
 	"TestDeliveryResponse.error_class":   "absent when the test delivery succeeded",
 	"TestDeliveryResponse.response_body": "absent when the endpoint's answer had no body",
 	"IngestResponse.duplicate":           "only true, on a repeated event id",
+	"Webhook.headers":                    "only when the webhook has custom headers, and never in lists (the values may be credentials)",
 }
 
 // TestResponseRequired: every property of a success answer is required unless
