@@ -61,6 +61,7 @@ func (s *Store) PublishEvents(ctx context.Context, events []*store.Event, now ti
 		}
 		hooks := map[string][]*store.Webhook{}
 		nowMS := ms(now)
+		var held []heldDelivery
 		var dargs []any
 		pending := 0
 		flush := func() error {
@@ -96,6 +97,11 @@ func (s *Store) PublishEvents(ctx context.Context, events []*store.Event, now ti
 				if !store.Matches(w, e) {
 					continue
 				}
+				if store.Controlled(w) {
+					held = append(held, heldDelivery{seq: seq, account: e.AccountID, w: w})
+					n++
+					continue
+				}
 				dargs = append(dargs, seq, e.AccountID, w.UUID, w.URL, nowMS, nowMS, nowMS)
 				pending++
 				n++
@@ -107,7 +113,10 @@ func (s *Store) PublishEvents(ctx context.Context, events []*store.Event, now ti
 			}
 			results[i] = store.PublishResult{EventID: e.ID, Deliveries: n}
 		}
-		return flush()
+		if err := flush(); err != nil {
+			return err
+		}
+		return insertHeld(ctx, tx, held, nowMS)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("publish events: %w", err)
@@ -160,7 +169,8 @@ func rowsOfDelivery(n int) string {
 const claimDueSQL = `SELECT d.id, d.claim_seq, d.lease_owner IS NOT NULL, d.round_attempts, d.status,
 				d.webhook_uuid, e.id, e.account_id, e.body,
 				coalesce(w.url, ''), coalesce(w.secret, ''), coalesce(w.enabled, 0),
-				CASE WHEN w.previous_secret_expires_at > ? THEN coalesce(w.previous_secret, '') ELSE '' END
+				CASE WHEN w.previous_secret_expires_at > ? THEN coalesce(w.previous_secret, '') ELSE '' END,
+				d.gated, d.replayed, coalesce(w.rate_limit, 0)
 			FROM deliveries d
 			JOIN events e ON e.seq = d.event_seq
 			LEFT JOIN webhooks w ON w.uuid = d.webhook_uuid AND w.account_id = d.account_id
@@ -183,23 +193,40 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p *store.ClaimParams) ([]*s
 			return interpret(err)
 		}
 		defer rows.Close()
+		var paced []*store.Claim
 		for rows.Next() {
 			c := &store.Claim{}
-			var round int
+			var round, rate int
 			var prev string
 			if err := rows.Scan(&c.DeliveryID, &c.ClaimSeq, &c.TakenOver, &round, &c.Status, &c.WebhookUUID, &c.EventID,
-				&c.AccountID, &c.Body, &c.URL, &c.Secret, &c.Enabled, &prev); err != nil {
+				&c.AccountID, &c.Body, &c.URL, &c.Secret, &c.Enabled, &prev, &c.Gated, &c.Replay, &rate); err != nil {
 				return interpret(err)
 			}
 			c.Secrets = store.SigningSecrets(c.Secret, prev)
 			c.ClaimSeq++
 			c.Attempt = round + 1
 			claims = append(claims, c)
+			if c.Gated && rate > 0 && c.Enabled {
+				paced = append(paced, c)
+			}
 		}
 		if err := rows.Err(); err != nil {
 			return interpret(err)
 		}
 		rows.Close()
+		if len(paced) > 0 {
+			refused, err := admitPaced(ctx, tx, paced, nowMS)
+			if err != nil {
+				return err
+			}
+			kept := claims[:0]
+			for _, c := range claims {
+				if !refused[c.DeliveryID] {
+					kept = append(kept, c)
+				}
+			}
+			claims = kept
+		}
 		if len(claims) == 0 {
 			return nil
 		}
@@ -259,7 +286,10 @@ func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []*store.Outcom
 			applied += n
 			done = append(done, attempted...)
 		}
-		return applyHealth(ctx, tx, store.HealthUpdates(done))
+		if err := applyHealth(ctx, tx, store.HealthUpdates(done)); err != nil {
+			return err
+		}
+		return afterComplete(ctx, tx, outcomes)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("complete deliveries: %w", err)
@@ -571,6 +601,9 @@ func (s *Store) ReplayDeliveries(ctx context.Context, p *store.ReplayParams) (*s
 			if err != nil {
 				return interpret(err)
 			}
+		}
+		if err := requeueReplayed(ctx, tx, ids, nowMS); err != nil {
+			return err
 		}
 		res.Deliveries = len(ids)
 		return nil

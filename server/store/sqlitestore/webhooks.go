@@ -130,6 +130,9 @@ func (s *Store) CreateWebhook(ctx context.Context, w *store.Webhook, idem *store
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			w.UUID, w.AccountID, w.Name, w.URL, w.Secret, encodeList(w.Events), w.Enabled,
 			encodeNullableList(w.FilterUsers), encodeNullableList(w.FilterDomains), ms(w.CreatedAt), ms(w.LastModified))
+		if err == nil {
+			err = setControls(ctx, tx, w)
+		}
 		if err != nil || idem == nil {
 			return interpret(err)
 		}
@@ -142,7 +145,8 @@ func (s *Store) CreateWebhook(ctx context.Context, w *store.Webhook, idem *store
 }
 
 const webhookCols = `uuid, account_id, name, url, secret, events, enabled, filter_users, filter_domains, created_at, last_modified,
-	coalesce(previous_secret, ''), previous_secret_expires_at, coalesce(disabled_reason, ''), disabled_at, failing_since`
+	coalesce(previous_secret, ''), previous_secret_expires_at, coalesce(disabled_reason, ''), disabled_at, failing_since,
+	ordering, rate_limit`
 
 func scanWebhook(row interface{ Scan(...any) error }) (*store.Webhook, error) {
 	var w store.Webhook
@@ -151,7 +155,8 @@ func scanWebhook(row interface{ Scan(...any) error }) (*store.Webhook, error) {
 	var created, modified int64
 	var prevExp, disabledAt, failing sql.NullInt64
 	if err := row.Scan(&w.UUID, &w.AccountID, &w.Name, &w.URL, &w.Secret, &events, &w.Enabled, &fu, &fd, &created, &modified,
-		&w.PreviousSecret, &prevExp, &w.DisabledReason, &disabledAt, &failing); err != nil {
+		&w.PreviousSecret, &prevExp, &w.DisabledReason, &disabledAt, &failing,
+		&w.Ordering, &w.RateLimit); err != nil {
 		return nil, interpret(err)
 	}
 	w.PreviousSecretExpiresAt, w.DisabledAt, w.FailingSince = nullTime(prevExp), nullTime(disabledAt), nullTime(failing)
@@ -262,6 +267,12 @@ func (s *Store) UpdateWebhook(ctx context.Context, p *store.UpdateWebhookParams)
 	if p.SetFilterDomains {
 		add("filter_domains", encodeNullableList(p.FilterDomains))
 	}
+	if p.Ordering != nil {
+		add("ordering", *p.Ordering)
+	}
+	if p.RateLimit != nil {
+		add("rate_limit", *p.RateLimit)
+	}
 	add("last_modified", ms(p.Now))
 	args = append(args, p.UUID, p.AccountID)
 	var w *store.Webhook
@@ -272,6 +283,12 @@ func (s *Store) UpdateWebhook(ctx context.Context, p *store.UpdateWebhookParams)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return store.ErrNotFound
+		}
+		if p.Ordering != nil || p.RateLimit != nil || p.Enabled != nil {
+			// The queue follows the new settings at once (see release).
+			if err := release(ctx, tx, p.UUID, ms(p.Now)); err != nil {
+				return err
+			}
 		}
 		w, err = scanWebhook(tx.QueryRowContext(ctx, `SELECT `+webhookCols+` FROM webhooks WHERE uuid = ?`, p.UUID))
 		return err

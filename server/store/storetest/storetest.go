@@ -58,6 +58,11 @@ func Run(t *testing.T, open Opener) {
 		{"Retention", testRetention},
 		{"RetentionBatches", testRetentionBatches},
 		{"DataInEnvelope", testDataInEnvelope},
+		{"FIFO", testFIFO},
+		{"FIFOUpdate", testFIFOUpdate},
+		{"FIFOConcurrentClaims", testFIFOConcurrentClaims},
+		{"RateLimit", testRateLimit},
+		{"RateLimitSlowDown", testRateLimitSlowDown},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
