@@ -219,6 +219,7 @@ var postgresTests = map[string]func(*testing.T){
 	"TestEventDataKeptAsSent":   TestEventDataKeptAsSent,
 	"TestMalformedRequests":     TestMalformedRequests,
 	"TestTenantIsolationMatrix": TestTenantIsolationMatrix,
+	"TestDeliveryControls":      TestDeliveryControls,
 }
 
 func TestPostgres(t *testing.T) {

@@ -233,6 +233,12 @@ func (h handlers) CreateWebhook(ctx context.Context, req apiserver.CreateWebhook
 		Events: eventStrings(b.Events), Enabled: b.Status == nil || *b.Status == models.StatusInputEnabled,
 		FilterUsers: users, FilterDomains: domains, CreatedAt: now, LastModified: now,
 	}
+	if b.Ordering != nil {
+		w.Ordering = string(*b.Ordering)
+	}
+	if b.RateLimit != nil {
+		w.RateLimit = *b.RateLimit
+	}
 	// With an Idempotency-Key, the webhook and the record of this answer
 	// commit together: a retry finds the webhook, or nothing was made.
 	held := heldReservation(ctx)
@@ -278,6 +284,11 @@ func (h handlers) UpdateWebhook(ctx context.Context, req apiserver.UpdateWebhook
 		on := *b.Status == models.StatusInputEnabled
 		p.Enabled = &on
 	}
+	if b.Ordering != nil {
+		o := string(*b.Ordering)
+		p.Ordering = &o
+	}
+	p.RateLimit = b.RateLimit
 	var err error
 	if b.FilterUsers.IsSpecified() {
 		p.SetFilterUsers = true
@@ -624,6 +635,7 @@ func toModelWithSecret(w *store.Webhook) models.WebhookWithSecret {
 		Uuid: m.Uuid, Name: m.Name, Url: m.Url, Events: m.Events, Status: m.Status, Secret: w.Secret,
 		FilterUsers: m.FilterUsers, FilterDomains: m.FilterDomains, CreatedAt: m.CreatedAt, LastModified: m.LastModified,
 		DisabledReason: m.DisabledReason, DisabledAt: m.DisabledAt, PreviousSecretExpiresAt: m.PreviousSecretExpiresAt,
+		Ordering: m.Ordering, RateLimit: m.RateLimit,
 	}
 }
 
@@ -653,6 +665,16 @@ func toModel(w *store.Webhook) models.Webhook {
 		m.PreviousSecretExpiresAt = nullable.NewNullableWithValue(w.PreviousSecretExpiresAt.Unix())
 	} else {
 		m.PreviousSecretExpiresAt = nullable.NewNullNullable[int64]()
+	}
+	// The delivery controls are extensions: shown only when set, so a
+	// JetEmail client sees JetEmail's webhook.
+	if w.Ordering == store.OrderingFIFO {
+		o := models.OrderingFIFO
+		m.Ordering = &o
+	}
+	if w.RateLimit > 0 {
+		r := w.RateLimit
+		m.RateLimit = &r
 	}
 	return m
 }

@@ -40,6 +40,10 @@ func TestWebhookJSONMatchesModel(t *testing.T) {
 		"invalid utf-8":     func(w *store.Webhook) { w.Name = "bad \xff byte" },
 		"url with query":    func(w *store.Webhook) { w.URL = "https://example.com/hook?a=1&b=<2>" },
 		"old times":         func(w *store.Webhook) { w.CreatedAt, w.LastModified = time.Unix(0, 0), time.Unix(-5, 0) },
+		"fifo":              func(w *store.Webhook) { w.Ordering = store.OrderingFIFO },
+		"unordered":         func(w *store.Webhook) { w.Ordering = store.OrderingUnordered },
+		"rate limit":        func(w *store.Webhook) { w.RateLimit = 25 },
+		"fifo rate limit":   func(w *store.Webhook) { w.Ordering, w.RateLimit = store.OrderingFIFO, 1 },
 	}
 	for name, mod := range cases {
 		t.Run(name, func(t *testing.T) {
