@@ -130,6 +130,9 @@ type webhookFlags struct {
 	name, url, status       string
 	events, users, domains  []string
 	clearUsers, clearDomain bool
+	// ordering and rateLimit are the delivery controls (extensions).
+	ordering  string
+	rateLimit int
 }
 
 func (wf *webhookFlags) add(cmd *cobra.Command, update bool) {
@@ -144,8 +147,32 @@ func (wf *webhookFlags) add(cmd *cobra.Command, update bool) {
 		f.BoolVar(&wf.clearUsers, "clear-filter-users", false, "remove the user filter (send null): every user matches again")
 		f.BoolVar(&wf.clearDomain, "clear-filter-domains", false, "remove the domain filter (send null): every domain matches again")
 	}
+	f.StringVar(&wf.ordering, "ordering", "", "delivery order (extension): fifo (one at a time, in order) or unordered (the default)")
+	f.IntVar(&wf.rateLimit, "rate-limit", 0, "most delivery attempts per second to this webhook (extension; 0: no limit)")
 	_ = cmd.RegisterFlagCompletionFunc("event", fixedCompletion(subscribableEvents...))
 	_ = cmd.RegisterFlagCompletionFunc("status", fixedCompletion("1\tenabled", "0\tdisabled"))
+	_ = cmd.RegisterFlagCompletionFunc("ordering", fixedCompletion("fifo\tone at a time, in order", "unordered\tconcurrently (default)"))
+}
+
+// controls sets the delivery controls given as flags on a create or update
+// request and reports how many were given.
+func (wf *webhookFlags) controls(cmd *cobra.Command, ordering **client.Ordering, rate **int) (int, error) {
+	n := 0
+	if changed(cmd, "ordering") {
+		o := client.Ordering(wf.ordering)
+		if !o.Valid() {
+			return 0, usagef("--ordering must be fifo or unordered, not %q", wf.ordering)
+		}
+		*ordering, n = &o, n+1
+	}
+	if changed(cmd, "rate-limit") {
+		if wf.rateLimit < 0 || wf.rateLimit > 1000 {
+			return 0, usagef("--rate-limit must be 0 (no limit) to 1000, not %d", wf.rateLimit)
+		}
+		r := wf.rateLimit
+		*rate, n = &r, n+1
+	}
+	return n, nil
 }
 
 // filter returns the request value for a filter flag pair.
@@ -171,7 +198,9 @@ receiver (jetwebhooks listen --secret, or signature.NewVerifier in Go).`,
 		Example: `  jetwebhooks webhooks create --name "Production Webhook" --url https://example.com/webhook \
       --event outbound.delivered --event outbound.bounced
   jetwebhooks webhooks create --name Local --url http://127.0.0.1:9000/ --event outbound.delivered \
-      --filter-user api-user --status 0 --output json`,
+      --filter-user api-user --status 0 --output json
+  jetwebhooks webhooks create --name Ledger --url https://example.com/ledger --event outbound.delivered \
+      --ordering fifo --rate-limit 10`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: c.runE(func(cmd *cobra.Command, _ []string, cl *client.Client, p *printer) error {
 			req := client.CreateWebhookRequest{Name: wf.name, Url: wf.url}
@@ -196,6 +225,9 @@ receiver (jetwebhooks listen --secret, or signature.NewVerifier in Go).`,
 				return err
 			}
 			if req.FilterDomains, err = filterValue("filter-domain", wf.domains, false); err != nil {
+				return err
+			}
+			if _, err := wf.controls(cmd, &req.Ordering, &req.RateLimit); err != nil {
 				return err
 			}
 			w, err := cl.CreateWebhook(cmd.Context(), req)
@@ -225,7 +257,8 @@ The answer carries no webhook: the table says what was updated and --output json
 {"success": true, "uuid": "…"}.`,
 		Example: `  jetwebhooks webhooks update 0b6f… --status 0
   jetwebhooks webhooks update 0b6f… --event outbound.delivered --event outbound.bounced
-  jetwebhooks webhooks update --uuid 0b6f… --clear-filter-users`,
+  jetwebhooks webhooks update --uuid 0b6f… --clear-filter-users
+  jetwebhooks webhooks update 0b6f… --ordering unordered --rate-limit 0`,
 		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: c.runE(func(cmd *cobra.Command, args []string, cl *client.Client, p *printer) error {
 			id, err := uuidFrom(uuid, args)
@@ -271,8 +304,13 @@ The answer carries no webhook: the table says what was updated and --output json
 			if req.FilterDomains.IsSpecified() {
 				fields++
 			}
+			n, err := wf.controls(cmd, &req.Ordering, &req.RateLimit)
+			if err != nil {
+				return err
+			}
+			fields += n
 			if fields == 0 {
-				return usagef("nothing to update: give --name, --url, --event, --status, --filter-user, --filter-domain, --clear-filter-users or --clear-filter-domains")
+				return usagef("nothing to update: give --name, --url, --event, --status, --filter-user, --filter-domain, --clear-filter-users, --clear-filter-domains, --ordering or --rate-limit")
 			}
 			if err := cl.UpdateWebhook(cmd.Context(), req); err != nil {
 				return err
@@ -515,6 +553,12 @@ func (p *printer) webhook(w *client.Webhook) error {
 	row("Events", eventsText(w.Events))
 	row("Filter users", filterText(w.FilterUsers))
 	row("Filter domains", filterText(w.FilterDomains))
+	if w.Ordering != nil {
+		row("Ordering", string(*w.Ordering))
+	}
+	if w.RateLimit != nil {
+		row("Rate limit", fmt.Sprintf("%d/s", *w.RateLimit))
+	}
 	if w.Secret != nil {
 		row("Secret", *w.Secret)
 	}
