@@ -3,6 +3,8 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jetwebhooks/jetwebhooks/server/store"
@@ -23,6 +25,43 @@ import (
 // heldAt is the next_attempt_at of a held delivery: 2^61 ms, far past any
 // real time and below farFuture (test deliveries).
 const heldAt = int64(1) << 61
+
+// The statements the queue runs on every publish and completion of a gated
+// delivery, prepared at Open with the multi-row ones (see stmt).
+const (
+	loadGateSQL = `SELECT uuid, enabled, ordering, rate_limit, pace_at, slow_until, fifo_tail FROM webhooks WHERE uuid = ?`
+	// releaseNextSQL releases the next held deliveries (oldest fifo_seq
+	// first) into the room the window leaves, all due at once.
+	releaseNextSQL = `UPDATE deliveries SET next_attempt_at = ?1 WHERE id IN (
+		SELECT id FROM deliveries WHERE webhook_uuid = ?2 AND next_attempt_at = ?3 AND gated = 1 AND status IN ('pending', 'retry')
+		ORDER BY fifo_seq, id
+		LIMIT max(0, ?4 - (SELECT count(*) FROM deliveries
+			WHERE webhook_uuid = ?2 AND next_attempt_at < ?3 AND gated = 1 AND status IN ('pending', 'retry'))))`
+	setTailSQL = `UPDATE webhooks SET fifo_tail = ? WHERE uuid = ?`
+)
+
+// insertHeldSQL inserts n held deliveries.
+func insertHeldSQL(n int) string {
+	return `INSERT INTO deliveries
+		(event_seq, account_id, webhook_uuid, webhook_url, status, next_attempt_at, created_at, updated_at, gated, fifo_seq)
+		VALUES ` + strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, 'pending', ?, ?, ?, 1, ?),", n), ",")
+}
+
+// prepareControls prepares the queue's statements into s.stmts.
+func (s *Store) prepareControls(ctx context.Context) error {
+	qs := []string{loadGateSQL, releaseNextSQL, setTailSQL}
+	for n := 1; n <= publishChunk; n++ {
+		qs = append(qs, insertHeldSQL(n))
+	}
+	for _, q := range qs {
+		st, err := s.w.PrepareContext(ctx, q)
+		if err != nil {
+			return fmt.Errorf("sqlite: prepare: %w", err)
+		}
+		s.stmts[q] = st
+	}
+	return nil
+}
 
 // setControls stores a new webhook's delivery controls (the insert leaves
 // the defaults: unordered, no limit).
@@ -48,10 +87,13 @@ type gate struct {
 	tail              int64
 }
 
-func loadGate(ctx context.Context, tx *sql.Tx, uuid string) (*gate, error) {
+func (s *Store) loadGate(ctx context.Context, tx *sql.Tx, uuid string) (*gate, error) {
 	g := &gate{}
-	err := tx.QueryRowContext(ctx, `SELECT uuid, enabled, ordering, rate_limit, pace_at, slow_until, fifo_tail FROM webhooks WHERE uuid = ?`, uuid).
-		Scan(&g.w.UUID, &g.w.Enabled, &g.w.Ordering, &g.w.RateLimit, &g.paceAt, &g.slowUntil, &g.tail)
+	st, err := s.stmt(ctx, tx, loadGateSQL)
+	if err != nil {
+		return nil, err
+	}
+	err = st.QueryRowContext(ctx, uuid).Scan(&g.w.UUID, &g.w.Enabled, &g.w.Ordering, &g.w.RateLimit, &g.paceAt, &g.slowUntil, &g.tail)
 	if err == sql.ErrNoRows {
 		return nil, nil
 	}
@@ -67,14 +109,23 @@ func (g *gate) interval(now int64) int64 {
 // oldest fifo_seq first, while the webhook has fewer released ones than its
 // window. A disabled or no longer controlled webhook releases all of them at
 // once (they then go, or fail without an attempt, like ungated ones).
-func release(ctx context.Context, tx *sql.Tx, uuid string, now int64) error {
-	g, err := loadGate(ctx, tx, uuid)
+func (s *Store) release(ctx context.Context, tx *sql.Tx, uuid string, now int64) error {
+	g, err := s.loadGate(ctx, tx, uuid)
 	if err != nil || g == nil {
 		return err
 	}
 	if !g.w.Enabled || !store.Controlled(&g.w) {
 		_, err := tx.ExecContext(ctx, `UPDATE deliveries SET next_attempt_at = ?
 			WHERE webhook_uuid = ? AND next_attempt_at = ? AND gated = 1 AND status IN ('pending', 'retry')`, now, uuid, heldAt)
+		return interpret(err)
+	}
+	if g.w.RateLimit <= 0 {
+		// FIFO without a limit: due at once, one statement.
+		st, err := s.stmt(ctx, tx, releaseNextSQL)
+		if err != nil {
+			return err
+		}
+		_, err = st.ExecContext(ctx, now, uuid, heldAt, store.ReleaseWindow(&g.w))
 		return interpret(err)
 	}
 	var active int
@@ -128,33 +179,60 @@ type heldDelivery struct {
 
 // insertHeld queues gated deliveries, in the given (ingest) order, at the
 // tail of their webhooks' queues, then releases what the windows allow.
-func insertHeld(ctx context.Context, tx *sql.Tx, held []heldDelivery, now int64) error {
+func (s *Store) insertHeld(ctx context.Context, tx *sql.Tx, held []heldDelivery, now int64) error {
 	if len(held) == 0 {
 		return nil
 	}
 	var order []string
 	tails := map[string]int64{}
+	args := make([]any, 0, min(len(held), publishChunk)*8)
+	rows := 0
+	flush := func() error {
+		if rows == 0 {
+			return nil
+		}
+		st, err := s.stmt(ctx, tx, insertHeldSQL(rows))
+		if err != nil {
+			return err
+		}
+		_, err = st.ExecContext(ctx, args...)
+		args, rows = args[:0], 0
+		return interpret(err)
+	}
 	for _, h := range held {
 		tail, ok := tails[h.w.UUID]
 		if !ok {
-			if err := tx.QueryRowContext(ctx, `SELECT fifo_tail FROM webhooks WHERE uuid = ?`, h.w.UUID).Scan(&tail); err != nil {
-				return interpret(err)
+			g, err := s.loadGate(ctx, tx, h.w.UUID)
+			if err != nil {
+				return err
 			}
+			if g == nil {
+				continue // deleted meanwhile
+			}
+			tail = g.tail
 			order = append(order, h.w.UUID)
 		}
 		tail++
 		tails[h.w.UUID] = tail
-		if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries
-			(event_seq, account_id, webhook_uuid, webhook_url, status, next_attempt_at, created_at, updated_at, gated, fifo_seq)
-			VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, 1, ?)`, h.seq, h.account, h.w.UUID, h.w.URL, heldAt, now, now, tail); err != nil {
-			return interpret(err)
+		args = append(args, h.seq, h.account, h.w.UUID, h.w.URL, heldAt, now, now, tail)
+		if rows++; rows == publishChunk {
+			if err := flush(); err != nil {
+				return err
+			}
 		}
 	}
+	if err := flush(); err != nil {
+		return err
+	}
+	st, err := s.stmt(ctx, tx, setTailSQL)
+	if err != nil {
+		return err
+	}
 	for _, uuid := range order {
-		if _, err := tx.ExecContext(ctx, `UPDATE webhooks SET fifo_tail = ? WHERE uuid = ?`, tails[uuid], uuid); err != nil {
+		if _, err := st.ExecContext(ctx, tails[uuid], uuid); err != nil {
 			return interpret(err)
 		}
-		if err := release(ctx, tx, uuid, now); err != nil {
+		if err := s.release(ctx, tx, uuid, now); err != nil {
 			return err
 		}
 	}
@@ -173,7 +251,7 @@ type pacedClaim struct {
 // when the pace will admit them; they are returned so the caller leaves them
 // out. Only claims of enabled, rate-limited, gated deliveries are checked:
 // the fast path never gets here.
-func admitPaced(ctx context.Context, tx *sql.Tx, paced []*store.Claim, now int64) (map[int64]bool, error) {
+func (s *Store) admitPaced(ctx context.Context, tx *sql.Tx, paced []*store.Claim, now int64) (map[int64]bool, error) {
 	refused := map[int64]bool{}
 	gates := map[string]*gate{}
 	var order []string
@@ -183,7 +261,7 @@ func admitPaced(ctx context.Context, tx *sql.Tx, paced []*store.Claim, now int64
 		g, ok := gates[c.WebhookUUID]
 		if !ok {
 			var err error
-			if g, err = loadGate(ctx, tx, c.WebhookUUID); err != nil {
+			if g, err = s.loadGate(ctx, tx, c.WebhookUUID); err != nil {
 				return nil, err
 			}
 			gates[c.WebhookUUID] = g
@@ -220,7 +298,7 @@ func admitPaced(ctx context.Context, tx *sql.Tx, paced []*store.Claim, now int64
 
 // afterComplete moves the queues of webhooks whose gated deliveries were
 // finished and applies 429 slow-downs. Only gated outcomes get here.
-func afterComplete(ctx context.Context, tx *sql.Tx, outcomes []*store.Outcome) error {
+func (s *Store) afterComplete(ctx context.Context, tx *sql.Tx, outcomes []*store.Outcome) error {
 	seen := map[string]bool{}
 	for _, o := range outcomes {
 		if !o.Gated || o.WebhookUUID == "" {
@@ -234,7 +312,7 @@ func afterComplete(ctx context.Context, tx *sql.Tx, outcomes []*store.Outcome) e
 		}
 		if (o.Status == store.StatusSuccess || o.Status == store.StatusFailed) && !seen[o.WebhookUUID] {
 			seen[o.WebhookUUID] = true
-			if err := release(ctx, tx, o.WebhookUUID, ms(o.At)); err != nil {
+			if err := s.release(ctx, tx, o.WebhookUUID, ms(o.At)); err != nil {
 				return err
 			}
 		}
@@ -252,7 +330,7 @@ func maxTime(a, b time.Time) time.Time {
 // requeueReplayed puts replayed deliveries of controlled webhooks (ids, just
 // re-queued by a replay) at the tail of their queues, marked as replays, in
 // event order, and releases what the windows allow.
-func requeueReplayed(ctx context.Context, tx *sql.Tx, ids []any, now int64) error {
+func (s *Store) requeueReplayed(ctx context.Context, tx *sql.Tx, ids []any, now int64) error {
 	var held []struct {
 		id   int64
 		uuid string
@@ -298,7 +376,7 @@ func requeueReplayed(ctx context.Context, tx *sql.Tx, ids []any, now int64) erro
 		}
 	}
 	for _, uuid := range order {
-		if err := release(ctx, tx, uuid, now); err != nil {
+		if err := s.release(ctx, tx, uuid, now); err != nil {
 			return err
 		}
 	}

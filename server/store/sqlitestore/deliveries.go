@@ -116,7 +116,7 @@ func (s *Store) PublishEvents(ctx context.Context, events []*store.Event, now ti
 		if err := flush(); err != nil {
 			return err
 		}
-		return insertHeld(ctx, tx, held, nowMS)
+		return s.insertHeld(ctx, tx, held, nowMS)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("publish events: %w", err)
@@ -215,7 +215,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p *store.ClaimParams) ([]*s
 		}
 		rows.Close()
 		if len(paced) > 0 {
-			refused, err := admitPaced(ctx, tx, paced, nowMS)
+			refused, err := s.admitPaced(ctx, tx, paced, nowMS)
 			if err != nil {
 				return err
 			}
@@ -289,7 +289,7 @@ func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []*store.Outcom
 		if err := applyHealth(ctx, tx, store.HealthUpdates(done)); err != nil {
 			return err
 		}
-		return afterComplete(ctx, tx, outcomes)
+		return s.afterComplete(ctx, tx, outcomes)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("complete deliveries: %w", err)
@@ -602,7 +602,7 @@ func (s *Store) ReplayDeliveries(ctx context.Context, p *store.ReplayParams) (*s
 				return interpret(err)
 			}
 		}
-		if err := requeueReplayed(ctx, tx, ids, nowMS); err != nil {
+		if err := s.requeueReplayed(ctx, tx, ids, nowMS); err != nil {
 			return err
 		}
 		res.Deliveries = len(ids)

@@ -286,7 +286,7 @@ func (s *Store) UpdateWebhook(ctx context.Context, p *store.UpdateWebhookParams)
 		}
 		if p.Ordering != nil || p.RateLimit != nil || p.Enabled != nil {
 			// The queue follows the new settings at once (see release).
-			if err := release(ctx, tx, p.UUID, ms(p.Now)); err != nil {
+			if err := s.release(ctx, tx, p.UUID, ms(p.Now)); err != nil {
 				return err
 			}
 		}
