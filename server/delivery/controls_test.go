@@ -289,12 +289,12 @@ func TestRateLimit429SlowsDown(t *testing.T) {
 		}
 		_, _ = w.Write([]byte("ok"))
 	})
-	hook := e.addWebhook(rc.url(), rateLimit(50)) // 20 ms apart; 40 ms slowed
+	hook := e.addWebhook(rc.url(), rateLimit(10)) // 100 ms apart; 200 ms slowed
 	cfg := baseConfig()
 	cfg.Schedule = []time.Duration{0, 10 * time.Millisecond, 10 * time.Millisecond}
 	e.start(cfg)
 	var evs []ingest.Event
-	for range 12 {
+	for range 8 {
 		evs = append(evs, ingest.Event{User: "alice"})
 	}
 	for _, r := range e.publish(evs...) {
@@ -302,21 +302,22 @@ func TestRateLimit429SlowsDown(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(times) != 13 {
-		t.Fatalf("%d requests, want 13", len(times))
+	if len(times) != 9 {
+		t.Fatalf("%d requests, want 9", len(times))
 	}
 	// An attempt admitted before the 429 was recorded may still arrive
-	// (one pace interval later); nothing else before Retry-After.
+	// (a pace interval later; a busy node records the 429 later);
+	// nothing else before Retry-After.
 	k := 3
 	for k < len(times) && times[k].Sub(times[2]) < 990*time.Millisecond {
 		k++
 	}
-	if k > 4 || k == len(times) {
+	if k > 5 || k == len(times) {
 		t.Fatalf("%d attempts within the 429's Retry-After: 1", k-3)
 	}
 	// The pace is kept at claim time; arrival adds the node's scheduling
 	// jitter, so the gaps are checked on average.
-	if avg := times[len(times)-1].Sub(times[k]) / time.Duration(len(times)-1-k); avg < 38*time.Millisecond {
-		t.Fatalf("attempts %v apart on average while slowed down, want 40 ms (unslowed: 20 ms)", avg)
+	if avg := times[len(times)-1].Sub(times[k]) / time.Duration(len(times)-1-k); avg < 190*time.Millisecond {
+		t.Fatalf("attempts %v apart on average while slowed down, want 200 ms (unslowed: 100 ms)", avg)
 	}
 }
