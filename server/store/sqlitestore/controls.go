@@ -239,12 +239,6 @@ func (s *Store) insertHeld(ctx context.Context, tx *sql.Tx, held []heldDelivery,
 	return nil
 }
 
-// pacedClaim is a scanned claim with what admission needs.
-type pacedClaim struct {
-	c    *store.Claim
-	rate int
-}
-
 // admitPaced admits the claims of rate-limited webhooks against their pace
 // (a GCRA without burst: an attempt may start when pace_at has passed, and
 // moves it one interval past now). The others go back to the queue, due
