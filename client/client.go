@@ -80,6 +80,15 @@ type (
 	DeliveryAttempt = models.DeliveryAttempt
 	// ErrorClass says why an attempt failed ("timeout", "http_status", …).
 	ErrorClass = models.ErrorClass
+	// Ordering is a webhook's delivery order (jetwebhooks extension):
+	// OrderingFIFO or OrderingUnordered.
+	Ordering = models.Ordering
+)
+
+// The delivery orders of a webhook (jetwebhooks extension; see Ordering).
+const (
+	OrderingUnordered = models.OrderingUnordered
+	OrderingFIFO      = models.OrderingFIFO
 )
 
 // AttemptPage is one page of ListDeliveryAttemptsPage.
@@ -97,7 +106,8 @@ func fromWithSecret(w models.WebhookWithSecret) *Webhook {
 		UUID: w.UUID, Name: w.Name, URL: w.URL, Events: w.Events, Status: w.Status, Secret: &secret,
 		FilterUsers: w.FilterUsers, FilterDomains: w.FilterDomains, CreatedAt: w.CreatedAt, LastModified: w.LastModified,
 		DisabledReason: w.DisabledReason, DisabledAt: w.DisabledAt, PreviousSecretExpiresAt: w.PreviousSecretExpiresAt,
-		Headers: w.Headers,
+		Headers:  w.Headers,
+		Ordering: w.Ordering, RateLimit: w.RateLimit,
 	}
 }
 

@@ -38,6 +38,7 @@ func newBenchCmd() *cobra.Command {
 		soak, reportEvery, retention, purgeInterval                                time.Duration
 		runs                                                                       int
 		metricsURL                                                                 string
+		fifo                                                                       bool
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -149,7 +150,7 @@ The output is a summary, then one JSON line, last.`,
 			}
 
 			cfg := bench.Config{
-				Events: events, Duration: duration, Rate: rate, Batch: batch, Senders: senders, Fanout: fanout,
+				Events: events, Duration: duration, Rate: rate, Batch: batch, Senders: senders, Fanout: fanout, FIFO: fifo,
 				PayloadBytes: payload, ReceiverLatency: receiverLatency, ErrorRate: errorRate, Warmup: wu,
 				Concurrency: concurrency, RetrySchedule: sched, DeliveryTimeout: deliveryTimeout, Drain: drain,
 				DB: db, SQLiteSynchronous: sqliteSync, RawRequests: rawRequests, Progress: stderr,
@@ -205,6 +206,7 @@ The output is a summary, then one JSON line, last.`,
 	f.IntVar(&batch, "batch", 100, "events per ingest request: 1 uses POST /events, more POST /events/batch (at most 1000)")
 	f.IntVar(&senders, "senders", 0, "ingest requests in flight at most (default 4 at --rate 0, else 32)")
 	f.IntVar(&fanout, "fanout", 1, "webhooks per event: that many webhooks, all pointing at the receiver")
+	f.BoolVar(&fifo, "fifo", false, "make the webhooks ordered (ordering fifo): each gets its deliveries one at a time, in order; --fanout sets how many")
 	f.IntVar(&payload, "payload-bytes", 256, "padding added to every event's data")
 	f.DurationVar(&receiverLatency, "receiver-latency", 0, "how long the receiver takes to answer each delivery")
 	f.Float64Var(&errorRate, "error-rate", 0, "fraction of deliveries the receiver answers with 500 (they are retried)")

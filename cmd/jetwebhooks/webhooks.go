@@ -130,6 +130,9 @@ type webhookFlags struct {
 	name, url, status       string
 	events, users, domains  []string
 	clearUsers, clearDomain bool
+	// ordering and rateLimit are the delivery controls (extensions).
+	ordering  string
+	rateLimit int
 }
 
 func (wf *webhookFlags) add(cmd *cobra.Command, update bool) {
@@ -144,8 +147,32 @@ func (wf *webhookFlags) add(cmd *cobra.Command, update bool) {
 		f.BoolVar(&wf.clearUsers, "clear-filter-users", false, "remove the user filter (send null): every user matches again")
 		f.BoolVar(&wf.clearDomain, "clear-filter-domains", false, "remove the domain filter (send null): every domain matches again")
 	}
+	f.StringVar(&wf.ordering, "ordering", "", "delivery order (extension): fifo (one at a time, in order) or unordered (the default)")
+	f.IntVar(&wf.rateLimit, "rate-limit", 0, "most delivery attempts per second to this webhook (extension; 0: no limit)")
 	_ = cmd.RegisterFlagCompletionFunc("event", fixedCompletion(subscribableEvents...))
 	_ = cmd.RegisterFlagCompletionFunc("status", fixedCompletion("1\tenabled", "0\tdisabled"))
+	_ = cmd.RegisterFlagCompletionFunc("ordering", fixedCompletion("fifo\tone at a time, in order", "unordered\tconcurrently (default)"))
+}
+
+// controls sets the delivery controls given as flags on a create or update
+// request and reports how many were given.
+func (wf *webhookFlags) controls(cmd *cobra.Command, ordering **client.Ordering, rate **int) (int, error) {
+	n := 0
+	if changed(cmd, "ordering") {
+		o := client.Ordering(wf.ordering)
+		if !o.Valid() {
+			return 0, usagef("--ordering must be fifo or unordered, not %q", wf.ordering)
+		}
+		*ordering, n = &o, n+1
+	}
+	if changed(cmd, "rate-limit") {
+		if wf.rateLimit < 0 || wf.rateLimit > 1000 {
+			return 0, usagef("--rate-limit must be 0 (no limit) to 1000, not %d", wf.rateLimit)
+		}
+		r := wf.rateLimit
+		*rate, n = &r, n+1
+	}
+	return n, nil
 }
 
 // filter returns the request value for a filter flag pair.
@@ -180,7 +207,9 @@ User-Agent, the hop-by-hop ones, Webhook-* and X-Webhook-*) and more than 20 hea
   jetwebhooks webhooks create --name Local --url http://127.0.0.1:9000/ --event outbound.delivered \
       --filter-user api-user --status 0 --output json
   printf 'Authorization: Bearer %s\n' "$TOKEN" | jetwebhooks webhooks create --name Routed \
-      --url https://example.com/webhook --event outbound.delivered --header 'X-Tenant: acme' --headers-file -`,
+      --url https://example.com/webhook --event outbound.delivered --header 'X-Tenant: acme' --headers-file -
+  jetwebhooks webhooks create --name Ledger --url https://example.com/ledger --event outbound.delivered \
+      --ordering fifo --rate-limit 10`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: c.runE(func(cmd *cobra.Command, _ []string, cl *client.Client, p *printer) error {
 			req := client.CreateWebhookRequest{Name: wf.name, URL: wf.url}
@@ -212,6 +241,9 @@ User-Agent, the hop-by-hop ones, Webhook-* and X-Webhook-*) and more than 20 hea
 				return err
 			}
 			req.Headers = client.Headers(headers)
+			if _, err := wf.controls(cmd, &req.Ordering, &req.RateLimit); err != nil {
+				return err
+			}
 			w, err := cl.CreateWebhook(cmd.Context(), req)
 			if err != nil {
 				return err
@@ -248,7 +280,8 @@ The answer carries no webhook: the table says what was updated and --output json
   jetwebhooks webhooks update 0b6f… --event outbound.delivered --event outbound.bounced
   jetwebhooks webhooks update --uuid 0b6f… --clear-filter-users
   jetwebhooks webhooks update 0b6f… --headers-file ./receiver-headers
-  jetwebhooks webhooks update 0b6f… --clear-headers`,
+  jetwebhooks webhooks update 0b6f… --clear-headers
+  jetwebhooks webhooks update 0b6f… --ordering unordered --rate-limit 0`,
 		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: c.runE(func(cmd *cobra.Command, args []string, cl *client.Client, p *printer) error {
 			id, err := uuidFrom(uuid, args)
@@ -306,8 +339,13 @@ The answer carries no webhook: the table says what was updated and --output json
 				}
 				fields++
 			}
+			n, err := wf.controls(cmd, &req.Ordering, &req.RateLimit)
+			if err != nil {
+				return err
+			}
+			fields += n
 			if fields == 0 {
-				return usagef("nothing to update: give --name, --url, --event, --status, --filter-user, --filter-domain, --clear-filter-users, --clear-filter-domains, --header, --headers-file or --clear-headers")
+				return usagef("nothing to update: give --name, --url, --event, --status, --filter-user, --filter-domain, --clear-filter-users, --clear-filter-domains, --header, --headers-file, --clear-headers, --ordering or --rate-limit")
 			}
 			if err := cl.UpdateWebhook(cmd.Context(), req); err != nil {
 				return err
@@ -551,6 +589,12 @@ func (p *printer) webhook(w *client.Webhook) error {
 	row("Events", eventsText(w.Events))
 	row("Filter users", filterText(w.FilterUsers))
 	row("Filter domains", filterText(w.FilterDomains))
+	if w.Ordering != nil {
+		row("Ordering", string(*w.Ordering))
+	}
+	if w.RateLimit != nil {
+		row("Rate limit", fmt.Sprintf("%d/s", *w.RateLimit))
+	}
 	if w.Secret != nil {
 		row("Secret", *w.Secret)
 	}

@@ -603,3 +603,35 @@ func mustFree(t *testing.T) (host, port string) {
 	i := strings.LastIndex(addr, ":")
 	return addr[:i], addr[i+1:]
 }
+
+func TestWebhooksDeliveryControlsFlags(t *testing.T) {
+	e := newCLIEnv(t)
+	var created struct {
+		UUID      string  `json:"uuid"`
+		Ordering  *string `json:"ordering"`
+		RateLimit *int    `json:"rate_limit"`
+	}
+	e.whJSON(t, &created, "create", "--name", "Ledger", "--url", "http://127.0.0.1:9/hook",
+		"--event", "outbound.delivered", "--ordering", "fifo", "--rate-limit", "10")
+	if created.Ordering == nil || *created.Ordering != "fifo" || created.RateLimit == nil || *created.RateLimit != 10 {
+		t.Fatalf("create: %+v", created)
+	}
+	var upd struct{ Success bool }
+	e.whJSON(t, &upd, "update", created.UUID, "--ordering", "unordered", "--rate-limit", "0")
+	var got struct {
+		Ordering  *string `json:"ordering"`
+		RateLimit *int    `json:"rate_limit"`
+	}
+	e.whJSON(t, &got, "get", created.UUID)
+	if got.Ordering != nil || got.RateLimit != nil {
+		t.Fatalf("after clearing the controls: %+v", got)
+	}
+	for _, args := range [][]string{
+		{"update", created.UUID, "--ordering", "lifo"},
+		{"update", created.UUID, "--rate-limit", "1001"},
+	} {
+		if _, _, code := e.wh(t, args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2 (usage)", args, code)
+		}
+	}
+}

@@ -129,6 +129,24 @@ func (e EventType) Valid() bool {
 	}
 }
 
+// Defines values for Ordering.
+const (
+	OrderingFIFO      Ordering = "fifo"
+	OrderingUnordered Ordering = "unordered"
+)
+
+// Valid indicates whether the value is a known member of the Ordering enum.
+func (e Ordering) Valid() bool {
+	switch e {
+	case OrderingFIFO:
+		return true
+	case OrderingUnordered:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for QueryStatus.
 const (
 	QueryStatusDelivered QueryStatus = "delivered"
@@ -338,6 +356,12 @@ type CreateWebhookRequest struct {
 	// Example: Production Webhook
 	Name WebhookName `json:"name"`
 
+	// Ordering jetwebhooks extension (see `Ordering`). Omitted, `unordered`.
+	Ordering *Ordering `json:"ordering,omitempty"`
+
+	// RateLimit jetwebhooks extension (see `RateLimit`). Omitted, no limit.
+	RateLimit *RateLimit `json:"rate_limit,omitempty"`
+
 	// Status 1 enabled, 0 disabled. Omitted, the webhook is enabled.
 	Status *StatusInput `json:"status,omitempty"`
 
@@ -523,6 +547,21 @@ type MessageResponse struct {
 	Success bool   `json:"success"`
 }
 
+// Ordering jetwebhooks extension: the delivery order of this webhook. `unordered` (the default):
+// deliveries go concurrently, in no particular order. `fifo`: at most one delivery is in
+// flight at any moment, across all nodes, and they are attempted strictly in the order
+// the service accepted the events (a sequence recorded at ingest, not clocks).
+// Head-of-line blocking is the semantics: while the oldest delivery retries, the ones
+// behind it wait; once it is dead-lettered (failed, visible in the history and
+// replayable) the queue moves on. A replay into a FIFO webhook is queued after what is
+// already waiting and is sent with `X-Webhook-Replay: true`. Switching to `unordered`
+// releases the queue at once; switching to `fifo` orders the events accepted from then
+// on, after the deliveries still in flight. Throughput of one FIFO webhook is one
+// delivery per round trip to the receiver.
+//
+// Example: fifo
+type Ordering string
+
 // PortalLinkResponse defines model for PortalLinkResponse.
 type PortalLinkResponse struct {
 	// ExpiresAt When the link stops working (unix seconds).
@@ -574,6 +613,15 @@ type QueryResponse struct {
 
 // QueryStatus `delivered` is accepted as a synonym of `success`.
 type QueryStatus string
+
+// RateLimit jetwebhooks extension: the most delivery attempts per second to this webhook, across
+// all nodes (0: no limit, the default). Deliveries beyond it wait in the queue: none is
+// dropped, and waiting is not a failed attempt. Retries count as attempts. A `429` answer
+// from the receiver stops attempts to the webhook until its `Retry-After` and halves the
+// rate for one minute.
+//
+// Example: 10
+type RateLimit = int
 
 // ReplayEventResponse defines model for ReplayEventResponse.
 type ReplayEventResponse struct {
@@ -699,6 +747,12 @@ type UpdateWebhookRequest struct {
 	// Example: Production Webhook
 	Name *WebhookName `json:"name,omitempty"`
 
+	// Ordering jetwebhooks extension (see `Ordering`). Changes the delivery order.
+	Ordering *Ordering `json:"ordering,omitempty"`
+
+	// RateLimit jetwebhooks extension (see `RateLimit`). Changes the limit; 0 removes it.
+	RateLimit *RateLimit `json:"rate_limit,omitempty"`
+
 	// Status 0 = disabled, 1 = enabled.
 	Status *StatusInput `json:"status,omitempty"`
 
@@ -736,8 +790,14 @@ type Webhook struct {
 	LastModified int64  `json:"last_modified"`
 	Name         string `json:"name"`
 
+	// Ordering jetwebhooks extension (see `Ordering`). Present only when `fifo`; absent means `unordered`.
+	Ordering *Ordering `json:"ordering,omitempty"`
+
 	// PreviousSecretExpiresAt jetwebhooks extension. Until when the secret replaced by the last rotation still signs (unix seconds), or null.
 	PreviousSecretExpiresAt jwnullable.Nullable[int64] `json:"previous_secret_expires_at"`
+
+	// RateLimit jetwebhooks extension (see `RateLimit`). Present only when the webhook has a limit.
+	RateLimit *RateLimit `json:"rate_limit,omitempty"`
 
 	// Secret The signing secret (`whsec_…`). Always present on create, get and rotate-secret (see `WebhookWithSecret`), absent in lists.
 	//
@@ -825,8 +885,14 @@ type WebhookWithSecret struct {
 	LastModified int64  `json:"last_modified"`
 	Name         string `json:"name"`
 
+	// Ordering jetwebhooks extension (see `Ordering`). Present only when `fifo`; absent means `unordered`.
+	Ordering *Ordering `json:"ordering,omitempty"`
+
 	// PreviousSecretExpiresAt jetwebhooks extension. Until when the secret replaced by the last rotation still signs (unix seconds), or null.
 	PreviousSecretExpiresAt jwnullable.Nullable[int64] `json:"previous_secret_expires_at"`
+
+	// RateLimit jetwebhooks extension (see `RateLimit`). Present only when the webhook has a limit.
+	RateLimit *RateLimit `json:"rate_limit,omitempty"`
 
 	// Secret The signing secret (`whsec_…`).
 	Secret string             `json:"secret"`

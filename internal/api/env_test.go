@@ -221,6 +221,7 @@ var postgresTests = map[string]func(*testing.T){
 	"TestTenantIsolationMatrix": TestTenantIsolationMatrix,
 	"TestWebhookHeaders":        TestWebhookHeaders,
 	"TestWebhookHeadersRefused": TestWebhookHeadersRefused,
+	"TestDeliveryControls":      TestDeliveryControls,
 }
 
 func TestPostgres(t *testing.T) {

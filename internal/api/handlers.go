@@ -240,6 +240,12 @@ func (h handlers) CreateWebhook(ctx context.Context, req apiserver.CreateWebhook
 		FilterUsers: users, FilterDomains: domains, CreatedAt: now, LastModified: now,
 	}
 	w.Headers = headers
+	if b.Ordering != nil {
+		w.Ordering = string(*b.Ordering)
+	}
+	if b.RateLimit != nil {
+		w.RateLimit = *b.RateLimit
+	}
 	// With an Idempotency-Key, the webhook and the record of this answer
 	// commit together: a retry finds the webhook, or nothing was made.
 	held := heldReservation(ctx)
@@ -285,6 +291,11 @@ func (h handlers) UpdateWebhook(ctx context.Context, req apiserver.UpdateWebhook
 		on := *b.Status == models.StatusInputEnabled
 		p.Enabled = &on
 	}
+	if b.Ordering != nil {
+		o := string(*b.Ordering)
+		p.Ordering = &o
+	}
+	p.RateLimit = b.RateLimit
 	var err error
 	if b.FilterUsers.IsSpecified() {
 		p.SetFilterUsers = true
@@ -640,7 +651,8 @@ func toModelWithSecret(w *store.Webhook) models.WebhookWithSecret {
 		UUID: m.UUID, Name: m.Name, URL: m.URL, Events: m.Events, Status: m.Status, Secret: w.Secret,
 		FilterUsers: m.FilterUsers, FilterDomains: m.FilterDomains, CreatedAt: m.CreatedAt, LastModified: m.LastModified,
 		DisabledReason: m.DisabledReason, DisabledAt: m.DisabledAt, PreviousSecretExpiresAt: m.PreviousSecretExpiresAt,
-		Headers: headersModel(w.Headers),
+		Headers:  headersModel(w.Headers),
+		Ordering: m.Ordering, RateLimit: m.RateLimit,
 	}
 }
 
@@ -670,6 +682,16 @@ func toModel(w *store.Webhook) models.Webhook {
 		m.PreviousSecretExpiresAt = nullable.NewNullableWithValue(w.PreviousSecretExpiresAt.Unix())
 	} else {
 		m.PreviousSecretExpiresAt = nullable.NewNullNullable[int64]()
+	}
+	// The delivery controls are extensions: shown only when set, so a
+	// JetEmail client sees JetEmail's webhook.
+	if w.Ordering == store.OrderingFIFO {
+		o := models.OrderingFIFO
+		m.Ordering = &o
+	}
+	if w.RateLimit > 0 {
+		r := w.RateLimit
+		m.RateLimit = &r
 	}
 	return m
 }

@@ -60,11 +60,18 @@ func appendWebhookJSON(b []byte, w *store.Webhook, withSecret bool) []byte {
 	b = strconv.AppendInt(b, w.LastModified.Unix(), 10)
 	b = append(b, `,"name":`...)
 	b = appendJSONString(b, w.Name)
+	if w.Ordering == store.OrderingFIFO {
+		b = append(b, `,"ordering":"fifo"`...)
+	}
 	b = append(b, `,"previous_secret_expires_at":`...)
 	if w.PreviousSecret != "" && !w.PreviousSecretExpiresAt.IsZero() {
 		b = strconv.AppendInt(b, w.PreviousSecretExpiresAt.Unix(), 10)
 	} else {
 		b = append(b, "null"...)
+	}
+	if w.RateLimit > 0 {
+		b = append(b, `,"rate_limit":`...)
+		b = strconv.AppendInt(b, int64(w.RateLimit), 10)
 	}
 	if withSecret {
 		b = append(b, `,"secret":`...)

@@ -43,7 +43,11 @@ func TestWebhookJSONMatchesModel(t *testing.T) {
 		"headers": func(w *store.Webhook) {
 			w.Headers = map[string]string{"X-Tenant": "acme", "Authorization": "Bearer <tok>&\"", "a": "ü\tz", "B&c": ""}
 		},
-		"empty headers": func(w *store.Webhook) { w.Headers = map[string]string{} },
+		"empty headers":   func(w *store.Webhook) { w.Headers = map[string]string{} },
+		"fifo":            func(w *store.Webhook) { w.Ordering = store.OrderingFIFO },
+		"unordered":       func(w *store.Webhook) { w.Ordering = store.OrderingUnordered },
+		"rate limit":      func(w *store.Webhook) { w.RateLimit = 25 },
+		"fifo rate limit": func(w *store.Webhook) { w.Ordering, w.RateLimit = store.OrderingFIFO, 1 },
 	}
 	for name, mod := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -62,6 +62,9 @@ type Config struct {
 	Senders int
 	// Fanout is the number of webhooks every event goes to (default 1).
 	Fanout int
+	// FIFO makes the run's webhooks ordered (ordering fifo): each gets its
+	// deliveries one at a time, in order.
+	FIFO bool
 	// PayloadBytes pads every event's data with this many bytes.
 	PayloadBytes int
 	// ReceiverLatency delays every answer of the receiver; ErrorRate is the
@@ -244,6 +247,7 @@ type Result struct {
 
 	Rate            float64 `json:"rate"`
 	Fanout          int     `json:"fanout"`
+	FIFO            bool    `json:"fifo,omitempty"`
 	Batch           int     `json:"batch"`
 	Senders         int     `json:"senders"`
 	Concurrency     int     `json:"concurrency"`
@@ -479,6 +483,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	defer sys.close()
+	sys.fifo, res.FIFO = cfg.FIFO, cfg.FIFO
 	hooks, err := sys.createWebhooks(ctx, rcvBase, cfg.Fanout)
 	if err != nil {
 		return nil, err

@@ -15,6 +15,9 @@ func (r *Result) WriteSummary(w io.Writer) {
 	fmt.Fprintf(w, "jetwebhooks bench (%s) on %s: %d CPUs, %s, %s\n", r.Mode, r.Backend, r.CPUs, r.CPUModel, r.GoVersion)
 	fmt.Fprintf(w, "  load      %d events at %s, %d per request, fan-out %d, %d B bodies; engine concurrency %d\n",
 		r.Events, describeRate(r.Rate), r.Batch, r.Fanout, r.BodyBytes, r.Concurrency)
+	if r.FIFO {
+		fmt.Fprintf(w, "  ordering  fifo: each of the %d webhooks gets its deliveries one at a time, in order\n", r.Fanout)
+	}
 	fmt.Fprintf(w, "  receiver  latency %gms, error rate %g; retry schedule %s\n", r.ReceiverLatency, r.ErrorRate, r.RetrySchedule)
 	fmt.Fprintf(w, "  ledger    published %d = delivered %d + missing %d   (duplicates %d, unexpected %d, failed ingests %d)\n",
 		r.Published, r.Delivered, r.Missing, r.Duplicates, r.Unexpected, r.IngestFailed)

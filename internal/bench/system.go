@@ -43,6 +43,8 @@ type system struct {
 	// counters, in process, reads the engine's counters.
 	counters func() EngineCounters
 	closers  []func()
+	// fifo creates the webhooks ordered.
+	fifo bool
 }
 
 func (s *system) close() {
@@ -239,6 +241,9 @@ func (s *system) createWebhooks(ctx context.Context, base string, n int) ([]stri
 			Name:   fmt.Sprintf("bench %d", k),
 			URL:    fmt.Sprintf("%s/h/%d", base, k),
 			Events: []client.SubscribableEventType{"outbound.delivered"},
+		}
+		if s.fifo {
+			req.Ordering = client.Ptr(client.OrderingFIFO)
 		}
 		for try := 0; ; try++ {
 			w, err := s.client.CreateWebhook(ctx, req)

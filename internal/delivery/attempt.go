@@ -27,7 +27,7 @@ import (
 // (bounded by the timeout) so its outcome is recorded rather than repeated.
 func (e *Engine) attempt(c *store.Claim) *store.Outcome {
 	start := e.cfg.Now()
-	o := &store.Outcome{DeliveryID: c.DeliveryID, ClaimSeq: c.ClaimSeq, WebhookUUID: c.WebhookUUID, At: start}
+	o := &store.Outcome{DeliveryID: c.DeliveryID, ClaimSeq: c.ClaimSeq, WebhookUUID: c.WebhookUUID, At: start, Gated: c.Gated}
 	if c.URL == "" {
 		o.Status, o.Error = store.StatusFailed, "webhook deleted"
 		return o
@@ -40,6 +40,14 @@ func (e *Engine) attempt(c *store.Claim) *store.Outcome {
 	res := e.send(c, start)
 	o.Duration = e.cfg.Now().Sub(start)
 	o.StatusCode, o.ErrorClass, o.Error, o.ResponseBody = res.code, res.class, res.err, res.body
+	if c.Gated && res.code == http.StatusTooManyRequests {
+		// The receiver's own signal: a rate-limited webhook pauses until its
+		// Retry-After and slows down for a while (the store applies it).
+		o.SlowDown = true
+		if res.retryAfter > 0 {
+			o.PauseUntil = start.Add(res.retryAfter)
+		}
+	}
 	switch {
 	case res.outcome == outcomeSuccess:
 		o.Status = store.StatusSuccess
@@ -69,6 +77,9 @@ func (e *Engine) attempt(c *store.Claim) *store.Outcome {
 	}
 	return o
 }
+
+// replayHeader marks a replayed delivery of a controlled webhook.
+const replayHeader = "X-Webhook-Replay"
 
 type outcomeKind int
 
@@ -114,6 +125,11 @@ func (e *Engine) send(c *store.Claim, now time.Time) sendResult {
 	req.Header["Content-Type"] = []string{"application/json"}
 	req.Header["User-Agent"] = []string{e.cfg.UserAgent}
 	signer.Sign(req.Header, c.EventID, now, c.Body)
+	if c.Replay {
+		// A replay queued into an ordered or rate-limited webhook arrives
+		// after newer events: the receiver is told it is one.
+		req.Header[replayHeader] = []string{"true"}
+	}
 	resp, err := e.cfg.Client.Do(req)
 	if err != nil {
 		var refused *egress.RefusedError

@@ -46,6 +46,10 @@ var storageTests = map[string]func(*testing.T){
 	"TestNewValidatesConfig":                TestNewValidatesConfig,
 	"TestFailureReasons":                    TestFailureReasons,
 	"TestSuccessHasNoFailureReason":         TestSuccessHasNoFailureReason,
+	"TestFIFODeliversInOrder":               TestFIFODeliversInOrder,
+	"TestFIFOTwoEngines":                    TestFIFOTwoEngines,
+	"TestRateLimitAtReceiver":               TestRateLimitAtReceiver,
+	"TestRateLimit429SlowsDown":             TestRateLimit429SlowsDown,
 }
 
 func TestPostgres(t *testing.T) {

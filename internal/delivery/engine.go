@@ -352,6 +352,12 @@ func (e *Engine) complete(outcomes <-chan *store.Outcome) {
 				e.Wake()
 				break
 			}
+			// A finished gated delivery released the next of its webhook's
+			// queue (FIFO: the next in order), due now.
+			if o.Gated && (o.Status == store.StatusSuccess || o.Status == store.StatusFailed) {
+				e.Wake()
+				break
+			}
 		}
 		for range batch {
 			<-e.slots

@@ -218,3 +218,35 @@ func TestEventCatalog(t *testing.T) {
 		}
 	}
 }
+
+// TestDeliveryControlsShown: the endpoint page shows a webhook's ordering
+// and rate limit, and nothing for a webhook without them; saving the form
+// leaves them as they are.
+func TestDeliveryControlsShown(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOpts{})
+	fifo := client.OrderingFIFO
+	w, err := e.A.C.CreateWebhook(t.Context(), client.CreateWebhookRequest{Name: "Ledger", URL: "https://example.com/ledger",
+		Events: []client.SubscribableEventType{"outbound.delivered"}, Ordering: &fifo, RateLimit: client.Ptr(10)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := e.hook(e.A, "Plain", "https://example.com/plain")
+	b, tok := e.signedIn(e.A)
+	p := b.get(e.url + "/portal/webhooks/" + w.UUID.String())
+	if !strings.Contains(p.body, `id="controls"`) || !strings.Contains(p.body, "in order (FIFO)") || !strings.Contains(p.body, "at most 10 per second") {
+		t.Fatalf("the page does not show the controls: %s", p.body)
+	}
+	if p := b.get(e.url + "/portal/webhooks/" + plain.UUID.String()); strings.Contains(p.body, `id="controls"`) {
+		t.Fatal("controls shown for a webhook without them")
+	}
+	p = b.do("POST", e.url+"/portal/webhooks/"+w.UUID.String(), url.Values{"csrf": {tok}, "name": {"Ledger 2"}, "url": {"https://example.com/ledger"},
+		"events": {"outbound.delivered"}, "filter_users": {""}, "filter_domains": {""}})
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("save: %d %s", p.status, p.body)
+	}
+	got, _ := e.A.C.GetWebhook(t.Context(), w.UUID.String())
+	if got.Ordering == nil || *got.Ordering != client.OrderingFIFO || got.RateLimit == nil || *got.RateLimit != 10 {
+		t.Fatalf("saving the form changed the controls: %v %v", got.Ordering, got.RateLimit)
+	}
+}

@@ -35,6 +35,20 @@ func newHookView(w models.Webhook) *hookView {
 	return &hookView{Webhook: w, ID: w.UUID.String(), Enabled: w.Status == models.WebhookStatusEnabled}
 }
 
+// ControlsText describes the delivery controls (ordering, rate limit), or
+// is empty for a webhook without them. They are set through the API or the
+// CLI; the portal shows them.
+func (h *hookView) ControlsText() string {
+	var parts []string
+	if h.Ordering != nil && *h.Ordering == models.OrderingFIFO {
+		parts = append(parts, "in order (FIFO), one at a time; a failing delivery holds back the ones behind it")
+	}
+	if h.RateLimit != nil && *h.RateLimit > 0 {
+		parts = append(parts, "at most "+strconv.Itoa(*h.RateLimit)+" per second")
+	}
+	return strings.Join(parts, "; ")
+}
+
 func (h *hookView) FilterUsersText() string   { return listText(h.FilterUsers) }
 func (h *hookView) FilterDomainsText() string { return listText(h.FilterDomains) }
 func (h *hookView) EventNames() []string {

@@ -117,6 +117,11 @@ type Webhook struct {
 	// opaque (the secretbox wrapper seals each value, so a backend holds
 	// only ciphertext); the API checks them before they get here.
 	Headers map[string]string
+	// Ordering is OrderingFIFO or OrderingUnordered ("" reads as unordered).
+	Ordering string
+	// RateLimit caps attempts to the webhook per second, across nodes (0:
+	// no limit).
+	RateLimit int
 }
 
 // ListWebhooksParams pages through an account's webhooks, oldest first.
@@ -196,7 +201,11 @@ type UpdateWebhookParams struct {
 	FilterUsers      []string
 	SetFilterDomains bool
 	FilterDomains    []string
-	Now              time.Time
+	// Ordering and RateLimit change the delivery controls (nil: unchanged;
+	// RateLimit 0 removes the limit).
+	Ordering  *string
+	RateLimit *int
+	Now       time.Time
 	// SetHeaders replaces every custom header with Headers (nil or empty:
 	// none); false leaves them unchanged.
 	SetHeaders bool
@@ -272,6 +281,13 @@ type Claim struct {
 	// value (sealed with a key that is not configured): the attempt must
 	// fail rather than go out without the header or with its ciphertext.
 	HeadersUnusable bool
+	// Gated is true for a delivery of a webhook with delivery controls
+	// (ordering fifo or a rate limit) when it was queued: the engine copies
+	// it to the outcome so the store can move the webhook's queue on.
+	Gated bool
+	// Replay is true when a replay queued this delivery into a controlled
+	// webhook (sent after what was already queued): the request says so.
+	Replay bool
 }
 
 // Outcome is the result of one attempt, applied by CompleteDeliveries.
@@ -301,6 +317,58 @@ type Outcome struct {
 	ErrorClass   string
 	Error        string
 	ResponseBody string
+	// Gated is the claim's Gated: a finished gated delivery lets the next
+	// one of its webhook go (see ReleaseHeld semantics in the backends).
+	Gated bool
+	// SlowDown is set when the receiver answered 429: a rate-limited webhook
+	// then runs at half its rate for SlowDownFor, and no attempt is made to
+	// it before PauseUntil (its Retry-After, zero: none).
+	SlowDown   bool
+	PauseUntil time.Time
+}
+
+// Delivery orderings of a webhook.
+const (
+	// OrderingUnordered: deliveries go concurrently, in no particular order.
+	OrderingUnordered = "unordered"
+	// OrderingFIFO: deliveries go one at a time, in ingest order.
+	OrderingFIFO = "fifo"
+)
+
+// MaxRateLimit is the highest rate_limit accepted, in deliveries per second.
+const MaxRateLimit = 1000
+
+// SlowDownFor is how long a 429 answer halves a rate-limited webhook's pace.
+const SlowDownFor = time.Minute
+
+// Controlled reports whether a webhook's deliveries are gated: ordered, or
+// rate-limited. Deliveries of other webhooks take the ungated fast path.
+func Controlled(w *Webhook) bool {
+	return w.Ordering == OrderingFIFO || w.RateLimit > 0
+}
+
+// PaceInterval is the least time between two attempts to a webhook of rate
+// rate (per second), in whole milliseconds rounded up so that the limit is
+// never exceeded; doubled while slowed by a 429.
+func PaceInterval(rate int, slowed bool) time.Duration {
+	if rate <= 0 {
+		return 0
+	}
+	d := time.Duration((1000+rate-1)/rate) * time.Millisecond
+	if slowed {
+		d *= 2
+	}
+	return d
+}
+
+// ReleaseWindow is how many deliveries of a controlled webhook may be
+// released (scheduled, in flight or retrying) at once: one for a FIFO
+// webhook, about one second's worth for a rate-limited one.
+func ReleaseWindow(w *Webhook) int {
+	if w.Ordering == OrderingFIFO {
+		return 1
+	}
+	return max(1, w.RateLimit)
 }
 
 // Error classes: why an attempt failed, from a small fixed set that the API

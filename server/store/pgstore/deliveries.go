@@ -72,13 +72,17 @@ func (s *Store) PublishEvents(ctx context.Context, events []*store.Event, now ti
 	// publishSQL only joins the events it actually inserted.
 	ev := newEventRows(events, first)
 	var d deliveryRows
+	var gated []gatedDelivery
 	planned := make([]int, len(events))
 	for i, e := range events {
 		if first[eventKey{e.AccountID, e.ID}] != i {
 			continue
 		}
 		for _, w := range hooks[e.AccountID] {
-			if store.Matches(w, e) {
+			if store.Matches(w, e) && store.Controlled(w) {
+				gated = append(gated, gatedDelivery{account: e.AccountID, eventID: e.ID, w: w})
+				planned[i]++
+			} else if store.Matches(w, e) {
 				d.add(e.AccountID, e.ID, w)
 				planned[i]++
 			}
@@ -86,6 +90,10 @@ func (s *Store) PublishEvents(ctx context.Context, events []*store.Event, now ti
 	}
 	var seqs map[eventKey]bool
 	for try := 1; ; try++ {
+		if len(gated) > 0 {
+			seqs, err = s.publishGated(ctx, ev, &d, gated, ms(now))
+			break
+		}
 		seqs, err = s.insertEvents(ctx, ev, &d, ms(now))
 		if err == nil || !retryable(err) || try == maxTxTries || ctx.Err() != nil {
 			break
@@ -264,12 +272,13 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p *store.ClaimParams) ([]*s
 		), claimed AS (
 			UPDATE deliveries d SET claim_seq = d.claim_seq + 1, next_attempt_at = $3, lease_owner = $4, updated_at = $1
 			FROM due WHERE d.id = due.id
-			RETURNING d.id, d.claim_seq, due.taken_over, due.due_at, d.round_attempts, d.status, d.webhook_uuid, d.event_seq, d.account_id
+			RETURNING d.id, d.claim_seq, due.taken_over, due.due_at, d.round_attempts, d.status, d.webhook_uuid, d.event_seq, d.account_id,
+				d.gated, d.replayed
 		)
 		SELECT c.id, c.claim_seq, c.taken_over, c.round_attempts, c.status, c.webhook_uuid, e.id, c.account_id, e.body,
 			coalesce(w.url, ''), coalesce(w.secret, ''), coalesce(w.enabled, false),
 			CASE WHEN w.previous_secret_expires_at > $1 THEN coalesce(w.previous_secret, '') ELSE '' END,
-			w.headers
+			w.headers, c.gated, c.replayed, coalesce(w.rate_limit, 0)
 		FROM claimed c
 		JOIN events e ON e.seq = c.event_seq
 		LEFT JOIN webhooks w ON w.uuid = c.webhook_uuid AND w.account_id = c.account_id
@@ -279,15 +288,15 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p *store.ClaimParams) ([]*s
 		return nil, fmt.Errorf("claim deliveries: %w", interpret(err))
 	}
 	defer rows.Close()
-	var claims []*store.Claim
+	var claims, paced []*store.Claim
 	for rows.Next() {
 		c := &store.Claim{}
-		var round int
+		var round, rate int
 		var prev string
 		var headers *string
 		if err := rows.Scan(&c.DeliveryID, &c.ClaimSeq, &c.TakenOver, &round, &c.Status, &c.WebhookUUID, &c.EventID,
 			&c.AccountID, &c.Body, &c.URL, &c.Secret, &c.Enabled, &prev,
-			&headers); err != nil {
+			&headers, &c.Gated, &c.Replay, &rate); err != nil {
 			return nil, fmt.Errorf("claim deliveries: %w", interpret(err))
 		}
 		if c.Headers, err = store.DecodeHeaders(headers); err != nil {
@@ -296,9 +305,27 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p *store.ClaimParams) ([]*s
 		c.Secrets = store.SigningSecrets(c.Secret, prev)
 		c.Attempt = round + 1
 		claims = append(claims, c)
+		if c.Gated && rate > 0 && c.Enabled {
+			paced = append(paced, c)
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", interpret(err))
+	}
+	if len(paced) > 0 {
+		// Claims of rate-limited webhooks are admitted against their pace;
+		// the refused ones went back to the queue, unclaimed.
+		refused, err := s.admitPaced(ctx, paced, nowMS)
+		if err != nil {
+			return nil, fmt.Errorf("claim deliveries: admit: %w", err)
+		}
+		kept := claims[:0]
+		for _, c := range claims {
+			if !refused[c.DeliveryID] {
+				kept = append(kept, c)
+			}
+		}
+		claims = kept
 	}
 	return claims, nil
 }
@@ -467,6 +494,14 @@ func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []*store.Outcom
 	args := func(n int, h *healthRows) []any {
 		return []any{rows.ids, rows.seqs, rows.statuses, rows.nexts, rows.incs, rows.codes, rows.urls, rows.ats,
 			rows.durations, rows.errs, rows.bodies, rows.classes, n, h.uuids, h.healthy, h.failedAt, h.reasons, h.disableAt}
+	}
+
+	if anyGated(uniq) {
+		n, err := s.completeGated(ctx, uniq, byKey, args)
+		if err != nil {
+			return 0, fmt.Errorf("complete deliveries: %w", err)
+		}
+		return n, nil
 	}
 
 	// Fast path: everything applies in one autocommit statement.
@@ -773,15 +808,20 @@ func (s *Store) ReplayDeliveries(ctx context.Context, p *store.ReplayParams) (*s
 			RETURNING d.id
 		)
 		SELECT (SELECT count(*) FROM upd),
-			coalesce((SELECT event_id FROM target ORDER BY created_at DESC, seq DESC LIMIT 1), '')`
+			coalesce((SELECT event_id FROM target ORDER BY created_at DESC, seq DESC LIMIT 1), ''),
+			coalesce((SELECT array_agg(id) FROM upd), '{}')`
 	var res store.ReplayResult
 	err := s.withTx(ctx, func(tx pgx.Tx) error {
 		res = store.ReplayResult{} // withTx may run this again after a deadlock
-		if err := tx.QueryRow(ctx, query, p.AccountID, key, p.WebhookUUID, ms(p.Now)).Scan(&res.Deliveries, &res.EventID); err != nil {
+		var ids []int64
+		if err := tx.QueryRow(ctx, query, p.AccountID, key, p.WebhookUUID, ms(p.Now)).Scan(&res.Deliveries, &res.EventID, &ids); err != nil {
 			return interpret(err)
 		}
 		if res.Deliveries == 0 {
 			return store.ErrNotFound
+		}
+		if err := requeueReplayed(ctx, tx, ids, ms(p.Now)); err != nil {
+			return err
 		}
 		_, err := tx.Exec(ctx, notifySQL)
 		return interpret(err)

@@ -108,11 +108,14 @@ func (s *Store) CreateWebhook(ctx context.Context, w *store.Webhook, idem *store
 		return interpret(err)
 	}
 	var err error
-	if idem == nil {
+	if idem == nil && !store.Controlled(w) {
 		err = insert(s.pool)
 	} else {
 		err = s.withTx(ctx, func(tx pgx.Tx) error {
 			if err := insert(tx); err != nil {
+				return err
+			}
+			if err := setControls(ctx, tx, w); err != nil || idem == nil {
 				return err
 			}
 			return finishIdempotency(ctx, tx, *idem, http.StatusOK, nil, w.UUID)
@@ -126,7 +129,7 @@ func (s *Store) CreateWebhook(ctx context.Context, w *store.Webhook, idem *store
 
 const webhookCols = `uuid, account_id, name, url, secret, events, enabled, filter_users, filter_domains, created_at, last_modified,
 	coalesce(previous_secret, ''), previous_secret_expires_at, coalesce(disabled_reason, ''), disabled_at, failing_since,
-	headers`
+	headers, ordering, rate_limit`
 
 func scanWebhook(row pgx.Row) (*store.Webhook, error) {
 	var w store.Webhook
@@ -137,7 +140,7 @@ func scanWebhook(row pgx.Row) (*store.Webhook, error) {
 	var headers *string
 	if err := row.Scan(&w.UUID, &w.AccountID, &w.Name, &w.URL, &w.Secret, &events, &w.Enabled, &fu, &fd, &created, &modified,
 		&w.PreviousSecret, &prevExp, &w.DisabledReason, &disabledAt, &failing,
-		&headers); err != nil {
+		&headers, &w.Ordering, &w.RateLimit); err != nil {
 		return nil, interpret(err)
 	}
 	w.PreviousSecretExpiresAt, w.DisabledAt, w.FailingSince = nullTime(prevExp), nullTime(disabledAt), nullTime(failing)
@@ -225,7 +228,16 @@ func (s *Store) UpdateWebhook(ctx context.Context, p *store.UpdateWebhookParams)
 		e := encodeList(p.Events)
 		events = &e
 	}
-	w, err := scanWebhook(s.pool.QueryRow(ctx, `UPDATE webhooks SET
+	// A change of the delivery controls (or of enabled) moves the webhook's
+	// queue on in the same transaction; any other update is one statement.
+	db, tx, err := s.controlsTx(ctx, p)
+	if err != nil {
+		return nil, fmt.Errorf("update webhook: %w", err)
+	}
+	if tx != nil {
+		defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
+	}
+	w, err := scanWebhook(db.QueryRow(ctx, `UPDATE webhooks SET
 			name = coalesce($3::text, name),
 			url = coalesce($4::text, url),
 			events = coalesce($5::jsonb, events),
@@ -236,14 +248,24 @@ func (s *Store) UpdateWebhook(ctx context.Context, p *store.UpdateWebhookParams)
 			filter_users = CASE WHEN $7::boolean THEN $8::jsonb ELSE filter_users END,
 			filter_domains = CASE WHEN $9::boolean THEN $10::jsonb ELSE filter_domains END,
 			last_modified = $11,
-			headers = CASE WHEN $12::boolean THEN $13::text ELSE headers END
+			headers = CASE WHEN $12::boolean THEN $13::text ELSE headers END,
+			ordering = coalesce($14::text, ordering),
+			rate_limit = coalesce($15::integer, rate_limit)
 		WHERE uuid = $1 AND account_id = $2
 		RETURNING `+webhookCols,
 		p.UUID, p.AccountID, p.Name, p.URL, events, p.Enabled,
 		p.SetFilterUsers, encodeNullableList(p.FilterUsers), p.SetFilterDomains, encodeNullableList(p.FilterDomains), ms(p.Now),
-		p.SetHeaders, store.EncodeHeaders(p.Headers)))
+		p.SetHeaders, store.EncodeHeaders(p.Headers), p.Ordering, rateParam(p.RateLimit)))
 	if err != nil {
 		return nil, fmt.Errorf("update webhook: %w", err)
+	}
+	if tx != nil {
+		if _, err := release(ctx, tx, p.UUID, ms(p.Now)); err != nil {
+			return nil, fmt.Errorf("update webhook: %w", err)
+		}
+		if err := tx.Commit(ctx); err != nil {
+			return nil, fmt.Errorf("update webhook: commit: %w", interpret(err))
+		}
 	}
 	return w, nil
 }

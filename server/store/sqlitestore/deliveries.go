@@ -61,6 +61,7 @@ func (s *Store) PublishEvents(ctx context.Context, events []*store.Event, now ti
 		}
 		hooks := map[string][]*store.Webhook{}
 		nowMS := ms(now)
+		var held []heldDelivery
 		var dargs []any
 		pending := 0
 		flush := func() error {
@@ -96,6 +97,11 @@ func (s *Store) PublishEvents(ctx context.Context, events []*store.Event, now ti
 				if !store.Matches(w, e) {
 					continue
 				}
+				if store.Controlled(w) {
+					held = append(held, heldDelivery{seq: seq, account: e.AccountID, w: w})
+					n++
+					continue
+				}
 				dargs = append(dargs, seq, e.AccountID, w.UUID, w.URL, nowMS, nowMS, nowMS)
 				pending++
 				n++
@@ -107,7 +113,10 @@ func (s *Store) PublishEvents(ctx context.Context, events []*store.Event, now ti
 			}
 			results[i] = store.PublishResult{EventID: e.ID, Deliveries: n}
 		}
-		return flush()
+		if err := flush(); err != nil {
+			return err
+		}
+		return s.insertHeld(ctx, tx, held, nowMS)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("publish events: %w", err)
@@ -161,7 +170,7 @@ const claimDueSQL = `SELECT d.id, d.claim_seq, d.lease_owner IS NOT NULL, d.roun
 				d.webhook_uuid, e.id, e.account_id, e.body,
 				coalesce(w.url, ''), coalesce(w.secret, ''), coalesce(w.enabled, 0),
 				CASE WHEN w.previous_secret_expires_at > ? THEN coalesce(w.previous_secret, '') ELSE '' END,
-				w.headers
+				w.headers, d.gated, d.replayed, coalesce(w.rate_limit, 0)
 			FROM deliveries d
 			JOIN events e ON e.seq = d.event_seq
 			LEFT JOIN webhooks w ON w.uuid = d.webhook_uuid AND w.account_id = d.account_id
@@ -184,14 +193,15 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p *store.ClaimParams) ([]*s
 			return interpret(err)
 		}
 		defer rows.Close()
+		var paced []*store.Claim
 		for rows.Next() {
 			c := &store.Claim{}
-			var round int
+			var round, rate int
 			var prev string
 			var headers *string
 			if err := rows.Scan(&c.DeliveryID, &c.ClaimSeq, &c.TakenOver, &round, &c.Status, &c.WebhookUUID, &c.EventID,
 				&c.AccountID, &c.Body, &c.URL, &c.Secret, &c.Enabled, &prev,
-				&headers); err != nil {
+				&headers, &c.Gated, &c.Replay, &rate); err != nil {
 				return interpret(err)
 			}
 			if c.Headers, err = store.DecodeHeaders(headers); err != nil {
@@ -201,11 +211,27 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p *store.ClaimParams) ([]*s
 			c.ClaimSeq++
 			c.Attempt = round + 1
 			claims = append(claims, c)
+			if c.Gated && rate > 0 && c.Enabled {
+				paced = append(paced, c)
+			}
 		}
 		if err := rows.Err(); err != nil {
 			return interpret(err)
 		}
 		rows.Close()
+		if len(paced) > 0 {
+			refused, err := s.admitPaced(ctx, tx, paced, nowMS)
+			if err != nil {
+				return err
+			}
+			kept := claims[:0]
+			for _, c := range claims {
+				if !refused[c.DeliveryID] {
+					kept = append(kept, c)
+				}
+			}
+			claims = kept
+		}
 		if len(claims) == 0 {
 			return nil
 		}
@@ -265,7 +291,10 @@ func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []*store.Outcom
 			applied += n
 			done = append(done, attempted...)
 		}
-		return applyHealth(ctx, tx, store.HealthUpdates(done))
+		if err := applyHealth(ctx, tx, store.HealthUpdates(done)); err != nil {
+			return err
+		}
+		return s.afterComplete(ctx, tx, outcomes)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("complete deliveries: %w", err)
@@ -577,6 +606,9 @@ func (s *Store) ReplayDeliveries(ctx context.Context, p *store.ReplayParams) (*s
 			if err != nil {
 				return interpret(err)
 			}
+		}
+		if err := s.requeueReplayed(ctx, tx, ids, nowMS); err != nil {
+			return err
 		}
 		res.Deliveries = len(ids)
 		return nil

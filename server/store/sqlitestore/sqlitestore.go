@@ -90,7 +90,7 @@ func (s *Store) prepareMultiRow(ctx context.Context) error {
 			s.stmts[q] = st
 		}
 	}
-	return nil
+	return s.prepareControls(ctx)
 }
 
 var _ store.Store = (*Store)(nil)

@@ -132,6 +132,9 @@ func (s *Store) CreateWebhook(ctx context.Context, w *store.Webhook, idem *store
 			w.UUID, w.AccountID, w.Name, w.URL, w.Secret, encodeList(w.Events), w.Enabled,
 			encodeNullableList(w.FilterUsers), encodeNullableList(w.FilterDomains), ms(w.CreatedAt), ms(w.LastModified),
 			store.EncodeHeaders(w.Headers))
+		if err == nil {
+			err = setControls(ctx, tx, w)
+		}
 		if err != nil || idem == nil {
 			return interpret(err)
 		}
@@ -145,7 +148,7 @@ func (s *Store) CreateWebhook(ctx context.Context, w *store.Webhook, idem *store
 
 const webhookCols = `uuid, account_id, name, url, secret, events, enabled, filter_users, filter_domains, created_at, last_modified,
 	coalesce(previous_secret, ''), previous_secret_expires_at, coalesce(disabled_reason, ''), disabled_at, failing_since,
-	headers`
+	headers, ordering, rate_limit`
 
 func scanWebhook(row interface{ Scan(...any) error }) (*store.Webhook, error) {
 	var w store.Webhook
@@ -156,7 +159,7 @@ func scanWebhook(row interface{ Scan(...any) error }) (*store.Webhook, error) {
 	var headers *string
 	if err := row.Scan(&w.UUID, &w.AccountID, &w.Name, &w.URL, &w.Secret, &events, &w.Enabled, &fu, &fd, &created, &modified,
 		&w.PreviousSecret, &prevExp, &w.DisabledReason, &disabledAt, &failing,
-		&headers); err != nil {
+		&headers, &w.Ordering, &w.RateLimit); err != nil {
 		return nil, interpret(err)
 	}
 	w.PreviousSecretExpiresAt, w.DisabledAt, w.FailingSince = nullTime(prevExp), nullTime(disabledAt), nullTime(failing)
@@ -273,6 +276,12 @@ func (s *Store) UpdateWebhook(ctx context.Context, p *store.UpdateWebhookParams)
 	if p.SetHeaders {
 		add("headers", store.EncodeHeaders(p.Headers))
 	}
+	if p.Ordering != nil {
+		add("ordering", *p.Ordering)
+	}
+	if p.RateLimit != nil {
+		add("rate_limit", *p.RateLimit)
+	}
 	add("last_modified", ms(p.Now))
 	args = append(args, p.UUID, p.AccountID)
 	var w *store.Webhook
@@ -283,6 +292,12 @@ func (s *Store) UpdateWebhook(ctx context.Context, p *store.UpdateWebhookParams)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return store.ErrNotFound
+		}
+		if p.Ordering != nil || p.RateLimit != nil || p.Enabled != nil {
+			// The queue follows the new settings at once (see release).
+			if err := s.release(ctx, tx, p.UUID, ms(p.Now)); err != nil {
+				return err
+			}
 		}
 		w, err = scanWebhook(tx.QueryRowContext(ctx, `SELECT `+webhookCols+` FROM webhooks WHERE uuid = ?`, p.UUID))
 		return err

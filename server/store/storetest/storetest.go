@@ -73,6 +73,11 @@ func Run(t *testing.T, open Opener) {
 		{"RetentionBatches", testRetentionBatches},
 		{"DataInEnvelope", testDataInEnvelope},
 		{"WebhookHeaders", testWebhookHeaders},
+		{"FIFO", testFIFO},
+		{"FIFOUpdate", testFIFOUpdate},
+		{"FIFOConcurrentClaims", testFIFOConcurrentClaims},
+		{"RateLimit", testRateLimit},
+		{"RateLimitSlowDown", testRateLimitSlowDown},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
