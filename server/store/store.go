@@ -335,6 +335,15 @@ const (
 	OrderingFIFO = "fifo"
 )
 
+// OrderingOf returns w's ordering as a backend stores it: "" (a webhook
+// created without the setting) is OrderingUnordered.
+func OrderingOf(w *Webhook) string {
+	if w.Ordering == "" {
+		return OrderingUnordered
+	}
+	return w.Ordering
+}
+
 // MaxRateLimit is the highest rate_limit accepted, in deliveries per second.
 const MaxRateLimit = 1000
 

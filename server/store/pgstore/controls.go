@@ -34,13 +34,6 @@ import (
 // real time and below farFuture (test deliveries).
 const heldAt = int64(1) << 61
 
-func orderingOf(w *store.Webhook) string {
-	if w.Ordering == "" {
-		return store.OrderingUnordered
-	}
-	return w.Ordering
-}
-
 // gate is a webhook's control state, read under its row lock.
 type gate struct {
 	w                 store.Webhook
@@ -392,7 +385,7 @@ func setControls(ctx context.Context, db execer, w *store.Webhook) error {
 	if !store.Controlled(w) {
 		return nil
 	}
-	_, err := db.Exec(ctx, `UPDATE webhooks SET ordering = $2, rate_limit = $3 WHERE uuid = $1`, w.UUID, orderingOf(w), w.RateLimit)
+	_, err := db.Exec(ctx, `UPDATE webhooks SET ordering = $2, rate_limit = $3 WHERE uuid = $1`, w.UUID, store.OrderingOf(w), w.RateLimit)
 	return interpret(err)
 }
 

@@ -69,15 +69,8 @@ func setControls(ctx context.Context, tx *sql.Tx, w *store.Webhook) error {
 	if !store.Controlled(w) {
 		return nil
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE webhooks SET ordering = ?, rate_limit = ? WHERE uuid = ?`, orderingOf(w), w.RateLimit, w.UUID)
+	_, err := tx.ExecContext(ctx, `UPDATE webhooks SET ordering = ?, rate_limit = ? WHERE uuid = ?`, store.OrderingOf(w), w.RateLimit, w.UUID)
 	return interpret(err)
-}
-
-func orderingOf(w *store.Webhook) string {
-	if w.Ordering == "" {
-		return store.OrderingUnordered
-	}
-	return w.Ordering
 }
 
 // gate is a webhook's control state.
