@@ -347,7 +347,9 @@ func TestTimeoutIsRetried(t *testing.T) {
 	})
 	hook := e.addWebhook(rc.url())
 	cfg := baseConfig()
-	cfg.Timeout = 100 * time.Millisecond
+	// Long enough that the second attempt's answer also arrives in time on
+	// a loaded machine under -race (100ms was not, once).
+	cfg.Timeout = time.Second
 	cfg.Client = loopbackClient(cfg.Timeout)
 	e.start(cfg)
 	id := e.publishOne()
@@ -356,8 +358,8 @@ func TestTimeoutIsRetried(t *testing.T) {
 	if len(as) != 2 {
 		t.Fatalf("%d attempts, want 2", len(as))
 	}
-	if a := as[0]; a.StatusCode != 0 || !strings.Contains(a.Error, "timed out") || a.Duration < 90*time.Millisecond {
-		t.Errorf("attempt 1 %+v, want no code, a timeout error and a duration of about 100ms", a)
+	if a := as[0]; a.StatusCode != 0 || !strings.Contains(a.Error, "timed out") || a.Duration < 900*time.Millisecond {
+		t.Errorf("attempt 1 %+v, want no code, a timeout error and a duration of about 1s", a)
 	}
 	checkCleanError(t, as[0].Error, hook.Secret)
 	if as[1].StatusCode != 200 {
