@@ -99,29 +99,22 @@ func IngestTokenStatus(ctx context.Context, st store.Store) (IngestTokenInfo, er
 // IngestTokenRefresh, so a rotation by another process or node takes effect
 // without a restart.
 func (s *Server) watchIngestToken(ctx context.Context, current []byte) {
-	t := time.NewTicker(IngestTokenRefresh)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	repeat(ctx, IngestTokenRefresh, false, func(ctx context.Context) {
 		h, err := s.store.GetSetting(ctx, ingestTokenSetting)
 		if err != nil {
 			if ctx.Err() == nil && !errors.Is(err, store.ErrNotFound) {
 				s.log.Warn("re-read the ingest token", "err", err)
 			}
-			continue
+			return
 		}
 		if bytes.Equal(h, current) {
-			continue
+			return
 		}
 		if err := s.api.SetIngestTokenHash(h); err != nil {
 			s.log.Warn("re-read the ingest token", "err", err)
-			continue
+			return
 		}
 		current = h
 		s.log.Info("the ingest token was changed in the database (ingest-token rotate); using the new one")
-	}
+	})
 }

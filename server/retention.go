@@ -80,9 +80,7 @@ func (s *Server) purger(ctx context.Context) {
 	if s.cfg.Retention < 0 {
 		return
 	}
-	t := time.NewTicker(s.cfg.PurgeInterval)
-	defer t.Stop()
-	for {
+	repeat(ctx, s.cfg.PurgeInterval, true, func(ctx context.Context) {
 		res, err := s.Purge(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -90,10 +88,5 @@ func (s *Server) purger(ctx context.Context) {
 		case res.Events > 0:
 			s.log.Debug("retention purge", "events", res.Events, "deliveries", res.Deliveries, "attempts", res.Attempts)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }

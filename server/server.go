@@ -470,14 +470,7 @@ func (s *Server) queueVacuum(ctx context.Context) {
 	if s.vacuumer == nil {
 		return
 	}
-	t := time.NewTicker(queueVacuumEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	repeat(ctx, queueVacuumEvery, false, func(ctx context.Context) {
 		start := time.Now()
 		did, err := s.vacuumer.VacuumQueue(ctx)
 		switch {
@@ -487,21 +480,33 @@ func (s *Server) queueVacuum(ctx context.Context) {
 			s.metrics.QueueVacuumed()
 			s.log.Debug("vacuumed the delivery queue", "took", time.Since(start))
 		}
-	}
+	})
 }
 
 func (s *Server) janitor(ctx context.Context) {
-	t := time.NewTicker(s.cfg.MaintenanceInterval)
-	defer t.Stop()
-	for {
+	repeat(ctx, s.cfg.MaintenanceInterval, true, func(ctx context.Context) {
 		if err := s.Maintain(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("maintenance", "err", err)
 		}
+	})
+}
+
+// repeat calls fn every d until ctx ends, and first at once when atStart.
+// The background loops (maintenance, purge, queue vacuum, ingest token)
+// share it, so each is only what it does.
+func repeat(ctx context.Context, d time.Duration, atStart bool, fn func(context.Context)) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	if atStart {
+		fn(ctx)
+	}
+	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+		fn(ctx)
 	}
 }
 
