@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/jetwebhooks/jetwebhooks/gen/apiserver"
+	"github.com/jetwebhooks/jetwebhooks/internal/ingest"
 )
 
 // catalogEntry is one event type as the spec describes it.
@@ -76,22 +77,9 @@ var loadSpec = sync.OnceValue(func() *specInfo {
 			continue
 		}
 		c := cat[t]
-		service := "outbound"
-		if len(t) > 8 && t[:8] == "inbound." {
-			service = "inbound"
-		}
-		data := c.Data
-		if len(data) == 0 {
-			data = json.RawMessage("{}")
-		}
-		env, _ := json.MarshalIndent(struct {
-			ID        string          `json:"id"`
-			Service   string          `json:"service"`
-			Type      string          `json:"type"`
-			CreatedAt int64           `json:"created_at"`
-			Data      json.RawMessage `json:"data"`
-		}{"evt_abc123", service, t, 1736524800, data}, "", "  ")
-		info.catalog = append(info.catalog, catalogEntry{Type: t, Service: service, Subscribe: sub[t], Description: c.Description, Example: string(env)})
+		service := ingest.ServiceOf(t)
+		env, _ := envelopeText("evt_abc123", service, t, 1736524800, c.Data)
+		info.catalog = append(info.catalog, catalogEntry{Type: t, Service: service, Subscribe: sub[t], Description: c.Description, Example: env})
 	}
 	return info
 })

@@ -1,7 +1,6 @@
 package portal
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -221,25 +220,27 @@ func sentHeaders(rec *store.DeliveryRecord, a *store.Attempt) [][2]string {
 
 // envelope is the delivered body of rec, indented for reading.
 func envelope(rec *store.DeliveryRecord) string {
-	data := json.RawMessage(rec.Data)
+	text, err := envelopeText(rec.EventID, rec.Service, rec.EventType, rec.CreatedAt.Unix(), json.RawMessage(rec.Data))
+	if err != nil {
+		return string(rec.Data)
+	}
+	return text
+}
+
+// envelopeText is an event's envelope as ingest builds it (no data: {}),
+// indented for reading: the delivery view and the catalog's examples.
+func envelopeText(id, service, typ string, createdAt int64, data json.RawMessage) (string, error) {
 	if len(data) == 0 {
 		data = json.RawMessage("{}")
 	}
-	b, err := json.Marshal(struct {
+	b, err := json.MarshalIndent(struct {
 		ID        string          `json:"id"`
 		Service   string          `json:"service"`
 		Type      string          `json:"type"`
 		CreatedAt int64           `json:"created_at"`
 		Data      json.RawMessage `json:"data"`
-	}{rec.EventID, rec.Service, rec.EventType, rec.CreatedAt.Unix(), data})
-	if err != nil {
-		return string(rec.Data)
-	}
-	var out bytes.Buffer
-	if json.Indent(&out, b, "", "  ") != nil {
-		return string(b)
-	}
-	return out.String()
+	}{id, service, typ, createdAt, data}, "", "  ")
+	return string(b), err
 }
 
 // replay re-queues one delivery (event and webhook) or one event (every
