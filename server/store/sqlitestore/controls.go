@@ -30,14 +30,20 @@ const heldAt = int64(1) << 61
 // delivery, prepared at Open with the multi-row ones (see stmt).
 const (
 	loadGateSQL = `SELECT uuid, enabled, ordering, rate_limit, pace_at, slow_until, fifo_tail FROM webhooks WHERE uuid = ?`
-	// releaseNextSQL releases the next held deliveries (oldest fifo_seq
-	// first) into the room the window leaves, all due at once.
+	// releaseNextSQL releases the held deliveries among the first ?3 of the
+	// queue (its window: the released ones are always its head), all due at
+	// once.
 	releaseNextSQL = `UPDATE deliveries SET next_attempt_at = ?1 WHERE id IN (
-		SELECT id FROM deliveries WHERE webhook_uuid = ?2 AND next_attempt_at = ?3 AND gated = 1 AND status IN ('pending', 'retry')
-		ORDER BY fifo_seq, id
-		LIMIT max(0, ?4 - (SELECT count(*) FROM deliveries
-			WHERE webhook_uuid = ?2 AND next_attempt_at < ?3 AND gated = 1 AND status IN ('pending', 'retry'))))`
+		SELECT id FROM (SELECT id, next_attempt_at FROM deliveries
+			WHERE webhook_uuid = ?2 AND gated = 1 AND status IN ('pending', 'retry')
+			ORDER BY fifo_seq, id LIMIT ?3)
+		WHERE next_attempt_at = ?4)`
+	// queueHeadSQL reads the first ?2 deliveries of a queue.
+	queueHeadSQL = `SELECT id, next_attempt_at FROM deliveries
+		WHERE webhook_uuid = ? AND gated = 1 AND status IN ('pending', 'retry')
+		ORDER BY fifo_seq, id LIMIT ?`
 	setTailSQL = `UPDATE webhooks SET fifo_tail = ? WHERE uuid = ?`
+	setDueSQL  = `UPDATE deliveries SET next_attempt_at = ? WHERE id = ?`
 )
 
 // insertHeldSQL inserts n held deliveries.
@@ -49,7 +55,7 @@ func insertHeldSQL(n int) string {
 
 // prepareControls prepares the queue's statements into s.stmts.
 func (s *Store) prepareControls(ctx context.Context) error {
-	qs := []string{loadGateSQL, releaseNextSQL, setTailSQL}
+	qs := []string{loadGateSQL, releaseNextSQL, queueHeadSQL, setTailSQL, setDueSQL, healthySQL, failingSQL, disableSQL}
 	for n := 1; n <= publishChunk; n++ {
 		qs = append(qs, insertHeldSQL(n))
 	}
@@ -98,10 +104,13 @@ func (g *gate) interval(now int64) int64 {
 	return store.PaceInterval(g.w.RateLimit, now < g.slowUntil).Milliseconds()
 }
 
-// release moves webhook uuid's queue on at now: it releases held deliveries,
-// oldest fifo_seq first, while the webhook has fewer released ones than its
-// window. A disabled or no longer controlled webhook releases all of them at
-// once (they then go, or fail without an attempt, like ungated ones).
+// release moves webhook uuid's queue on at now: it releases the held
+// deliveries among the first of its queue (by fifo_seq) that its window
+// allows. Held deliveries only join at the tail and are released from the
+// head, so the released ones are always the head of the queue, and those
+// first rows are all it reads. A disabled or no longer controlled webhook
+// releases all of them at once (they then go, or fail without an attempt,
+// like ungated ones).
 func (s *Store) release(ctx context.Context, tx *sql.Tx, uuid string, now int64) error {
 	g, err := s.loadGate(ctx, tx, uuid)
 	if err != nil || g == nil {
@@ -114,36 +123,26 @@ func (s *Store) release(ctx context.Context, tx *sql.Tx, uuid string, now int64)
 	}
 	if g.w.RateLimit <= 0 {
 		// FIFO without a limit: due at once, one statement.
-		st, err := s.stmt(ctx, tx, releaseNextSQL)
-		if err != nil {
-			return err
-		}
-		_, err = st.ExecContext(ctx, now, uuid, heldAt, store.ReleaseWindow(&g.w))
-		return interpret(err)
+		return s.exec(ctx, tx, releaseNextSQL, now, uuid, store.ReleaseWindow(&g.w), heldAt)
 	}
-	var active int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM deliveries
-		WHERE webhook_uuid = ? AND next_attempt_at < ? AND gated = 1 AND status IN ('pending', 'retry')`, uuid, heldAt).Scan(&active); err != nil {
-		return interpret(err)
+	st, err := s.stmt(ctx, tx, queueHeadSQL)
+	if err != nil {
+		return err
 	}
-	n := store.ReleaseWindow(&g.w) - active
-	if n <= 0 {
-		return nil
-	}
-	rows, err := tx.QueryContext(ctx, `SELECT id FROM deliveries
-		WHERE webhook_uuid = ? AND next_attempt_at = ? AND gated = 1 AND status IN ('pending', 'retry')
-		ORDER BY fifo_seq, id LIMIT ?`, uuid, heldAt, n)
+	rows, err := st.QueryContext(ctx, uuid, store.ReleaseWindow(&g.w))
 	if err != nil {
 		return interpret(err)
 	}
 	var ids []int64
 	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
+		var id, at int64
+		if err := rows.Scan(&id, &at); err != nil {
 			rows.Close()
 			return interpret(err)
 		}
-		ids = append(ids, id)
+		if at == heldAt {
+			ids = append(ids, id)
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -156,8 +155,8 @@ func (s *Store) release(ctx context.Context, tx *sql.Tx, uuid string, now int64)
 		at, step = max(now, g.paceAt), g.interval(now)
 	}
 	for i, id := range ids {
-		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET next_attempt_at = ? WHERE id = ?`, at+int64(i)*step, id); err != nil {
-			return interpret(err)
+		if err := s.exec(ctx, tx, setDueSQL, at+int64(i)*step, id); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -267,9 +266,8 @@ func (s *Store) admitPaced(ctx context.Context, tx *sql.Tx, paced []*store.Claim
 		}
 		// Refused: due at the next free slot (and later ones after it).
 		refused[c.DeliveryID] = true
-		if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET next_attempt_at = ? WHERE id = ?`,
-			tat+waiting[c.WebhookUUID]*g.interval(now), c.DeliveryID); err != nil {
-			return nil, interpret(err)
+		if err := s.exec(ctx, tx, setDueSQL, tat+waiting[c.WebhookUUID]*g.interval(now), c.DeliveryID); err != nil {
+			return nil, err
 		}
 		waiting[c.WebhookUUID]++
 	}

@@ -21,7 +21,8 @@ const publishChunk = 64
 // batch) are skipped by the unique index and reported.
 func (s *Store) PublishEvents(ctx context.Context, events []*store.Event, now time.Time) ([]store.PublishResult, error) {
 	results := make([]store.PublishResult, len(events))
-	err := s.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	// Rerunnable: every run sets every result.
+	err := s.withRerunnableTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		type key struct{ account, id string }
 		seqs := make(map[key]int64, len(events))
 		for start := 0; start < len(events); start += publishChunk {
@@ -187,7 +188,8 @@ const claimMarkSQL = `UPDATE deliveries SET claim_seq = claim_seq + 1, next_atte
 func (s *Store) ClaimDeliveries(ctx context.Context, p *store.ClaimParams) ([]*store.Claim, error) {
 	var claims []*store.Claim
 	nowMS := ms(p.Now)
-	err := s.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.withRerunnableTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		claims = nil // rerunnable: a rolled-back run's claims are void
 		rows, err := tx.StmtContext(ctx, s.claimDue).QueryContext(ctx, nowMS, nowMS, p.Limit)
 		if err != nil {
 			return interpret(err)
@@ -279,8 +281,8 @@ func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []*store.Outcom
 	}
 	outcomes = unique
 	applied := 0
-	err := s.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		applied = 0
+	err := s.withRerunnableTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		applied = 0 // rerunnable
 		var done []*store.Outcome
 		for start := 0; start < len(outcomes); start += publishChunk {
 			chunk := outcomes[start:min(start+publishChunk, len(outcomes))]
@@ -291,7 +293,7 @@ func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []*store.Outcom
 			applied += n
 			done = append(done, attempted...)
 		}
-		if err := applyHealth(ctx, tx, store.HealthUpdates(done)); err != nil {
+		if err := s.applyHealth(ctx, tx, store.HealthUpdates(done)); err != nil {
 			return err
 		}
 		return s.afterComplete(ctx, tx, outcomes)
@@ -374,28 +376,45 @@ func (s *Store) completeChunk(ctx context.Context, tx *sql.Tx, chunk []*store.Ou
 	return len(applied), attempted, nil
 }
 
+// The health statements, prepared at Open: a fan-out completes deliveries of
+// many webhooks in one batch, and each runs one of these.
+const (
+	healthySQL = `UPDATE webhooks SET failing_since = NULL WHERE uuid = ? AND failing_since IS NOT NULL`
+	failingSQL = `UPDATE webhooks SET failing_since = ? WHERE uuid = ? AND failing_since IS NULL`
+	disableSQL = `UPDATE webhooks SET enabled = 0, disabled_reason = ?, disabled_at = ? WHERE uuid = ? AND enabled = 1`
+)
+
 // applyHealth writes webhook health. The statements only match rows whose
 // state changes, so the common case (a healthy webhook succeeding) writes
 // nothing.
-func applyHealth(ctx context.Context, tx *sql.Tx, updates []store.HealthUpdate) error {
+func (s *Store) applyHealth(ctx context.Context, tx *sql.Tx, updates []store.HealthUpdate) error {
 	for _, h := range updates {
 		var err error
 		if h.Healthy {
-			_, err = tx.ExecContext(ctx, `UPDATE webhooks SET failing_since = NULL WHERE uuid = ? AND failing_since IS NOT NULL`, h.WebhookUUID)
+			err = s.exec(ctx, tx, healthySQL, h.WebhookUUID)
 		} else {
-			_, err = tx.ExecContext(ctx, `UPDATE webhooks SET failing_since = ? WHERE uuid = ? AND failing_since IS NULL`, ms(h.FailedAt), h.WebhookUUID)
+			err = s.exec(ctx, tx, failingSQL, ms(h.FailedAt), h.WebhookUUID)
 		}
 		if err != nil {
-			return interpret(err)
+			return err
 		}
 		if h.DisableReason != "" {
-			if _, err := tx.ExecContext(ctx, `UPDATE webhooks SET enabled = 0, disabled_reason = ?, disabled_at = ? WHERE uuid = ? AND enabled = 1`,
-				h.DisableReason, ms(h.DisableAt), h.WebhookUUID); err != nil {
-				return interpret(err)
+			if err := s.exec(ctx, tx, disableSQL, h.DisableReason, ms(h.DisableAt), h.WebhookUUID); err != nil {
+				return err
 			}
 		}
 	}
 	return nil
+}
+
+// exec runs the prepared statement query in tx.
+func (s *Store) exec(ctx context.Context, tx *sql.Tx, query string, args ...any) error {
+	st, err := s.stmt(ctx, tx, query)
+	if err != nil {
+		return err
+	}
+	_, err = st.ExecContext(ctx, args...)
+	return interpret(err)
 }
 
 // NextDueAt implements store.Store.

@@ -85,16 +85,95 @@ type result struct {
 // runAsync runs fn through withTx in the background, reporting the
 // transaction fn ran in and withTx's error.
 func runAsync(ctx context.Context, s *Store, fn func(ctx context.Context, tx *sql.Tx) error) <-chan result {
+	return runAsyncAs(ctx, s, fn, false)
+}
+
+// runAsyncAs is runAsync for a rerunnable operation (withRerunnableTx) or
+// not.
+func runAsyncAs(ctx context.Context, s *Store, fn func(ctx context.Context, tx *sql.Tx) error, rerunnable bool) <-chan result {
 	ch := make(chan result, 1)
 	go func() {
 		var seen *sql.Tx
-		err := s.withTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		err := s.queueTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			seen = tx
 			return fn(ctx, tx)
-		})
+		}, rerunnable)
 		ch <- result{seen, err}
 	}()
 	return ch
+}
+
+// A group of rerunnable operations runs without savepoints; when one of them
+// fails, the group runs again with them, so the outcome is the same as for
+// any group: the failing operation gets its own error and none of its
+// writes, the others commit theirs exactly once.
+func TestGroupCommitRerunnableFailure(t *testing.T) {
+	s := openInternal(t)
+	for _, failing := range []string{"own error", "constraint"} {
+		t.Run(failing, func(t *testing.T) {
+			if _, err := s.w.ExecContext(t.Context(), `DELETE FROM settings`); err != nil {
+				t.Fatal(err)
+			}
+			release := holdWriter(t, s)
+			errBad := errors.New("bad op")
+			var runs [3]int
+			op := func(i int, key string, fail bool) func(ctx context.Context, tx *sql.Tx) error {
+				return func(ctx context.Context, tx *sql.Tx) error {
+					runs[i]++
+					if err := insertSetting(key)(ctx, tx); err != nil {
+						return err
+					}
+					if fail {
+						return errBad
+					}
+					return nil
+				}
+			}
+			var bad func(ctx context.Context, tx *sql.Tx) error
+			if failing == "own error" {
+				bad = op(1, "bad", true)
+			} else {
+				bad = op(1, "ok1", false) // a duplicate of the first: SQLite's own error
+			}
+			r1 := runAsyncAs(t.Context(), s, op(0, "ok1", false), true)
+			queued(t, s, 1)
+			rb := runAsyncAs(t.Context(), s, bad, true)
+			queued(t, s, 2)
+			r2 := runAsyncAs(t.Context(), s, op(2, "ok2", false), true)
+			queued(t, s, 3)
+			release()
+			g1, gb, g2 := <-r1, <-rb, <-r2
+			if g1.err != nil || g2.err != nil {
+				t.Fatalf("good operations failed: %v, %v", g1.err, g2.err)
+			}
+			if gb.err == nil || (failing == "own error" && !errors.Is(gb.err, errBad)) {
+				t.Fatalf("failing operation got %v", gb.err)
+			}
+			if failing == "constraint" && !errors.Is(interpret(gb.err), store.ErrConflict) {
+				t.Fatalf("duplicate insert got %v, want a conflict", gb.err)
+			}
+			if runs != [3]int{2, 2, 1} {
+				t.Fatalf("runs = %v, want the first two run twice (bare, then with savepoints) and the last once", runs)
+			}
+			if !setting(t, s, "ok1") || !setting(t, s, "ok2") || setting(t, s, "bad") {
+				t.Fatal("committed writes are not exactly the good operations'")
+			}
+			// A group where every operation succeeds runs once.
+			release = holdWriter(t, s)
+			runs = [3]int{}
+			ra := runAsyncAs(t.Context(), s, op(0, "a", false), true)
+			queued(t, s, 1)
+			rc := runAsyncAs(t.Context(), s, op(2, "c", false), true)
+			queued(t, s, 2)
+			release()
+			if ga, gc := <-ra, <-rc; ga.err != nil || gc.err != nil || ga.tx != gc.tx {
+				t.Fatalf("bare group: %v, %v, shared tx %v", ga.err, gc.err, ga.tx == gc.tx)
+			}
+			if runs != [3]int{1, 0, 1} {
+				t.Fatalf("runs = %v, want each once", runs)
+			}
+		})
+	}
 }
 
 // One operation failing in a shared transaction rolls back only its own
