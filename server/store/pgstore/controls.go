@@ -3,10 +3,10 @@ package pgstore
 import (
 	"cmp"
 	"context"
-	"errors"
 	"slices"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/jetwebhooks/jetwebhooks/server/store"
 )
@@ -43,50 +43,114 @@ type gate struct {
 // lockGate locks webhook uuid's row and reads its control state; nil when
 // the webhook is gone.
 func lockGate(ctx context.Context, tx pgx.Tx, uuid string) (*gate, error) {
-	g := &gate{}
-	err := tx.QueryRow(ctx, `SELECT uuid, enabled, ordering, rate_limit, pace_at, slow_until FROM webhooks WHERE uuid = $1 FOR UPDATE`, uuid).
-		Scan(&g.w.UUID, &g.w.Enabled, &g.w.Ordering, &g.w.RateLimit, &g.paceAt, &g.slowUntil)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
+	gs, err := lockGates(ctx, tx, []string{uuid})
+	if err != nil || len(gs) == 0 {
+		return nil, err
 	}
-	return g, interpret(err)
+	return gs[0], nil
+}
+
+// lockGates locks the rows of webhooks uuids, in uuid order (the order every
+// queue change takes them in, so that two transactions cannot deadlock), and
+// reads their control state; webhooks that are gone are left out.
+func lockGates(ctx context.Context, tx pgx.Tx, uuids []string) ([]*gate, error) {
+	rows, err := tx.Query(ctx, `SELECT uuid, enabled, ordering, rate_limit, pace_at, slow_until FROM webhooks
+		WHERE uuid = ANY($1) ORDER BY uuid FOR UPDATE`, uuids)
+	if err != nil {
+		return nil, interpret(err)
+	}
+	defer rows.Close()
+	var gs []*gate
+	for rows.Next() {
+		g := &gate{}
+		if err := rows.Scan(&g.w.UUID, &g.w.Enabled, &g.w.Ordering, &g.w.RateLimit, &g.paceAt, &g.slowUntil); err != nil {
+			return nil, interpret(err)
+		}
+		gs = append(gs, g)
+	}
+	return gs, interpret(rows.Err())
 }
 
 func (g *gate) interval(now int64) int64 {
 	return store.PaceInterval(g.w.RateLimit, now < g.slowUntil).Milliseconds()
 }
 
+// The release statements. A queue's released deliveries are its head (see
+// the migration of deliveries_queue), so each reads the first rows of a
+// queue in that index and releases the held ones among them.
+const (
+	// releaseAllSQL releases every held delivery of a disabled or no longer
+	// controlled webhook.
+	releaseAllSQL = `UPDATE deliveries SET next_attempt_at = $3
+		WHERE webhook_uuid = $1 AND next_attempt_at = $2 AND gated AND status IN ('pending', 'retry')`
+	// releaseHeadsSQL releases the head of each FIFO queue $1 (window 1) if
+	// it is held, in one statement for all of them.
+	releaseHeadsSQL = `UPDATE deliveries d SET next_attempt_at = $3
+		FROM unnest($1::text[]) AS q (uuid)
+		CROSS JOIN LATERAL (
+			SELECT id, next_attempt_at FROM deliveries
+			WHERE webhook_uuid = q.uuid AND gated AND status IN ('pending', 'retry')
+			ORDER BY fifo_seq, id LIMIT 1) AS head
+		WHERE head.next_attempt_at = $2 AND d.id = head.id`
+	// releasePacedSQL releases the held deliveries among the first $3 of
+	// queue $1, due one pace step ($5) apart from $4: an estimate, the claim
+	// decides.
+	releasePacedSQL = `WITH head AS (
+			SELECT id, next_attempt_at FROM deliveries
+			WHERE webhook_uuid = $1 AND gated AND status IN ('pending', 'retry')
+			ORDER BY fifo_seq, id LIMIT $3
+		), next AS (
+			SELECT id, row_number() OVER (ORDER BY id) - 1 AS i FROM head WHERE next_attempt_at = $2
+		)
+		UPDATE deliveries d SET next_attempt_at = $4 + next.i * $5 FROM next WHERE d.id = next.id`
+)
+
 // release moves webhook uuid's queue on at now and reports how many
 // deliveries it released (see the SQLite backend's release).
 func release(ctx context.Context, tx pgx.Tx, uuid string, now int64) (int, error) {
-	g, err := lockGate(ctx, tx, uuid)
-	if err != nil || g == nil {
+	return releaseMany(ctx, tx, []string{uuid}, now)
+}
+
+// releaseMany locks webhooks uuids and moves their queues on at now; it
+// reports how many deliveries it released.
+func releaseMany(ctx context.Context, tx pgx.Tx, uuids []string, now int64) (int, error) {
+	gs, err := lockGates(ctx, tx, uuids)
+	if err != nil {
 		return 0, err
 	}
-	if !g.w.Enabled || !store.Controlled(&g.w) {
-		tag, err := tx.Exec(ctx, `UPDATE deliveries SET next_attempt_at = $3
-			WHERE webhook_uuid = $1 AND next_attempt_at = $2 AND gated AND status IN ('pending', 'retry')`, uuid, heldAt, now)
-		return int(tag.RowsAffected()), interpret(err)
+	return releaseLocked(ctx, tx, gs, now)
+}
+
+// releaseLocked moves the queues of gates (locked by this transaction) on
+// at now. FIFO queues, the common case, all move with one statement.
+func releaseLocked(ctx context.Context, tx pgx.Tx, gates []*gate, now int64) (int, error) {
+	n := 0
+	var fifo []string
+	for _, g := range gates {
+		var tag pgconn.CommandTag
+		var err error
+		switch {
+		case !g.w.Enabled || !store.Controlled(&g.w):
+			tag, err = tx.Exec(ctx, releaseAllSQL, g.w.UUID, heldAt, now)
+		case g.w.RateLimit <= 0:
+			fifo = append(fifo, g.w.UUID)
+			continue
+		default:
+			tag, err = tx.Exec(ctx, releasePacedSQL, g.w.UUID, heldAt, store.ReleaseWindow(&g.w), max(now, g.paceAt), g.interval(now))
+		}
+		if err != nil {
+			return n, interpret(err)
+		}
+		n += int(tag.RowsAffected())
 	}
-	step := int64(0)
-	first := now
-	if g.w.RateLimit > 0 {
-		first, step = max(now, g.paceAt), g.interval(now)
+	if len(fifo) > 0 {
+		tag, err := tx.Exec(ctx, releaseHeadsSQL, fifo, heldAt, now)
+		if err != nil {
+			return n, interpret(err)
+		}
+		n += int(tag.RowsAffected())
 	}
-	// Released deliveries are due when the pace will admit them (an
-	// estimate: the claim decides).
-	tag, err := tx.Exec(ctx, `WITH active AS (
-			SELECT count(*) AS n FROM deliveries
-			WHERE webhook_uuid = $1 AND next_attempt_at < $2 AND gated AND status IN ('pending', 'retry')
-		), next AS (
-			SELECT id, row_number() OVER (ORDER BY fifo_seq, id) - 1 AS i FROM deliveries
-			WHERE webhook_uuid = $1 AND next_attempt_at = $2 AND gated AND status IN ('pending', 'retry')
-			ORDER BY fifo_seq, id
-			LIMIT greatest(0, $3 - (SELECT n FROM active))
-		)
-		UPDATE deliveries d SET next_attempt_at = $4 + next.i * $5 FROM next WHERE d.id = next.id`,
-		uuid, heldAt, store.ReleaseWindow(&g.w), first, step)
-	return int(tag.RowsAffected()), interpret(err)
+	return n, nil
 }
 
 // gatedRows are the gated deliveries of a publish, as arrays for unnest.
@@ -170,16 +234,19 @@ func (s *Store) publishGated(ctx context.Context, ev *eventRows, d *deliveryRows
 			ORDER BY g.ord`, g.accounts, g.events, g.uuids, g.urls, g.seqs, heldAt, nowMS); err != nil {
 			return interpret(err)
 		}
+		live := make([]string, 0, len(tails))
+		liveTails := make([]int64, 0, len(tails))
 		for _, u := range uuids {
-			if _, ok := tails[u]; !ok {
-				continue
+			if t, ok := tails[u]; ok {
+				live, liveTails = append(live, u), append(liveTails, t)
 			}
-			if _, err := tx.Exec(ctx, `UPDATE webhooks SET fifo_tail = $2 WHERE uuid = $1`, u, tails[u]); err != nil {
-				return interpret(err)
-			}
-			if _, err := release(ctx, tx, u, nowMS); err != nil {
-				return err
-			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE webhooks w SET fifo_tail = t.tail
+			FROM unnest($1::text[], $2::bigint[]) AS t (uuid, tail) WHERE w.uuid = t.uuid`, live, liveTails); err != nil {
+			return interpret(err)
+		}
+		if _, err := releaseMany(ctx, tx, live, nowMS); err != nil {
+			return err
 		}
 		_, err = tx.Exec(ctx, notifySQL)
 		return interpret(err)
@@ -247,37 +314,65 @@ func (s *Store) admitPaced(ctx context.Context, paced []*store.Claim, now int64)
 }
 
 // afterComplete moves the queues of webhooks whose gated deliveries were
-// finished and applies 429 slow-downs, in the completion's transaction,
-// webhooks in uuid order. It reports whether it released anything.
+// finished and applies 429 slow-downs, in the completion's transaction. It
+// locks all those webhooks first, in uuid order, and releases their queues
+// together. It reports whether it released anything.
 func afterComplete(ctx context.Context, tx pgx.Tx, outcomes []*store.Outcome) (bool, error) {
-	sorted := slices.Clone(outcomes)
-	slices.SortStableFunc(sorted, func(a, b *store.Outcome) int { return cmp.Compare(a.WebhookUUID, b.WebhookUUID) })
-	released := false
-	seen := map[string]bool{}
-	for _, o := range sorted {
+	var uuids []string
+	finished := map[string]int64{}
+	for _, o := range outcomes {
 		if !o.Gated || o.WebhookUUID == "" {
 			continue
 		}
-		if o.SlowDown {
-			pause := o.At
-			if o.PauseUntil.After(pause) {
-				pause = o.PauseUntil
-			}
-			if _, err := tx.Exec(ctx, `UPDATE webhooks SET slow_until = greatest(slow_until, $2), pace_at = greatest(pace_at, $3)
-				WHERE uuid = $1 AND rate_limit > 0`, o.WebhookUUID, ms(o.At.Add(store.SlowDownFor)), ms(pause)); err != nil {
-				return false, interpret(err)
-			}
+		if !slices.Contains(uuids, o.WebhookUUID) {
+			uuids = append(uuids, o.WebhookUUID)
 		}
-		if (o.Status == store.StatusSuccess || o.Status == store.StatusFailed) && !seen[o.WebhookUUID] {
-			seen[o.WebhookUUID] = true
-			n, err := release(ctx, tx, o.WebhookUUID, ms(o.At))
-			if err != nil {
-				return false, err
+		if o.Status == store.StatusSuccess || o.Status == store.StatusFailed {
+			if _, ok := finished[o.WebhookUUID]; !ok {
+				finished[o.WebhookUUID] = ms(o.At)
 			}
-			released = released || n > 0
 		}
 	}
-	return released, nil
+	if len(uuids) == 0 {
+		return false, nil
+	}
+	gates, err := lockGates(ctx, tx, uuids)
+	if err != nil {
+		return false, err
+	}
+	for _, o := range outcomes {
+		if !o.Gated || o.WebhookUUID == "" || !o.SlowDown {
+			continue
+		}
+		pause := o.At
+		if o.PauseUntil.After(pause) {
+			pause = o.PauseUntil
+		}
+		if _, err := tx.Exec(ctx, `UPDATE webhooks SET slow_until = greatest(slow_until, $2), pace_at = greatest(pace_at, $3)
+			WHERE uuid = $1 AND rate_limit > 0`, o.WebhookUUID, ms(o.At.Add(store.SlowDownFor)), ms(pause)); err != nil {
+			return false, interpret(err)
+		}
+		for _, g := range gates {
+			if g.w.UUID == o.WebhookUUID && g.w.RateLimit > 0 {
+				g.slowUntil, g.paceAt = max(g.slowUntil, ms(o.At.Add(store.SlowDownFor))), max(g.paceAt, ms(pause))
+			}
+		}
+	}
+	// Queues move at the time of their first finished outcome, as the
+	// outcomes' clock says.
+	var moving []*gate
+	now := int64(0)
+	for _, g := range gates {
+		if at, ok := finished[g.w.UUID]; ok {
+			moving = append(moving, g)
+			now = max(now, at)
+		}
+	}
+	if len(moving) == 0 {
+		return false, nil
+	}
+	n, err := releaseLocked(ctx, tx, moving, now)
+	return n > 0, err
 }
 
 func anyGated(outcomes []*store.Outcome) bool {
@@ -359,11 +454,9 @@ func requeueReplayed(ctx context.Context, tx pgx.Tx, ids []int64, now int64) err
 			uuids = append(uuids, h.uuid)
 		}
 	}
-	slices.Sort(uuids)
-	for _, u := range uuids {
-		if _, err := lockGate(ctx, tx, u); err != nil {
-			return err
-		}
+	gates, err := lockGates(ctx, tx, uuids)
+	if err != nil {
+		return err
 	}
 	for _, h := range hs {
 		if _, err := tx.Exec(ctx, `WITH t AS (UPDATE webhooks SET fifo_tail = fifo_tail + 1 WHERE uuid = $2 RETURNING fifo_tail)
@@ -372,12 +465,8 @@ func requeueReplayed(ctx context.Context, tx pgx.Tx, ids []int64, now int64) err
 			return interpret(err)
 		}
 	}
-	for _, u := range uuids {
-		if _, err := release(ctx, tx, u, now); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err = releaseLocked(ctx, tx, gates, now)
+	return err
 }
 
 // setControls stores a new webhook's delivery controls.
