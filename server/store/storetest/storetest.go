@@ -78,6 +78,7 @@ func Run(t *testing.T, open Opener) {
 		{"FIFOConcurrentClaims", testFIFOConcurrentClaims},
 		{"RateLimit", testRateLimit},
 		{"RateLimitSlowDown", testRateLimitSlowDown},
+		{"ReplayedMark", testReplayedMark},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
