@@ -588,7 +588,9 @@ type Store interface {
 	// at or before now, so they are gone from storage.
 	PurgeExpiredSecrets(ctx context.Context, now time.Time) (int, error)
 	// DisableFailingWebhooks disables enabled webhooks failing since at or
-	// before failingSince, with a reason, and returns them.
+	// before failingSince, with a reason, and returns them. In the same
+	// transaction it releases their held (FIFO or rate-limited) deliveries,
+	// due at now, as disabling by UpdateWebhook does.
 	DisableFailingWebhooks(ctx context.Context, failingSince, now time.Time) ([]*Webhook, error)
 
 	// PublishEvents stores the events and one pending delivery per matching

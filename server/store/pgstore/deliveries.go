@@ -496,7 +496,7 @@ func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []*store.Outcom
 			rows.durations, rows.errs, rows.bodies, rows.classes, n, h.uuids, h.healthy, h.failedAt, h.reasons, h.disableAt}
 	}
 
-	if anyGated(uniq) {
+	if needsQueue(uniq) {
 		n, err := s.completeGated(ctx, uniq, byKey, args)
 		if err != nil {
 			return 0, fmt.Errorf("complete deliveries: %w", err)

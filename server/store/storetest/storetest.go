@@ -79,6 +79,8 @@ func Run(t *testing.T, open Opener) {
 		{"RateLimit", testRateLimit},
 		{"RateLimitSlowDown", testRateLimitSlowDown},
 		{"ReplayedMark", testReplayedMark},
+		{"FIFODisableFailing", testFIFODisableFailing},
+		{"FIFOGoneUngated", testFIFOGoneUngated},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
