@@ -25,6 +25,7 @@ var optionalInResponses = map[string]string{
 	"TestDeliveryResponse.error_class":   "absent when the test delivery succeeded",
 	"TestDeliveryResponse.response_body": "absent when the endpoint's answer had no body",
 	"IngestResponse.duplicate":           "only true, on a repeated event id",
+	"EventRecord.replayed":               "only true, on a delivery a replay queued again (absent, the record is JetEmail's)",
 	"Webhook.ordering":                   "only when fifo (absent means unordered, as for JetEmail's webhooks)",
 	"Webhook.rate_limit":                 "only when the webhook has a limit",
 	"Webhook.headers":                    "only when the webhook has custom headers, and never in lists (the values may be credentials)",

@@ -39,6 +39,7 @@ func newBenchCmd() *cobra.Command {
 		runs                                                                       int
 		metricsURL                                                                 string
 		fifo                                                                       bool
+		rateLimit                                                                  int
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -63,6 +64,12 @@ generator and receiver together.
 --memory preloads --backlog pending deliveries straight into the store with
 the engine stopped, then drains them while sampling RSS every 100 ms.
 
+--rate-limit N creates the webhooks with rate_limit N and times every attempt
+at the receiver: the summary and the JSON line give, per webhook, the most
+attempts in any one-second window (the documented bound is N + 1) and the
+mean rate from first to last attempt. Mind --drain: each webhook takes
+events / N seconds.
+
 --soak offers --rate for a fixed time and prints, every --report-every, a
 "soak" line: the database's size and the service's RSS (from its /metrics),
 p50 and p99 of the deliveries that arrived in the interval, and deliveries/s.
@@ -71,6 +78,7 @@ Against --target, start the service with a short --retention.
 The output is a summary, then one JSON line, last.`,
 		Example: `  jetwebhooks bench --events 20000 --rate 0
   jetwebhooks bench --rate 1000 --events 10000 --fanout 2 --receiver-latency 5ms
+  jetwebhooks bench --events 2000 --fanout 10 --rate-limit 50 --drain 5m
   jetwebhooks bench --error-rate 0.2 --retry-schedule 0s,50ms,50ms,50ms,50ms,50ms,50ms,50ms
   jetwebhooks bench --db postgres://postgres@127.0.0.1/postgres --events 50000
   jetwebhooks bench --memory --backlog 1000000
@@ -125,9 +133,15 @@ The output is a summary, then one JSON line, last.`,
 				defer prof.Close()
 			}
 
+			if rateLimit < 0 || rateLimit > 1000 {
+				return usagef("--rate-limit must be between 1 and 1000 deliveries per second (0: none)")
+			}
 			if memory {
 				if target != "" {
 					return usagef("--memory runs in process; it cannot be combined with --target")
+				}
+				if rateLimit > 0 {
+					return usagef("--rate-limit applies to throughput runs; --memory drains a preloaded backlog")
 				}
 				mcfg := bench.MemoryConfig{
 					Backlog: backlog, Fanout: fanout, PayloadBytes: payload, ReceiverLatency: receiverLatency,
@@ -150,7 +164,7 @@ The output is a summary, then one JSON line, last.`,
 			}
 
 			cfg := bench.Config{
-				Events: events, Duration: duration, Rate: rate, Batch: batch, Senders: senders, Fanout: fanout, FIFO: fifo,
+				Events: events, Duration: duration, Rate: rate, Batch: batch, Senders: senders, Fanout: fanout, FIFO: fifo, RateLimit: rateLimit,
 				PayloadBytes: payload, ReceiverLatency: receiverLatency, ErrorRate: errorRate, Warmup: wu,
 				Concurrency: concurrency, RetrySchedule: sched, DeliveryTimeout: deliveryTimeout, Drain: drain,
 				DB: db, SQLiteSynchronous: sqliteSync, RawRequests: rawRequests, Progress: stderr,
@@ -207,6 +221,7 @@ The output is a summary, then one JSON line, last.`,
 	f.IntVar(&senders, "senders", 0, "ingest requests in flight at most (default 4 at --rate 0, else 32)")
 	f.IntVar(&fanout, "fanout", 1, "webhooks per event: that many webhooks, all pointing at the receiver")
 	f.BoolVar(&fifo, "fifo", false, "make the webhooks ordered (ordering fifo): each gets its deliveries one at a time, in order; --fanout sets how many")
+	f.IntVar(&rateLimit, "rate-limit", 0, "create the webhooks with this rate_limit (deliveries/s per webhook, 1..1000; works with --fanout and --fifo); the summary reports the rate the receiver observed per webhook: the most attempts in any 1 s window and the mean")
 	f.IntVar(&payload, "payload-bytes", 256, "padding added to every event's data")
 	f.DurationVar(&receiverLatency, "receiver-latency", 0, "how long the receiver takes to answer each delivery")
 	f.Float64Var(&errorRate, "error-rate", 0, "fraction of deliveries the receiver answers with 500 (they are retried)")

@@ -99,6 +99,9 @@ func TestBenchUsageErrors(t *testing.T) {
 		{"--retry-schedule", "soon"},
 		{"--warmup", "lots"},
 		{"--memory", "--target", "http://127.0.0.1:1"},
+		{"--rate-limit", "1001"},
+		{"--rate-limit", "-1"},
+		{"--memory", "--rate-limit", "10"},
 		{"--target", "http://127.0.0.1:1"}, // no credentials
 		{"extra-arg"},
 	} {

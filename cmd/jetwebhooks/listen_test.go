@@ -87,6 +87,13 @@ func TestTerminalLoop(t *testing.T) {
 		t.Fatalf("replay by source uid: %d %q", code, o)
 	}
 	waitFor(t, 15*time.Second, "the third arrival", func() bool { return l.count(bothVerified) == 3 })
+	// The history marks the record as replayed, in JSON and in the table.
+	e.waitQuery(t, "the replayed delivery to be recorded", func(q queryJSON) bool {
+		return len(q.Events) == 1 && q.Events[0].TotalAttempts == 3 && q.Events[0].Replayed
+	}, "--event-id", "evt_loop_1")
+	if o, _, code := e.wh(t, "query", "--event-id", "evt_loop_1"); code != 0 || !strings.Contains(o, "success (replayed)") {
+		t.Fatalf("query table after a replay: %d\n%s", code, o)
+	}
 
 	if code := l.stop(); code != 0 {
 		t.Fatalf("listen exit code %d after cancel", code)

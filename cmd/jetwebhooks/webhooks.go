@@ -407,6 +407,7 @@ func newWebhooksQueryCmd(c *conn) *cobra.Command {
 		Long: `Search the account's delivery history, newest first: one record per event and
 webhook, with its latest status, attempts, last response code and, when the last
 attempt failed, why (its class and message; see "webhooks attempts" for every attempt).
+A record a replay has queued again shows its status as, e.g., "success (replayed)".
 
 --date-from and --date-to take unix seconds, an RFC 3339 time or a YYYY-MM-DD date (UTC;
 --date-to includes the whole day). --status is pending, retry, success (or delivered)
@@ -495,7 +496,11 @@ or failed. --output json prints the API's {events, total, limit, offset}.`,
 				if src == "" {
 					src = "-"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.EventType, e.LatestStatus,
+				status := string(e.LatestStatus)
+				if e.Replayed != nil && *e.Replayed {
+					status += " (replayed)"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.EventType, status,
 					e.TotalAttempts, code, e.UUID, p.cell(src, 32), unixTime(e.CreatedAt), p.cell(lastFailure(e), 48))
 			}
 			if err := tw.Flush(); err != nil {

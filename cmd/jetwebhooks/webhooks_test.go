@@ -117,6 +117,7 @@ type queryJSON struct {
 		TotalAttempts    int    `json:"total_attempts"`
 		LastResponseCode *int   `json:"last_response_code"`
 		SourceUID        string `json:"source_uid"`
+		Replayed         bool   `json:"replayed"`
 	} `json:"events"`
 	Total  int `json:"total"`
 	Limit  int `json:"limit"`

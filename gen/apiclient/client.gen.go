@@ -245,7 +245,7 @@ type ClientInterface interface {
 	//
 	// jetwebhooks extension: each record carries `last_attempt`, its most recent attempt and
 	// why it failed (see `DeliveryAttempt`); `GET /webhooks/{uuid}/events/{id}/attempts`
-	// lists all of them.
+	// lists all of them. A record a replay has queued again has `replayed: true`.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -263,7 +263,7 @@ type ClientInterface interface {
 	//
 	// jetwebhooks extension: each record carries `last_attempt`, its most recent attempt and
 	// why it failed (see `DeliveryAttempt`); `GET /webhooks/{uuid}/events/{id}/attempts`
-	// lists all of them.
+	// lists all of them. A record a replay has queued again has `replayed: true`.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -277,6 +277,10 @@ type ClientInterface interface {
 	// that still exist, or only to `uuid` when given. Exactly one of `event_id` or
 	// `source_uid` is required; `source_uid` replays every event of that message.
 	//
+	// jetwebhooks extension: every re-queued delivery is marked as a replay, whatever the
+	// webhook's ordering: its history record gets `replayed: true` and its attempts carry
+	// the header `X-Webhook-Replay: true`, so a receiver can tell a replay from a retry.
+	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /webhooks/replay (the `ReplayWebhookEvent` operationId).
@@ -288,6 +292,10 @@ type ClientInterface interface {
 	// event id) to each of the caller's webhooks that the event originally went to and
 	// that still exist, or only to `uuid` when given. Exactly one of `event_id` or
 	// `source_uid` is required; `source_uid` replays every event of that message.
+	//
+	// jetwebhooks extension: every re-queued delivery is marked as a replay, whatever the
+	// webhook's ordering: its history record gets `replayed: true` and its attempts carry
+	// the header `X-Webhook-Replay: true`, so a receiver can tell a replay from a retry.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -640,7 +648,7 @@ func (c *Client) CreateWebhook(ctx context.Context, params *CreateWebhookParams,
 //
 // jetwebhooks extension: each record carries `last_attempt`, its most recent attempt and
 // why it failed (see `DeliveryAttempt`); `GET /webhooks/{uuid}/events/{id}/attempts`
-// lists all of them.
+// lists all of them. A record a replay has queued again has `replayed: true`.
 //
 // Takes any type of body and a specified content type.
 //
@@ -668,7 +676,7 @@ func (c *Client) QueryWebhookEventsWithBody(ctx context.Context, contentType str
 //
 // jetwebhooks extension: each record carries `last_attempt`, its most recent attempt and
 // why it failed (see `DeliveryAttempt`); `GET /webhooks/{uuid}/events/{id}/attempts`
-// lists all of them.
+// lists all of them. A record a replay has queued again has `replayed: true`.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -692,6 +700,10 @@ func (c *Client) QueryWebhookEvents(ctx context.Context, body QueryWebhookEvents
 // that still exist, or only to `uuid` when given. Exactly one of `event_id` or
 // `source_uid` is required; `source_uid` replays every event of that message.
 //
+// jetwebhooks extension: every re-queued delivery is marked as a replay, whatever the
+// webhook's ordering: its history record gets `replayed: true` and its attempts carry
+// the header `X-Webhook-Replay: true`, so a receiver can tell a replay from a retry.
+//
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /webhooks/replay (the `ReplayWebhookEvent` operationId).
@@ -713,6 +725,10 @@ func (c *Client) ReplayWebhookEventWithBody(ctx context.Context, contentType str
 // event id) to each of the caller's webhooks that the event originally went to and
 // that still exist, or only to `uuid` when given. Exactly one of `event_id` or
 // `source_uid` is required; `source_uid` replays every event of that message.
+//
+// jetwebhooks extension: every re-queued delivery is marked as a replay, whatever the
+// webhook's ordering: its history record gets `replayed: true` and its attempts carry
+// the header `X-Webhook-Replay: true`, so a receiver can tell a replay from a retry.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1731,7 +1747,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// jetwebhooks extension: each record carries `last_attempt`, its most recent attempt and
 	// why it failed (see `DeliveryAttempt`); `GET /webhooks/{uuid}/events/{id}/attempts`
-	// lists all of them.
+	// lists all of them. A record a replay has queued again has `replayed: true`.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1749,7 +1765,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// jetwebhooks extension: each record carries `last_attempt`, its most recent attempt and
 	// why it failed (see `DeliveryAttempt`); `GET /webhooks/{uuid}/events/{id}/attempts`
-	// lists all of them.
+	// lists all of them. A record a replay has queued again has `replayed: true`.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1763,6 +1779,10 @@ type ClientWithResponsesInterface interface {
 	// that still exist, or only to `uuid` when given. Exactly one of `event_id` or
 	// `source_uid` is required; `source_uid` replays every event of that message.
 	//
+	// jetwebhooks extension: every re-queued delivery is marked as a replay, whatever the
+	// webhook's ordering: its history record gets `replayed: true` and its attempts carry
+	// the header `X-Webhook-Replay: true`, so a receiver can tell a replay from a retry.
+	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /webhooks/replay (the `ReplayWebhookEvent` operationId).
@@ -1774,6 +1794,10 @@ type ClientWithResponsesInterface interface {
 	// event id) to each of the caller's webhooks that the event originally went to and
 	// that still exist, or only to `uuid` when given. Exactly one of `event_id` or
 	// `source_uid` is required; `source_uid` replays every event of that message.
+	//
+	// jetwebhooks extension: every re-queued delivery is marked as a replay, whatever the
+	// webhook's ordering: its history record gets `replayed: true` and its attempts carry
+	// the header `X-Webhook-Replay: true`, so a receiver can tell a replay from a retry.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -3480,7 +3504,7 @@ func (c *ClientWithResponses) CreateWebhookWithResponse(ctx context.Context, par
 //
 // jetwebhooks extension: each record carries `last_attempt`, its most recent attempt and
 // why it failed (see `DeliveryAttempt`); `GET /webhooks/{uuid}/events/{id}/attempts`
-// lists all of them.
+// lists all of them. A record a replay has queued again has `replayed: true`.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -3504,7 +3528,7 @@ func (c *ClientWithResponses) QueryWebhookEventsWithBodyWithResponse(ctx context
 //
 // jetwebhooks extension: each record carries `last_attempt`, its most recent attempt and
 // why it failed (see `DeliveryAttempt`); `GET /webhooks/{uuid}/events/{id}/attempts`
-// lists all of them.
+// lists all of them. A record a replay has queued again has `replayed: true`.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -3524,6 +3548,10 @@ func (c *ClientWithResponses) QueryWebhookEventsWithResponse(ctx context.Context
 // that still exist, or only to `uuid` when given. Exactly one of `event_id` or
 // `source_uid` is required; `source_uid` replays every event of that message.
 //
+// jetwebhooks extension: every re-queued delivery is marked as a replay, whatever the
+// webhook's ordering: its history record gets `replayed: true` and its attempts carry
+// the header `X-Webhook-Replay: true`, so a receiver can tell a replay from a retry.
+//
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /webhooks/replay (the `ReplayWebhookEvent` operationId).
@@ -3541,6 +3569,10 @@ func (c *ClientWithResponses) ReplayWebhookEventWithBodyWithResponse(ctx context
 // event id) to each of the caller's webhooks that the event originally went to and
 // that still exist, or only to `uuid` when given. Exactly one of `event_id` or
 // `source_uid` is required; `source_uid` replays every event of that message.
+//
+// jetwebhooks extension: every re-queued delivery is marked as a replay, whatever the
+// webhook's ordering: its history record gets `replayed: true` and its attempts carry
+// the header `X-Webhook-Replay: true`, so a receiver can tell a replay from a retry.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

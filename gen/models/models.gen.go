@@ -467,8 +467,15 @@ type EventRecord struct {
 
 	// LatestStatus pending: no attempt yet; retry: at least one attempt failed and another is
 	// scheduled; success: delivered; failed: permanently failed or dead-lettered.
-	LatestStatus  DeliveryStatus     `json:"latest_status"`
-	Payload       json.RawMessage    `json:"payload"`
+	LatestStatus DeliveryStatus  `json:"latest_status"`
+	Payload      json.RawMessage `json:"payload"`
+
+	// Replayed jetwebhooks extension: true when a replay (`POST /webhooks/replay`) has queued this
+	// delivery again, whatever the webhook's ordering; absent when it never was. Every
+	// attempt after the replay carries `X-Webhook-Replay: true`. It stays true once set:
+	// the record's `total_attempts` and `last_attempt` span the attempts before and after
+	// the replay.
+	Replayed      *bool              `json:"replayed,omitempty"`
 	Service       Service            `json:"service"`
 	SourceAction  string             `json:"source_action"`
 	SourceUID     string             `json:"source_uid"`
@@ -554,9 +561,9 @@ type MessageResponse struct {
 // Head-of-line blocking is the semantics: while the oldest delivery retries, the ones
 // behind it wait; once it is dead-lettered (failed, visible in the history and
 // replayable) the queue moves on. A replay into a FIFO webhook is queued after what is
-// already waiting and is sent with `X-Webhook-Replay: true`. Switching to `unordered`
-// releases the queue at once; switching to `fifo` orders the events accepted from then
-// on, after the deliveries still in flight. Throughput of one FIFO webhook is one
+// already waiting and is sent with `X-Webhook-Replay: true` (as every replay is).
+// Switching to `unordered` releases the queue at once; switching to `fifo` orders the
+// events accepted from then on, after the deliveries still in flight. Throughput of one FIFO webhook is one
 // delivery per round trip to the receiver.
 //
 // Example: fifo

@@ -63,3 +63,74 @@ func TestDeliveryControls(t *testing.T) {
 		t.Errorf("PATCH ordering FIFO: status %d; %s", r.status, r.body)
 	}
 }
+
+// TestReplayedInHistory: through the API, engine and backend, a replay marks
+// the deliveries it queues again, to an unordered webhook as to a FIFO one:
+// the history record says "replayed": true and the receiver gets
+// X-Webhook-Replay on the replayed requests only. A record never replayed has
+// no replayed member at all (JetEmail's shape).
+func TestReplayedInHistory(t *testing.T) {
+	t.Parallel()
+	e := newEnvWith(t, allowLoopback)
+	rcv := newReceiver(t, 200, "ok")
+	free := e.hookTo(e.A, "Unordered", rcv.URL, "outbound.delivered")
+	fifo := client.OrderingFIFO
+	req := createReq("Ordered", "outbound.delivered")
+	req.URL, req.Ordering = rcv.URL, &fifo
+	ordered := e.create(e.A, req)
+	for _, id := range []string{"evt_replayed", "evt_once"} {
+		e.publish(client.Event{ID: client.Ptr(id), AccountID: e.A.ID, Type: "outbound.delivered", User: client.Ptr("api-user")})
+	}
+	e.runEngine()
+	waitFor(t, "four deliveries", func() bool { return len(rcv.requests()) >= 4 })
+	for _, r := range rcv.requests() {
+		if v := r.header.Get("X-Webhook-Replay"); v != "" {
+			t.Fatalf("first delivery of %s carries X-Webhook-Replay %q", r.header.Get("webhook-id"), v)
+		}
+	}
+
+	res, err := e.A.C.ReplayEvent(t.Context(), client.ReplayRequest{EventID: client.Ptr("evt_replayed")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Deliveries != 2 {
+		t.Fatalf("replay queued %d deliveries, want 2", res.Deliveries)
+	}
+	waitFor(t, "the two replays", func() bool { return len(rcv.requests()) >= 6 })
+	replays := map[string]int{}
+	for _, r := range rcv.requests()[4:] {
+		if r.header.Get("X-Webhook-Replay") != "true" {
+			t.Errorf("replayed request of %s lacks X-Webhook-Replay: true", r.header.Get("webhook-id"))
+		}
+		replays[r.header.Get("webhook-id")]++
+	}
+	if replays["evt_replayed"] != 2 {
+		t.Errorf("replayed requests by event = %v, want evt_replayed twice", replays)
+	}
+	waitFor(t, "the replays to be recorded", func() bool {
+		q := e.query(e.A, client.QueryRequest{EventID: client.Ptr("evt_replayed")})
+		return len(q.Events) == 2 && q.Events[0].TotalAttempts == 2 && q.Events[1].TotalAttempts == 2
+	})
+
+	q := e.query(e.A, client.QueryRequest{})
+	if len(q.Events) != 4 {
+		t.Fatalf("history has %d records, want 4", len(q.Events))
+	}
+	for _, r := range q.Events {
+		want := r.ID == "evt_replayed"
+		if got := r.Replayed != nil && *r.Replayed; got != want {
+			t.Errorf("record %s to %s: replayed %v, want %v", r.ID, r.UUID, r.Replayed, want)
+		}
+		if r.UUID != free.UUID && r.UUID != ordered.UUID {
+			t.Errorf("record to an unknown webhook %s", r.UUID)
+		}
+	}
+	raw := e.do(rawReq{method: "POST", path: "/webhooks/query", body: `{"event_id":"evt_once"}`})
+	if raw.status != 200 || strings.Contains(string(raw.body), `"replayed"`) {
+		t.Errorf("never replayed records: %d %s, want no replayed member", raw.status, raw.body)
+	}
+	raw = e.do(rawReq{method: "POST", path: "/webhooks/query", body: `{"event_id":"evt_replayed"}`})
+	if raw.status != 200 || strings.Count(string(raw.body), `"replayed":true`) != 2 {
+		t.Errorf("replayed records: %d %s, want replayed true twice", raw.status, raw.body)
+	}
+}

@@ -222,6 +222,7 @@ var postgresTests = map[string]func(*testing.T){
 	"TestWebhookHeaders":        TestWebhookHeaders,
 	"TestWebhookHeadersRefused": TestWebhookHeadersRefused,
 	"TestDeliveryControls":      TestDeliveryControls,
+	"TestReplayedInHistory":     TestReplayedInHistory,
 }
 
 func TestPostgres(t *testing.T) {

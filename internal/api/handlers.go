@@ -421,6 +421,10 @@ func (h handlers) QueryWebhookEvents(ctx context.Context, req apiserver.QueryWeb
 			CreatedAt: r.CreatedAt.Unix(), LatestStatus: models.DeliveryStatus(r.Status), TotalAttempts: r.Attempts,
 			LastResponseCode: code, LastAttempt: lastAttemptModel(r.LastAttempt),
 		}
+		if r.Replayed {
+			// Only true is sent: a record never replayed keeps JetEmail's shape.
+			out[i].Replayed = &r.Replayed
+		}
 	}
 	return apiserver.QueryWebhookEvents200JSONResponse{Events: out, Total: total, Limit: p.Limit, Offset: p.Offset}, nil
 }

@@ -65,6 +65,11 @@ type Config struct {
 	// FIFO makes the run's webhooks ordered (ordering fifo): each gets its
 	// deliveries one at a time, in order.
 	FIFO bool
+	// RateLimit, when positive, creates the run's webhooks with that
+	// rate_limit (delivery attempts per second per webhook, 1 to 1000); the
+	// receiver then times every attempt per webhook and the result reports
+	// the rates it observed (Result.RateObserved).
+	RateLimit int
 	// PayloadBytes pads every event's data with this many bytes.
 	PayloadBytes int
 	// ReceiverLatency delays every answer of the receiver; ErrorRate is the
@@ -270,6 +275,15 @@ type Result struct {
 	// Soak holds a soak run's interval reports.
 	Soak []SoakReport `json:"soak,omitempty"`
 
+	// RateLimit is the webhooks' rate_limit (0: none). With one, the
+	// receiver's observed rates follow: the highest per-webhook count of
+	// attempts in any one-second window, and the mean of the webhooks' mean
+	// rates; RateObserved has each webhook's figures.
+	RateLimit    int        `json:"rate_limit,omitempty"`
+	RateMaxPerS  int        `json:"rate_max_per_s,omitempty"`
+	RateMeanPerS float64    `json:"rate_mean_per_s,omitempty"`
+	RateObserved []HookRate `json:"rate_observed,omitempty"`
+
 	Machine
 	Date string `json:"date"`
 }
@@ -322,6 +336,9 @@ func (c *Config) defaults() error {
 	}
 	if c.Fanout < 1 || c.Fanout > 1000 {
 		return errors.New("fanout must be between 1 and 1000")
+	}
+	if c.RateLimit < 0 || c.RateLimit > 1000 {
+		return errors.New("rate limit must be between 1 and 1000 deliveries per second (0: none)")
 	}
 	if c.PayloadBytes < 0 || c.PayloadBytes > 1<<20 {
 		return errors.New("payload bytes must be between 0 and 1 MiB")
@@ -422,6 +439,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Soak > 0 {
 		rcv.window = &window{}
 	}
+	if cfg.RateLimit > 0 {
+		rcv.attempts = newAttemptLog(cfg.Fanout)
+	}
 	listen := "127.0.0.1:0"
 	if cfg.Target != nil {
 		listen = cfg.Target.ReceiverListen
@@ -484,6 +504,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	defer sys.close()
 	sys.fifo, res.FIFO = cfg.FIFO, cfg.FIFO
+	sys.rateLimit, res.RateLimit = cfg.RateLimit, cfg.RateLimit
 	hooks, err := sys.createWebhooks(ctx, rcvBase, cfg.Fanout)
 	if err != nil {
 		return nil, err
@@ -578,6 +599,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.Ledger = led
 	res.Events, res.Deliveries, res.Lost, res.Duplicates = published, led.Delivered, led.Missing, led.Duplicates
 	res.Attempts, res.Failed, res.Foreign = rcv.requests.Load()-rcv.raw.Load(), rcv.failed.Load(), rcv.foreign.Load()
+	if rcv.attempts != nil {
+		res.RateObserved = rcv.attempts.rates()
+		res.RateMaxPerS, res.RateMeanPerS = overallRate(res.RateObserved)
+	}
 	l := summarize(lat)
 	res.Measured, res.P50, res.P90, res.P99, res.Max = int64(l.N), l.P50, l.P90, l.P99, l.Max
 	if l.N > 0 && lastArr > firstT0 {

@@ -269,3 +269,58 @@ func TestMemoryRun(t *testing.T) {
 		}
 	}
 }
+
+// TestRateLimitRun: a run with a rate limit creates its webhooks limited
+// (unordered, and FIFO), delivers every event, and the receiver observes
+// each webhook within the documented bound: at most limit + 1 attempts in
+// any one second.
+func TestRateLimitRun(t *testing.T) {
+	for _, fifo := range []bool{false, true} {
+		t.Run(map[bool]string{false: "unordered", true: "fifo"}[fifo], func(t *testing.T) {
+			var progress strings.Builder
+			const limit, events, fanout = 20, 60, 2
+			res, err := bench.Run(t.Context(), bench.Config{
+				Events: events, Fanout: fanout, FIFO: fifo, RateLimit: limit, Rate: 0, Batch: 20, RawRequests: -1,
+				SQLiteSynchronous: "NORMAL", Drain: 30 * time.Second, Progress: &progress,
+			})
+			if err != nil {
+				t.Fatalf("Run: %v\n%s", err, progress.String())
+			}
+			if res.Lost != 0 || res.Delivered != events*fanout || res.Duplicates != 0 {
+				t.Fatalf("ledger: %+v, want all %d delivered once", res.Ledger, events*fanout)
+			}
+			if res.RateLimit != limit || len(res.RateObserved) != fanout {
+				t.Fatalf("rate limit %d, observed %+v; want %d and %d webhooks", res.RateLimit, res.RateObserved, limit, fanout)
+			}
+			for _, h := range res.RateObserved {
+				// All 60 events are queued within a fraction of a second:
+				// unlimited, they would arrive far faster than 21 in a second.
+				if h.Attempts != events || h.MaxPerS > limit+1 || h.MeanPerS > limit+1 {
+					t.Errorf("webhook %d: %+v, want %d attempts, at most %d in any second", h.Webhook, h, events, limit+1)
+				}
+				// The log records what arrives: with 60 queued, some second
+				// holds several.
+				if h.MaxPerS < 5 {
+					t.Errorf("webhook %d: at most %d attempts in a second; the receiver's log is not recording", h.Webhook, h.MaxPerS)
+				}
+			}
+			if res.RateMaxPerS > limit+1 || res.RateMeanPerS <= 0 {
+				t.Errorf("overall: max %d/s, mean %v/s", res.RateMaxPerS, res.RateMeanPerS)
+			}
+			var sum strings.Builder
+			res.WriteSummary(&sum)
+			if !strings.Contains(sum.String(), "rate_limit 20/s per webhook") || !strings.Contains(sum.String(), "within the bound 21") {
+				t.Errorf("summary lacks the observed rate:\n%s", sum.String())
+			}
+			var line map[string]any
+			if err := json.Unmarshal([]byte(bench.JSONLine(res)), &line); err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range []string{"rate_limit", "rate_max_per_s", "rate_mean_per_s", "rate_observed"} {
+				if _, ok := line[k]; !ok {
+					t.Errorf("result line lacks %q", k)
+				}
+			}
+		})
+	}
+}

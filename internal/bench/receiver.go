@@ -156,6 +156,9 @@ type receiver struct {
 	lastNS     atomic.Int64 // latest first arrival
 	// window, in a soak run, collects first arrivals' latencies.
 	window *window
+	// attempts, in a rate-limited run, times every request of the run per
+	// webhook (retries and duplicates too: the limit counts attempts).
+	attempts *attemptLog
 
 	bufs sync.Pool
 }
@@ -223,16 +226,19 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	if r.ErrorRate > 0 && rand.Float64() < r.ErrorRate {
-		r.failed.Add(1)
-		w.WriteHeader(http.StatusInternalServerError)
-		return
-	}
 	hook := -1
 	if rest, ok := strings.CutPrefix(req.URL.Path, "/h/"); ok {
 		if k, err := strconv.Atoi(rest); err == nil {
 			hook = k
 		}
+	}
+	if r.attempts != nil {
+		r.attempts.add(hook, now)
+	}
+	if r.ErrorRate > 0 && rand.Float64() < r.ErrorRate {
+		r.failed.Add(1)
+		w.WriteHeader(http.StatusInternalServerError)
+		return
 	}
 	first, ok := r.tab.arrive(env.Data.Seq, hook, now)
 	switch {

@@ -18,6 +18,9 @@ func (r *Result) WriteSummary(w io.Writer) {
 	if r.FIFO {
 		fmt.Fprintf(w, "  ordering  fifo: each of the %d webhooks gets its deliveries one at a time, in order\n", r.Fanout)
 	}
+	if r.RateLimit > 0 {
+		r.writeRates(w)
+	}
 	fmt.Fprintf(w, "  receiver  latency %gms, error rate %g; retry schedule %s\n", r.ReceiverLatency, r.ErrorRate, r.RetrySchedule)
 	fmt.Fprintf(w, "  ledger    published %d = delivered %d + missing %d   (duplicates %d, unexpected %d, failed ingests %d)\n",
 		r.Published, r.Delivered, r.Missing, r.Duplicates, r.Unexpected, r.IngestFailed)
@@ -75,6 +78,32 @@ func (r *MemoryResult) WriteSummary(w io.Writer) {
 }
 
 var bar = strings.Repeat("!", 72)
+
+// writeRates prints the rate limit and what the receiver observed: the
+// highest one-second count against the documented bound (limit + 1: the
+// node's scheduling jitter can bring two attempts closer than the interval),
+// the mean rates, and each webhook's figures when there are few.
+func (r *Result) writeRates(w io.Writer) {
+	verdict := "within"
+	if r.RateMaxPerS > r.RateLimit+1 {
+		verdict = "ABOVE"
+	}
+	lo, hi := 0.0, 0.0
+	for i, h := range r.RateObserved {
+		if i == 0 || h.MeanPerS < lo {
+			lo = h.MeanPerS
+		}
+		hi = max(hi, h.MeanPerS)
+	}
+	fmt.Fprintf(w, "  throttle  rate_limit %d/s per webhook; observed at the receiver: at most %d attempts in any 1 s (%s the bound %d = limit + 1),\n",
+		r.RateLimit, r.RateMaxPerS, verdict, r.RateLimit+1)
+	fmt.Fprintf(w, "            mean %.2f/s per webhook (from %.2f to %.2f/s over %d webhooks; first to last attempt)\n", r.RateMeanPerS, lo, hi, len(r.RateObserved))
+	if len(r.RateObserved) <= 10 {
+		for _, h := range r.RateObserved {
+			fmt.Fprintf(w, "            webhook %d: %d attempts, at most %d in 1 s, mean %.2f/s\n", h.Webhook, h.Attempts, h.MaxPerS, h.MeanPerS)
+		}
+	}
+}
 
 // JSONLine is v as one line of JSON.
 func JSONLine(v any) string {

@@ -45,6 +45,8 @@ type system struct {
 	closers  []func()
 	// fifo creates the webhooks ordered.
 	fifo bool
+	// rateLimit, when positive, is the webhooks' rate_limit.
+	rateLimit int
 }
 
 func (s *system) close() {
@@ -244,6 +246,9 @@ func (s *system) createWebhooks(ctx context.Context, base string, n int) ([]stri
 		}
 		if s.fifo {
 			req.Ordering = client.Ptr(client.OrderingFIFO)
+		}
+		if s.rateLimit > 0 {
+			req.RateLimit = client.Ptr(s.rateLimit)
 		}
 		for try := 0; ; try++ {
 			w, err := s.client.CreateWebhook(ctx, req)

@@ -78,7 +78,7 @@ func (e *Engine) attempt(c *store.Claim) *store.Outcome {
 	return o
 }
 
-// replayHeader marks a replayed delivery of a controlled webhook.
+// replayHeader marks a replayed delivery (any webhook's).
 const replayHeader = "X-Webhook-Replay"
 
 type outcomeKind int
@@ -126,8 +126,9 @@ func (e *Engine) send(c *store.Claim, now time.Time) sendResult {
 	req.Header["User-Agent"] = []string{e.cfg.UserAgent}
 	signer.Sign(req.Header, c.EventID, now, c.Body)
 	if c.Replay {
-		// A replay queued into an ordered or rate-limited webhook arrives
-		// after newer events: the receiver is told it is one.
+		// A replay may arrive after newer events (and, for an ordered or
+		// rate-limited webhook, it does) or repeat one already processed:
+		// the receiver is told it is one.
 		req.Header[replayHeader] = []string{"true"}
 	}
 	resp, err := e.cfg.Client.Do(req)

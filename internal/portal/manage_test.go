@@ -164,6 +164,9 @@ func testDeliveryLog(t *testing.T, o envOpts) {
 			t.Errorf("delivery page lacks %q", want)
 		}
 	}
+	if strings.Contains(d.body, `id="delivery-replayed"`) {
+		t.Errorf("delivery page says replayed before any replay")
+	}
 	eventID, _, _ := strings.Cut(path, "/")
 	before := hitsOf("/bad")
 	p := b.do("POST", e.url+"/portal/replay", url.Values{"csrf": {tok}, "event_id": {eventID}})
@@ -174,6 +177,9 @@ func testDeliveryLog(t *testing.T, o envOpts) {
 	waitFor(t, "the second attempt on the page", func() bool {
 		return strings.Contains(b.get(e.url+"/portal/deliveries/"+path).body, "Attempt 2")
 	})
+	if d := b.get(e.url + "/portal/deliveries/" + path); !strings.Contains(d.body, `id="delivery-replayed"`) {
+		t.Errorf("delivery page of a replayed delivery does not say so")
+	}
 	// A delivery of one of a known event's webhooks only.
 	goodBefore := hitsOf("/good")
 	_, rest, _ = strings.Cut(b.get(e.url+"/portal/deliveries?webhook="+good.UUID.String()).body, `href="/portal/deliveries/`)

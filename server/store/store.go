@@ -285,8 +285,8 @@ type Claim struct {
 	// (ordering fifo or a rate limit) when it was queued: the engine copies
 	// it to the outcome so the store can move the webhook's queue on.
 	Gated bool
-	// Replay is true when a replay queued this delivery into a controlled
-	// webhook (sent after what was already queued): the request says so.
+	// Replay is true when a replay has queued this delivery again (for a
+	// controlled webhook, after what was already queued): the request says so.
 	Replay bool
 }
 
@@ -439,6 +439,9 @@ type DeliveryRecord struct {
 	// LastAttempt is the delivery's most recent recorded attempt (nil before
 	// the first).
 	LastAttempt *Attempt
+	// Replayed is true once a replay (ReplayDeliveries) has queued the
+	// delivery again, whatever the webhook's controls; it is never cleared.
+	Replayed bool
 }
 
 // Attempt is one recorded HTTP attempt of a delivery.
@@ -585,7 +588,9 @@ type Store interface {
 	// at or before now, so they are gone from storage.
 	PurgeExpiredSecrets(ctx context.Context, now time.Time) (int, error)
 	// DisableFailingWebhooks disables enabled webhooks failing since at or
-	// before failingSince, with a reason, and returns them.
+	// before failingSince, with a reason, and returns them. In the same
+	// transaction it releases their held (FIFO or rate-limited) deliveries,
+	// due at now, as disabling by UpdateWebhook does.
 	DisableFailingWebhooks(ctx context.Context, failingSince, now time.Time) ([]*Webhook, error)
 
 	// PublishEvents stores the events and one pending delivery per matching
@@ -615,7 +620,9 @@ type Store interface {
 	// the account has no such delivery (the webhook may since be deleted).
 	ListDeliveryAttempts(ctx context.Context, p *ListDeliveryAttemptsParams) ([]*Attempt, error)
 	// ReplayDeliveries re-queues the matching deliveries whose webhook still
-	// exists with a fresh schedule; ErrNotFound when nothing matches.
+	// exists with a fresh schedule, marked as replays (DeliveryRecord.Replayed,
+	// Claim.Replay) whatever the webhook's controls; ErrNotFound when nothing
+	// matches.
 	ReplayDeliveries(ctx context.Context, p *ReplayParams) (*ReplayResult, error)
 
 	// PutSettingIfAbsent stores value under key unless the key exists, and

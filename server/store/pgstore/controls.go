@@ -316,12 +316,14 @@ func (s *Store) admitPaced(ctx context.Context, paced []*store.Claim, now int64)
 // afterComplete moves the queues of webhooks whose gated deliveries were
 // finished and applies 429 slow-downs, in the completion's transaction. It
 // locks all those webhooks first, in uuid order, and releases their queues
-// together. It reports whether it released anything.
+// together. It reports whether it released anything. An ungated outcome
+// that disables its webhook (410 Gone) counts too: the webhook's held
+// deliveries are then released at once (see needsQueue).
 func afterComplete(ctx context.Context, tx pgx.Tx, outcomes []*store.Outcome) (bool, error) {
 	var uuids []string
 	finished := map[string]int64{}
 	for _, o := range outcomes {
-		if !o.Gated || o.WebhookUUID == "" {
+		if (!o.Gated && o.DisableReason == "") || o.WebhookUUID == "" {
 			continue
 		}
 		if !slices.Contains(uuids, o.WebhookUUID) {
@@ -375,9 +377,14 @@ func afterComplete(ctx context.Context, tx pgx.Tx, outcomes []*store.Outcome) (b
 	return n > 0, err
 }
 
-func anyGated(outcomes []*store.Outcome) bool {
+// needsQueue reports whether a batch of outcomes takes completeGated's
+// path: it has a gated outcome, or one that disables its webhook (410 Gone;
+// rare), whose held deliveries must be released in the same transaction —
+// a delivery queued before its webhook became FIFO or rate-limited is not
+// gated, yet its 410 disables a webhook that may have a queue.
+func needsQueue(outcomes []*store.Outcome) bool {
 	for _, o := range outcomes {
-		if o.Gated {
+		if o.Gated || o.DisableReason != "" {
 			return true
 		}
 	}

@@ -496,7 +496,7 @@ func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []*store.Outcom
 			rows.durations, rows.errs, rows.bodies, rows.classes, n, h.uuids, h.healthy, h.failedAt, h.reasons, h.disableAt}
 	}
 
-	if anyGated(uniq) {
+	if needsQueue(uniq) {
 		n, err := s.completeGated(ctx, uniq, byKey, args)
 		if err != nil {
 			return 0, fmt.Errorf("complete deliveries: %w", err)
@@ -660,7 +660,7 @@ func (s *Store) QueryDeliveries(ctx context.Context, p *store.QueryParams) ([]*s
 	// attempts row, one probe of attempts_delivery per record of the page.
 	page := `SELECT d.id, e.id, d.webhook_uuid, e.service, e.type, e.source_uid, e.source_action,
 			e.data, CASE WHEN length(e.data) = 0 THEN e.body END, d.webhook_url, e.created_at, d.status, d.attempts, d.last_response_code,
-			a.at, a.duration_ms, a.status_code, a.error_class, a.error, a.response_body
+			a.at, a.duration_ms, a.status_code, a.error_class, a.error, a.response_body, d.replayed
 		FROM deliveries d JOIN events e ON e.seq = d.event_seq
 		LEFT JOIN LATERAL (SELECT * FROM attempts WHERE delivery_id = d.id ORDER BY id DESC LIMIT 1) a ON true` + cond +
 		` ORDER BY e.created_at DESC, d.id DESC LIMIT $` + strconv.Itoa(n+1) + ` OFFSET $` + strconv.Itoa(n+2)
@@ -683,7 +683,7 @@ func (s *Store) QueryDeliveries(ctx context.Context, p *store.QueryParams) ([]*s
 			var envelope []byte
 			if err := rows.Scan(&r.DeliveryID, &r.EventID, &r.WebhookUUID, &r.Service, &r.EventType, &r.SourceUID,
 				&r.SourceAction, &r.Data, &envelope, &r.WebhookURL, &created, &r.Status, &r.Attempts, &r.LastResponseCode,
-				&la.at, &la.dur, &la.code, &la.class, &la.err, &la.body); err != nil {
+				&la.at, &la.dur, &la.code, &la.class, &la.err, &la.body, &r.Replayed); err != nil {
 				return err
 			}
 			r.CreatedAt = fromMS(created)
@@ -785,8 +785,8 @@ func (s *Store) ListDeliveryAttempts(ctx context.Context, p *store.ListDeliveryA
 
 // ReplayDeliveries implements store.Store in one statement plus the NOTIFY:
 // the target CTE locks the matching deliveries (whose webhook still exists)
-// in id order, the UPDATE re-queues them with a fresh schedule, and the
-// newest matching event is reported.
+// in id order, the UPDATE re-queues them with a fresh schedule, marked as
+// replays, and the newest matching event is reported.
 func (s *Store) ReplayDeliveries(ctx context.Context, p *store.ReplayParams) (*store.ReplayResult, error) {
 	match := `e.id = $2`
 	key := p.EventID
@@ -803,7 +803,7 @@ func (s *Store) ReplayDeliveries(ctx context.Context, p *store.ReplayParams) (*s
 			FOR UPDATE OF d
 		), upd AS (
 			UPDATE deliveries d SET status = 'pending', round_attempts = 0, next_attempt_at = $4,
-				lease_owner = NULL, claim_seq = d.claim_seq + 1, updated_at = $4
+				lease_owner = NULL, claim_seq = d.claim_seq + 1, updated_at = $4, replayed = true
 			FROM target WHERE d.id = target.id
 			RETURNING d.id
 		)

@@ -329,17 +329,38 @@ func (s *Store) PurgeExpiredSecrets(ctx context.Context, now time.Time) (int, er
 }
 
 // DisableFailingWebhooks implements store.Store.
+// The disabled webhooks' FIFO and rate-limit queues are released in the same
+// transaction: their held deliveries fail at once without an attempt instead
+// of waiting for the delivery in flight (or retrying, maybe for hours).
 func (s *Store) DisableFailingWebhooks(ctx context.Context, failingSince, now time.Time) ([]*store.Webhook, error) {
-	rows, err := s.pool.Query(ctx, `UPDATE webhooks SET enabled = false,
-			disabled_reason = 'every delivery has failed since ' ||
-				to_char(to_timestamp(failing_since / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-			disabled_at = $2
-		WHERE enabled AND failing_since IS NOT NULL AND failing_since <= $1
-		RETURNING `+webhookCols, ms(failingSince), ms(now))
-	if err != nil {
-		return nil, fmt.Errorf("disable failing webhooks: %w", interpret(err))
-	}
-	out, err := collectWebhooks(rows)
+	var out []*store.Webhook
+	err := s.withTx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `UPDATE webhooks SET enabled = false,
+				disabled_reason = 'every delivery has failed since ' ||
+					to_char(to_timestamp(failing_since / 1000.0) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+				disabled_at = $2
+			WHERE enabled AND failing_since IS NOT NULL AND failing_since <= $1
+			RETURNING `+webhookCols, ms(failingSince), ms(now))
+		if err != nil {
+			return interpret(err)
+		}
+		if out, err = collectWebhooks(rows); err != nil {
+			return err
+		}
+		released := 0
+		for _, w := range out {
+			n, err := release(ctx, tx, w.UUID, ms(now))
+			if err != nil {
+				return err
+			}
+			released += n
+		}
+		if released == 0 {
+			return nil
+		}
+		_, err = tx.Exec(ctx, notifySQL)
+		return interpret(err)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("disable failing webhooks: %w", err)
 	}

@@ -282,11 +282,14 @@ func (s *Store) admitPaced(ctx context.Context, tx *sql.Tx, paced []*store.Claim
 }
 
 // afterComplete moves the queues of webhooks whose gated deliveries were
-// finished and applies 429 slow-downs. Only gated outcomes get here.
+// finished and applies 429 slow-downs. Only gated outcomes get here, and
+// those that disable their webhook (410 Gone): a delivery queued before the
+// webhook became controlled is not gated, and its webhook's held deliveries
+// must not wait for another completion to learn that it is disabled.
 func (s *Store) afterComplete(ctx context.Context, tx *sql.Tx, outcomes []*store.Outcome) error {
 	seen := map[string]bool{}
 	for _, o := range outcomes {
-		if !o.Gated || o.WebhookUUID == "" {
+		if (!o.Gated && o.DisableReason == "") || o.WebhookUUID == "" {
 			continue
 		}
 		if o.SlowDown {

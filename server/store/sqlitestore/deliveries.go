@@ -463,7 +463,7 @@ func (s *Store) QueryDeliveries(ctx context.Context, p *store.QueryParams) ([]*s
 	// the delivery, found through attempts_delivery (which ends in the rowid).
 	rows, err := s.r.QueryContext(ctx, `SELECT d.id, e.id, d.webhook_uuid, e.service, e.type, e.source_uid, e.source_action,
 			e.data, CASE WHEN length(e.data) = 0 THEN e.body END, d.webhook_url, e.created_at, d.status, d.attempts, d.last_response_code,
-			a.at, a.duration_ms, a.status_code, a.error_class, a.error, a.response_body
+			a.at, a.duration_ms, a.status_code, a.error_class, a.error, a.response_body, d.replayed
 		FROM deliveries d JOIN events e ON e.seq = d.event_seq
 		LEFT JOIN attempts a ON a.id = (SELECT max(id) FROM attempts WHERE delivery_id = d.id)`+cond+
 		` ORDER BY e.created_at DESC, d.id DESC LIMIT ? OFFSET ?`, append(args, p.Limit, p.Offset)...)
@@ -480,7 +480,7 @@ func (s *Store) QueryDeliveries(ctx context.Context, p *store.QueryParams) ([]*s
 		var envelope []byte
 		if err := rows.Scan(&r.DeliveryID, &r.EventID, &r.WebhookUUID, &r.Service, &r.EventType, &r.SourceUID,
 			&r.SourceAction, &r.Data, &envelope, &r.WebhookURL, &created, &r.Status, &r.Attempts, &code,
-			&la.at, &la.dur, &la.code, &la.class, &la.err, &la.body); err != nil {
+			&la.at, &la.dur, &la.code, &la.class, &la.err, &la.body, &r.Replayed); err != nil {
 			return nil, 0, fmt.Errorf("query deliveries: %w", interpret(err))
 		}
 		r.CreatedAt = fromMS(created)
@@ -620,7 +620,7 @@ func (s *Store) ReplayDeliveries(ctx context.Context, p *store.ReplayParams) (*s
 		for start := 0; start < len(ids); start += 500 {
 			chunk := ids[start:min(start+500, len(ids))]
 			_, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', round_attempts = 0, next_attempt_at = ?,
-				lease_owner = NULL, claim_seq = claim_seq + 1, updated_at = ? WHERE id IN (`+placeholders(len(chunk))+`)`,
+				lease_owner = NULL, claim_seq = claim_seq + 1, updated_at = ?, replayed = 1 WHERE id IN (`+placeholders(len(chunk))+`)`,
 				append([]any{nowMS, nowMS}, chunk...)...)
 			if err != nil {
 				return interpret(err)

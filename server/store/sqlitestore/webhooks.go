@@ -438,6 +438,12 @@ func (s *Store) DisableFailingWebhooks(ctx context.Context, failingSince, now ti
 				w.DisabledReason, ms(now), w.UUID); err != nil {
 				return interpret(err)
 			}
+			// Its FIFO or rate-limit queue is released now, not when the
+			// delivery in flight (or retrying, maybe for hours) finishes:
+			// the held deliveries then fail at once without an attempt.
+			if err := s.release(ctx, tx, w.UUID, ms(now)); err != nil {
+				return err
+			}
 		}
 		return nil
 	})

@@ -78,6 +78,9 @@ func Run(t *testing.T, open Opener) {
 		{"FIFOConcurrentClaims", testFIFOConcurrentClaims},
 		{"RateLimit", testRateLimit},
 		{"RateLimitSlowDown", testRateLimitSlowDown},
+		{"ReplayedMark", testReplayedMark},
+		{"FIFODisableFailing", testFIFODisableFailing},
+		{"FIFOGoneUngated", testFIFOGoneUngated},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
