@@ -248,8 +248,27 @@ func (c *cached) DisableFailingWebhooks(ctx context.Context, failingSince, now t
 // webhook delivering successfully, the common case, stays cached.
 func (c *cached) CompleteDeliveries(ctx context.Context, outcomes []*store.Outcome) (int, error) {
 	n, err := c.Store.CompleteDeliveries(ctx, outcomes)
+	c.forgetAfter(outcomes)
+	return n, err
+}
+
+// CompleteAndClaim implements store.Handoff, forgetting webhooks as
+// CompleteDeliveries does. Over a backend without it nothing is handed off.
+func (c *cached) CompleteAndClaim(ctx context.Context, outcomes []*store.Outcome, p *store.ClaimParams) (int, []*store.Claim, error) {
+	h, ok := c.Store.(store.Handoff)
+	if !ok {
+		n, err := c.CompleteDeliveries(ctx, outcomes)
+		return n, nil, err
+	}
+	n, cs, err := h.CompleteAndClaim(ctx, outcomes, p)
+	c.forgetAfter(outcomes)
+	return n, cs, err
+}
+
+// forgetAfter forgets the webhooks whose health outcomes may have moved.
+func (c *cached) forgetAfter(outcomes []*store.Outcome) {
 	if c.opts.WebhookTTL <= 0 {
-		return n, err
+		return
 	}
 	var forgotten []string
 	for _, o := range outcomes {
@@ -265,7 +284,6 @@ func (c *cached) CompleteDeliveries(ctx context.Context, outcomes []*store.Outco
 		c.forgetHook(o.WebhookUUID)
 		forgotten = append(forgotten, o.WebhookUUID)
 	}
-	return n, err
 }
 
 func copyAccount(a *store.Account) *store.Account {
@@ -281,3 +299,5 @@ func copyWebhook(w *store.Webhook) *store.Webhook {
 	cp.Headers = store.CloneHeaders(w.Headers)
 	return &cp
 }
+
+var _ store.Handoff = (*cached)(nil)

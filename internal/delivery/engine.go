@@ -98,13 +98,18 @@ type Observer interface {
 
 // Engine delivers. Create it with New, run it with Run.
 type Engine struct {
-	cfg     Config
-	st      store.Store
-	wake    chan struct{}
-	slots   chan struct{}
-	signers signerCache
-	hooks   *hookLimiter
-	log     *slog.Logger
+	cfg  Config
+	st   store.Store
+	wake chan struct{}
+	// workMu guards workClosed, set when Run closes the work channel: the
+	// completer sends handed-off claims into it (store.Handoff) only
+	// before.
+	workMu     sync.Mutex
+	workClosed bool
+	slots      chan struct{}
+	signers    signerCache
+	hooks      *hookLimiter
+	log        *slog.Logger
 }
 
 // New validates cfg and returns an engine over st.
@@ -205,7 +210,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	done := make(chan struct{})
 	go func() {
-		e.complete(outcomes)
+		e.complete(outcomes, work)
 		close(done)
 	}()
 
@@ -222,7 +227,10 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 
 	e.claimLoop(ctx, work)
+	e.workMu.Lock()
+	e.workClosed = true
 	close(work)
+	e.workMu.Unlock()
 	workers.Wait()
 	close(outcomes)
 	<-done
@@ -326,8 +334,10 @@ func (e *Engine) claimLoop(ctx context.Context, work chan<- *store.Claim) {
 
 // complete writes outcomes in batches: whatever has accumulated while the
 // previous write ran goes in the next one, so batches grow with load and a
-// lone outcome is written at once.
-func (e *Engine) complete(outcomes <-chan *store.Outcome) {
+// lone outcome is written at once. With a store.Handoff backend, finishing
+// the head of a FIFO queue claims the next one in the same transaction; it
+// goes to work at once, in the finished one's slot.
+func (e *Engine) complete(outcomes <-chan *store.Outcome, work chan<- *store.Claim) {
 	batch := make([]*store.Outcome, 0, e.cfg.BatchSize)
 	for o := range outcomes {
 		batch = append(batch[:0], o)
@@ -343,8 +353,14 @@ func (e *Engine) complete(outcomes <-chan *store.Outcome) {
 				break more
 			}
 		}
-		e.write(batch)
+		next := e.write(batch)
 		soon := e.cfg.Now().Add(e.cfg.PollInterval)
+		finished := 0
+		for _, o := range batch {
+			if o.Gated && (o.Status == store.StatusSuccess || o.Status == store.StatusFailed) {
+				finished++
+			}
+		}
 		for _, o := range batch {
 			// A retry due before the claimer's next look would wait a whole
 			// poll interval; wake it so it recomputes its sleep.
@@ -353,13 +369,30 @@ func (e *Engine) complete(outcomes <-chan *store.Outcome) {
 				break
 			}
 			// A finished gated delivery released the next of its webhook's
-			// queue (FIFO: the next in order), due now.
-			if o.Gated && (o.Status == store.StatusSuccess || o.Status == store.StatusFailed) {
+			// queue (FIFO: the next in order), due now, unless it was handed
+			// to us.
+			if finished > len(next) {
 				e.Wake()
 				break
 			}
 		}
-		for range batch {
+		if e.cfg.Observer != nil && len(next) > 0 {
+			e.cfg.Observer.Claimed(len(next), 0)
+		}
+		// Each handed-off claim keeps the slot of the outcome that freed it:
+		// claims in the buffered work channel never outnumber the slots, so
+		// these sends never block. After Run has closed the channel (it is
+		// stopping), a claim made meanwhile is dropped: its lease expires and
+		// it is attempted again.
+		e.workMu.Lock()
+		if e.workClosed {
+			next = nil
+		}
+		for _, c := range next {
+			work <- c
+		}
+		e.workMu.Unlock()
+		for range len(batch) - len(next) {
 			<-e.slots
 		}
 	}
@@ -367,18 +400,37 @@ func (e *Engine) complete(outcomes <-chan *store.Outcome) {
 
 // write persists a batch, retrying briefly: an outcome that cannot be written
 // is not lost (the lease expires and the delivery is attempted again), but
-// retrying avoids a needless duplicate on a transient database error.
-func (e *Engine) write(batch []*store.Outcome) {
+// retrying avoids a needless duplicate on a transient database error. It
+// returns the claims a store.Handoff backend handed over with it.
+func (e *Engine) write(batch []*store.Outcome) []*store.Claim {
+	h, handoff := e.st.(store.Handoff)
+	e.workMu.Lock()
+	handoff = handoff && !e.workClosed // stopping: release, do not claim
+	e.workMu.Unlock()
+	limit := 0
+	if handoff {
+		for _, o := range batch {
+			if o.Gated && (o.Status == store.StatusSuccess || o.Status == store.StatusFailed) {
+				limit++
+			}
+		}
+	}
 	for try := 0; ; try++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		_, err := e.st.CompleteDeliveries(ctx, batch)
+		var claims []*store.Claim
+		var err error
+		if limit > 0 {
+			_, claims, err = h.CompleteAndClaim(ctx, batch, &store.ClaimParams{Owner: e.cfg.Owner, Limit: limit, Now: e.cfg.Now(), Lease: e.cfg.Lease})
+		} else {
+			_, err = e.st.CompleteDeliveries(ctx, batch)
+		}
 		cancel()
 		if err == nil {
-			return
+			return claims
 		}
 		if try == 4 {
 			e.log.Error("complete deliveries: giving up; leases will expire and the deliveries will be retried", "n", len(batch), "err", err)
-			return
+			return nil
 		}
 		e.log.Warn("complete deliveries", "err", err, "try", try+1)
 		time.Sleep(time.Duration(100<<try) * time.Millisecond)

@@ -165,6 +165,25 @@ func (s *sealed) UpdateWebhook(ctx context.Context, p *store.UpdateWebhookParams
 	return w, s.open(w)
 }
 
+// CompleteAndClaim implements store.Handoff, opening the claims as
+// ClaimDeliveries does. Over a backend without it nothing is handed off: the
+// completion releases what it moves up, and the claimer takes it.
+func (s *sealed) CompleteAndClaim(ctx context.Context, outcomes []*store.Outcome, p *store.ClaimParams) (int, []*store.Claim, error) {
+	h, ok := s.Store.(store.Handoff)
+	if !ok {
+		n, err := s.Store.CompleteDeliveries(ctx, outcomes)
+		return n, nil, err
+	}
+	n, cs, err := h.CompleteAndClaim(ctx, outcomes, p)
+	if err != nil {
+		return 0, nil, err
+	}
+	for _, c := range cs {
+		s.openClaim(c)
+	}
+	return n, cs, nil
+}
+
 func (s *sealed) ClaimDeliveries(ctx context.Context, p *store.ClaimParams) ([]*store.Claim, error) {
 	cs, err := s.Store.ClaimDeliveries(ctx, p)
 	if err != nil {
@@ -175,3 +194,5 @@ func (s *sealed) ClaimDeliveries(ctx context.Context, p *store.ClaimParams) ([]*
 	}
 	return cs, nil
 }
+
+var _ store.Handoff = (*sealed)(nil)

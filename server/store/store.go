@@ -753,6 +753,23 @@ type Waker interface {
 	Wakeups(ctx context.Context) (<-chan struct{}, error)
 }
 
+// Handoff is implemented by backends whose completions can claim, in the
+// completion's own transaction, the deliveries it moves up: the next
+// delivery of each FIFO queue (without a rate limit) whose head it finished.
+// The engine then attempts them at once, instead of waking its claimer for
+// a transaction of their own, which is what bounds a FIFO webhook's pace
+// (one delivery per round trip). Both bundled backends implement it; a
+// backend that does not is driven through CompleteDeliveries and
+// ClaimDeliveries alone.
+type Handoff interface {
+	// CompleteAndClaim is CompleteDeliveries, and it also claims, for
+	// p.Owner with lease p.Lease at p.Now, at most p.Limit of the
+	// deliveries that the applied outcomes release from FIFO queues; the
+	// others are released (due at once) as CompleteDeliveries would. Claims
+	// are what ClaimDeliveries would have returned for them.
+	CompleteAndClaim(ctx context.Context, outcomes []*Outcome, p *ClaimParams) (int, []*Claim, error)
+}
+
 // HealthUpdate is the net effect of a batch of applied outcomes on one
 // webhook's health.
 type HealthUpdate struct {

@@ -92,6 +92,23 @@ const (
 			WHERE webhook_uuid = q.uuid AND gated AND status IN ('pending', 'retry')
 			ORDER BY fifo_seq, id LIMIT 1) AS head
 		WHERE head.next_attempt_at = $2 AND d.id = head.id`
+	// claimHeadsSQL claims the head of each FIFO queue $2 if it is held,
+	// for $5 until $4, and returns what the worker needs (claimSelectSQL).
+	claimHeadsSQL = `WITH head AS (
+			SELECT h.id FROM unnest($2::text[]) AS q (uuid)
+			CROSS JOIN LATERAL (
+				SELECT id, next_attempt_at FROM deliveries
+				WHERE webhook_uuid = q.uuid AND gated AND status IN ('pending', 'retry')
+				ORDER BY fifo_seq, id LIMIT 1) AS h
+			WHERE h.next_attempt_at = $3
+		), claimed AS (
+			UPDATE deliveries d SET claim_seq = d.claim_seq + 1, next_attempt_at = $4, lease_owner = $5, updated_at = $1
+			FROM head WHERE d.id = head.id
+			RETURNING d.id, d.claim_seq, false AS taken_over, d.round_attempts, d.status, d.webhook_uuid, d.event_seq, d.account_id,
+				d.gated, d.replayed
+		)
+		` + claimSelectSQL + `
+		ORDER BY c.id`
 	// releasePacedSQL releases the held deliveries among the first $3 of
 	// queue $1, due one pace step ($5) apart from $4: an estimate, the claim
 	// decides.
@@ -121,9 +138,23 @@ func releaseMany(ctx context.Context, tx pgx.Tx, uuids []string, now int64) (int
 	return releaseLocked(ctx, tx, gs, now)
 }
 
+// handoff carries a completion's store.Handoff request through the release
+// of the queues it moves, and the claims it made.
+type handoff struct {
+	p      *store.ClaimParams
+	claims []*store.Claim
+}
+
 // releaseLocked moves the queues of gates (locked by this transaction) on
 // at now. FIFO queues, the common case, all move with one statement.
 func releaseLocked(ctx context.Context, tx pgx.Tx, gates []*gate, now int64) (int, error) {
+	return releaseLockedFor(ctx, tx, gates, now, nil)
+}
+
+// releaseLockedFor is releaseLocked that, with h, claims the next deliveries
+// of up to h.p.Limit FIFO queues for h's caller instead of releasing them
+// (they are reported in h.claims, not in the count released).
+func releaseLockedFor(ctx context.Context, tx pgx.Tx, gates []*gate, now int64, h *handoff) (int, error) {
 	n := 0
 	var fifo []string
 	for _, g := range gates {
@@ -142,6 +173,18 @@ func releaseLocked(ctx context.Context, tx pgx.Tx, gates []*gate, now int64) (in
 			return n, interpret(err)
 		}
 		n += int(tag.RowsAffected())
+	}
+	if h != nil && len(fifo) > 0 {
+		k := min(len(fifo), h.p.Limit)
+		rows, err := tx.Query(ctx, claimHeadsSQL, ms(h.p.Now), fifo[:k], heldAt, ms(h.p.Now)+h.p.Lease.Milliseconds(), h.p.Owner)
+		if err != nil {
+			return n, interpret(err)
+		}
+		claims, _, err := scanClaims(rows)
+		if err != nil {
+			return n, err
+		}
+		h.claims, fifo = claims, fifo[k:]
 	}
 	if len(fifo) > 0 {
 		tag, err := tx.Exec(ctx, releaseHeadsSQL, fifo, heldAt, now)
@@ -319,7 +362,7 @@ func (s *Store) admitPaced(ctx context.Context, paced []*store.Claim, now int64)
 // together. It reports whether it released anything. An ungated outcome
 // that disables its webhook (410 Gone) counts too: the webhook's held
 // deliveries are then released at once (see needsQueue).
-func afterComplete(ctx context.Context, tx pgx.Tx, outcomes []*store.Outcome) (bool, error) {
+func afterComplete(ctx context.Context, tx pgx.Tx, outcomes []*store.Outcome, h *handoff) (bool, error) {
 	var uuids []string
 	finished := map[string]int64{}
 	for _, o := range outcomes {
@@ -373,7 +416,7 @@ func afterComplete(ctx context.Context, tx pgx.Tx, outcomes []*store.Outcome) (b
 	if len(moving) == 0 {
 		return false, nil
 	}
-	n, err := releaseLocked(ctx, tx, moving, now)
+	n, err := releaseLockedFor(ctx, tx, moving, now, h)
 	return n > 0, err
 }
 
@@ -395,9 +438,11 @@ func needsQueue(outcomes []*store.Outcome) bool {
 // slow path's transaction (apply what still matches, then health), plus
 // moving the queues on in the same transaction, so a crash cannot leave a
 // FIFO webhook with its head finished and nothing released.
-func (s *Store) completeGated(ctx context.Context, uniq []*store.Outcome, byKey map[outcomeKey]*store.Outcome, args func(int, *healthRows) []any) (int, error) {
+func (s *Store) completeGated(ctx context.Context, uniq []*store.Outcome, byKey map[outcomeKey]*store.Outcome, args func(int, *healthRows) []any, p *store.ClaimParams) (int, []*store.Claim, error) {
 	n := 0
+	var claims []*store.Claim
 	err := s.withTx(ctx, func(tx pgx.Tx) error {
+		claims = nil // withTx may run this again after a deadlock
 		applied, err := collectApplied(tx.Query(ctx, completeSQL, args(0, newHealthRows(nil))...))
 		if err != nil {
 			return interpret(err)
@@ -414,14 +459,24 @@ func (s *Store) completeGated(ctx context.Context, uniq []*store.Outcome, byKey 
 				return interpret(err)
 			}
 		}
-		released, err := afterComplete(ctx, tx, uniq)
-		if err != nil || !released {
+		var h *handoff
+		if p != nil && p.Limit > 0 {
+			h = &handoff{p: p}
+		}
+		released, err := afterComplete(ctx, tx, uniq, h)
+		if err != nil {
 			return err
+		}
+		if h != nil {
+			claims = h.claims
+		}
+		if !released {
+			return nil
 		}
 		_, err = tx.Exec(ctx, notifySQL)
 		return interpret(err)
 	})
-	return n, err
+	return n, claims, err
 }
 
 // requeueReplayed puts the deliveries a replay just re-queued that belong to

@@ -275,42 +275,15 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p *store.ClaimParams) ([]*s
 			RETURNING d.id, d.claim_seq, due.taken_over, due.due_at, d.round_attempts, d.status, d.webhook_uuid, d.event_seq, d.account_id,
 				d.gated, d.replayed
 		)
-		SELECT c.id, c.claim_seq, c.taken_over, c.round_attempts, c.status, c.webhook_uuid, e.id, c.account_id, e.body,
-			coalesce(w.url, ''), coalesce(w.secret, ''), coalesce(w.enabled, false),
-			CASE WHEN w.previous_secret_expires_at > $1 THEN coalesce(w.previous_secret, '') ELSE '' END,
-			w.headers, c.gated, c.replayed, coalesce(w.rate_limit, 0)
-		FROM claimed c
-		JOIN events e ON e.seq = c.event_seq
-		LEFT JOIN webhooks w ON w.uuid = c.webhook_uuid AND w.account_id = c.account_id
+		`+claimSelectSQL+`
 		ORDER BY c.due_at, c.id`,
 		nowMS, p.Limit, nowMS+p.Lease.Milliseconds(), p.Owner)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", interpret(err))
 	}
-	defer rows.Close()
-	var claims, paced []*store.Claim
-	for rows.Next() {
-		c := &store.Claim{}
-		var round, rate int
-		var prev string
-		var headers *string
-		if err := rows.Scan(&c.DeliveryID, &c.ClaimSeq, &c.TakenOver, &round, &c.Status, &c.WebhookUUID, &c.EventID,
-			&c.AccountID, &c.Body, &c.URL, &c.Secret, &c.Enabled, &prev,
-			&headers, &c.Gated, &c.Replay, &rate); err != nil {
-			return nil, fmt.Errorf("claim deliveries: %w", interpret(err))
-		}
-		if c.Headers, err = store.DecodeHeaders(headers); err != nil {
-			return nil, fmt.Errorf("claim deliveries: %w", err)
-		}
-		c.Secrets = store.SigningSecrets(c.Secret, prev)
-		c.Attempt = round + 1
-		claims = append(claims, c)
-		if c.Gated && rate > 0 && c.Enabled {
-			paced = append(paced, c)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("claim deliveries: %w", interpret(err))
+	claims, paced, err := scanClaims(rows)
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
 	if len(paced) > 0 {
 		// Claims of rate-limited webhooks are admitted against their pace;
@@ -328,6 +301,43 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p *store.ClaimParams) ([]*s
 		claims = kept
 	}
 	return claims, nil
+}
+
+// claimSelectSQL is the final SELECT of a claim statement: what a worker
+// needs of the claimed rows (the CTE "claimed"), their events and webhooks.
+const claimSelectSQL = `SELECT c.id, c.claim_seq, c.taken_over, c.round_attempts, c.status, c.webhook_uuid, e.id, c.account_id, e.body,
+			coalesce(w.url, ''), coalesce(w.secret, ''), coalesce(w.enabled, false),
+			CASE WHEN w.previous_secret_expires_at > $1 THEN coalesce(w.previous_secret, '') ELSE '' END,
+			w.headers, c.gated, c.replayed, coalesce(w.rate_limit, 0)
+		FROM claimed c
+		JOIN events e ON e.seq = c.event_seq
+		LEFT JOIN webhooks w ON w.uuid = c.webhook_uuid AND w.account_id = c.account_id`
+
+// scanClaims reads the rows of claimSelectSQL; paced are the claims of
+// enabled, rate-limited webhooks' queues, which the pace must admit.
+func scanClaims(rows pgx.Rows) (claims, paced []*store.Claim, err error) {
+	defer rows.Close()
+	for rows.Next() {
+		c := &store.Claim{}
+		var round, rate int
+		var prev string
+		var headers *string
+		if err := rows.Scan(&c.DeliveryID, &c.ClaimSeq, &c.TakenOver, &round, &c.Status, &c.WebhookUUID, &c.EventID,
+			&c.AccountID, &c.Body, &c.URL, &c.Secret, &c.Enabled, &prev,
+			&headers, &c.Gated, &c.Replay, &rate); err != nil {
+			return nil, nil, interpret(err)
+		}
+		if c.Headers, err = store.DecodeHeaders(headers); err != nil {
+			return nil, nil, err
+		}
+		c.Secrets = store.SigningSecrets(c.Secret, prev)
+		c.Attempt = round + 1
+		claims = append(claims, c)
+		if c.Gated && rate > 0 && c.Enabled {
+			paced = append(paced, c)
+		}
+	}
+	return claims, paced, interpret(rows.Err())
 }
 
 // completeSQL applies a batch of outcomes, records their attempts and, when
@@ -473,8 +483,20 @@ type outcomeKey struct{ id, seq int64 }
 // too) nothing was applied, and a transaction applies whatever still matches,
 // then the health updates of exactly those.
 func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []*store.Outcome) (int, error) {
+	n, _, err := s.complete(ctx, outcomes, nil)
+	return n, err
+}
+
+// CompleteAndClaim implements store.Handoff.
+func (s *Store) CompleteAndClaim(ctx context.Context, outcomes []*store.Outcome, p *store.ClaimParams) (int, []*store.Claim, error) {
+	return s.complete(ctx, outcomes, p)
+}
+
+// complete applies outcomes and, with p, claims what they release from FIFO
+// queues (up to p.Limit).
+func (s *Store) complete(ctx context.Context, outcomes []*store.Outcome, p *store.ClaimParams) (int, []*store.Claim, error) {
 	if len(outcomes) == 0 {
-		return 0, nil
+		return 0, nil, nil
 	}
 	// Stable delivery id order: of two outcomes for the same claim the first
 	// given counts (the other is dropped here, so each claim is sent once),
@@ -497,20 +519,20 @@ func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []*store.Outcom
 	}
 
 	if needsQueue(uniq) {
-		n, err := s.completeGated(ctx, uniq, byKey, args)
+		n, claims, err := s.completeGated(ctx, uniq, byKey, args, p)
 		if err != nil {
-			return 0, fmt.Errorf("complete deliveries: %w", err)
+			return 0, nil, fmt.Errorf("complete deliveries: %w", err)
 		}
-		return n, nil
+		return n, claims, nil
 	}
 
 	// Fast path: everything applies in one autocommit statement.
 	early, err := collectApplied(s.pool.Query(ctx, completeSQL, args(len(uniq), newHealthRows(store.HealthUpdates(uniq)))...))
 	switch {
 	case err == nil && len(early) == len(uniq):
-		return len(early), nil
+		return len(early), nil, nil
 	case err != nil && !retryable(err):
-		return 0, fmt.Errorf("complete deliveries: %w", interpret(err))
+		return 0, nil, fmt.Errorf("complete deliveries: %w", interpret(err))
 	case err != nil:
 		early = nil // a deadlock victim: rolled back
 	}
@@ -542,9 +564,9 @@ func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []*store.Outcom
 		return interpret(err)
 	})
 	if err != nil {
-		return 0, fmt.Errorf("complete deliveries: %w", err)
+		return 0, nil, fmt.Errorf("complete deliveries: %w", err)
 	}
-	return n, nil
+	return n, nil, nil
 }
 
 // collectApplied reads completeSQL's result: the claims it applied.

@@ -85,8 +85,9 @@ type Store struct {
 }
 
 var (
-	_ store.Store = (*Store)(nil)
-	_ store.Waker = (*Store)(nil)
+	_ store.Store   = (*Store)(nil)
+	_ store.Waker   = (*Store)(nil)
+	_ store.Handoff = (*Store)(nil)
 )
 
 const (

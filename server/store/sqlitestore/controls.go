@@ -55,7 +55,7 @@ func insertHeldSQL(n int) string {
 
 // prepareControls prepares the queue's statements into s.stmts.
 func (s *Store) prepareControls(ctx context.Context) error {
-	qs := []string{loadGateSQL, releaseNextSQL, queueHeadSQL, setTailSQL, setDueSQL, healthySQL, failingSQL, disableSQL}
+	qs := []string{loadGateSQL, releaseNextSQL, queueHeadSQL, setTailSQL, setDueSQL, claimIDsSQL, healthySQL, failingSQL, disableSQL}
 	for n := 1; n <= publishChunk; n++ {
 		qs = append(qs, insertHeldSQL(n))
 	}
@@ -112,6 +112,20 @@ func (g *gate) interval(now int64) int64 {
 // releases all of them at once (they then go, or fail without an attempt,
 // like ungated ones).
 func (s *Store) release(ctx context.Context, tx *sql.Tx, uuid string, now int64) error {
+	return s.releaseFor(ctx, tx, uuid, now, nil)
+}
+
+// handoff collects the deliveries a completion moves up from FIFO queues
+// for its caller to claim (store.Handoff), up to limit.
+type handoff struct {
+	limit int
+	ids   []int64
+}
+
+// releaseFor is release that, with h and room in it, leaves the next
+// delivery of a FIFO queue held and hands its id to h instead: the caller
+// claims it in the same transaction.
+func (s *Store) releaseFor(ctx context.Context, tx *sql.Tx, uuid string, now int64, h *handoff) error {
 	g, err := s.loadGate(ctx, tx, uuid)
 	if err != nil || g == nil {
 		return err
@@ -121,7 +135,7 @@ func (s *Store) release(ctx context.Context, tx *sql.Tx, uuid string, now int64)
 			WHERE webhook_uuid = ? AND next_attempt_at = ? AND gated = 1 AND status IN ('pending', 'retry')`, now, uuid, heldAt)
 		return interpret(err)
 	}
-	if g.w.RateLimit <= 0 {
+	if g.w.RateLimit <= 0 && (h == nil || len(h.ids) >= h.limit) {
 		// FIFO without a limit: due at once, one statement.
 		return s.exec(ctx, tx, releaseNextSQL, now, uuid, store.ReleaseWindow(&g.w), heldAt)
 	}
@@ -147,6 +161,11 @@ func (s *Store) release(ctx context.Context, tx *sql.Tx, uuid string, now int64)
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return interpret(err)
+	}
+	if g.w.RateLimit <= 0 {
+		// FIFO, handed off (window 1: at most one id).
+		h.ids = append(h.ids, ids...)
+		return nil
 	}
 	// Released deliveries are due when the pace will admit them (an
 	// estimate: the claim decides).
@@ -286,7 +305,7 @@ func (s *Store) admitPaced(ctx context.Context, tx *sql.Tx, paced []*store.Claim
 // those that disable their webhook (410 Gone): a delivery queued before the
 // webhook became controlled is not gated, and its webhook's held deliveries
 // must not wait for another completion to learn that it is disabled.
-func (s *Store) afterComplete(ctx context.Context, tx *sql.Tx, outcomes []*store.Outcome) error {
+func (s *Store) afterComplete(ctx context.Context, tx *sql.Tx, outcomes []*store.Outcome, h *handoff) error {
 	seen := map[string]bool{}
 	for _, o := range outcomes {
 		if (!o.Gated && o.DisableReason == "") || o.WebhookUUID == "" {
@@ -300,7 +319,7 @@ func (s *Store) afterComplete(ctx context.Context, tx *sql.Tx, outcomes []*store
 		}
 		if (o.Status == store.StatusSuccess || o.Status == store.StatusFailed) && !seen[o.WebhookUUID] {
 			seen[o.WebhookUUID] = true
-			if err := s.release(ctx, tx, o.WebhookUUID, ms(o.At)); err != nil {
+			if err := s.releaseFor(ctx, tx, o.WebhookUUID, ms(o.At), h); err != nil {
 				return err
 			}
 		}

@@ -166,18 +166,64 @@ func rowsOfDelivery(n int) string {
 	return strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, 'pending', ?, ?, ?),", n), ",")
 }
 
-// claimDueSQL selects due deliveries with what an attempt needs.
-const claimDueSQL = `SELECT d.id, d.claim_seq, d.lease_owner IS NOT NULL, d.round_attempts, d.status,
+// claimColumnsSQL selects what an attempt needs of a delivery (d), its
+// event and its webhook; claimDueSQL and claimIDsSQL add which deliveries.
+const claimColumnsSQL = `SELECT d.id, d.claim_seq, d.lease_owner IS NOT NULL, d.round_attempts, d.status,
 				d.webhook_uuid, e.id, e.account_id, e.body,
 				coalesce(w.url, ''), coalesce(w.secret, ''), coalesce(w.enabled, 0),
 				CASE WHEN w.previous_secret_expires_at > ? THEN coalesce(w.previous_secret, '') ELSE '' END,
 				w.headers, d.gated, d.replayed, coalesce(w.rate_limit, 0)
 			FROM deliveries d
 			JOIN events e ON e.seq = d.event_seq
-			LEFT JOIN webhooks w ON w.uuid = d.webhook_uuid AND w.account_id = d.account_id
+			LEFT JOIN webhooks w ON w.uuid = d.webhook_uuid AND w.account_id = d.account_id`
+
+// claimDueSQL selects due deliveries with what an attempt needs.
+const claimDueSQL = claimColumnsSQL + `
 			WHERE d.status IN ('pending', 'retry') AND d.next_attempt_at <= ?
 			ORDER BY d.next_attempt_at
 			LIMIT ?`
+
+// claimIDsSQL selects the deliveries named by a JSON array of ids (handed
+// off by a completion) with what an attempt needs.
+const claimIDsSQL = claimColumnsSQL + `
+			WHERE d.id IN (SELECT value FROM json_each(?))
+			ORDER BY d.id`
+
+// scanClaim reads one row of claimColumnsSQL, before the claim's update:
+// the claim sequence it returns is the one the update makes. rate is the
+// webhook's rate limit.
+func scanClaim(rows *sql.Rows) (c *store.Claim, rate int, err error) {
+	c = &store.Claim{}
+	var round int
+	var prev string
+	var headers *string
+	if err := rows.Scan(&c.DeliveryID, &c.ClaimSeq, &c.TakenOver, &round, &c.Status, &c.WebhookUUID, &c.EventID,
+		&c.AccountID, &c.Body, &c.URL, &c.Secret, &c.Enabled, &prev,
+		&headers, &c.Gated, &c.Replay, &rate); err != nil {
+		return nil, 0, interpret(err)
+	}
+	if c.Headers, err = store.DecodeHeaders(headers); err != nil {
+		return nil, 0, err
+	}
+	c.Secrets = store.SigningSecrets(c.Secret, prev)
+	c.ClaimSeq++
+	c.Attempt = round + 1
+	return c, rate, nil
+}
+
+// idList renders ids as a JSON array, so that a statement's text (and its
+// prepared plan) is the same whatever their number.
+func idList(ids []int64) string {
+	list := make([]byte, 0, len(ids)*8)
+	list = append(list, '[')
+	for i, id := range ids {
+		if i > 0 {
+			list = append(list, ',')
+		}
+		list = strconv.AppendInt(list, id, 10)
+	}
+	return string(append(list, ']'))
+}
 
 // claimMarkSQL leases the claimed deliveries, named by a JSON array of ids.
 const claimMarkSQL = `UPDATE deliveries SET claim_seq = claim_seq + 1, next_attempt_at = ?,
@@ -197,21 +243,10 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p *store.ClaimParams) ([]*s
 		defer rows.Close()
 		var paced []*store.Claim
 		for rows.Next() {
-			c := &store.Claim{}
-			var round, rate int
-			var prev string
-			var headers *string
-			if err := rows.Scan(&c.DeliveryID, &c.ClaimSeq, &c.TakenOver, &round, &c.Status, &c.WebhookUUID, &c.EventID,
-				&c.AccountID, &c.Body, &c.URL, &c.Secret, &c.Enabled, &prev,
-				&headers, &c.Gated, &c.Replay, &rate); err != nil {
-				return interpret(err)
-			}
-			if c.Headers, err = store.DecodeHeaders(headers); err != nil {
+			c, rate, err := scanClaim(rows)
+			if err != nil {
 				return err
 			}
-			c.Secrets = store.SigningSecrets(c.Secret, prev)
-			c.ClaimSeq++
-			c.Attempt = round + 1
 			claims = append(claims, c)
 			if c.Gated && rate > 0 && c.Enabled {
 				paced = append(paced, c)
@@ -237,18 +272,11 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p *store.ClaimParams) ([]*s
 		if len(claims) == 0 {
 			return nil
 		}
-		// The ids go in as one JSON array, so the statement text (and its
-		// prepared plan) is the same whatever the batch size.
-		list := make([]byte, 0, len(claims)*8)
-		list = append(list, '[')
+		ids := make([]int64, len(claims))
 		for i, c := range claims {
-			if i > 0 {
-				list = append(list, ',')
-			}
-			list = strconv.AppendInt(list, c.DeliveryID, 10)
+			ids[i] = c.DeliveryID
 		}
-		list = append(list, ']')
-		_, err = tx.StmtContext(ctx, s.claimMark).ExecContext(ctx, nowMS+p.Lease.Milliseconds(), p.Owner, nowMS, string(list))
+		_, err = tx.StmtContext(ctx, s.claimMark).ExecContext(ctx, nowMS+p.Lease.Milliseconds(), p.Owner, nowMS, idList(ids))
 		return interpret(err)
 	})
 	if err != nil {
@@ -269,6 +297,18 @@ type claimKey struct{ id, seq int64 }
 
 // CompleteDeliveries implements store.Store.
 func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []*store.Outcome) (int, error) {
+	n, _, err := s.complete(ctx, outcomes, nil)
+	return n, err
+}
+
+// CompleteAndClaim implements store.Handoff.
+func (s *Store) CompleteAndClaim(ctx context.Context, outcomes []*store.Outcome, p *store.ClaimParams) (int, []*store.Claim, error) {
+	return s.complete(ctx, outcomes, p)
+}
+
+// complete applies outcomes and, with p, claims what they release from FIFO
+// queues (up to p.Limit).
+func (s *Store) complete(ctx context.Context, outcomes []*store.Outcome, p *store.ClaimParams) (int, []*store.Claim, error) {
 	// The same claim twice in one batch would apply once but record two
 	// attempts; the first one stands.
 	seen := make(map[claimKey]bool, len(outcomes))
@@ -281,8 +321,9 @@ func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []*store.Outcom
 	}
 	outcomes = unique
 	applied := 0
+	var claims []*store.Claim
 	err := s.withRerunnableTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		applied = 0 // rerunnable
+		applied, claims = 0, nil // rerunnable
 		var done []*store.Outcome
 		for start := 0; start < len(outcomes); start += publishChunk {
 			chunk := outcomes[start:min(start+publishChunk, len(outcomes))]
@@ -296,12 +337,54 @@ func (s *Store) CompleteDeliveries(ctx context.Context, outcomes []*store.Outcom
 		if err := s.applyHealth(ctx, tx, store.HealthUpdates(done)); err != nil {
 			return err
 		}
-		return s.afterComplete(ctx, tx, outcomes)
+		var h *handoff
+		if p != nil && p.Limit > 0 {
+			h = &handoff{limit: p.Limit}
+		}
+		if err := s.afterComplete(ctx, tx, outcomes, h); err != nil {
+			return err
+		}
+		if h == nil || len(h.ids) == 0 {
+			return nil
+		}
+		var err error
+		claims, err = s.claimHandedOff(ctx, tx, h.ids, p)
+		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("complete deliveries: %w", err)
+		return 0, nil, fmt.Errorf("complete deliveries: %w", err)
 	}
-	return applied, nil
+	return applied, claims, nil
+}
+
+// claimHandedOff claims deliveries ids (held, just moved up by a completion)
+// for p.Owner.
+func (s *Store) claimHandedOff(ctx context.Context, tx *sql.Tx, ids []int64, p *store.ClaimParams) ([]*store.Claim, error) {
+	nowMS := ms(p.Now)
+	list := idList(ids)
+	st, err := s.stmt(ctx, tx, claimIDsSQL)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(ctx, nowMS, list)
+	if err != nil {
+		return nil, interpret(err)
+	}
+	var claims []*store.Claim
+	for rows.Next() {
+		c, _, err := scanClaim(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		claims = append(claims, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, interpret(err)
+	}
+	_, err = tx.StmtContext(ctx, s.claimMark).ExecContext(ctx, nowMS+p.Lease.Milliseconds(), p.Owner, nowMS, list)
+	return claims, interpret(err)
 }
 
 // completeChunk applies outcomes with one UPDATE … FROM (VALUES …) and

@@ -93,7 +93,10 @@ func (s *Store) prepareMultiRow(ctx context.Context) error {
 	return s.prepareControls(ctx)
 }
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store   = (*Store)(nil)
+	_ store.Handoff = (*Store)(nil)
+)
 
 // Open opens (creating if needed) the database at path, applies the embedded
 // migrations and returns the store.

@@ -81,6 +81,7 @@ func Run(t *testing.T, open Opener) {
 		{"ReplayedMark", testReplayedMark},
 		{"FIFODisableFailing", testFIFODisableFailing},
 		{"FIFOGoneUngated", testFIFOGoneUngated},
+		{"Handoff", testHandoff},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
