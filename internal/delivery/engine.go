@@ -101,6 +101,8 @@ type Engine struct {
 	cfg  Config
 	st   store.Store
 	wake chan struct{}
+	// pacer spaces this node's attempts to rate-limited webhooks.
+	pacer pacer
 	// workMu guards workClosed, set when Run closes the work channel: the
 	// completer sends handed-off claims into it (store.Handoff) only
 	// before.
@@ -246,10 +248,76 @@ func (e *Engine) dispatch(c *store.Claim) *store.Outcome {
 		delay := 250*time.Millisecond + time.Duration(e.cfg.Rand()*float64(250*time.Millisecond))
 		return &store.Outcome{DeliveryID: c.DeliveryID, ClaimSeq: c.ClaimSeq, Status: c.Status, NextAttemptAt: now.Add(delay), At: now}
 	}
+	if c.Pace > 0 || !c.NotBefore.IsZero() {
+		// A rate-limited webhook: start at the claim's slot (it may have been
+		// claimed a little ahead of it, store.PaceAhead), and not closer to
+		// this node's previous attempt to the webhook than its pace.
+		e.pacer.wait(c.WebhookUUID, c.NotBefore, c.Pace, e.cfg.Now)
+	}
 	start := time.Now()
 	o := e.attempt(c)
 	e.hooks.release(c.WebhookUUID, slot, time.Since(start))
 	return o
+}
+
+// maxPaceWait bounds the wait for a claim's slot (store.PaceAhead is at
+// most 100 ms, and the pace at its slowest, one per second, doubled by a
+// 429, 2 s): a longer wait can only come from a clock that moved back.
+const maxPaceWait = 2 * time.Second
+
+// pacer holds each attempt to a rate-limited webhook on this node until its
+// start: not before the claim's slot, and at least the webhook's pace after
+// this node's previous attempt to it actually started. The store's pace
+// spaces the slots across nodes; this keeps a late wake-up on this node
+// from bunching two attempts at the receiver. Attempts to one webhook pass
+// it one at a time; other webhooks are not held up.
+type pacer struct {
+	mu    sync.Mutex
+	hooks map[string]*paceState
+}
+
+type paceState struct {
+	mu   sync.Mutex
+	last time.Time // when this node's last attempt to the webhook started
+}
+
+func (p *pacer) wait(uuid string, notBefore time.Time, pace time.Duration, now func() time.Time) {
+	p.mu.Lock()
+	if p.hooks == nil {
+		p.hooks = map[string]*paceState{}
+	}
+	st := p.hooks[uuid]
+	if st == nil {
+		st = &paceState{}
+		p.hooks[uuid] = st
+	}
+	if len(p.hooks) > 4096 {
+		// Starts a few seconds old constrain nothing any more.
+		for u, h := range p.hooks {
+			if h != st && h.mu.TryLock() {
+				if h.last.Before(now().Add(-2 * maxPaceWait)) {
+					delete(p.hooks, u)
+				}
+				h.mu.Unlock()
+			}
+		}
+	}
+	p.mu.Unlock()
+
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	t := now()
+	start := t
+	if notBefore.After(start) {
+		start = notBefore
+	}
+	if !st.last.IsZero() && st.last.Add(pace).After(start) {
+		start = st.last.Add(pace)
+	}
+	if d := start.Sub(t); d > 0 {
+		time.Sleep(min(d, maxPaceWait))
+	}
+	st.last = now()
 }
 
 // claimLoop claims as much due work as there are free worker slots and sleeps

@@ -288,6 +288,15 @@ type Claim struct {
 	// Replay is true when a replay has queued this delivery again (for a
 	// controlled webhook, after what was already queued): the request says so.
 	Replay bool
+	// NotBefore, when set, is when the attempt may start: the slot a
+	// rate-limited webhook's pace gave a claim made a little ahead of it
+	// (see PaceAhead). The engine waits until then.
+	NotBefore time.Time
+	// Pace, for a claim of a rate-limited webhook, is the least time between
+	// two of its attempts (PaceInterval): the engine also keeps its own
+	// starts this far apart, so that a worker that wakes late for its slot
+	// does not bunch up with the next.
+	Pace time.Duration
 }
 
 // Outcome is the result of one attempt, applied by CompleteDeliveries.
@@ -368,6 +377,16 @@ func PaceInterval(rate int, slowed bool) time.Duration {
 		d *= 2
 	}
 	return d
+}
+
+// PaceAhead is how long before its slot a rate-limited webhook's delivery
+// may be claimed, for attempts interval apart: claims are then made in
+// batches, a little early, and each attempt starts at its slot
+// (Claim.NotBefore), so the pace is kept exactly instead of losing the
+// claimer's lateness at every attempt. At most about eight slots ahead, and
+// never more than 100 ms.
+func PaceAhead(interval time.Duration) time.Duration {
+	return min(100*time.Millisecond, 8*interval)
 }
 
 // ReleaseWindow is how many deliveries of a controlled webhook may be

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -167,7 +168,9 @@ func releaseLockedFor(ctx context.Context, tx pgx.Tx, gates []*gate, now int64, 
 			fifo = append(fifo, g.w.UUID)
 			continue
 		default:
-			tag, err = tx.Exec(ctx, releasePacedSQL, g.w.UUID, heldAt, store.ReleaseWindow(&g.w), max(now, g.paceAt), g.interval(now))
+			iv := g.interval(now)
+			first := max(now, g.paceAt) - store.PaceAhead(time.Duration(iv)*time.Millisecond).Milliseconds()
+			tag, err = tx.Exec(ctx, releasePacedSQL, g.w.UUID, heldAt, store.ReleaseWindow(&g.w), first, iv)
 		}
 		if err != nil {
 			return n, interpret(err)
@@ -340,13 +343,21 @@ func (s *Store) admitPaced(ctx context.Context, paced []*store.Claim, now int64)
 			if g.w.RateLimit <= 0 {
 				continue
 			}
-			if tat <= now {
-				tat = now + g.interval(now)
+			iv := g.interval(now)
+			ahead := store.PaceAhead(time.Duration(iv) * time.Millisecond).Milliseconds()
+			if tat <= now+ahead {
+				// Admitted at its slot: the attempt waits for it.
+				start := max(tat, now)
+				if start > now {
+					c.NotBefore = fromMS(start)
+				}
+				c.Pace = time.Duration(iv) * time.Millisecond
+				tat = start + iv
 				continue
 			}
 			refused[c.DeliveryID] = true
 			if _, err := tx.Exec(ctx, `UPDATE deliveries SET next_attempt_at = $3, lease_owner = NULL, claim_seq = claim_seq + 1
-				WHERE id = $1 AND claim_seq = $2`, c.DeliveryID, c.ClaimSeq, tat+waiting*g.interval(now)); err != nil {
+				WHERE id = $1 AND claim_seq = $2`, c.DeliveryID, c.ClaimSeq, tat-ahead+waiting*iv); err != nil {
 				return interpret(err)
 			}
 			waiting++

@@ -167,11 +167,12 @@ func (s *Store) releaseFor(ctx context.Context, tx *sql.Tx, uuid string, now int
 		h.ids = append(h.ids, ids...)
 		return nil
 	}
-	// Released deliveries are due when the pace will admit them (an
-	// estimate: the claim decides).
+	// Released deliveries are due when the pace will admit them, claimed a
+	// little ahead of their slots (an estimate: the claim decides).
 	at, step := now, int64(0)
 	if g.w.RateLimit > 0 {
 		at, step = max(now, g.paceAt), g.interval(now)
+		at -= store.PaceAhead(time.Duration(step) * time.Millisecond).Milliseconds()
 	}
 	for i, id := range ids {
 		if err := s.exec(ctx, tx, setDueSQL, at+int64(i)*step, id); err != nil {
@@ -252,7 +253,8 @@ func (s *Store) insertHeld(ctx context.Context, tx *sql.Tx, held []heldDelivery,
 
 // admitPaced admits the claims of rate-limited webhooks against their pace
 // (a GCRA without burst: an attempt may start when pace_at has passed, and
-// moves it one interval past now). The others go back to the queue, due
+// moves it one interval past its start). A claim made up to PaceAhead
+// before the slot is admitted with NotBefore = the slot. The others go back to the queue, due
 // when the pace will admit them; they are returned so the caller leaves them
 // out. Only claims of enabled, rate-limited, gated deliveries are checked:
 // the fast path never gets here.
@@ -278,14 +280,22 @@ func (s *Store) admitPaced(ctx context.Context, tx *sql.Tx, paced []*store.Claim
 		if g == nil || g.w.RateLimit <= 0 {
 			continue
 		}
-		tat := next[c.WebhookUUID]
-		if tat <= now {
-			next[c.WebhookUUID] = now + g.interval(now)
+		tat, iv := next[c.WebhookUUID], g.interval(now)
+		ahead := store.PaceAhead(time.Duration(iv) * time.Millisecond).Milliseconds()
+		if tat <= now+ahead {
+			// Admitted at its slot: the attempt waits for it.
+			start := max(tat, now)
+			if start > now {
+				c.NotBefore = fromMS(start)
+			}
+			c.Pace = time.Duration(iv) * time.Millisecond
+			next[c.WebhookUUID] = start + iv
 			continue
 		}
-		// Refused: due at the next free slot (and later ones after it).
+		// Refused: due a little ahead of the next free slot (and later ones
+		// after it).
 		refused[c.DeliveryID] = true
-		if err := s.exec(ctx, tx, setDueSQL, tat+waiting[c.WebhookUUID]*g.interval(now), c.DeliveryID); err != nil {
+		if err := s.exec(ctx, tx, setDueSQL, tat-ahead+waiting[c.WebhookUUID]*iv, c.DeliveryID); err != nil {
 			return nil, err
 		}
 		waiting[c.WebhookUUID]++

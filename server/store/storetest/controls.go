@@ -262,7 +262,7 @@ func testRateLimit(t *testing.T, s store.Store) {
 		t.Fatalf("throttled webhook: %d claims at once, want 1", len(got))
 	}
 	var admitted []time.Time
-	admitted = append(admitted, t0)
+	admitted = append(admitted, startOf(t, got[0], t0))
 	// Step a clock through 3 s in 50 ms steps, completing at once.
 	for now := t0; now.Before(t0.Add(3 * time.Second)); now = now.Add(50 * time.Millisecond) {
 		if now != t0 {
@@ -272,7 +272,7 @@ func testRateLimit(t *testing.T, s store.Store) {
 			}
 			if len(cs) == 1 {
 				got = append(got, cs[0])
-				admitted = append(admitted, now)
+				admitted = append(admitted, startOf(t, cs[0], now))
 			}
 		}
 		for _, c := range got {
@@ -287,6 +287,11 @@ func testRateLimit(t *testing.T, s store.Store) {
 			t.Fatalf("attempts %d and %d only %v apart", i-1, i, d)
 		}
 	}
+	// Claimed a little ahead of their slots, the attempts keep the pace
+	// exactly: nothing of the claimer's timing is lost.
+	if last := admitted[len(admitted)-1]; !last.Equal(t0.Add(9 * 250 * time.Millisecond)) {
+		t.Fatalf("10th attempt starts at %v, want 2.25 s", last.Sub(t0))
+	}
 	if len(got) != 10 {
 		t.Fatalf("delivered %d in 3 s at 4/s, want all 10", len(got))
 	}
@@ -298,34 +303,53 @@ func testRateLimit(t *testing.T, s store.Store) {
 	}
 }
 
+// startOf is when a claim made at now may start its attempt: at once, or at
+// the slot it was claimed ahead of (never more than store.PaceAhead later).
+func startOf(t *testing.T, c *store.Claim, now time.Time) time.Time {
+	t.Helper()
+	if c.NotBefore.IsZero() {
+		return now
+	}
+	if !c.NotBefore.After(now) || c.NotBefore.Sub(now) > store.PaceAhead(c.Pace) || c.Pace <= 0 {
+		t.Fatalf("claim at %v: NotBefore %v, pace %v", now, c.NotBefore, c.Pace)
+	}
+	return c.NotBefore
+}
+
 // testRateLimitSlowDown: a 429 with Retry-After stops attempts to the
 // webhook until then, and halves its pace for a while.
 func testRateLimitSlowDown(t *testing.T, s store.Store) {
 	acc := newAccount(t, s, nil, nil)
-	w := newControlledHook(t, s, acc, "", 10) // 100 ms apart
+	w := newControlledHook(t, s, acc, "", 1) // 1 s apart
 	for range 5 {
 		publish(t, s, t0, newEvent(acc, "outbound.delivered", nil))
 	}
 	cs := claimsOf(claimAll(t, s, t0), w.UUID)
-	if len(cs) != 1 {
-		t.Fatalf("claims = %d", len(cs))
+	if len(cs) != 1 || !startOf(t, cs[0], t0).Equal(t0) {
+		t.Fatalf("claims = %+v", cs)
 	}
 	pause := t0.Add(10 * time.Second)
 	must(s.CompleteDeliveries(ctx(t), []*store.Outcome{{DeliveryID: cs[0].DeliveryID, ClaimSeq: cs[0].ClaimSeq, WebhookUUID: w.UUID,
 		Gated: true, Status: store.StatusRetry, NextAttemptAt: pause, Attempted: true, At: t0, StatusCode: 429,
 		SlowDown: true, PauseUntil: pause}}))
-	if got := claimsOf(claimAll(t, s, pause.Add(-time.Millisecond)), w.UUID); len(got) != 0 {
+	if got := claimsOf(claimAll(t, s, pause.Add(-200*time.Millisecond)), w.UUID); len(got) != 0 {
 		t.Fatalf("claimed %d during the receiver's Retry-After", len(got))
 	}
+	if got := claimsOf(claimAll(t, s, pause.Add(-time.Millisecond)), w.UUID); len(got) != 0 {
+		t.Fatalf("claimed %d just before Retry-After ends", len(got))
+	}
 	first := claimsOf(claimAll(t, s, pause), w.UUID)
-	if len(first) != 1 {
-		t.Fatalf("claims at Retry-After = %d, want 1", len(first))
+	if len(first) != 1 || first[0].DeliveryID != cs[0].DeliveryID || !startOf(t, first[0], pause).Equal(pause) {
+		t.Fatalf("claims at Retry-After = %+v, want the retry, at once", first)
 	}
-	// Slowed: 200 ms apart, not 100.
-	if got := claimsOf(claimAll(t, s, pause.Add(150*time.Millisecond)), w.UUID); len(got) != 0 {
-		t.Fatalf("claimed %d 150 ms later while slowed down", len(got))
+	finish(t, s, first[0], store.StatusSuccess, pause, time.Time{})
+	// Slowed: 2 s apart, not 1. The next is claimed a little ahead of its slot.
+	if got := claimsOf(claimAll(t, s, pause.Add(1500*time.Millisecond)), w.UUID); len(got) != 0 {
+		t.Fatalf("claimed %d 1.5 s later while slowed down", len(got))
 	}
-	if got := claimsOf(claimAll(t, s, pause.Add(200*time.Millisecond)), w.UUID); len(got) != 1 {
-		t.Fatalf("claimed %d 200 ms later while slowed down, want 1", len(got))
+	now := pause.Add(1950 * time.Millisecond)
+	next := claimsOf(claimAll(t, s, now), w.UUID)
+	if len(next) != 1 || !startOf(t, next[0], now).Equal(pause.Add(2*time.Second)) {
+		t.Fatalf("claims 1.95 s later while slowed down = %+v, want one starting 2 s after the first", next)
 	}
 }
