@@ -389,6 +389,31 @@ func PaceAhead(interval time.Duration) time.Duration {
 	return min(100*time.Millisecond, 8*interval)
 }
 
+// AdmitPaced decides a claim of a rate-limited webhook, made at now (Unix
+// ms), against the webhook's pace tat, for attempts interval ms apart. An
+// admitted claim (ok) gets its NotBefore (when claimed ahead of its slot)
+// and Pace, and the pace moves to next; both backends' claims call it, so
+// they admit alike.
+func AdmitPaced(c *Claim, tat, now, interval int64) (next int64, ok bool) {
+	if tat > now+PaceAhead(time.Duration(interval)*time.Millisecond).Milliseconds() {
+		return tat, false
+	}
+	start := max(tat, now)
+	if start > now {
+		c.NotBefore = time.UnixMilli(start).UTC()
+	}
+	c.Pace = time.Duration(interval) * time.Millisecond
+	return start + interval, true
+}
+
+// RefusedDueAt is when a claim the pace refused is due again (Unix ms): a
+// little ahead of the webhook's next free slot tat, the waiting-th (from 0)
+// of the claims refused for the webhook in one batch one interval later
+// each.
+func RefusedDueAt(tat, interval, waiting int64) int64 {
+	return tat - PaceAhead(time.Duration(interval)*time.Millisecond).Milliseconds() + waiting*interval
+}
+
 // ReleaseWindow is how many deliveries of a controlled webhook may be
 // released (scheduled, in flight or retrying) at once: one for a FIFO
 // webhook, about one second's worth for a rate-limited one.

@@ -344,20 +344,13 @@ func (s *Store) admitPaced(ctx context.Context, paced []*store.Claim, now int64)
 				continue
 			}
 			iv := g.interval(now)
-			ahead := store.PaceAhead(time.Duration(iv) * time.Millisecond).Milliseconds()
-			if tat <= now+ahead {
-				// Admitted at its slot: the attempt waits for it.
-				start := max(tat, now)
-				if start > now {
-					c.NotBefore = fromMS(start)
-				}
-				c.Pace = time.Duration(iv) * time.Millisecond
-				tat = start + iv
+			if n, ok := store.AdmitPaced(c, tat, now, iv); ok {
+				tat = n
 				continue
 			}
 			refused[c.DeliveryID] = true
 			if _, err := tx.Exec(ctx, `UPDATE deliveries SET next_attempt_at = $3, lease_owner = NULL, claim_seq = claim_seq + 1
-				WHERE id = $1 AND claim_seq = $2`, c.DeliveryID, c.ClaimSeq, tat-ahead+waiting*iv); err != nil {
+				WHERE id = $1 AND claim_seq = $2`, c.DeliveryID, c.ClaimSeq, store.RefusedDueAt(tat, iv, waiting)); err != nil {
 				return interpret(err)
 			}
 			waiting++

@@ -281,21 +281,14 @@ func (s *Store) admitPaced(ctx context.Context, tx *sql.Tx, paced []*store.Claim
 			continue
 		}
 		tat, iv := next[c.WebhookUUID], g.interval(now)
-		ahead := store.PaceAhead(time.Duration(iv) * time.Millisecond).Milliseconds()
-		if tat <= now+ahead {
-			// Admitted at its slot: the attempt waits for it.
-			start := max(tat, now)
-			if start > now {
-				c.NotBefore = fromMS(start)
-			}
-			c.Pace = time.Duration(iv) * time.Millisecond
-			next[c.WebhookUUID] = start + iv
+		if n, ok := store.AdmitPaced(c, tat, now, iv); ok {
+			next[c.WebhookUUID] = n
 			continue
 		}
 		// Refused: due a little ahead of the next free slot (and later ones
 		// after it).
 		refused[c.DeliveryID] = true
-		if err := s.exec(ctx, tx, setDueSQL, tat-ahead+waiting[c.WebhookUUID]*iv, c.DeliveryID); err != nil {
+		if err := s.exec(ctx, tx, setDueSQL, store.RefusedDueAt(tat, iv, waiting[c.WebhookUUID]), c.DeliveryID); err != nil {
 			return nil, err
 		}
 		waiting[c.WebhookUUID]++

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -211,20 +210,6 @@ func scanClaim(rows *sql.Rows) (c *store.Claim, rate int, err error) {
 	return c, rate, nil
 }
 
-// idList renders ids as a JSON array, so that a statement's text (and its
-// prepared plan) is the same whatever their number.
-func idList(ids []int64) string {
-	list := make([]byte, 0, len(ids)*8)
-	list = append(list, '[')
-	for i, id := range ids {
-		if i > 0 {
-			list = append(list, ',')
-		}
-		list = strconv.AppendInt(list, id, 10)
-	}
-	return string(append(list, ']'))
-}
-
 // claimMarkSQL leases the claimed deliveries, named by a JSON array of ids.
 const claimMarkSQL = `UPDATE deliveries SET claim_seq = claim_seq + 1, next_attempt_at = ?,
 	lease_owner = ?, updated_at = ? WHERE id IN (SELECT value FROM json_each(?))`
@@ -276,7 +261,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, p *store.ClaimParams) ([]*s
 		for i, c := range claims {
 			ids[i] = c.DeliveryID
 		}
-		_, err = tx.StmtContext(ctx, s.claimMark).ExecContext(ctx, nowMS+p.Lease.Milliseconds(), p.Owner, nowMS, idList(ids))
+		_, err = tx.StmtContext(ctx, s.claimMark).ExecContext(ctx, nowMS+p.Lease.Milliseconds(), p.Owner, nowMS, jsonInts(ids))
 		return interpret(err)
 	})
 	if err != nil {
@@ -361,7 +346,7 @@ func (s *Store) complete(ctx context.Context, outcomes []*store.Outcome, p *stor
 // for p.Owner.
 func (s *Store) claimHandedOff(ctx context.Context, tx *sql.Tx, ids []int64, p *store.ClaimParams) ([]*store.Claim, error) {
 	nowMS := ms(p.Now)
-	list := idList(ids)
+	list := jsonInts(ids)
 	st, err := s.stmt(ctx, tx, claimIDsSQL)
 	if err != nil {
 		return nil, err
