@@ -251,12 +251,21 @@ func (e *Engine) dispatch(c *store.Claim) *store.Outcome {
 	if c.Pace > 0 || !c.NotBefore.IsZero() {
 		// A rate-limited webhook: start at the claim's slot (it may have been
 		// claimed a little ahead of it, store.PaceAhead), and not closer to
-		// this node's previous attempt to the webhook than its pace.
-		e.pacer.wait(c.WebhookUUID, c.NotBefore, c.Pace, e.cfg.Now)
+		// this node's previous attempt to the webhook than its pace. If the
+		// receiver has asked for a pause meanwhile (a 429 seen here), the
+		// claim goes back unattempted, due when the pause ends, to be paced
+		// again at the slowed rate.
+		if until, ok := e.pacer.wait(c.WebhookUUID, c.NotBefore, c.Pace, e.cfg.Now); !ok {
+			e.hooks.release(c.WebhookUUID, slot, 0)
+			return &store.Outcome{DeliveryID: c.DeliveryID, ClaimSeq: c.ClaimSeq, Status: c.Status, NextAttemptAt: until, At: e.cfg.Now()}
+		}
 	}
 	start := time.Now()
 	o := e.attempt(c)
 	e.hooks.release(c.WebhookUUID, slot, time.Since(start))
+	if o.SlowDown {
+		e.pacer.pause(c.WebhookUUID, o.PauseUntil)
+	}
 	return o
 }
 
@@ -279,10 +288,14 @@ type pacer struct {
 type paceState struct {
 	mu   sync.Mutex
 	last time.Time // when this node's last attempt to the webhook started
+	// pausedUntil is the end of the receiver's last pause (429 Retry-After)
+	// seen by this node; guarded by pacer.mu, so that pause never waits for
+	// a sleeping attempt.
+	pausedUntil time.Time
 }
 
-func (p *pacer) wait(uuid string, notBefore time.Time, pace time.Duration, now func() time.Time) {
-	p.mu.Lock()
+// state returns webhook uuid's state; p.mu must be held.
+func (p *pacer) state(uuid string) *paceState {
 	if p.hooks == nil {
 		p.hooks = map[string]*paceState{}
 	}
@@ -291,11 +304,37 @@ func (p *pacer) wait(uuid string, notBefore time.Time, pace time.Duration, now f
 		st = &paceState{}
 		p.hooks[uuid] = st
 	}
+	return st
+}
+
+// pause records that the receiver asked for no attempt to webhook uuid
+// before until.
+func (p *pacer) pause(uuid string, until time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if st := p.state(uuid); until.After(st.pausedUntil) {
+		st.pausedUntil = until
+	}
+}
+
+// paused reports the end of a pause of st still running at now.
+func (p *pacer) paused(st *paceState, now time.Time) (time.Time, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return st.pausedUntil, now.Before(st.pausedUntil)
+}
+
+// wait holds the caller until its attempt may start and reports true; or,
+// if the webhook is paused (before or during the wait), reports false and
+// when the pause ends, without starting.
+func (p *pacer) wait(uuid string, notBefore time.Time, pace time.Duration, now func() time.Time) (time.Time, bool) {
+	p.mu.Lock()
+	st := p.state(uuid)
 	if len(p.hooks) > 4096 {
 		// Starts a few seconds old constrain nothing any more.
 		for u, h := range p.hooks {
 			if h != st && h.mu.TryLock() {
-				if h.last.Before(now().Add(-2 * maxPaceWait)) {
+				if h.last.Before(now().Add(-2*maxPaceWait)) && !now().Before(h.pausedUntil) {
 					delete(p.hooks, u)
 				}
 				h.mu.Unlock()
@@ -307,6 +346,9 @@ func (p *pacer) wait(uuid string, notBefore time.Time, pace time.Duration, now f
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	t := now()
+	if until, ok := p.paused(st, t); ok {
+		return until, false
+	}
 	start := t
 	if notBefore.After(start) {
 		start = notBefore
@@ -317,7 +359,12 @@ func (p *pacer) wait(uuid string, notBefore time.Time, pace time.Duration, now f
 	if d := start.Sub(t); d > 0 {
 		time.Sleep(min(d, maxPaceWait))
 	}
-	st.last = now()
+	t = now()
+	if until, ok := p.paused(st, t); ok {
+		return until, false
+	}
+	st.last = t
+	return time.Time{}, true
 }
 
 // claimLoop claims as much due work as there are free worker slots and sleeps
