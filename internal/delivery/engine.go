@@ -468,28 +468,25 @@ func (e *Engine) complete(outcomes <-chan *store.Outcome, work chan<- *store.Cla
 				break more
 			}
 		}
-		next := e.write(batch)
-		soon := e.cfg.Now().Add(e.cfg.PollInterval)
+		// Finished gated deliveries move their queues on: the next of each
+		// is handed to this node (store.Handoff) or released, due now.
 		finished := 0
 		for _, o := range batch {
 			if o.Gated && (o.Status == store.StatusSuccess || o.Status == store.StatusFailed) {
 				finished++
 			}
 		}
+		next := e.write(batch, finished)
+		// A retry due before the claimer's next look would wait a whole poll
+		// interval, and so would a released (not handed-off) delivery: wake
+		// the claimer so it looks again.
+		soon := e.cfg.Now().Add(e.cfg.PollInterval)
+		wake := finished > len(next)
 		for _, o := range batch {
-			// A retry due before the claimer's next look would wait a whole
-			// poll interval; wake it so it recomputes its sleep.
-			if o.Status == store.StatusRetry && o.NextAttemptAt.Before(soon) {
-				e.Wake()
-				break
-			}
-			// A finished gated delivery released the next of its webhook's
-			// queue (FIFO: the next in order), due now, unless it was handed
-			// to us.
-			if finished > len(next) {
-				e.Wake()
-				break
-			}
+			wake = wake || (o.Status == store.StatusRetry && o.NextAttemptAt.Before(soon))
+		}
+		if wake {
+			e.Wake()
 		}
 		if e.cfg.Observer != nil && len(next) > 0 {
 			e.cfg.Observer.Claimed(len(next), 0)
@@ -516,19 +513,16 @@ func (e *Engine) complete(outcomes <-chan *store.Outcome, work chan<- *store.Cla
 // write persists a batch, retrying briefly: an outcome that cannot be written
 // is not lost (the lease expires and the delivery is attempted again), but
 // retrying avoids a needless duplicate on a transient database error. It
-// returns the claims a store.Handoff backend handed over with it.
-func (e *Engine) write(batch []*store.Outcome) []*store.Claim {
+// returns the claims a store.Handoff backend handed over with it: at most
+// one for each of the batch's finished gated deliveries (finished).
+func (e *Engine) write(batch []*store.Outcome, finished int) []*store.Claim {
 	h, handoff := e.st.(store.Handoff)
 	e.workMu.Lock()
 	handoff = handoff && !e.workClosed // stopping: release, do not claim
 	e.workMu.Unlock()
 	limit := 0
 	if handoff {
-		for _, o := range batch {
-			if o.Gated && (o.Status == store.StatusSuccess || o.Status == store.StatusFailed) {
-				limit++
-			}
-		}
+		limit = finished
 	}
 	for try := 0; ; try++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
