@@ -92,8 +92,8 @@ func (s *sealed) RotateSecret(ctx context.Context, p *store.RotateSecretParams) 
 	return w, s.open(w)
 }
 
-func (s *sealed) DisableFailingWebhooks(ctx context.Context, failingSince, now time.Time) ([]*store.Webhook, error) {
-	ws, err := s.Store.DisableFailingWebhooks(ctx, failingSince, now)
+// openAll opens every webhook a listing call returned.
+func (s *sealed) openAll(ws []*store.Webhook, err error) ([]*store.Webhook, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -103,6 +103,10 @@ func (s *sealed) DisableFailingWebhooks(ctx context.Context, failingSince, now t
 		}
 	}
 	return ws, nil
+}
+
+func (s *sealed) DisableFailingWebhooks(ctx context.Context, failingSince, now time.Time) ([]*store.Webhook, error) {
+	return s.openAll(s.Store.DisableFailingWebhooks(ctx, failingSince, now))
 }
 
 func (s *sealed) CreateTestDelivery(ctx context.Context, e *store.Event, webhookUUID string, now time.Time) (*store.Claim, error) {
@@ -136,16 +140,7 @@ func (s *sealed) GetWebhook(ctx context.Context, accountID, uuid string) (*store
 }
 
 func (s *sealed) ListWebhooks(ctx context.Context, p *store.ListWebhooksParams) ([]*store.Webhook, error) {
-	ws, err := s.Store.ListWebhooks(ctx, p)
-	if err != nil {
-		return nil, err
-	}
-	for _, w := range ws {
-		if err := s.open(w); err != nil {
-			return nil, err
-		}
-	}
-	return ws, nil
+	return s.openAll(s.Store.ListWebhooks(ctx, p))
 }
 
 func (s *sealed) UpdateWebhook(ctx context.Context, p *store.UpdateWebhookParams) (*store.Webhook, error) {
